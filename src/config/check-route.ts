@@ -1,0 +1,157 @@
+import { isIP } from 'node:net';
+import type { RawEntity } from './flatten.js';
+import type { CheckContext } from './check.js';
+import { entityRef } from './flatten.js';
+
+const STREAM = new Set(['tcp', 'tls', 'tls_passthrough', 'udp']);
+const GROUPS: Record<string, string> = {
+  http: 'http', https: 'http', tcp: 'stream', tls: 'stream', udp: 'stream', tls_passthrough: 'passthrough',
+  grpc: 'grpc', grpcs: 'grpc', ws: 'ws', wss: 'ws',
+};
+const EXCLUSIVE = "these sets are mutually exclusive: ('http', 'https'), ('tcp', 'tls', 'udp'), ('tls_passthrough'), ('grpc', 'grpcs'), ('ws', 'wss')";
+const STREAM_LIST = "'tcp', 'tls', 'tls_passthrough' or 'udp'";
+const HTTP_ONLY_FIELDS = ['hosts', 'paths', 'methods', 'headers'];
+const TLS_ONLY_SERVICE_FIELDS = ['client_certificate', 'tls_verify', 'tls_verify_depth', 'ca_certificates'];
+const DEFAULT_PORT: Record<string, number> = { https: 443, grpcs: 443, wss: 443 };
+
+export function isStreamProtocol(p: unknown): boolean {
+  return STREAM.has(p as string);
+}
+
+/** Expands the url shorthand and checks the rules that tie a service's fields to its protocol. */
+export function checkService(e: RawEntity, ctx: CheckContext): void {
+  const r = e.raw;
+  const opts = { entity: entityRef(e) };
+  let protocol: string = r.protocol ?? 'http';
+  let host: string | undefined = r.host;
+  let port: number = r.port ?? 80;
+  let path: string | null = r.path ?? null;
+  if (typeof r.url === 'string') {
+    const clash = ['host', 'port', 'protocol', 'path'].filter((k) => r[k] != null);
+    if (clash.length) {
+      ctx.problems.error([...e.path, 'url'], `cannot set 'url' together with ${clash.map((k) => `'${k}'`).join(', ')}`, { ...opts, field: 'url' });
+      return;
+    }
+    const u = parseUrl(r.url);
+    if (typeof u === 'string') {
+      ctx.problems.error([...e.path, 'url'], u, { ...opts, field: 'url' });
+      return;
+    }
+    ({ protocol, host, port, path } = u);
+  } else if (host === undefined) {
+    ctx.problems.error([...e.path, 'host'], 'required field missing', { ...opts, field: 'host' });
+    return;
+  }
+  const where = typeof r.url === 'string' ? 'url' : 'host';
+  if (!isHostOrIp(host!)) ctx.problems.error([...e.path, where], `invalid hostname or ip address: '${host}'`, { ...opts, field: where });
+  if (isStreamProtocol(protocol) && path != null) {
+    const field = typeof r.url === 'string' ? 'url' : 'path';
+    ctx.problems.error([...e.path, field], `value must be null when 'protocol' is ${STREAM_LIST}`, { ...opts, field });
+  }
+  if (protocol !== 'tls' && protocol !== 'https') {
+    for (const f of TLS_ONLY_SERVICE_FIELDS) {
+      if (r[f] != null) ctx.problems.error([...e.path, f], "value must be null when 'protocol' is not 'https' or 'tls'", { ...opts, field: f });
+    }
+  }
+  e.derived = { protocol, host, port, path };
+}
+
+function parseUrl(url: string): { protocol: string; host: string; port: number; path: string | null } | string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `invalid url: '${url}'`;
+  }
+  const protocol = u.protocol.slice(0, -1);
+  if (!GROUPS[protocol] && protocol !== 'tls_passthrough') return `invalid url: unknown protocol '${protocol}'`;
+  if (!u.hostname) return `invalid url: missing host in '${url}'`;
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  const port = u.port ? Number(u.port) : DEFAULT_PORT[protocol] ?? 80;
+  const path = u.pathname && u.pathname !== '/' ? u.pathname : null;
+  return { protocol, host, port, path };
+}
+
+/**
+ * Kong's route rules. Returns what the route is: a stream route, an HTTP-only one (which the caller skips), or
+ * one with errors.
+ */
+export function checkRoute(e: RawEntity, ctx: CheckContext): 'stream' | 'http' | 'invalid' {
+  const r = e.raw;
+  const opts = { entity: entityRef(e) };
+  const protocols: string[] = Array.isArray(r.protocols) ? r.protocols : ['http', 'https'];
+  const groups = new Set(protocols.map((p) => GROUPS[p]));
+  if (groups.size > 1) {
+    ctx.problems.error([...e.path, 'protocols'], EXCLUSIVE, { ...opts, field: 'protocols' });
+    return 'invalid';
+  }
+  const stream = protocols.some(isStreamProtocol);
+  let ok = true;
+  const err = (path: Array<string | number>, message: string, field?: string): void => {
+    ok = false;
+    ctx.problems.error([...e.path, ...path], message, field === undefined ? opts : { ...opts, field });
+  };
+  const has = (f: string): boolean => Array.isArray(r[f]) ? r[f].length > 0 : r[f] != null && (typeof r[f] !== 'object' || Object.keys(r[f]).length > 0);
+
+  if (has('snis')) {
+    if (!protocols.some((p) => ['grpcs', 'https', 'tls', 'tls_passthrough'].includes(p))) {
+      err(['snis'], "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'", 'snis');
+    }
+    (r.snis as string[]).forEach((name, i) => {
+      const bad = sniNameProblem(name, false);
+      if (bad) err(['snis', i], bad, `snis[${i}]`);
+    });
+  }
+  for (const side of ['sources', 'destinations']) {
+    if (!has(side)) continue;
+    if (!stream) err([side], `'${side}' can only be set when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or 'udp'`, side);
+    (r[side] as Array<Record<string, unknown>>).forEach((ipp, i) => {
+      if (ipp.ip == null && ipp.port == null) err([side, i], "at least one of these fields must be non-empty: 'ip', 'port'", `${side}[${i}]`);
+      if (typeof ipp.ip === 'string' && !isIpOrCidr(ipp.ip)) err([side, i, 'ip'], `invalid ip or cidr range: '${ipp.ip}'`, `${side}[${i}].ip`);
+    });
+  }
+  if (!stream) return ok ? 'http' : 'invalid';
+  for (const f of HTTP_ONLY_FIELDS) {
+    if (has(f)) err([f], `cannot set '${f}' when 'protocols' is ${STREAM_LIST}`, f);
+  }
+  if (protocols.includes('tls_passthrough')) {
+    if (!has('snis')) err(['snis'], "must set snis when 'protocols' is 'tls_passthrough'");
+  } else if (!has('sources') && !has('destinations') && !has('snis')) {
+    err([], "must set one of 'sources', 'destinations', 'snis' when 'protocols' is 'tcp', 'tls' or 'udp'");
+  }
+  return ok ? 'stream' : 'invalid';
+}
+
+/** Kong's rules for SNI names (routes and sni entities): one wildcard, leftmost or rightmost; no IP, no port. */
+export function sniNameProblem(name: string, allowCatchAll: boolean): string | undefined {
+  if (name === '*') return allowCatchAll ? undefined : "invalid wildcard: must be placed at leftmost or rightmost label";
+  const stars = name.split('*').length - 1;
+  if (stars > 1) return 'invalid wildcard: must have at most one wildcard';
+  if (stars === 1 && !name.startsWith('*.') && !name.endsWith('.*')) return 'invalid wildcard: must be placed at leftmost or rightmost label';
+  if (isIP(name) || isIP(name.replace(/^\[|\]$/g, ''))) return 'must not be an IP';
+  if (/:\d*$/.test(name)) return 'must not have a port';
+  if (!isHostname(name.replace('*', 'x'))) return `invalid value: '${name}'`;
+  return undefined;
+}
+
+/** An IPv4 or IPv6 address, or a CIDR range of either (prefix 0-32 or 0-128). */
+export function isIpOrCidr(s: string): boolean {
+  const slash = s.indexOf('/');
+  if (slash < 0) return isIP(s) !== 0;
+  const family = isIP(s.slice(0, slash));
+  const bits = s.slice(slash + 1);
+  if (!family || !/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+const LABEL = /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+
+/** A DNS name: dot-separated labels of letters, digits, `-` and `_` (Kong accepts `_`), 253 characters at most. */
+export function isHostname(s: string): boolean {
+  if (s.length === 0 || s.length > 253) return false;
+  return s.replace(/\.$/, '').split('.').every((l) => LABEL.test(l));
+}
+
+export function isHostOrIp(s: string): boolean {
+  return isIP(s) !== 0 || isHostname(s);
+}

@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { LoadOptions, LoadResult, Problem } from './types.js';
+import { parseText } from './parse.js';
+import { ProblemList, sortProblems } from './problems.js';
+import { validateDocument } from './validate.js';
+import { flatten, isObject } from './flatten.js';
+import { checkEntities } from './check.js';
+import { normalize } from './normalize.js';
+import { PemCache } from './pem.js';
+
+export { formatProblem, formatProblems } from './problems.js';
+
+/**
+ * Loads declarative config text: parse → validate → check → normalize. Pure and synchronous; never throws.
+ * Every problem of the file is reported at once, sorted by position; `ok` is false when any is an error.
+ * `hash` is the md5 of the raw text (Kong's configuration hash).
+ */
+export function loadConfigText(text: string, file: string, opts: LoadOptions = {}): LoadResult {
+  const hash = createHash('md5').update(text).digest('hex');
+  let problems: Problem[];
+  try {
+    const result = run(text, file, opts);
+    problems = sortProblems(result.problems);
+    if (result.config && !problems.some((p) => p.severity === 'error')) {
+      return { ok: true, config: result.config, problems, hash, text, file };
+    }
+  } catch (err) {
+    // A bug of ours, not the user's: say so plainly rather than let a load crash the process.
+    problems = [{ severity: 'error', file, line: 1, column: 1, path: '', message: `internal error while loading: ${(err as Error)?.message ?? String(err)}` }];
+  }
+  return { ok: false, problems, hash, text, file };
+}
+
+/** Reads a file then loads it; a missing or unreadable file is one problem, not a throw. */
+export async function loadConfigFile(path: string, opts: LoadOptions = {}): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.code === 'EACCES' ? 'permission denied' : e.message;
+    return {
+      ok: false, hash: '', text: '', file: path,
+      problems: [{ severity: 'error', file: path, line: 1, column: 1, path: '', message: `cannot read declarative config file: ${why}` }],
+    };
+  }
+  return loadConfigText(text, path, opts);
+}
+
+function run(text: string, file: string, opts: LoadOptions): { problems: Problem[]; config?: ReturnType<typeof normalize> } {
+  const parsed = parseText(text, /\.json$/i.test(file));
+  const problems = new ProblemList(file, parsed.map);
+  for (const p of parsed.problems) problems.raw(p.severity, p.line, p.column, '', p.message);
+  if (problems.hasErrors) return { problems: problems.items };
+  const data = parsed.data;
+  const bad = validateDocument(data, problems);
+  if (!isObject(data)) return { problems: problems.items };
+  const ents = flatten(data, bad);
+  checkEntities(ents, { problems, opts, now: Date.now(), pem: new PemCache() });
+  if (problems.hasErrors) return { problems: problems.items };
+  return { problems: problems.items, config: normalize(ents, String(data._format_version), file, parsed.map) };
+}

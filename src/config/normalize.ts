@@ -1,0 +1,136 @@
+import type {
+  CaCertificateEntity, CertificateEntity, ConsumerEntity, DeclarativeConfig, HealthchecksConfig, Origin, PluginEntity,
+  RouteEntity, ServiceEntity, SniEntity, TargetEntity, UpstreamEntity,
+} from './types.js';
+import type { SourceMap } from './parse.js';
+import { pathString } from './parse.js';
+import { isObject, type Entities, type RawEntity } from './flatten.js';
+import { declarativeSchema } from './validate.js';
+
+/**
+ * Builds the normalized config from checked entities: defaults filled in, url shorthand expanded, references as
+ * ids, HTTP-only entities left out. Only called when the checks found no error.
+ */
+export function normalize(ents: Entities, formatVersion: string, file: string, map: SourceMap): DeclarativeConfig {
+  const origins: Record<string, Origin> = {};
+  const keep = (list: RawEntity[]): RawEntity[] => list.filter((e) => !e.skip);
+  const out = <T>(list: RawEntity[], build: (e: RawEntity, r: Record<string, any>) => T): T[] =>
+    keep(list).map((e) => {
+      const pos = map.position(e.path);
+      origins[e.id!] = { file, line: pos.line, column: pos.column, path: pathString(e.path) };
+      return build(e, e.raw);
+    });
+  return {
+    format_version: formatVersion,
+    services: out(ents.services, service),
+    routes: out(ents.routes, route),
+    certificates: out(ents.certificates, certificate),
+    snis: out(ents.snis, (e, r): SniEntity => ({ id: e.id!, name: r.name, certificate: e.refs.certificate!, tags: tags(r) })),
+    ca_certificates: out(ents.ca_certificates, (e, r): CaCertificateEntity => ({
+      id: e.id!, cert: r.cert, cert_digest: r.cert_digest ?? e.derived.cert_digest ?? null, tags: tags(r),
+    })),
+    upstreams: out(ents.upstreams, upstream),
+    targets: out(ents.targets, (e, r): TargetEntity => ({
+      id: e.id!, target: e.derived.target, weight: r.weight ?? 100, upstream: e.refs.upstream!, tags: tags(r),
+    })),
+    plugins: out(ents.plugins, plugin),
+    consumers: out(ents.consumers, (e, r): ConsumerEntity => ({
+      id: e.id!, username: r.username ?? null, custom_id: r.custom_id ?? null, tags: tags(r),
+    })),
+    origins,
+  };
+}
+
+function service(e: RawEntity, r: Record<string, any>): ServiceEntity {
+  const d = e.derived;
+  return withName(r, {
+    id: e.id!,
+    protocol: d.protocol,
+    host: d.host,
+    port: d.port,
+    path: d.path ?? null,
+    retries: r.retries ?? 5,
+    connect_timeout: r.connect_timeout ?? 60000,
+    write_timeout: r.write_timeout ?? 60000,
+    read_timeout: r.read_timeout ?? 60000,
+    client_certificate: e.refs.client_certificate ?? null,
+    tls_verify: r.tls_verify ?? null,
+    tls_verify_depth: r.tls_verify_depth ?? null,
+    ca_certificates: d.ca_certificates?.length ? d.ca_certificates : null,
+    enabled: r.enabled ?? true,
+    tags: tags(r),
+  });
+}
+
+function route(e: RawEntity, r: Record<string, any>): RouteEntity {
+  return withName(r, {
+    id: e.id!,
+    protocols: r.protocols ?? ['http', 'https'],
+    sources: r.sources?.length ? r.sources : null,
+    destinations: r.destinations?.length ? r.destinations : null,
+    snis: r.snis?.length ? r.snis : null,
+    service: e.refs.service ?? null,
+    tags: tags(r),
+  });
+}
+
+function certificate(e: RawEntity, r: Record<string, any>): CertificateEntity {
+  return { id: e.id!, cert: r.cert, key: r.key, cert_alt: r.cert_alt ?? null, key_alt: r.key_alt ?? null, tags: tags(r) };
+}
+
+function upstream(e: RawEntity, r: Record<string, any>): UpstreamEntity {
+  return {
+    id: e.id!,
+    name: r.name,
+    algorithm: r.algorithm ?? 'round-robin',
+    hash_on: r.hash_on ?? 'none',
+    hash_fallback: r.hash_fallback ?? 'none',
+    slots: r.slots ?? 10000,
+    healthchecks: withDefaults(healthcheckSchema(), r.healthchecks) as HealthchecksConfig,
+    client_certificate: e.refs.client_certificate ?? null,
+    tags: tags(r),
+  };
+}
+
+function plugin(e: RawEntity, r: Record<string, any>): PluginEntity {
+  return {
+    id: e.id!,
+    name: r.name,
+    instance_name: r.instance_name ?? null,
+    config: e.derived.config ?? {},
+    route: e.refs.route ?? null,
+    service: e.refs.service ?? null,
+    consumer: e.refs.consumer ?? null,
+    enabled: r.enabled ?? true,
+    protocols: r.protocols ?? ['grpc', 'grpcs', 'http', 'https'],
+    tags: tags(r),
+  };
+}
+
+function tags(r: Record<string, any>): string[] {
+  return Array.isArray(r.tags) ? r.tags : [];
+}
+
+function withName<T extends object>(r: Record<string, any>, entity: T): T {
+  return typeof r.name === 'string' ? { ...entity, name: r.name } : entity;
+}
+
+let hcSchema: Record<string, any> | undefined;
+
+/** Kong's health check defaults live in the schema (single source for editors and for us). */
+function healthcheckSchema(): Record<string, any> {
+  hcSchema ??= declarativeSchema().definitions.upstream.properties.healthchecks as Record<string, any>;
+  return hcSchema;
+}
+
+/** Fills in the `default`s a JSON Schema declares, recursively through `properties`. */
+export function withDefaults(schema: Record<string, any>, value: unknown): unknown {
+  if (!schema.properties) return value === undefined && 'default' in schema ? structuredClone(schema.default) : value;
+  if (value !== undefined && !isObject(value)) return value;
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown> | undefined) };
+  for (const [k, sub] of Object.entries(schema.properties as Record<string, Record<string, any>>)) {
+    if (out[k] === undefined && !('default' in sub)) continue;
+    out[k] = withDefaults(sub, out[k] === undefined && !sub.properties ? structuredClone(sub.default) : out[k]);
+  }
+  return out;
+}

@@ -1,0 +1,189 @@
+/**
+ * Compiles routes into an index so a connection looks at a handful of candidates, never at every route.
+ *
+ * Priority (Kong 3, reference section 2): a high band for routes with `snis` or with both `sources` and
+ * `destinations`; inside a band the source weight sits above the destination weight, each the weight of the
+ * side's most specific entry (ip 8, port 4, cidr 1, ip+port 12). Ties: an exact SNI match beats a wildcard one
+ * (kong-ts's choice; Kong itself treats them as equal), then the smaller route id wins, so the choice never
+ * depends on the order of the file.
+ */
+import type { RouteEntity, ServiceEntity } from '../config/types.js';
+import type { CompiledRoute, CompiledService, ConnInfo, Router } from './types.js';
+import {
+  compileIpPorts, compileSnis, dstAddr, matchSide, matchSni, sideWeight, sniMatchKind, srcAddr,
+  type ConnAddrs, type IpPortMatcher, type SniMatcher,
+} from './match.js';
+
+/** Resolves a service's numbers once, so the data path computes nothing per connection. */
+export function compileService(s: ServiceEntity): CompiledService {
+  return Object.freeze({
+    id: s.id,
+    name: s.name,
+    entity: s,
+    protocol: s.protocol,
+    host: s.host,
+    port: s.port,
+    retries: s.retries,
+    connectTimeout: s.connect_timeout,
+    readTimeout: s.read_timeout,
+    writeTimeout: s.write_timeout,
+  });
+}
+
+/** A compiled route with its parsed sides; `matchRoute` and the side matchers work on it. */
+export interface StreamRoute extends CompiledRoute {
+  readonly sources?: readonly IpPortMatcher[];
+  readonly destinations?: readonly IpPortMatcher[];
+  readonly snis?: SniMatcher;
+  /** which connection protocols this route serves */
+  readonly tcp: boolean;
+  readonly tls: boolean;
+  readonly udp: boolean;
+  /** whether a side has an ip entry (the connection's address is parsed only then) */
+  readonly srcIp: boolean;
+  readonly dstIp: boolean;
+}
+
+const BAND = 256;
+
+export function routePriority(sources: readonly IpPortMatcher[] | undefined,
+  destinations: readonly IpPortMatcher[] | undefined, snis: SniMatcher | undefined): number {
+  const band = snis || (sources && destinations) ? BAND : 0;
+  return band + sideWeight(sources) * 16 + sideWeight(destinations);
+}
+
+/** True when every side the route sets matches (protocol, SNI, sources, destinations). */
+export function matchRoute(r: StreamRoute, conn: ConnInfo, addrs: ConnAddrs): boolean {
+  if (!r[conn.protocol]) return false;
+  if (r.destinations && !matchSide(r.destinations, r.dstIp ? dstAddr(conn, addrs) : undefined, conn.dstPort)) return false;
+  if (r.sources && !matchSide(r.sources, r.srcIp ? srcAddr(conn, addrs) : undefined, conn.srcPort)) return false;
+  return matchSni(r.snis, conn);
+}
+
+function hasNet(e: IpPortMatcher): boolean {
+  return e.net !== undefined;
+}
+
+interface Bucket {
+  /** tls index only: routes with this exact SNI */
+  bySni?: Map<string, StreamRoute[]>;
+  /** routes without an exact SNI for the connection: no snis, wildcard snis, or any route off the tls index */
+  other: StreamRoute[];
+}
+
+interface Index {
+  byPort: Map<number, Bucket>;
+  /** routes that can match any destination port */
+  any: Bucket;
+}
+
+function better(a: StreamRoute, aExact: boolean, b: StreamRoute | undefined, bExact: boolean): boolean {
+  if (!b) return true;
+  if (a.priority !== b.priority) return a.priority > b.priority;
+  if (aExact !== bExact) return aExact;
+  return a.id < b.id;
+}
+
+function byPriority(a: StreamRoute, b: StreamRoute): number {
+  return b.priority - a.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+class StreamRouter implements Router {
+  readonly routes: readonly StreamRoute[];
+  readonly #index: Record<ConnInfo['protocol'], Index>;
+
+  constructor(routes: StreamRoute[]) {
+    routes.sort(byPriority);
+    this.routes = Object.freeze(routes);
+    this.#index = { tcp: buildIndex(routes, 'tcp'), tls: buildIndex(routes, 'tls'), udp: buildIndex(routes, 'udp') };
+  }
+
+  match(conn: ConnInfo): StreamRoute | undefined {
+    const idx = this.#index[conn.protocol];
+    if (!idx) return undefined;
+    const addrs: ConnAddrs = { src: null, dst: null };
+    const st: Best = { route: undefined, exact: false };
+    const pb = idx.byPort.get(conn.dstPort);
+    if (pb) searchBucket(pb, conn, addrs, st);
+    searchBucket(idx.any, conn, addrs, st);
+    return st.route;
+  }
+}
+
+interface Best { route: StreamRoute | undefined; exact: boolean }
+
+function searchBucket(b: Bucket, conn: ConnInfo, addrs: ConnAddrs, st: Best): void {
+  if (b.bySni && conn.sni !== undefined) {
+    const list = b.bySni.get(conn.sni);
+    if (list) searchList(list, conn, addrs, st, true);
+  }
+  searchList(b.other, conn, addrs, st, false);
+}
+
+// Lists are sorted best first, so the first full match is the list's winner and a lower priority ends the scan.
+function searchList(list: readonly StreamRoute[], conn: ConnInfo, addrs: ConnAddrs, st: Best, exactList: boolean): void {
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i]!;
+    if (st.route && r.priority < st.route.priority) return;
+    if (!matchRoute(r, conn, addrs)) continue;
+    const exact = exactList || (conn.protocol === 'tls' && r.snis !== undefined && conn.sni !== undefined && sniMatchKind(r.snis, conn.sni) === 2);
+    if (better(r, exact, st.route, st.exact)) { st.route = r; st.exact = exact; }
+    return;
+  }
+}
+
+function bucketFor(idx: Index, port: number | undefined): Bucket {
+  if (port === undefined) return idx.any;
+  let b = idx.byPort.get(port);
+  if (!b) idx.byPort.set(port, (b = { other: [] }));
+  return b;
+}
+
+function buildIndex(sorted: readonly StreamRoute[], proto: ConnInfo['protocol']): Index {
+  const idx: Index = { byPort: new Map(), any: { other: [] } };
+  for (const r of sorted) {
+    if (!r[proto]) continue;
+    // a route goes under each destination port only if every destination entry names a port
+    const ports = r.destinations && r.destinations.every((d) => d.port !== undefined)
+      ? [...new Set(r.destinations.map((d) => d.port))] : [undefined];
+    for (const port of ports) {
+      const b = bucketFor(idx, port);
+      if (proto === 'tls' && r.snis && r.snis.exact.size > 0) {
+        b.bySni ??= new Map();
+        for (const name of r.snis.exact) {
+          let list = b.bySni.get(name);
+          if (!list) b.bySni.set(name, (list = []));
+          list.push(r);
+        }
+        if (r.snis.suffixes.length + r.snis.prefixes.length > 0) b.other.push(r);
+      } else b.other.push(r);
+    }
+  }
+  return idx;
+}
+
+/**
+ * Compiles the routes of a configuration. Routes whose service is disabled are left out, as are routes with no
+ * stream protocol (HTTP routes are not served here). A route without a service is kept: the data path closes it.
+ */
+export function compileRouter(routes: RouteEntity[], services: ReadonlyMap<string, CompiledService>): Router {
+  const out: StreamRoute[] = [];
+  for (const e of routes) {
+    const service = e.service ? services.get(e.service) : undefined;
+    if (service && !service.entity.enabled) continue;
+    const p = e.protocols;
+    const tcp = p.includes('tcp'), udp = p.includes('udp');
+    const tls = p.includes('tls') || p.includes('tls_passthrough');
+    if (!tcp && !tls && !udp) continue;
+    const sources = compileIpPorts(e.sources);
+    const destinations = compileIpPorts(e.destinations);
+    const snis = compileSnis(e.snis);
+    out.push(Object.freeze({
+      id: e.id, name: e.name, entity: e, service,
+      priority: routePriority(sources, destinations, snis),
+      sources, destinations, snis, tcp, tls, udp,
+      srcIp: !!sources?.some(hasNet), dstIp: !!destinations?.some(hasNet),
+    }));
+  }
+  return new StreamRouter(out);
+}

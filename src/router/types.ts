@@ -1,0 +1,45 @@
+import type { RouteEntity, ServiceEntity, StreamProtocol } from '../config/types.js';
+
+/** What the router knows of a connection when it picks a route. */
+export interface ConnInfo {
+  /** `tcp` on plain listeners, `tls` when a ClientHello was read on an ssl listener, `udp` for datagrams */
+  protocol: 'tcp' | 'tls' | 'udp';
+  srcIp: string;
+  srcPort: number;
+  /** the listener's local address and port */
+  dstIp: string;
+  dstPort: number;
+  /** server name from the ClientHello, lower-cased, when the client sent one */
+  sni?: string;
+}
+
+/** A service as the data path needs it: all numbers resolved, nothing to compute per connection. */
+export interface CompiledService {
+  readonly id: string;
+  readonly name?: string;
+  readonly entity: ServiceEntity;
+  readonly protocol: StreamProtocol | string;
+  readonly host: string;
+  readonly port: number;
+  readonly retries: number;
+  readonly connectTimeout: number;
+  readonly readTimeout: number;
+  readonly writeTimeout: number;
+}
+
+export interface CompiledRoute {
+  readonly id: string;
+  readonly name?: string;
+  readonly entity: RouteEntity;
+  /** undefined when the route has no service (Kong then closes the connection) */
+  readonly service?: CompiledService;
+  /** Kong 3 priority: higher wins */
+  readonly priority: number;
+}
+
+export interface Router {
+  /** The best route for this connection, or undefined ("no Route found with those values"). */
+  match(conn: ConnInfo): CompiledRoute | undefined;
+  /** every compiled route, best first (for explain and the admin API) */
+  readonly routes: readonly CompiledRoute[];
+}

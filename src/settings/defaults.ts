@@ -1,0 +1,35 @@
+/**
+ * Every setting kong-ts reads, with its default and the line the README shows for it.
+ * Names and defaults are Kong's where Kong has the setting; `kong-ts` marks our own.
+ */
+export interface SettingDoc {
+  default: string;
+  doc: string;
+  kongTs?: boolean;
+}
+
+export const SETTINGS: Record<string, SettingDoc> = {
+  prefix: { default: 'kong-ts-prefix', doc: 'working folder: pid file, logs, generated certificates (relative to the current folder)' },
+  declarative_config: { default: '', doc: 'the declarative file (kong.yml) to serve; `start -c FILE.yml` sets it' },
+  database: { default: 'off', doc: 'only `off` (DB-less) is supported' },
+  stream_listen: { default: 'off', doc: 'comma-separated `<ip>:<port> [ssl] [proxy_protocol] [udp] [bind] [reuseport] [backlog=N] [ipv6only=on|off] [so_keepalive=on|off|idle:intvl:cnt]`' },
+  admin_listen: { default: '127.0.0.1:8001', doc: 'admin API address(es), `off` disables it' },
+  admin_token: { default: '', doc: 'when set, every admin request needs `Authorization: Bearer <token>`', kongTs: true },
+  log_level: { default: 'notice', doc: 'debug, info, notice, warn, error, crit, alert, emerg' },
+  proxy_stream_access_log: { default: 'logs/access.log basic', doc: 'path (relative to prefix, or `stdout`) and format (`basic`); `off` disables it' },
+  proxy_stream_error_log: { default: 'stdout', doc: 'where the JSON process log goes (Kong: logs/error.log; kong-ts logs to stdout by default)' },
+  ssl_cert: { default: '', doc: 'PEM certificate served when no SNI matches (a self-signed localhost pair is generated when empty)' },
+  ssl_cert_key: { default: '', doc: 'PEM private key of ssl_cert' },
+  trusted_ips: { default: '', doc: 'comma-separated IPs/CIDRs allowed to send PROXY protocol headers' },
+  plugins: { default: 'bundled', doc: 'comma-separated plugins to load: `bundled` and npm package names or paths of custom plugins' },
+  nginx_worker_processes: { default: '1', doc: 'worker processes (`auto` = one per core); kong-ts runs one process today' },
+  stream_preread_timeout: { default: '5000', doc: 'ms to wait for a TLS ClientHello on ssl listeners', kongTs: true },
+  reload_debounce: { default: '300', doc: 'ms to wait after a file change before reloading', kongTs: true },
+  watch: { default: 'on', doc: 'reload when the declarative file changes (`on`/`off`); SIGHUP and `kong-ts reload` always work', kongTs: true },
+};
+
+/** Kong's log levels mapped to pino's. */
+export const LOG_LEVELS: Record<string, string> = {
+  debug: 'debug', info: 'info', notice: 'info', warn: 'warn', error: 'error',
+  crit: 'fatal', alert: 'fatal', emerg: 'fatal',
+};

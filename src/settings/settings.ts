@@ -1,0 +1,166 @@
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { extname, isAbsolute, resolve } from 'node:path';
+import { KongTsError } from '../errors.js';
+import { LOG_LEVELS, SETTINGS } from './defaults.js';
+import { parseAdminListen, parseStreamListen } from './listen.js';
+import type { ListenSpec } from './types.js';
+
+export type SettingSource = 'default' | 'conf' | 'env' | 'flag';
+
+/** The typed settings a running kong-ts uses. Paths are absolute. */
+export interface Settings {
+  prefix: string;
+  declarativeConfig?: string;
+  streamListen: ListenSpec[];
+  adminListen: { host: string; port: number }[];
+  adminToken?: string;
+  /** pino level */
+  logLevel: string;
+  accessLog: { path: string; format: 'basic' } | 'off';
+  errorLog: string;
+  sslCert?: string;
+  sslCertKey?: string;
+  trustedIps: string[];
+  plugins: string[];
+  workerProcesses: number;
+  prereadTimeout: number;
+  reloadDebounce: number;
+  watch: boolean;
+  /** every known key's final string value and where it came from */
+  values: Record<string, { value: string; source: SettingSource }>;
+  /** keys of the kong.conf file kong-ts does not use (Kong's HTTP keys, mostly) */
+  ignored: string[];
+}
+
+export interface SettingsInput {
+  /** `-c FILE`: a declarative file (.yml/.yaml/.json) or a kong.conf */
+  conf?: string;
+  env?: NodeJS.ProcessEnv;
+  /** command-line values, by setting name */
+  flags?: Record<string, string | undefined>;
+  cwd?: string;
+}
+
+/**
+ * True when `-c FILE` names a declarative file rather than a kong.conf: by its ending (`.yml`, `.yaml`, `.json`,
+ * also before a last suffix as in `kong.yml.example`), else by a `_format_version` key near its top.
+ */
+export function isDeclarativeFile(file: string): boolean {
+  if (['.yml', '.yaml', '.json'].includes(extname(file).toLowerCase())) return true;
+  if (/\.(ya?ml|json)\.[^./]+$/i.test(file)) return true;
+  try {
+    const fd = openSync(file, 'r');
+    const head = Buffer.alloc(4096);
+    const n = readSync(fd, head, 0, head.length, 0);
+    closeSync(fd);
+    return /^\s*"?_format_version"?\s*:/m.test(head.toString('utf8', 0, n));
+  } catch {
+    return false;
+  }
+}
+
+/** Parses kong.conf text: `key = value` lines, `#` comments (`\#` for a literal #). */
+export function parseKongConf(text: string, file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  text.split(/\r?\n/).forEach((line, i) => {
+    const body = line.replace(/(^|[^\\])#.*$/, '$1').replace(/\\#/g, '#').trim();
+    if (body === '') return;
+    const eq = body.indexOf('=');
+    if (eq <= 0) throw new KongTsError('KTS_SETTINGS_INVALID', [`in ${file}:${i + 1}`], { detail: `expected 'key = value', got '${line.trim()}'` });
+    out[body.slice(0, eq).trim().toLowerCase()] = body.slice(eq + 1).trim();
+  });
+  return out;
+}
+
+function bad(key: string, detail: string): never {
+  throw new KongTsError('KTS_SETTINGS_INVALID', [key], { detail });
+}
+
+function int(key: string, v: string, min: number): number {
+  if (!/^\d+$/.test(v) || Number(v) < min) bad(key, `expected a whole number >= ${min}, got '${v}'`);
+  return Number(v);
+}
+
+/** defaults < kong.conf < KONG_* environment < flags. Throws KongTsError on a bad value. */
+export function resolveSettings(input: SettingsInput = {}): Settings {
+  const cwd = input.cwd ?? process.cwd();
+  const env = input.env ?? process.env;
+  const values: Settings['values'] = {};
+  for (const [k, d] of Object.entries(SETTINGS)) values[k] = { value: d.default, source: 'default' };
+  const ignored: string[] = [];
+
+  let declarative: string | undefined;
+  if (input.conf && isDeclarativeFile(resolve(cwd, input.conf))) declarative = resolve(cwd, input.conf);
+  else if (input.conf) {
+    let text: string;
+    try {
+      text = readFileSync(resolve(cwd, input.conf), 'utf8');
+    } catch (err) {
+      throw new KongTsError('KTS_CONF_UNREADABLE', [input.conf], { detail: (err as Error).message, cause: err });
+    }
+    for (const [k, v] of Object.entries(parseKongConf(text, input.conf))) {
+      if (k in SETTINGS) values[k] = { value: v, source: 'conf' };
+      else ignored.push(k);
+    }
+  }
+  for (const k of Object.keys(SETTINGS)) {
+    const v = env['KONG_' + k.toUpperCase()];
+    if (v !== undefined) values[k] = { value: v, source: 'env' };
+  }
+  for (const [k, v] of Object.entries(input.flags ?? {})) {
+    if (v === undefined) continue;
+    if (!(k in SETTINGS)) bad(k, `unknown setting; known: ${Object.keys(SETTINGS).join(', ')}`);
+    values[k] = { value: v, source: 'flag' };
+  }
+  if (declarative) values.declarative_config = { value: declarative, source: 'flag' };
+
+  const v = (k: string) => values[k]!.value.trim();
+  const prefix = resolve(cwd, v('prefix'));
+  const inPrefix = (p: string) => (isAbsolute(p) ? p : resolve(prefix, p));
+
+  if (v('database') !== 'off') bad('database', `kong-ts is DB-less: only 'off' is supported, got '${v('database')}'`);
+  const stream = parseStreamListen(v('stream_listen'));
+  if (!stream.ok) bad('stream_listen', stream.error);
+  const admin = parseAdminListen(v('admin_listen'));
+  if (!admin.ok) bad('admin_listen', admin.error);
+  const level = LOG_LEVELS[v('log_level')];
+  if (!level) bad('log_level', `expected one of ${Object.keys(LOG_LEVELS).join(', ')}, got '${v('log_level')}'`);
+
+  let accessLog: Settings['accessLog'] = 'off';
+  const al = v('proxy_stream_access_log');
+  if (al !== 'off' && al !== '') {
+    const [path, format = 'basic', ...rest] = al.split(/\s+/);
+    if (format !== 'basic' || rest.length) bad('proxy_stream_access_log', `expected '<path> [basic]' or 'off', got '${al}' (kong-ts knows the 'basic' format)`);
+    accessLog = { path: path === 'stdout' || path === '/dev/stdout' ? 'stdout' : inPrefix(path!), format: 'basic' };
+  }
+  const errorLog = v('proxy_stream_error_log');
+  const workers = v('nginx_worker_processes');
+  const sslCert = v('ssl_cert') || undefined;
+  const sslCertKey = v('ssl_cert_key') || undefined;
+  if (!!sslCert !== !!sslCertKey) bad('ssl_cert', 'ssl_cert and ssl_cert_key must be set together');
+  const watch = v('watch');
+  if (watch !== 'on' && watch !== 'off') bad('watch', `expected on or off, got '${watch}'`);
+  const decl = v('declarative_config');
+
+  return {
+    prefix,
+    declarativeConfig: decl ? resolve(cwd, decl) : undefined,
+    streamListen: stream.listeners,
+    adminListen: admin.listeners,
+    adminToken: v('admin_token') || undefined,
+    logLevel: level,
+    accessLog,
+    errorLog: errorLog === 'stdout' || errorLog === '/dev/stdout' ? 'stdout' : inPrefix(errorLog),
+    sslCert: sslCert && !sslCert.startsWith('-----') ? resolve(cwd, sslCert) : sslCert,
+    sslCertKey: sslCertKey && !sslCertKey.startsWith('-----') ? resolve(cwd, sslCertKey) : sslCertKey,
+    trustedIps: v('trusted_ips').split(',').map((s) => s.trim()).filter(Boolean),
+    plugins: v('plugins').split(',').map((s) => s.trim()).filter(Boolean),
+    workerProcesses: workers === 'auto' ? availableParallelism() : int('nginx_worker_processes', workers, 1),
+    prereadTimeout: int('stream_preread_timeout', v('stream_preread_timeout'), 1),
+    reloadDebounce: int('reload_debounce', v('reload_debounce'), 0),
+    watch: watch === 'on',
+    values,
+    ignored,
+  };
+}

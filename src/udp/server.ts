@@ -1,0 +1,278 @@
+/**
+ * The UDP stream listeners (`stream_listen = ip:port udp`). Like the TCP StreamServer it owns the snapshot
+ * reference: `swap()` is one assignment, and a session reads it once, on its first datagram, keeping its route
+ * and upstream until it ends, so a reload only affects sessions that start after it.
+ *
+ * Limits that keep one noisy source from starving everyone: a cap on sessions (the least recently active one is
+ * evicted, and counted) and a cap per client address (its own least recently active session goes first).
+ *
+ * A wildcard listener (0.0.0.0, ::) cannot tell which local address a datagram was sent to (Node.js has no
+ * IP_PKTINFO), so routes see the listener's own address as the destination: listen on the exact addresses when
+ * routes match destination IPs.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup } from 'node:dns';
+import { isIP } from 'node:net';
+import { KongTsError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ProxySnapshot } from '../proxy/types.js';
+import type { SessionRecord } from '../proxy/record.js';
+import type { CompiledRoute, ConnInfo } from '../router/types.js';
+import type { ListenSpec } from '../settings/types.js';
+import { plainIp, UdpSession, type PickPeer, type UdpContext, type UdpCounters, type UdpListener } from './session.js';
+import { oldestOfSource, SessionTable } from './table.js';
+
+export type { PickPeer, UdpPeer } from './session.js';
+
+export interface UdpServerOptions {
+  /** every `stream_listen` entry; those without the `udp` flag are left to the TCP server */
+  listeners: ListenSpec[];
+  logger: Logger;
+  /** called once per session when it ends (and once per datagram that found no route) */
+  onSessionEnd?: (r: SessionRecord) => void;
+  /** the balancer hook: see {@link PickPeer} */
+  pickPeer?: PickPeer;
+  /** sessions open at once over all listeners (default 10,000) */
+  maxSessions?: number;
+  /** sessions open at once for one client address on one listener (default: a tenth of maxSessions, at least 1) */
+  maxSessionsPerSource?: number;
+  /** SO_RCVBUF and SO_SNDBUF of the listener sockets in bytes (default 4 MiB; the kernel may cap it) */
+  socketBufferSize?: number;
+}
+
+export interface UdpStats {
+  /** sessions open now */
+  sessions: number;
+  /** sessions ended early to make room under a cap */
+  evicted: number;
+  /** datagrams received from clients */
+  datagramsIn: number;
+  /** datagrams sent to clients */
+  datagramsOut: number;
+  /** client datagrams not forwarded (no configuration, no route, no service, queue full) */
+  dropped: number;
+  /** client datagrams that matched no route (included in `dropped`) */
+  noRoute: number;
+  /** sessions started since the server was made */
+  sessionsTotal: number;
+}
+
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'address not available on this machine',
+  EAFNOSUPPORT: 'address family not supported',
+};
+
+// Replies go to the client's address, always an IP literal: answering at once skips the tick dns.lookup waits
+// for every send.
+function literalLookup(host: string, family: unknown, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const f = isIP(host);
+  if (f !== 0) cb(null, host, f);
+  else lookup(host, family as number, cb);
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The UDP proxy: one socket per listener, one connected upstream socket per client session. */
+export class UdpServer {
+  #current: ProxySnapshot | undefined;
+  readonly #specs: ListenSpec[];
+  readonly #listeners: UdpListener[] = [];
+  readonly #logger: Logger;
+  readonly #onSessionEnd?: (r: SessionRecord) => void;
+  readonly #ctx: UdpContext;
+  readonly #counters: UdpCounters = { evicted: 0, datagramsIn: 0, datagramsOut: 0, dropped: 0, noRoute: 0, sessionsTotal: 0 };
+  readonly #table = new SessionTable<UdpSession>();
+  readonly #max: number;
+  readonly #maxPerSource: number;
+  readonly #bufferSize: number;
+
+  constructor(opts: UdpServerOptions) {
+    this.#specs = opts.listeners.filter((l) => l.udp);
+    this.#logger = opts.logger;
+    this.#onSessionEnd = opts.onSessionEnd;
+    this.#max = Math.max(1, opts.maxSessions ?? 10_000);
+    this.#maxPerSource = Math.max(1, opts.maxSessionsPerSource ?? Math.ceil(this.#max / 10));
+    this.#bufferSize = opts.socketBufferSize ?? 4 * 1024 * 1024;
+    this.#ctx = {
+      logger: opts.logger, table: this.#table, counters: this.#counters, pickPeer: opts.pickPeer,
+      emit: opts.onSessionEnd ? (r) => this.#emit(r) : undefined,
+    };
+  }
+
+  /** Installs a new snapshot for sessions that start from now on. */
+  swap(snap: ProxySnapshot): void {
+    this.#current = snap;
+  }
+
+  get current(): ProxySnapshot | undefined {
+    return this.#current;
+  }
+
+  get activeSessions(): number {
+    return this.#table.size;
+  }
+
+  stats(): UdpStats {
+    return { sessions: this.#table.size, ...this.#counters };
+  }
+
+  /** Binds every udp listener; rejects (closing those already bound) with a message naming the address. */
+  async listen(): Promise<void> {
+    try {
+      for (const spec of this.#specs) await this.#listenOne(spec);
+    } catch (err) {
+      await this.#closeSockets();
+      throw err;
+    }
+  }
+
+  /** The bound addresses, with the real ports after binding port 0. */
+  addresses(): { host: string; port: number }[] {
+    return this.#listeners.map((l) => ({ host: l.host, port: l.port }));
+  }
+
+  /** Stops listening and ends every session (each reports its record). */
+  async close(): Promise<void> {
+    const closing = this.#closeSockets();
+    for (const s of this.#table.all()) s.end(200, 'proxy');
+    await closing;
+  }
+
+  #closeSockets(): Promise<void> {
+    const ls = this.#listeners.splice(0);
+    return Promise.all(ls.map((l) => new Promise<void>((resolve) => {
+      try {
+        l.socket.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    }))).then(() => undefined);
+  }
+
+  #listenOne(spec: ListenSpec): Promise<void> {
+    for (const flag of ['ssl', 'proxyProtocol'] as const) {
+      if (spec[flag]) {
+        const name = flag === 'proxyProtocol' ? 'proxy_protocol' : flag;
+        return Promise.reject(new KongTsError('KTS_NOT_SUPPORTED', [`stream_listen '${spec.text}': the '${name}' flag with 'udp'`]));
+      }
+    }
+    if (spec.reuseport) this.#logger.info({ listen: spec.text }, 'reuseport is accepted and has no effect in a single process');
+    const socket = createSocket({ type: isIP(spec.host) === 6 ? 'udp6' : 'udp4', ipv6Only: spec.ipv6only ?? false, lookup: literalLookup });
+    return new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        const why = LISTEN_ERRORS[err.code ?? ''] ?? err.message;
+        try { socket.close(); } catch { /* never bound */ }
+        reject(new KongTsError('KTS_LISTEN_FAILED', [`${hostPort(spec.host, spec.port)} (stream_listen '${spec.text}')`],
+          { detail: why, cause: err }));
+      };
+      socket.once('error', onError);
+      socket.bind(spec.port, spec.host, () => {
+        socket.off('error', onError);
+        // sends to clients that are gone, full buffers: network noise, never fatal
+        socket.on('error', (err: NodeJS.ErrnoException) => this.#logger.debug({ code: err.code, listen: spec.text }, 'udp listener error'));
+        this.#setBuffers(socket, spec);
+        const a = socket.address();
+        const l: UdpListener = { socket, spec, host: a.address, port: a.port, sources: new Map() };
+        socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.#onMessage(l, msg, rinfo));
+        this.#listeners.push(l);
+        resolve();
+      });
+    });
+  }
+
+  // Payloads reach 65,507 bytes, and a burst of them must not overflow the default ~200 KiB buffers.
+  #setBuffers(socket: Socket, spec: ListenSpec): void {
+    try {
+      socket.setRecvBufferSize(this.#bufferSize);
+      socket.setSendBufferSize(this.#bufferSize);
+    } catch (err) {
+      this.#logger.debug({ err, listen: spec.text }, 'udp socket buffer size not set');
+    }
+  }
+
+  #onMessage(l: UdpListener, msg: Buffer, rinfo: RemoteInfo): void {
+    this.#counters.datagramsIn++;
+    const s = l.sources.get(rinfo.address)?.get(rinfo.port) as UdpSession | undefined;
+    if (s !== undefined) {
+      s.fromClient(msg);
+      return;
+    }
+    try {
+      this.#newSession(l, msg, rinfo);
+    } catch (err) {
+      this.#counters.dropped++;
+      this.#logger.debug({ err }, 'udp session start failed');
+    }
+  }
+
+  #newSession(l: UdpListener, msg: Buffer, rinfo: RemoteInfo): void {
+    const snap = this.#current;
+    if (!snap) {
+      this.#counters.dropped++;
+      this.#logger.debug('udp datagram before any configuration was loaded: dropped');
+      return;
+    }
+    const conn: ConnInfo = { protocol: 'udp', srcIp: rinfo.address, srcPort: rinfo.port, dstIp: l.host, dstPort: l.port };
+    const route = snap.router.match(conn);
+    if (!route || !route.service) {
+      this.#counters.dropped++;
+      if (!route) this.#counters.noRoute++;
+      this.#logger.debug({ src: hostPort(rinfo.address, rinfo.port), dst: hostPort(l.host, l.port), route: route?.name ?? route?.id },
+        route ? 'route has no service: udp datagram dropped' : 'no Route found with those values');
+      if (this.#ctx.emit) this.#ctx.emit(this.#rejected(l, msg, rinfo, route));
+      return;
+    }
+    this.#makeRoom(l, rinfo.address);
+    const s = new UdpSession(this.#ctx, l, rinfo.address, rinfo.port, route, route.service);
+    this.#table.add(s);
+    this.#logger.debug({ client: hostPort(rinfo.address, rinfo.port), route: route.name ?? route.id }, 'udp session started');
+    s.start(msg);
+  }
+
+  #makeRoom(l: UdpListener, ip: string): void {
+    const byPort = l.sources.get(ip);
+    if (byPort && byPort.size >= this.#maxPerSource) this.#evict(oldestOfSource<UdpSession>(byPort));
+    while (this.#table.size >= this.#max) {
+      if (!this.#evict(this.#table.oldest())) break;
+    }
+  }
+
+  #evict(s: UdpSession | undefined): boolean {
+    if (!s) return false;
+    this.#counters.evicted++;
+    this.#logger.debug({ client: hostPort(s.clientIp, s.clientPort) }, 'udp session evicted to make room');
+    s.end(200, 'evicted');
+    return true;
+  }
+
+  #rejected(l: UdpListener, msg: Buffer, rinfo: RemoteInfo, route: CompiledRoute | undefined): SessionRecord {
+    return {
+      session: {
+        received: msg.length, sent: 0, status: 500, server_port: l.port, closed_by: 'proxy',
+        datagrams_received: 1, datagrams_sent: 0,
+      },
+      upstream: { received: 0, sent: 0 },
+      latencies: { kong: 0, session: 0 },
+      tries: [],
+      route: route ? { id: route.id, name: route.name } : undefined,
+      client_ip: plainIp(rinfo.address),
+      client_port: rinfo.port,
+      listener: l.spec.text,
+      protocol: 'udp',
+      started_at: Date.now(),
+    };
+  }
+
+  // A throwing handler never reaches the data path.
+  #emit(r: SessionRecord): void {
+    try {
+      this.#onSessionEnd!(r);
+    } catch (err) {
+      this.#logger.error({ err }, 'session log handler failed');
+    }
+  }
+}

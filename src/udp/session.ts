@@ -1,0 +1,293 @@
+/**
+ * One UDP session: a client address and port on one listener, bound to one upstream through one connected
+ * dgram socket. Datagrams are forwarded one for one in arrival order (a connected socket and the listener
+ * socket each send in call order), so boundaries and order are kept.
+ *
+ * Idle expiry costs nothing per datagram: each datagram only stores the time, and the session's single timer,
+ * when it fires, either ends the session or re-arms itself for the time that is left.
+ * Socket listeners are module-level functions that find the session on the socket (no closure per session).
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { lookup } from 'node:dns';
+import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../log.js';
+import type { SessionRecord, TryRecord } from '../proxy/record.js';
+import type { CompiledRoute, CompiledService } from '../router/types.js';
+import type { ListenSpec } from '../settings/types.js';
+import type { SessionTable, TableEntry } from './table.js';
+
+/** A peer picked by a balancer. */
+export interface UdpPeer {
+  ip: string;
+  port: number;
+}
+
+/**
+ * Picks the upstream of a new session. Return the peer; `undefined` when the service's host is not an upstream
+ * (the session then goes to service.host:service.port); `null` when the upstream has no healthy target (503).
+ */
+export type PickPeer = (service: CompiledService, clientIp: string) => UdpPeer | null | undefined;
+
+/** One bound listener socket and its sessions. */
+export interface UdpListener {
+  readonly socket: Socket;
+  readonly spec: ListenSpec;
+  /** the bound address and port */
+  readonly host: string;
+  readonly port: number;
+  readonly sources: Map<string, Map<number, TableEntry>>;
+}
+
+export interface UdpCounters {
+  evicted: number;
+  datagramsIn: number;
+  datagramsOut: number;
+  dropped: number;
+  noRoute: number;
+  sessionsTotal: number;
+}
+
+/** What every session of one server shares. */
+export interface UdpContext {
+  readonly logger: Logger;
+  readonly table: SessionTable<UdpSession>;
+  readonly counters: UdpCounters;
+  readonly pickPeer?: PickPeer;
+  /** undefined when nobody wants records: then none is built */
+  readonly emit?: (r: SessionRecord) => void;
+}
+
+const SESSION = Symbol('kong-ts.udp-session');
+type UpstreamSocket = Socket & { [SESSION]: UdpSession };
+
+// Datagrams kept while the upstream name resolves; a client that sends more before the answer loses the rest.
+const MAX_PENDING = 64;
+// Timers can fire a little before the clock says the time is up.
+const TIMER_SLACK_MS = 1;
+const UPSTREAM_RCVBUF = 1024 * 1024;
+
+/** The client address as Kong logs it: IPv4-mapped IPv6 shown as plain IPv4. */
+export function plainIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+export class UdpSession implements TableEntry {
+  readonly ctx: UdpContext;
+  readonly listener: UdpListener;
+  readonly clientIp: string;
+  readonly clientPort: number;
+  readonly byPort: Map<number, TableEntry>;
+  readonly sources: Map<string, Map<number, TableEntry>>;
+  readonly route: CompiledRoute;
+  readonly service: CompiledService;
+  readonly startedAt = Date.now();
+  readonly t0 = performance.now();
+  lastSeen = this.t0;
+  upstream: UpstreamSocket | null = null;
+  /** datagrams waiting for the upstream socket to connect (a dgram socket refuses sends until then) */
+  pending: Buffer[] | null = [];
+  peerIp = '';
+  peerPort = 0;
+  timer: NodeJS.Timeout | null = null;
+  /** ms from the first datagram to its forwarding */
+  kongLatency = 0;
+  tries: TryRecord[] = [];
+  done = false;
+  // client side: datagrams and bytes received from the client, sent to the client
+  rxCount = 0;
+  rxBytes = 0;
+  txCount = 0;
+  txBytes = 0;
+  // upstream side
+  upSent = 0;
+  upReceived = 0;
+
+  constructor(ctx: UdpContext, listener: UdpListener, clientIp: string, clientPort: number,
+    route: CompiledRoute, service: CompiledService) {
+    this.ctx = ctx;
+    this.listener = listener;
+    this.clientIp = clientIp;
+    this.clientPort = clientPort;
+    this.sources = listener.sources;
+    this.byPort = listener.sources.get(clientIp) ?? new Map();
+    this.route = route;
+    this.service = service;
+  }
+
+  /** Picks the upstream and forwards the first datagram. */
+  start(first: Buffer): void {
+    this.ctx.counters.sessionsTotal++;
+    this.timer = setTimeout(onIdleTimer, this.service.readTimeout, this);
+    this.timer.unref();
+    this.fromClient(first);
+    let peer: UdpPeer | null | undefined;
+    if (this.ctx.pickPeer) {
+      try {
+        peer = this.ctx.pickPeer(this.service, plainIp(this.clientIp));
+      } catch (err) {
+        this.ctx.logger.error({ err, service: this.service.name ?? this.service.id }, 'udp peer selection failed');
+        peer = null;
+      }
+      if (peer === null) {
+        this.ctx.logger.debug({ service: this.service.name ?? this.service.id }, 'failure to get a peer from the ring-balancer');
+        this.end(503, 'proxy');
+        return;
+      }
+    }
+    const host = peer ? peer.ip : this.service.host;
+    this.peerPort = peer ? peer.port : this.service.port;
+    const family = isIP(host);
+    if (family !== 0) {
+      this.open(host, family);
+      return;
+    }
+    lookup(host, (err, address, fam) => this.resolved(host, err, address, fam));
+  }
+
+  resolved(host: string, err: NodeJS.ErrnoException | null, address: string, family: number): void {
+    if (this.done) return;
+    if (err) {
+      this.tries.push({ ip: host, port: this.peerPort, balancer_latency: this.sinceStart(), state: 'failed', code: err.code });
+      this.ctx.logger.debug({ host, code: err.code }, 'udp upstream name did not resolve');
+      this.end(502, 'proxy');
+      return;
+    }
+    this.open(address, family);
+  }
+
+  open(ip: string, family: number): void {
+    this.peerIp = ip;
+    let sock: UpstreamSocket;
+    try {
+      sock = createSocket(family === 6 ? 'udp6' : 'udp4') as UpstreamSocket;
+      sock[SESSION] = this;
+      sock.on('message', onUpstreamMessage);
+      sock.on('error', onUpstreamError);
+      sock.on('connect', onUpstreamConnect);
+      sock.connect(this.peerPort, ip);
+    } catch (err) {
+      this.tries.push({ ip, port: this.peerPort, balancer_latency: this.sinceStart(), state: 'failed', code: (err as NodeJS.ErrnoException).code });
+      this.ctx.logger.debug({ err }, 'udp upstream socket failed');
+      this.end(502, 'proxy');
+      return;
+    }
+    this.upstream = sock;
+  }
+
+  /** The upstream socket is connected: send what waited, in order. */
+  connected(): void {
+    this.tries.push({ ip: this.peerIp, port: this.peerPort, balancer_latency: this.sinceStart() });
+    const queued = this.pending!;
+    this.pending = null;
+    for (let i = 0; i < queued.length; i++) this.toUpstream(queued[i]!);
+    this.kongLatency = this.sinceStart();
+  }
+
+  /** A datagram from the client. */
+  fromClient(msg: Buffer): void {
+    this.rxCount++;
+    this.rxBytes += msg.length;
+    this.lastSeen = performance.now();
+    this.ctx.table.touch(this);
+    if (this.pending === null) this.toUpstream(msg);
+    else if (this.pending.length < MAX_PENDING) this.pending.push(msg);
+    else this.ctx.counters.dropped++;
+  }
+
+  toUpstream(msg: Buffer): void {
+    this.upSent += msg.length;
+    this.upstream!.send(msg);
+  }
+
+  /** Ends the session once: closes the upstream socket, leaves the table, reports the record. */
+  end(status: number, closedBy: string): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const up = this.upstream;
+    this.upstream = null;
+    if (up) {
+      try {
+        up.close();
+      } catch { /* already closed */ }
+    }
+    this.ctx.table.remove(this);
+    if (this.ctx.emit) this.ctx.emit(this.record(status, closedBy));
+  }
+
+  record(status: number, closedBy: string): SessionRecord {
+    return {
+      session: {
+        received: this.rxBytes, sent: this.txBytes, status, server_port: this.listener.port, closed_by: closedBy,
+        datagrams_received: this.rxCount, datagrams_sent: this.txCount,
+      },
+      upstream: { received: this.upReceived, sent: this.upSent },
+      latencies: { kong: this.kongLatency, session: this.sinceStart() },
+      tries: this.tries,
+      route: { id: this.route.id, name: this.route.name },
+      service: { id: this.service.id, name: this.service.name },
+      client_ip: plainIp(this.clientIp),
+      client_port: this.clientPort,
+      listener: this.listener.spec.text,
+      protocol: 'udp',
+      started_at: this.startedAt,
+    };
+  }
+
+  sinceStart(): number {
+    return Math.round(performance.now() - this.t0);
+  }
+}
+
+// ---- module-level listeners (this = the upstream socket) ----
+
+function onUpstreamMessage(this: UpstreamSocket, msg: Buffer): void {
+  const s = this[SESSION];
+  if (s.done) return;
+  s.upReceived += msg.length;
+  s.txCount++;
+  s.txBytes += msg.length;
+  s.ctx.counters.datagramsOut++;
+  s.lastSeen = performance.now();
+  s.ctx.table.touch(s);
+  s.listener.socket.send(msg, s.clientPort, s.clientIp);
+}
+
+// A burst of replies must not overflow the default ~200 KiB buffer while the event loop is busy; the limit costs
+// no memory until datagrams actually queue.
+function onUpstreamConnect(this: UpstreamSocket): void {
+  const s = this[SESSION];
+  if (s.done) return;
+  s.connected();
+  try {
+    this.setRecvBufferSize(UPSTREAM_RCVBUF);
+  } catch { /* the kernel default stays */ }
+}
+
+// ICMP port unreachable shows up here as ECONNREFUSED on the connected socket.
+function onUpstreamError(this: UpstreamSocket, err: NodeJS.ErrnoException): void {
+  const s = this[SESSION];
+  if (s.done) return;
+  s.ctx.logger.debug({ code: err.code, upstream: `${s.peerIp}:${s.peerPort}` }, 'udp upstream error');
+  if (s.pending !== null) {
+    s.tries.push({ ip: s.peerIp, port: s.peerPort, balancer_latency: s.sinceStart(), state: 'failed', code: err.code });
+  } else {
+    const last = s.tries[s.tries.length - 1]!;
+    last.state = 'failed';
+    last.code = err.code;
+  }
+  s.end(502, 'upstream');
+}
+
+function onIdleTimer(s: UdpSession): void {
+  if (s.done) return;
+  const left = s.service.readTimeout - (performance.now() - s.lastSeen);
+  if (left <= TIMER_SLACK_MS) {
+    s.end(200, 'proxy');
+    return;
+  }
+  s.timer = setTimeout(onIdleTimer, left, s);
+  s.timer.unref();
+}
