@@ -5,45 +5,98 @@ import type { Logger } from '../log.js';
 import { KongTsError } from '../errors.js';
 import { VERSION } from '../paths.js';
 import type { ConfigManager } from '../config/manager.js';
+import type { DeclarativeConfig } from '../config/types.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Snapshot } from '../runtime/snapshot.js';
+import { registerConfigRoutes } from './config-api.js';
+import { registerEntityRoutes, writeRefusal } from './entities.js';
+import { HttpError, sendJson } from './http.js';
+import { buildIndex, type EntityIndex } from './render.js';
+import { registerRuntimeRoutes } from './runtime-api.js';
+
+export { sendJson } from './http.js';
 
 /** What the admin API reads of the running proxy. */
 export interface AdminState {
-  manager: ConfigManager;
+  manager: ConfigManager<Snapshot>;
+  runtime: Runtime;
   nodeId: string;
   startedAt: number;
   /** counters of the stream server */
   connections: () => { accepted: number; active: number; handled: number };
+  /** open sessions per route id (`GET /sessions`) */
+  sessionsByRoute: () => Record<string, number>;
   settings: Record<string, unknown>;
 }
 
-export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
+/** `params` holds the `:name` segments of the route pattern, decoded. */
+export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: Record<string, string>) => void | Promise<void>;
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
+interface Entry {
+  method: string;
+  parts: string[];
+  /** the pattern ends in `/*`: it takes every path under its parts */
+  prefix: boolean;
+  handler: Handler;
+}
+
+const EMPTY: DeclarativeConfig = {
+  format_version: '3.0', services: [], routes: [], certificates: [], snis: [], ca_certificates: [], upstreams: [],
+  targets: [], plugins: [], consumers: [], origins: {},
+};
+
+/** Literal segments sort before parameters, so `/plugins/enabled` wins over `/plugins/:id`. */
+function byLiteralFirst(a: Entry, b: Entry): number {
+  for (let i = 0; i < Math.min(a.parts.length, b.parts.length); i++) {
+    const pa = a.parts[i]!.startsWith(':'), pb = b.parts[i]!.startsWith(':');
+    if (pa !== pb) return pa ? 1 : -1;
+  }
+  return Number(a.prefix) - Number(b.prefix);
+}
+
+function match(e: Entry, segments: readonly string[]): Record<string, string> | undefined {
+  if (e.prefix ? segments.length < e.parts.length : segments.length !== e.parts.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < e.parts.length; i++) {
+    const part = e.parts[i]!;
+    if (part.startsWith(':')) params[part.slice(1)] = segments[i]!;
+    else if (part !== segments[i]) return undefined;
+  }
+  return params;
 }
 
 /**
- * Kong's admin API, DB-less and read-only: `GET /` and `GET /status` here; other modules add routes with `route()`.
+ * Kong's admin API in DB-less mode: entities read-only, `POST /config`, health, metrics, sessions.
  * Listens on loopback by default; an `admin_token` makes every request present `Authorization: Bearer <token>`.
  */
 export class AdminServer {
   #servers: Server[] = [];
-  #routes = new Map<string, Handler>();
-  #prefixRoutes: [string, Handler][] = [];
+  #routes: Entry[] = [];
   #token: Buffer | undefined;
+  #indexes = new WeakMap<object, EntityIndex>();
+  #emptyIndex: EntityIndex | undefined;
 
   constructor(private readonly opts: { listeners: { host: string; port: number }[]; token?: string; logger: Logger; state: AdminState }) {
     this.#token = opts.token ? createHash('sha256').update(opts.token).digest() : undefined;
+    const state = opts.state;
+    const route = this.route.bind(this);
     this.route('GET /', (_req, res) => sendJson(res, 200, this.#info()));
     this.route('GET /status', (_req, res) => sendJson(res, 200, this.#status()));
+    registerEntityRoutes({ route, index: () => this.#index(), availablePlugins: () => [...state.runtime.plugins.keys()].sort() });
+    registerConfigRoutes({ route, manager: state.manager, index: (s) => this.#index(s) });
+    registerRuntimeRoutes({
+      route, snapshot: () => state.manager.current, index: () => this.#index(), runtime: state.runtime,
+      nodeId: state.nodeId, sessionsByRoute: state.sessionsByRoute,
+    });
   }
 
-  /** Adds a handler for `METHOD /exact/path`, or for every path under a prefix when it ends in `/*`. */
+  /** Adds a handler for `METHOD /path/:param/...`, or for every path under a prefix when it ends in `/*`. */
   route(key: string, handler: Handler): void {
-    if (key.endsWith('/*')) this.#prefixRoutes.push([key.slice(0, -1), handler]);
-    else this.#routes.set(key, handler);
+    const [method, path] = key.split(' ') as [string, string];
+    const prefix = path.endsWith('/*');
+    const parts = (prefix ? path.slice(0, -2) : path).split('/').filter(Boolean);
+    this.#routes.push({ method, parts, prefix, handler });
+    this.#routes.sort(byLiteralFirst);
   }
 
   async listen(): Promise<void> {
@@ -71,6 +124,14 @@ export class AdminServer {
     this.#servers = [];
   }
 
+  /** The rendered entities of a snapshot (the live one by default), built once per snapshot. */
+  #index(snap: Snapshot | undefined = this.opts.state.manager.current): EntityIndex {
+    if (!snap) return (this.#emptyIndex ??= buildIndex(EMPTY, this.opts.state.startedAt));
+    let idx = this.#indexes.get(snap);
+    if (!idx) this.#indexes.set(snap, (idx = buildIndex(snap.config, snap.loadedAt)));
+    return idx;
+  }
+
   #authorized(req: IncomingMessage): boolean {
     if (!this.#token) return true;
     const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
@@ -82,13 +143,31 @@ export class AdminServer {
     try {
       if (!this.#authorized(req)) return sendJson(res, 401, { message: 'Unauthorized' }, { 'www-authenticate': 'Bearer' });
       const url = new URL(req.url ?? '/', 'http://admin');
-      const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
-      const handler = this.#routes.get(`${req.method} ${path}`)
-        ?? this.#prefixRoutes.find(([p]) => `${req.method} ${path}`.startsWith(p))?.[1];
-      if (handler) return await handler(req, res, url);
-      if ([...this.#routes.keys()].some((k) => k.endsWith(' ' + path))) return sendJson(res, 405, { message: 'Method not allowed' });
+      let segments: string[];
+      try {
+        segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+      } catch {
+        throw new HttpError(400, { message: 'bad percent-encoding in the path' });
+      }
+      const method = req.method ?? 'GET';
+      let pathMatched = false;
+      for (const e of this.#routes) {
+        const params = match(e, segments);
+        if (!params) continue;
+        if (e.method === method || (method === 'HEAD' && e.method === 'GET')) return await e.handler(req, res, url, params);
+        pathMatched = true;
+      }
+      const refusal = writeRefusal(method, segments);
+      if (refusal) throw refusal;
+      if (pathMatched) return sendJson(res, 405, { message: 'Method not allowed' });
       sendJson(res, 404, { message: 'Not found' });
     } catch (err) {
+      if (err instanceof HttpError) {
+        if (!res.headersSent) sendJson(res, err.status, err.body, err.headers);
+        return;
+      }
+      // a client that went away mid-request is network noise, not a failure of ours
+      if (req.destroyed || res.destroyed) return this.opts.logger.debug({ err, url: req.url }, 'admin API client went away');
       this.opts.logger.error({ err, url: req.url }, 'admin API handler failed');
       if (!res.headersSent) sendJson(res, 500, { message: 'An unexpected error occurred' });
       else res.destroy();
@@ -97,6 +176,11 @@ export class AdminServer {
 
   #info(): unknown {
     const s = this.opts.state;
+    const available: Record<string, { version: string; priority: number }> = {};
+    for (const [name, p] of [...s.runtime.plugins].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      available[name] = { version: p.version ?? VERSION, priority: p.priority };
+    }
+    const enabled = new Set((s.manager.current?.config.plugins ?? []).filter((p) => p.enabled).map((p) => p.name));
     return {
       version: VERSION,
       edition: 'kong-ts',
@@ -105,7 +189,7 @@ export class AdminServer {
       tagline: 'Welcome to kong',
       pids: { master: process.pid, workers: [process.pid] },
       configuration: { database: 'off', ...s.settings },
-      plugins: { available_on_server: {}, enabled_in_cluster: [] },
+      plugins: { available_on_server: available, enabled_in_cluster: [...enabled].sort() },
     };
   }
 

@@ -1,13 +1,17 @@
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile, loadConfigText } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
 import type { LoadResult, Problem } from '../config/types.js';
+import { ConvertError, convertText } from '../gitops/convert.js';
+import { diffConfigs } from '../gitops/diff.js';
+import { diffText } from '../gitops/format.js';
+import { buildPlan, fetchLive, loadLive, PlanError, planText } from '../gitops/plan.js';
 import { ROOT } from '../paths.js';
 
 /** GitHub workflow annotation for one problem (lands on the pull request's line). */
-function githubLine(p: Problem): string {
+export function githubLine(p: Problem): string {
   const esc = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
   const prop = (s: string) => esc(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
   return `::${p.severity === 'error' ? 'error' : 'warning'} file=${prop(p.file)},line=${p.line},col=${p.column},title=${prop(p.path || 'kong-ts')}::${esc(p.message)}`;
@@ -22,34 +26,157 @@ function report(results: LoadResult[], format: string): void {
     return;
   }
   for (const r of results) {
-    const lines = r.problems.map(format === 'github' ? githubLine : formatProblem);
-    if (r.ok) {
-      for (const l of lines) console.log(l);
-      console.log(results.length > 1 ? `${r.file}: parse successful` : 'parse successful');
+    const name = results.length > 1 ? `${r.file}: ` : '';
+    if (format === 'github') {
+      // the runner reads workflow commands from stdout
+      for (const p of r.problems) console.log(githubLine(p));
+      if (r.ok) console.log(`${name}parse successful`);
+      else console.error(`${name}Failed parsing: ${errorCount(r)}`);
+    } else if (r.ok) {
+      for (const p of r.problems) console.log(formatProblem(p));
+      console.log(`${name}parse successful`);
     } else {
       console.error(results.length > 1 ? `${r.file}: Failed parsing:` : 'Error: Failed parsing:');
-      for (const l of lines) console.error(l);
+      for (const p of r.problems) console.error(formatProblem(p));
     }
   }
 }
 
+function errorCount(r: LoadResult): string {
+  const n = r.problems.filter((p) => p.severity === 'error').length;
+  return `${n} error${n === 1 ? '' : 's'}`;
+}
+
+function badFormat(format: string, allowed: string[]): boolean {
+  if (allowed.includes(format)) return false;
+  console.error(`Error: --format must be ${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}, got '${format}'`);
+  process.exitCode = 2;
+  return true;
+}
+
+/** Loads a file, or standard input for `-`. */
+async function load(file: string, strict: boolean | undefined): Promise<LoadResult> {
+  if (file !== '-') return loadConfigFile(file, { strict });
+  return loadConfigText(readFileSync(0, 'utf8'), '<stdin>', { strict });
+}
+
+/** Prints why files did not load; true when one did not (the caller exits 2: trouble, not a difference). */
+function troubled(results: LoadResult[]): boolean {
+  let bad = false;
+  for (const r of results) {
+    if (r.ok) continue;
+    bad = true;
+    console.error(`Error: ${r.file}: Failed parsing:`);
+    for (const p of r.problems) console.error(formatProblem(p));
+  }
+  return bad;
+}
+
+function diffCommand(): Command {
+  return new Command('diff')
+    .description('compare two declarative files: entities added, removed, changed field by field, and the routing changes; exit 0 same, 1 different, 2 trouble')
+    .argument('<old>', 'the old file (`-` for standard input)')
+    .argument('<new>', 'the new file (`-` for standard input)')
+    .option('--format <format>', 'text or json', 'text')
+    .option('--strict', 'treat HTTP-only routes and services as errors')
+    .action(async (oldFile: string, newFile: string, o: { format: string; strict?: boolean }) => {
+      if (badFormat(o.format, ['text', 'json'])) return;
+      const [a, b] = await Promise.all([load(oldFile, o.strict), load(newFile, o.strict)]);
+      if (troubled([a, b]) || !a.ok || !b.ok) { process.exitCode = 2; return; }
+      const d = diffConfigs(a.config, b.config);
+      if (o.format === 'json') {
+        console.log(JSON.stringify({ old: { file: a.file, hash: a.hash }, new: { file: b.file, hash: b.hash }, ...d }, null, 2));
+      } else console.log(diffText(d, { old: a.file, new: b.file }));
+      process.exitCode = d.identical ? 0 : 1;
+    });
+}
+
+function planCommand(): Command {
+  return new Command('plan')
+    .description('diff a file against the config a running kong-ts serves, and show the open sessions a reload would touch; exit 0 no change, 1 changes, 2 trouble')
+    .argument('<file>', 'the declarative file to deploy')
+    .requiredOption('--admin <url>', 'the admin API of the running kong-ts, e.g. http://127.0.0.1:8001')
+    .option('--token <token>', 'admin_token of the running kong-ts (default: $KONG_ADMIN_TOKEN)')
+    .option('--format <format>', 'text or json', 'text')
+    .action(async (file: string, o: { admin: string; token?: string; format: string }) => {
+      if (badFormat(o.format, ['text', 'json'])) return;
+      if (!/^https?:\/\/[^/]/.test(o.admin)) {
+        console.error(`Error: --admin must be an http(s) URL, got '${o.admin}'`);
+        process.exitCode = 2;
+        return;
+      }
+      const next = await load(file, false);
+      if (troubled([next]) || !next.ok) { process.exitCode = 2; return; }
+      try {
+        const live = await fetchLive(o.admin, o.token ?? (process.env.KONG_ADMIN_TOKEN || undefined));
+        const liveName = `${o.admin.replace(/\/+$/, '')}/config`;
+        const plan = buildPlan(live, loadLive(live, liveName), next.config, next.hash);
+        if (o.format === 'json') console.log(JSON.stringify({ admin: o.admin, file: next.file, ...plan }, null, 2));
+        else console.log(planText(plan, { live: liveName, file: next.file }));
+        process.exitCode = plan.diff.identical ? 0 : 1;
+      } catch (err) {
+        if (!(err instanceof PlanError)) throw err;
+        console.error(`Error: ${err.message}`);
+        process.exitCode = 2;
+      }
+    });
+}
+
+function convertCommand(): Command {
+  return new Command('convert')
+    .description('bring a _format_version "1.1" or "2.1" file to "3.0", keeping comments; says what changed; exit 0 done, 1 the result is invalid, 2 trouble')
+    .argument('<file>', 'the declarative file to convert')
+    .option('-o, --output <file>', 'write the result there (default: standard output, notes on standard error)')
+    .action((file: string, o: { output?: string }) => {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        console.error(`Error: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        process.exitCode = 2;
+        return;
+      }
+      let r;
+      try {
+        r = convertText(text, file);
+      } catch (err) {
+        if (!(err instanceof ConvertError)) throw err;
+        console.error(`Error: ${err.message}`);
+        process.exitCode = 2;
+        return;
+      }
+      const note = (l: string) => (o.output ? console.log(l) : console.error(l));
+      if (o.output) writeFileSync(o.output, r.text);
+      else process.stdout.write(r.text);
+      for (const n of r.notes) note(`note: ${n}`);
+      const check = loadConfigText(r.text, o.output ?? file);
+      const errors = check.problems.filter((p) => p.severity === 'error');
+      if (errors.length) {
+        console.error(`Error: the converted file is not valid yet (${errors.length} error${errors.length === 1 ? '' : 's'}):`);
+        for (const p of errors) console.error(formatProblem(p));
+        process.exitCode = 1;
+        return;
+      }
+      if (o.output) console.log(`${o.output} written (_format_version "${r.to}")`);
+    });
+}
+
 export function configCommand(): Command {
-  const config = new Command('config').description('declarative configuration tools');
+  const config = new Command('config').description('declarative configuration tools: parse, diff, plan, convert, init');
   config.command('parse')
     .description('validate declarative files as `start` would: every error with file:line:column; exit 0 valid, 1 invalid, 2 usage')
     .argument('<files...>', 'declarative files (.yml, .yaml, .json)')
     .option('--format <format>', 'text, json or github (workflow annotations)', 'text')
     .option('--strict', 'treat HTTP-only routes and services as errors')
     .action(async (files: string[], o: { format: string; strict?: boolean }) => {
-      if (!['text', 'json', 'github'].includes(o.format)) {
-        console.error(`Error: --format must be text, json or github, got '${o.format}'`);
-        process.exitCode = 2;
-        return;
-      }
-      const results = await Promise.all(files.map((f) => loadConfigFile(f, { strict: o.strict })));
+      if (badFormat(o.format, ['text', 'json', 'github'])) return;
+      const results = await Promise.all(files.map((f) => load(f, o.strict)));
       report(results, o.format);
       process.exitCode = results.every((r) => r.ok) ? 0 : 1;
     });
+  config.addCommand(diffCommand());
+  config.addCommand(planCommand());
+  config.addCommand(convertCommand());
   config.command('init')
     .description('write a commented example declarative file')
     .argument('[file]', 'where to write it', 'kong.yml')

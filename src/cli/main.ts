@@ -3,7 +3,8 @@ import { isUserError } from '../errors.js';
 import { VERSION } from '../paths.js';
 import { resolveSettings } from '../settings/settings.js';
 import { configCommand } from './config-cmd.js';
-import { runningPid, signalRunning, waitExit } from './pidfile.js';
+import { quitTimeoutPath, runningPid, signalRunning, waitExit } from './pidfile.js';
+import { writeFileSync } from 'node:fs';
 import { startInstance } from './start.js';
 
 interface CommonOpts { conf?: string; prefix?: string; set?: string[]; v?: boolean; vv?: boolean }
@@ -71,6 +72,9 @@ withCommon(program.command('quit'))
   .option('-t, --timeout <seconds>', 'how long open sessions may take', '10')
   .action(async (o) => {
     const s = settingsFrom(o);
+    const secs = Number(o.timeout);
+    if (!Number.isFinite(secs) || secs < 0) throw new Error(`-t expects seconds, got '${o.timeout}'`);
+    if (runningPid(s.prefix)) writeFileSync(quitTimeoutPath(s.prefix), `${secs}\n`);
     const pid = signalRunning(s.prefix, 'SIGQUIT');
     if (!(await waitExit(pid, Number(o.timeout) * 1000 + 5000))) throw new Error(`kong-ts (pid ${pid}) did not quit in time`);
     console.log('Kong stopped (gracefully)');

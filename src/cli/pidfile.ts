@@ -6,6 +6,11 @@ export function pidPath(prefix: string): string {
   return join(prefix, 'pids', 'kong-ts.pid');
 }
 
+/** Where `kong-ts quit -t N` leaves its timeout for the SIGQUIT handler. */
+export function quitTimeoutPath(prefix: string): string {
+  return join(prefix, 'pids', 'quit.timeout');
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);

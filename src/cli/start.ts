@@ -1,17 +1,21 @@
-import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminServer } from '../admin/server.js';
 import { ConfigManager } from '../config/manager.js';
 import { formatProblem } from '../config/problems.js';
-import { buildSnapshot } from '../config/snapshot.js';
 import { ConfigWatcher } from '../config/watch.js';
 import { KongTsError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
+import { loadPlugins, pluginSchemas } from '../plugins/registry.js';
 import { AccessLog } from '../proxy/access-log.js';
+import type { SessionRecord } from '../proxy/record.js';
 import { StreamServer } from '../proxy/stream-server.js';
+import { createRuntime, type Runtime } from '../runtime/runtime.js';
+import { buildSnapshot, type Snapshot } from '../runtime/snapshot.js';
 import type { Settings } from '../settings/settings.js';
-import { claimPrefix, releasePrefix } from './pidfile.js';
+import { UdpServer } from '../udp/server.js';
+import { claimPrefix, quitTimeoutPath, releasePrefix } from './pidfile.js';
 
 function nodeId(prefix: string): string {
   const file = join(prefix, 'node.id');
@@ -24,10 +28,43 @@ function nodeId(prefix: string): string {
   }
 }
 
+/** ssl_cert + ssl_cert_key (paths or inline PEM), or undefined for the generated localhost pair. */
+function readDefaultCert(settings: Settings): { cert: string; key: string } | undefined {
+  if (!settings.sslCert || !settings.sslCertKey) return undefined;
+  const read = (v: string, key: string) => {
+    if (v.startsWith('-----')) return v;
+    try {
+      return readFileSync(v, 'utf8');
+    } catch (err) {
+      throw new KongTsError('KTS_SETTINGS_INVALID', [key], { detail: `cannot read ${v}: ${(err as NodeJS.ErrnoException).code}`, cause: err });
+    }
+  };
+  const pair = { cert: read(settings.sslCert, 'ssl_cert'), key: read(settings.sslCertKey, 'ssl_cert_key') };
+  try {
+    if (!new X509Certificate(pair.cert).checkPrivateKey(createPrivateKey(pair.key))) throw new Error('the key does not match the certificate');
+  } catch (err) {
+    throw new KongTsError('KTS_SETTINGS_INVALID', ['ssl_cert'], { detail: (err as Error).message, cause: err });
+  }
+  return pair;
+}
+
+/** The grace `kong-ts quit -t N` left for this SIGQUIT (10 s when it was sent some other way). */
+function quitTimeout(prefix: string): number {
+  try {
+    const file = quitTimeoutPath(prefix);
+    const secs = Number(readFileSync(file, 'utf8').trim());
+    rmSync(file, { force: true });
+    if (Number.isFinite(secs) && secs >= 0) return secs * 1000;
+  } catch { /* no file: the default */ }
+  return 10_000;
+}
+
 /** A running kong-ts: what `start` builds and what tests drive in-process. */
 export interface Instance {
-  manager: ConfigManager;
+  manager: ConfigManager<Snapshot>;
+  runtime: Runtime;
   stream: StreamServer;
+  udp: UdpServer;
   admin?: AdminServer;
   logger: Logger;
   stop(reason: string, graceMs?: number): Promise<void>;
@@ -37,44 +74,87 @@ export interface Instance {
  * Starts kong-ts: loads and checks the declarative file (refusing to start, with every error, before any port
  * opens), claims the prefix, opens the stream and admin listeners, and wires the reload triggers.
  */
-export async function startInstance(settings: Settings, opts: { strict?: boolean; logger?: Logger; signals?: boolean } = {}): Promise<Instance> {
+export async function startInstance(settings: Settings, opts: {
+  strict?: boolean; logger?: Logger; signals?: boolean;
+  /** every finished session's record (tests, embedding) */
+  onSessionEnd?: (r: SessionRecord) => void;
+} = {}): Promise<Instance> {
   const logger = opts.logger ?? createLogger({ level: settings.logLevel, file: settings.errorLog });
   const file = settings.declarativeConfig;
   if (!file) throw new KongTsError('KTS_SETTINGS_INVALID', ['declarative_config'], { detail: "no declarative file: run 'kong-ts start -c kong.yml', or set declarative_config in kong.conf" });
-  const manager = new ConfigManager({ file, logger, loadOptions: { strict: opts.strict }, compile: buildSnapshot });
-  const first = await manager.reloadFile('start');
-  if (first.status === 'invalid') {
-    throw new KongTsError('KTS_CONFIG_INVALID', [file], { detail: '\n' + first.problems.map(formatProblem).join('\n') });
+  let plugins;
+  try {
+    plugins = await loadPlugins(settings.plugins, process.cwd());
+  } catch (err) {
+    throw new KongTsError('KTS_SETTINGS_INVALID', ['plugins'], { detail: (err as Error).message, cause: err });
   }
-  if (first.status === 'unreadable') throw new KongTsError('KTS_CONFIG_INVALID', [file], { detail: first.message });
+  const runtime = createRuntime({ logger, plugins, defaultCert: readDefaultCert(settings) });
+  const manager = new ConfigManager<Snapshot>({
+    file, logger, loadOptions: { strict: opts.strict, pluginSchemas: pluginSchemas(plugins) },
+    compile: (input) => buildSnapshot(input, runtime),
+  });
+  manager.onLoad((ok) => runtime.metrics.configLoaded(ok, ok ? manager.current : undefined));
+  const first = await manager.reloadFile('start');
+  if (first.status !== 'loaded') {
+    runtime.registry.close();
+    const detail = first.status === 'invalid' ? '\n' + first.problems.map(formatProblem).join('\n') : first.status === 'unreadable' ? first.message : first.status;
+    throw new KongTsError('KTS_CONFIG_INVALID', [file], { detail });
+  }
   if (settings.streamListen.length === 0) logger.warn("stream_listen is 'off': no stream traffic will be served (set KONG_STREAM_LISTEN or stream_listen)");
 
   claimPrefix(settings.prefix);
   const accessLog = settings.accessLog === 'off' ? undefined : AccessLog.open(settings.accessLog.path, logger);
-  const stream = new StreamServer({ listeners: settings.streamListen, logger, accessLog });
-  stream.swap(manager.current!);
-  manager.onSwap((snap) => stream.swap(snap));
+  const stream = new StreamServer({
+    listeners: settings.streamListen.filter((l) => !l.udp), logger, accessLog, metrics: runtime.metrics,
+    prereadTimeout: settings.prereadTimeout, onSessionEnd: opts.onSessionEnd,
+  });
+  const udp = new UdpServer({
+    listeners: settings.streamListen.filter((l) => l.udp), logger,
+    pickPeer: (service, ip) => (service.balancer ? service.balancer.pick(ip) ?? null : undefined),
+    onSessionEnd: (r) => {
+      accessLog?.write(r);
+      runtime.metrics.observeSession(r);
+      const snap = manager.current;
+      const chain = (r.route && snap?.routeChains.get(r.route.id)) || snap?.globalChain;
+      if (chain?.hasLog) chain.log(r);
+      opts.onSessionEnd?.(r);
+    },
+  });
+  const live = manager.current!;
+  stream.swap(live);
+  udp.swap(live);
+  manager.onSwap((snap, previous) => {
+    stream.swap(snap);
+    udp.swap(snap);
+    runtime.registry.retain(snap.balancers.values());
+    if (previous) stream.retire(previous, () => void previous.plugins.close());
+  });
   let admin: AdminServer | undefined;
   let watcher: ConfigWatcher | undefined;
   try {
     await stream.listen();
+    await udp.listen();
     if (settings.adminListen.length) {
       admin = new AdminServer({
         listeners: settings.adminListen, token: settings.adminToken, logger,
         state: {
-          manager, nodeId: nodeId(settings.prefix), startedAt: Date.now(), connections: () => stream.counters(),
-          settings: { stream_listen: settings.values.stream_listen?.value, admin_listen: settings.values.admin_listen?.value, prefix: settings.prefix, declarative_config: file },
+          manager, runtime, nodeId: nodeId(settings.prefix), startedAt: Date.now(),
+          connections: () => stream.counters(),
+          sessionsByRoute: () => stream.sessionsByRoute(),
+          settings: Object.fromEntries(Object.entries(settings.values).filter(([k]) => k !== 'admin_token').map(([k, v]) => [k, v.value])),
         },
       });
       await admin.listen();
     }
     if (settings.watch) {
-      watcher = new ConfigWatcher({ file, logger, debounceMs: settings.reloadDebounce, onChange: (text) => manager.reloadText(text, file, 'file') });
+      watcher = new ConfigWatcher({ file, logger, debounceMs: settings.reloadDebounce, onChange: (text) => void manager.reloadText(text, file, 'file') });
       await watcher.start();
     }
   } catch (err) {
     await stream.close();
+    await udp.close();
     await admin?.close();
+    runtime.registry.close();
     releasePrefix(settings.prefix);
     throw err;
   }
@@ -82,11 +162,14 @@ export async function startInstance(settings: Settings, opts: { strict?: boolean
   let stopping: Promise<void> | undefined;
   const stop = (reason: string, graceMs = 0): Promise<void> => {
     stopping ??= (async () => {
-      logger.info({ reason, active: stream.activeSessions }, 'kong-ts stopping');
+      logger.info({ reason, active: stream.activeSessions + udp.activeSessions }, 'kong-ts stopping');
       await watcher?.close();
       await admin?.close();
-      const cut = await stream.close(graceMs);
+      const [cut] = await Promise.all([stream.close(graceMs), udp.close()]);
       if (cut > 0) logger.warn({ cut, graceMs }, `${cut} open session(s) cut at shutdown`);
+      else if (graceMs > 0) logger.info('every open session finished before the shutdown');
+      await manager.current?.plugins.close();
+      runtime.registry.close();
       await accessLog?.close();
       releasePrefix(settings.prefix);
       logger.info({ reason }, 'kong-ts stopped');
@@ -99,11 +182,12 @@ export async function startInstance(settings: Settings, opts: { strict?: boolean
     const exit = (reason: string, graceMs: number) => void stop(reason, graceMs).finally(() => logger.flush(() => process.exit(0)));
     process.on('SIGTERM', () => exit('SIGTERM', 0));
     process.on('SIGINT', () => exit('SIGINT', 0));
-    process.on('SIGQUIT', () => exit('SIGQUIT', 10_000));
+    process.on('SIGQUIT', () => exit('SIGQUIT', quitTimeout(settings.prefix)));
+    process.on('SIGUSR1', () => accessLog?.reopen());
   }
   logger.info({
-    stream_listen: stream.addresses(), admin_listen: admin?.addresses() ?? 'off', prefix: settings.prefix,
-    hash: manager.current!.hash, pid: process.pid,
+    stream_listen: [...stream.addresses(), ...udp.addresses().map((a) => ({ ...a, udp: true }))],
+    admin_listen: admin?.addresses() ?? 'off', prefix: settings.prefix, hash: live.hash, pid: process.pid,
   }, 'kong-ts started');
-  return { manager, stream, admin, logger, stop };
+  return { manager, runtime, stream, udp, admin, logger, stop };
 }

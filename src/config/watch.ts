@@ -1,5 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { watch as fsWatch, type FSWatcher as NodeWatcher } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
 
@@ -8,80 +9,183 @@ export interface WatchOptions {
   logger: Logger;
   /** ms of quiet after the last event before the file is read */
   debounceMs: number;
-  /** ms the content must stay the same before it counts as written (a half-written file is never handed on) */
+  /**
+   * ms the content must stay the same, with no event in between, before it counts as written (default 200):
+   * a writer that pauses longer than this in the middle of a file cannot be told from one that finished, and
+   * then the loader's validation is the second net.
+   */
   settleMs?: number;
-  /** receives the settled content */
+  /** ms between stat() checks that catch what the events missed (default 1000; 0 = events only) */
+  pollMs?: number;
+  /** receives the settled content (never the same text twice in a row) */
   onChange: (text: string) => void;
 }
 
 /**
- * Watches the declarative file through its folder, so that an editor's write-to-temp-and-rename, a truncate-and-write,
- * a delete-and-recreate and Kubernetes' ConfigMap update (a `..data` symlink swapped atomically, the file itself a
- * symlink into it) are all seen. Events are debounced; the content is read twice `settleMs` apart and handed on only
- * when both reads agree. Unchanged content is skipped later by hash, so spurious events cost one read.
+ * Watches the declarative file the ways it is really updated:
+ * - in place (truncate and write, perhaps slowly), or a temporary file renamed over it (editors);
+ * - deleted and created again (the last good config keeps serving meanwhile, and that is logged);
+ * - Kubernetes ConfigMap volumes: `kong.yml -> ..data/kong.yml`, with `..data` a symlink swapped atomically;
+ * - the whole folder removed and recreated, or renamed away and another renamed in.
+ * Events come from the file's folder (so renames and symlink swaps are seen) and from its parent (so a replaced
+ * folder re-arms the folder watch); a slow stat() poll catches whatever events miss (network file systems,
+ * events lost while re-arming). Events are debounced, and the content is handed on only when two reads
+ * `settleMs` apart agree and no event came in between: a half-written file is never handed on.
  */
 export class ConfigWatcher {
   #opts: WatchOptions;
-  #watcher: FSWatcher | undefined;
+  #file: string;
+  #dir: string;
+  #dirWatcher: FSWatcher | undefined;
+  #parentWatcher: NodeWatcher | undefined;
+  /** inode of the watched folder: a different one means the folder was replaced */
+  #dirIno = -1;
+  #poll: NodeJS.Timeout | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** bumped by every event: a settle that saw it change starts over */
+  #events = 0;
+  #signature = '';
+  #last: string | undefined;
   #missing = false;
   #closed = false;
+  #settling = false;
 
   constructor(opts: WatchOptions) {
     this.#opts = opts;
+    this.#file = resolve(opts.file);
+    this.#dir = dirname(this.#file);
   }
 
   async start(): Promise<void> {
-    const dir = dirname(this.#opts.file);
-    const name = basename(this.#opts.file);
-    this.#watcher = watch(dir, {
-      depth: 0,
-      ignoreInitial: true,
-      followSymlinks: false,
+    const parent = dirname(this.#dir);
+    this.#signature = await this.#stat();
+    await this.#armDir();
+    if (parent !== this.#dir) {
+      // chokidar reports nothing when the folder is swapped by two renames (measured), so the parent is watched
+      // with fs.watch, which reports every rename of the folder's name
+      const name = basename(this.#dir);
+      try {
+        this.#parentWatcher = fsWatch(parent, { persistent: false }, (_event, entry) => {
+          if (entry === null || entry === name) this.#schedule();
+        });
+        this.#parentWatcher.on('error', (err) => this.#opts.logger.debug({ err }, 'config watcher (parent folder) error'));
+      } catch (err) {
+        this.#opts.logger.debug({ err }, 'cannot watch the parent folder; the stat poll covers a replaced folder');
+      }
+    }
+    const pollMs = this.#opts.pollMs ?? 1000;
+    if (pollMs > 0) {
+      this.#poll = setInterval(() => void this.#check(), pollMs);
+      this.#poll.unref();
+    }
+  }
+
+  /** Watches the folder again when it is not the one watched (replaced, or back after being removed). */
+  async #rearmIfReplaced(): Promise<void> {
+    const ino = await stat(this.#dir).then((s) => s.ino, () => -1);
+    if (ino !== this.#dirIno && ino !== -1) await this.#armDir();
+  }
+
+  async #armDir(): Promise<void> {
+    if (this.#closed) return;
+    this.#dirIno = await stat(this.#dir).then((s) => s.ino, () => -1);
+    const old = this.#dirWatcher;
+    const dir = this.#dir;
+    const name = basename(this.#file);
+    const w = watch(dir, {
+      depth: 0, ignoreInitial: true, followSymlinks: false,
       // the folder's own entries: the file, editors' temporary files, Kubernetes' ..data and timestamped folders
       ignored: (p: string) => p !== dir && dirname(p) !== dir,
     });
-    const onEvent = (_event: string, p: string) => {
+    this.#dirWatcher = w;
+    w.on('all', (_event: string, p: string) => {
       const b = basename(p);
-      if (b === name || b === '..data' || b.startsWith('..') || p === dir) this.#schedule();
-    };
-    this.#watcher.on('all', onEvent);
-    this.#watcher.on('error', (err) => this.#opts.logger.warn({ err }, 'config watcher error'));
-    await new Promise<void>((resolve) => this.#watcher!.once('ready', () => resolve()));
+      if (b === name || b.startsWith('..') || p === dir) this.#schedule();
+    });
+    w.on('error', (err) => this.#opts.logger.debug({ err }, 'config watcher error'));
+    await old?.close();
+    await ready(w);
+    if (this.#closed) await w.close();
   }
 
-  #schedule(): void {
+  /** What changes when the file (through any symlinks) is replaced or written. */
+  async #stat(): Promise<string> {
+    try {
+      const s = await stat(this.#file);
+      return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  }
+
+  async #check(): Promise<void> {
+    await this.#rearmIfReplaced();
+    const sig = await this.#stat();
+    if (sig !== this.#signature) {
+      this.#signature = sig;
+      this.#schedule();
+    }
+  }
+
+  #schedule(event = true): void {
     if (this.#closed) return;
+    if (event) this.#events++;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => void this.#settle(), this.#opts.debounceMs);
     this.#timer.unref();
   }
 
   async #settle(): Promise<void> {
-    const read = () => readFile(this.#opts.file, 'utf8').catch((err: NodeJS.ErrnoException) => err);
+    if (this.#settling) return void this.#schedule(false); // one at a time: try again after the running one
+    this.#settling = true;
+    try {
+      await this.#settleOnce();
+    } finally {
+      this.#settling = false;
+    }
+  }
+
+  async #settleOnce(): Promise<void> {
+    await this.#rearmIfReplaced();
+    const seen = this.#events;
+    const read = () => readFile(this.#file, 'utf8').catch((err: NodeJS.ErrnoException) => err);
     const first = await read();
     if (first instanceof Error) {
-      if (first.code === 'ENOENT' && !this.#missing) {
+      if (!this.#missing) {
         this.#missing = true;
-        this.#opts.logger.warn({ file: this.#opts.file }, 'declarative config file is gone; the last good config keeps serving');
+        this.#opts.logger.warn({ file: this.#file, err: first.code ?? first.message },
+          'declarative config file is gone or unreadable; the last good config keeps serving');
       }
       return;
     }
-    if (this.#missing) this.#opts.logger.info({ file: this.#opts.file }, 'declarative config file is back');
-    this.#missing = false;
-    await new Promise((r) => setTimeout(r, this.#opts.settleMs ?? 50));
+    await new Promise((r) => setTimeout(r, this.#opts.settleMs ?? 200));
     const second = await read();
     if (this.#closed) return;
-    if (second instanceof Error || second !== first) {
-      this.#schedule(); // still being written
+    if (second instanceof Error || second !== first || this.#events !== seen) {
+      this.#schedule(false); // still being written (its events were counted)
       return;
     }
-    this.#opts.onChange(second);
+    this.#signature = await this.#stat();
+    if (this.#missing) this.#opts.logger.info({ file: this.#file }, 'declarative config file is back');
+    this.#missing = false;
+    if (second === this.#last) return;
+    this.#last = second;
+    try {
+      this.#opts.onChange(second);
+    } catch (err) {
+      this.#opts.logger.error({ err }, 'config change handler failed');
+    }
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
-    await this.#watcher?.close();
+    clearInterval(this.#poll);
+    this.#parentWatcher?.close();
+    await this.#dirWatcher?.close();
   }
+}
+
+function ready(w: FSWatcher): Promise<void> {
+  return new Promise<void>((resolve) => w.once('ready', () => resolve()));
 }

@@ -15,7 +15,7 @@ export interface TryRecord {
 
 export interface SessionRecord {
   session: {
-    tls?: { version?: string; cipher?: string; client_verify?: string; sni?: string; alpn?: string[] };
+    tls?: { version?: string; cipher?: string; client_verify?: string; sni?: string; alpn?: string[]; passthrough?: boolean };
     /** bytes received from the client */
     received: number;
     /** bytes sent to the client */

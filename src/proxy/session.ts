@@ -8,7 +8,12 @@
  */
 import { connect, isIP, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { Peer } from '../balancer/index.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { PluginChain } from '../plugins/chain.js';
+import type { PrereadResult } from '../plugins/types.js';
 import type { CompiledRoute, CompiledService } from '../router/types.js';
 import type { ListenSpec } from '../settings/types.js';
 import type { AccessLog } from './access-log.js';
@@ -20,12 +25,50 @@ export interface SessionContext {
   readonly logger: Logger;
   readonly accessLog?: AccessLog;
   readonly onSessionEnd?: (r: SessionRecord) => void;
+  readonly metrics?: Metrics;
   readonly sessions: Set<Session>;
+  /** open sessions per snapshot, and what to do when a retired snapshot's last session ends */
+  readonly leases: Leases;
+  /** ms a plugin's async preread may take */
+  readonly prereadDeadline: number;
+}
+
+/** Counts the sessions of each snapshot, so a retired snapshot's resources are released after its last session. */
+export class Leases {
+  readonly #open = new Map<object, number>();
+  readonly #retired = new Map<object, () => void>();
+
+  acquire(snap: object): void {
+    this.#open.set(snap, (this.#open.get(snap) ?? 0) + 1);
+  }
+
+  release(snap: object): void {
+    const n = (this.#open.get(snap) ?? 1) - 1;
+    if (n > 0) return void this.#open.set(snap, n);
+    this.#open.delete(snap);
+    const cb = this.#retired.get(snap);
+    if (cb) {
+      this.#retired.delete(snap);
+      cb();
+    }
+  }
+
+  /** `cb` runs once no session holds `snap` (at once when none does). */
+  retire(snap: object, cb: () => void): void {
+    if (!this.#open.has(snap)) cb();
+    else this.#retired.set(snap, cb);
+  }
+}
+
+/** What a session keeps of the snapshot it was accepted with. */
+export interface SessionSnapshot {
+  readonly chain?: PluginChain;
 }
 
 const SESSION = Symbol('kong-ts.session');
 type ProxySocket = Socket & { [SESSION]: Session };
 
+const PREREAD = 3;
 const CONNECTING = 0;
 const PIPING = 1;
 const DONE = 2;
@@ -51,14 +94,35 @@ function nextUpstreamBuffer(): Buffer {
 
 const ONREAD = { buffer: nextUpstreamBuffer, callback: onUpstreamRead };
 
+/**
+ * The session is also the plugins' preread context (client address, listener port, SNI, route, service), so a
+ * connection costs one object, not two.
+ */
 export class Session implements ResolveWaiter {
   readonly client: ProxySocket;
   readonly ctx: SessionContext;
   readonly spec: ListenSpec;
   readonly route: CompiledRoute;
   readonly service: CompiledService;
+  readonly snap: object;
+  readonly chain: PluginChain | undefined;
+  readonly clientIp: string;
+  readonly clientPort: number;
+  readonly serverPort: number;
+  sni: string | undefined = undefined;
+  /** TLS details for the record (terminated or peeked) */
+  tls: SessionRecord['session']['tls'] = undefined;
+  /** bytes already read from the client (a peeked ClientHello) to send to the upstream first */
+  head: Buffer | null = null;
+  logValues: Record<string, unknown> | undefined = undefined;
   upstream: ProxySocket | null = null;
   state = CONNECTING;
+  port: number;
+  peer: Peer | undefined = undefined;
+  /** peers tried by this session (balanced services only) */
+  tried: Peer[] | null = null;
+  /** the peer counted in the balancer's connections */
+  held: Peer | undefined = undefined;
   /** Date.now() and performance.now() at accept */
   readonly startedAt: number;
   readonly t0: number;
@@ -77,7 +141,8 @@ export class Session implements ResolveWaiter {
   readBuf: Buffer | null = null;
 
   constructor(client: Socket, ctx: SessionContext, spec: ListenSpec, route: CompiledRoute,
-    service: CompiledService, startedAt: number, t0: number) {
+    service: CompiledService, startedAt: number, t0: number, snap: object, chain: PluginChain | undefined,
+    clientIp: string) {
     this.client = client as ProxySocket;
     this.client[SESSION] = this;
     this.ctx = ctx;
@@ -86,14 +151,55 @@ export class Session implements ResolveWaiter {
     this.service = service;
     this.startedAt = startedAt;
     this.t0 = t0;
-    this.tries = ctx.accessLog || ctx.onSessionEnd ? [] : null;
+    this.snap = snap;
+    this.chain = chain;
+    this.clientIp = clientIp;
+    this.clientPort = client.remotePort ?? 0;
+    this.serverPort = client.localPort ?? spec.port;
+    this.port = service.port;
+    this.tries = ctx.accessLog || ctx.onSessionEnd || ctx.metrics || chain?.hasLog ? [] : null;
     ctx.sessions.add(this);
+    ctx.leases.acquire(snap);
+    ctx.metrics?.connectionOpened();
     client.on('error', onClientError);
     client.on('close', onClientClose);
   }
 
-  /** Starts the first connect (after name resolution when the host is not an IP). */
+  setLogValue(key: string, value: unknown): void {
+    (this.logValues ??= {})[key] = value;
+  }
+
+  /** Runs the route's preread plugins, then connects. */
+  begin(): void {
+    const chain = this.chain;
+    if (chain?.hasPreread) {
+      this.state = PREREAD;
+      chain.preread(this, this.ctx.prereadDeadline, onPrereadDone);
+    } else {
+      this.start();
+    }
+  }
+
+  prereadDone(result: PrereadResult): void {
+    if (this.state !== PREREAD) return; // the client left meanwhile
+    this.state = CONNECTING;
+    if (result && result.close) {
+      this.ctx.logger.info({ route: this.route.name ?? this.route.id, client: this.clientIp, status: result.status, reason: result.reason },
+        'connection closed by a plugin');
+      this.status = result.status;
+      this.closedBy = 'proxy';
+      this.client.destroy();
+      return;
+    }
+    this.start();
+  }
+
+  /** Starts the first connect: a balancer's peer, or the service host (resolved when it is a name). */
   start(): void {
+    if (this.service.balancer) {
+      this.pickPeer();
+      return;
+    }
     const host = this.service.host;
     if (isIP(host)) {
       this.ip = host;
@@ -119,14 +225,44 @@ export class Session implements ResolveWaiter {
     this.tryConnect();
   }
 
+  /** Asks the balancer for a peer not tried yet (any peer once all were tried); none healthy: 503. */
+  pickPeer(): void {
+    const b = this.service.balancer!;
+    let p = b.pick(this.clientIp, this.tried ?? undefined);
+    if (!p && this.tried) p = b.pick(this.clientIp);
+    if (!p) {
+      this.ctx.logger.warn({ service: this.service.name ?? this.service.id, upstream: b.upstreamName },
+        'failure to get a peer from the ring-balancer: no healthy target');
+      this.status = this.attempts > 0 ? 502 : 503;
+      this.closedBy = 'proxy';
+      this.client.destroy();
+      return;
+    }
+    this.peer = p;
+    this.ip = p.ip;
+    this.port = p.port;
+    (this.tried ??= []).push(p);
+    this.tryConnect();
+  }
+
   tryConnect(): void {
     this.attempts++;
     this.tryStart = performance.now();
-    const up = connect({ host: this.ip, port: this.service.port, allowHalfOpen: true, noDelay: true, onread: ONREAD }) as ProxySocket;
+    const tlsOpts = this.service.upstreamTls;
+    let up: ProxySocket;
+    if (tlsOpts) {
+      // tls.connect hands allowHalfOpen on to its TLSSocket (Node's _tls_wrap), though the typings omit it
+      const opts = { ...tlsOpts(this.peer?.hostname ?? this.service.host), host: this.ip, port: this.port, allowHalfOpen: true };
+      up = tlsConnect(opts as ConnectionOptions) as unknown as ProxySocket;
+      up.setNoDelay(true);
+      up.on('secureConnect', onUpstreamConnect);
+    } else {
+      up = connect({ host: this.ip, port: this.port, allowHalfOpen: true, noDelay: true, onread: ONREAD }) as ProxySocket;
+      up.on('connect', onUpstreamConnect);
+    }
     up[SESSION] = this;
     this.upstream = up;
     up.setTimeout(this.service.connectTimeout);
-    up.on('connect', onUpstreamConnect);
     up.on('error', onUpstreamError);
     up.on('timeout', onUpstreamTimeout);
     up.on('close', onUpstreamClose);
@@ -137,14 +273,20 @@ export class Session implements ResolveWaiter {
     this.upstream = null;
     up.destroy();
     const ms = performance.now() - this.tryStart;
-    this.tries?.push({ ip: this.ip, port: this.service.port, balancer_latency: Math.round(ms), state, code });
+    this.tries?.push({ ip: this.ip, port: this.port, balancer_latency: Math.round(ms), state, code });
+    if (this.peer) this.service.balancer!.report(this.peer, state, ms);
     if (this.clientClosed) return this.finish();
-    if (this.attempts <= this.service.retries) this.tryConnect();
-    else this.fail(state === 'timeout' ? `connect timed out (${this.service.connectTimeout} ms)` : code);
+    if (this.attempts > this.service.retries) {
+      this.fail(state === 'timeout' ? `connect timed out (${this.service.connectTimeout} ms)` : code);
+    } else if (this.service.balancer) {
+      this.pickPeer();
+    } else {
+      this.tryConnect();
+    }
   }
 
   fail(cause: string): void {
-    this.ctx.logger.warn({ service: this.service.name ?? this.service.id, upstream: `${this.ip || this.service.host}:${this.service.port}` },
+    this.ctx.logger.warn({ service: this.service.name ?? this.service.id, upstream: `${this.ip || this.service.host}:${this.port}` },
       `upstream connect failed after ${this.attempts} tries: ${cause}`);
     this.status = 502;
     this.closedBy = 'proxy';
@@ -155,11 +297,22 @@ export class Session implements ResolveWaiter {
   connected(up: ProxySocket): void {
     this.state = PIPING;
     this.connectedAt = performance.now();
-    this.tries?.push({ ip: this.ip, port: this.service.port, balancer_latency: Math.round(this.connectedAt - this.tryStart) });
+    const ms = this.connectedAt - this.tryStart;
+    this.tries?.push({ ip: this.ip, port: this.port, balancer_latency: Math.round(ms) });
     const s = this.service;
+    if (this.peer) {
+      s.balancer!.report(this.peer, 'ok', ms);
+      s.balancer!.connected(this.peer);
+      this.held = this.peer;
+    }
     up.setTimeout(Math.min(s.readTimeout, s.writeTimeout));
     up.on('end', onUpstreamEnd);
     up.on('drain', onUpstreamDrain);
+    if (s.upstreamTls) up.on('data', onUpstreamData); // TLS sockets do not take onread: decrypted chunks come as data
+    if (this.head) {
+      up.write(this.head);
+      this.head = null;
+    }
     const c = this.client;
     c.on('end', onClientEnd);
     c.on('drain', onClientDrain);
@@ -177,19 +330,23 @@ export class Session implements ResolveWaiter {
   finish(): void {
     if (this.state === DONE) return;
     this.state = DONE;
-    this.ctx.sessions.delete(this);
+    const ctx = this.ctx;
+    ctx.sessions.delete(this);
+    if (this.held) this.service.balancer!.released(this.held);
+    ctx.metrics?.connectionClosed();
     if (this.tries) this.report();
+    ctx.leases.release(this.snap);
   }
 
   report(): void {
     const c = this.client;
     const up = this.upstream;
     const now = performance.now();
-    const ip = c.remoteAddress ?? '';
-    const r: SessionRecord = {
+    const r: SessionRecord & { plugin_values?: Record<string, unknown> } = {
       session: {
+        tls: this.tls,
         received: c.bytesRead, sent: c.bytesWritten, status: this.status,
-        server_port: c.localPort ?? this.spec.port, closed_by: this.closedBy,
+        server_port: this.serverPort, closed_by: this.closedBy,
       },
       upstream: { received: up?.bytesRead ?? 0, sent: up?.bytesWritten ?? 0 },
       latencies: {
@@ -200,20 +357,30 @@ export class Session implements ResolveWaiter {
       tries: this.tries!,
       route: { id: this.route.id, name: this.route.name },
       service: { id: this.service.id, name: this.service.name },
-      client_ip: ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip,
-      client_port: c.remotePort ?? 0,
+      client_ip: this.clientIp,
+      client_port: this.clientPort,
       listener: this.spec.text,
-      protocol: 'tcp',
+      protocol: this.tls ? 'tls' : 'tcp',
       started_at: this.startedAt,
     };
-    emitRecord(this.ctx, r);
+    if (this.logValues) r.plugin_values = this.logValues;
+    emitRecord(this.ctx, r, this.chain);
   }
 }
 
-/** Hands a record to the access log and the callback; a throwing callback never reaches the data path. */
-export function emitRecord(ctx: SessionContext, r: SessionRecord): void {
+function onPrereadDone(result: PrereadResult, s: Session): void {
+  s.prereadDone(result);
+}
+
+/**
+ * Hands a record to the access log, the metrics, the plugins' log step and the callback; a throwing consumer never
+ * reaches the data path.
+ */
+export function emitRecord(ctx: SessionContext, r: SessionRecord, chain: PluginChain | undefined): void {
   try {
     ctx.accessLog?.write(r);
+    ctx.metrics?.observeSession(r);
+    if (chain?.hasLog) chain.log(r);
     ctx.onSessionEnd?.(r);
   } catch (err) {
     ctx.logger.error({ err }, 'session log handler failed');
@@ -282,6 +449,13 @@ function onUpstreamDrain(this: ProxySocket): void {
   this[SESSION].client.resume();
 }
 
+/** Upstream → client for TLS upstreams (decrypted chunks are fresh buffers: no copy needed). */
+function onUpstreamData(this: ProxySocket, chunk: Buffer): void {
+  const s = this[SESSION];
+  if (s.stage !== 0) resetIdle(s, this);
+  if (!s.client.write(chunk)) this.pause();
+}
+
 /**
  * Upstream → client. A read that landed in the shared LANDING buffer is copied (it is small, or the first of a
  * burst); a bulk read lands in the socket's own buffer and is written as is, and that buffer is kept only while
@@ -344,6 +518,11 @@ function onClientLinger(this: ProxySocket): void {
 function onClientClose(this: ProxySocket): void {
   const s = this[SESSION];
   s.clientClosed = true;
+  if (s.state === PREREAD) {
+    s.closedBy ??= 'client';
+    s.finish();
+    return;
+  }
   if (s.state === CONNECTING) {
     // gone before the upstream answered: stop the try in flight (its 'close' is ignored) and end here
     s.closedBy ??= 'client';

@@ -7,18 +7,32 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { KongTsError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { ConnInfo } from '../router/types.js';
 import type { ListenSpec } from '../settings/types.js';
 import type { AccessLog } from './access-log.js';
 import type { SessionRecord } from './record.js';
-import { emitRecord, Session, type SessionContext } from './session.js';
+import { emitRecord, Leases, Session, type SessionContext } from './session.js';
 import type { ProxySnapshot } from './types.js';
+import { MAX_HELLO } from '../tls/client-hello.js';
+import { peekClientHello } from '../tls/peek.js';
+import { terminateTls } from '../tls/terminate.js';
+
+/** Errors on a socket before its session exists (while its ClientHello is read): the peek reports them. */
+function onEarlyError(this: Socket, err: NodeJS.ErrnoException): void {
+  void err;
+}
 
 export interface StreamServerOptions {
   listeners: ListenSpec[];
   logger: Logger;
   accessLog?: AccessLog;
   onSessionEnd?: (r: SessionRecord) => void;
+  metrics?: Metrics;
+  /** ms to wait for a TLS ClientHello on ssl listeners */
+  prereadTimeout?: number;
+  /** ms an async plugin preread may take before the chain goes on without it */
+  pluginDeadline?: number;
 }
 
 const LISTEN_ERRORS: Record<string, string> = {
@@ -38,12 +52,17 @@ export class StreamServer {
   readonly #servers: Server[] = [];
   readonly #ctx: SessionContext;
   readonly #logger: Logger;
+  readonly #prereadTimeout: number;
   #accepted = 0;
 
   constructor(opts: StreamServerOptions) {
     this.#specs = opts.listeners;
     this.#logger = opts.logger;
-    this.#ctx = { logger: opts.logger, accessLog: opts.accessLog, onSessionEnd: opts.onSessionEnd, sessions: new Set() };
+    this.#prereadTimeout = opts.prereadTimeout ?? 5000;
+    this.#ctx = {
+      logger: opts.logger, accessLog: opts.accessLog, onSessionEnd: opts.onSessionEnd, metrics: opts.metrics,
+      sessions: new Set(), leases: new Leases(), prereadDeadline: opts.pluginDeadline ?? 3000,
+    };
   }
 
   /** Installs a new snapshot for connections accepted from now on. */
@@ -81,6 +100,21 @@ export class StreamServer {
     return out;
   }
 
+  /**
+   * Call when `snap` is replaced: `cb` runs once the last session accepted with it has ended (at once when none is
+   * open), so its plugin instances (files, sockets) are closed only when nothing uses them any more.
+   */
+  retire(snap: ProxySnapshot, cb: () => void): void {
+    this.#ctx.leases.retire(snap, cb);
+  }
+
+  /** Open sessions per route id (computed on demand for the admin API; nothing is counted per connection). */
+  sessionsByRoute(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const s of this.#ctx.sessions) out[s.route.id] = (out[s.route.id] ?? 0) + 1;
+    return out;
+  }
+
   /** Connections accepted, open now, and finished, since start (for GET /status). */
   counters(): { accepted: number; active: number; handled: number } {
     const active = this.#ctx.sessions.size;
@@ -107,7 +141,7 @@ export class StreamServer {
   }
 
   #listenOne(spec: ListenSpec): Promise<void> {
-    for (const flag of ['ssl', 'proxyProtocol', 'udp'] as const) {
+    for (const flag of ['proxyProtocol', 'udp'] as const) {
       if (spec[flag]) {
         const name = flag === 'proxyProtocol' ? 'proxy_protocol' : flag;
         return Promise.reject(new KongTsError('KTS_NOT_SUPPORTED', [`stream_listen '${spec.text}': the '${name}' flag`]));
@@ -176,28 +210,89 @@ export class StreamServer {
       dstIp: client.localAddress ?? '',
       dstPort: client.localPort ?? 0,
     };
+    if (spec.ssl) {
+      client.on('error', onEarlyError);
+      void this.#routeTls(client, spec, snap, conn, t0, startedAt);
+      return;
+    }
     const route = snap.router.match(conn);
     if (!route) {
       this.#logger.info({ src: hostPort(conn.srcIp, conn.srcPort), dst: hostPort(conn.dstIp, conn.dstPort) },
         'no Route found with those values');
-      this.#reject(client, spec, 500, t0, startedAt);
+      this.#reject(client, spec, 500, t0, startedAt, snap);
       return;
     }
     if (!route.service) {
       this.#logger.info({ route: route.name ?? route.id }, 'route has no service: connection closed');
-      this.#reject(client, spec, 500, t0, startedAt, route);
+      this.#reject(client, spec, 500, t0, startedAt, snap, route);
       return;
     }
-    new Session(client, this.#ctx, spec, route, route.service, startedAt, t0).start();
+    const ip = conn.srcIp;
+    const clientIp = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+    new Session(client, this.#ctx, spec, route, route.service, startedAt, t0, snap, snap.routeChains?.get(route.id), clientIp).begin();
+  }
+
+  /**
+   * ssl listeners: read the ClientHello without consuming it, route with its SNI, then either pass the untouched
+   * bytes through (tls_passthrough) or terminate TLS with the SNI's certificate and proxy the plain bytes.
+   */
+  async #routeTls(client: Socket, spec: ListenSpec, snap: ProxySnapshot, conn: ConnInfo, t0: number, startedAt: number): Promise<void> {
+    const peek = await peekClientHello(client, { timeoutMs: this.#prereadTimeout, maxBytes: MAX_HELLO + 1024 });
+    if (!peek.hello) {
+      this.#logger.debug({ src: hostPort(conn.srcIp, conn.srcPort), reason: peek.error }, 'no TLS ClientHello: connection closed');
+      this.#ctx.metrics?.tlsHandshake(false);
+      this.#reject(client, spec, 400, t0, startedAt, snap);
+      return;
+    }
+    const hello = peek.hello;
+    conn.protocol = 'tls';
+    conn.sni = hello.sni;
+    const route = snap.router.match(conn);
+    if (!route || !route.service) {
+      this.#logger.info({ src: hostPort(conn.srcIp, conn.srcPort), dst: hostPort(conn.dstIp, conn.dstPort), sni: hello.sni ?? null },
+        route ? 'route has no service: connection closed' : 'no Route found with those values');
+      this.#reject(client, spec, 500, t0, startedAt, snap, route);
+      return;
+    }
+    const chain = snap.routeChains?.get(route.id);
+    const ip = conn.srcIp;
+    const clientIp = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+    const alpn = hello.alpn.length ? hello.alpn : undefined;
+    if (route.entity.protocols.includes('tls_passthrough')) {
+      const s = new Session(client, this.#ctx, spec, route, route.service, startedAt, t0, snap, chain, clientIp);
+      s.sni = hello.sni;
+      s.head = peek.buffered;
+      s.tls = { sni: hello.sni, alpn, passthrough: true };
+      s.begin();
+      return;
+    }
+    if (!snap.certs) {
+      this.#reject(client, spec, 500, t0, startedAt, snap, route);
+      return;
+    }
+    terminateTls(client, peek.buffered, snap.certs, { handshakeTimeoutMs: this.#prereadTimeout, sni: hello.sni }, (err, tlsSocket, info) => {
+      this.#ctx.metrics?.tlsHandshake(!err);
+      if (err || !tlsSocket) {
+        this.#logger.debug({ src: hostPort(conn.srcIp, conn.srcPort), sni: hello.sni ?? null, reason: err?.message }, 'TLS handshake failed');
+        this.#reject(client, spec, 400, t0, startedAt, snap, route);
+        return;
+      }
+      tlsSocket.pause();
+      const s = new Session(tlsSocket, this.#ctx, spec, route, route.service!, startedAt, t0, snap, chain, clientIp);
+      s.sni = hello.sni;
+      s.tls = { version: info?.version, cipher: info?.cipher, sni: hello.sni, alpn };
+      s.begin();
+    });
   }
 
   #reject(client: Socket, spec: ListenSpec, status: number, t0: number, startedAt: number,
-    route?: { id: string; name?: string }): void {
+    snap?: ProxySnapshot, route?: { id: string; name?: string }): void {
     const ctx = this.#ctx;
-    if (ctx.accessLog || ctx.onSessionEnd) {
+    const chain = snap && (route ? snap.routeChains?.get(route.id) : snap.globalChain);
+    if (ctx.accessLog || ctx.onSessionEnd || ctx.metrics || chain?.hasLog) {
       const ip = client.remoteAddress ?? '';
       emitRecord(ctx, {
-        session: { received: 0, sent: 0, status, server_port: client.localPort ?? spec.port, closed_by: 'proxy' },
+        session: { received: client.bytesRead, sent: 0, status, server_port: client.localPort ?? spec.port, closed_by: 'proxy' },
         upstream: { received: 0, sent: 0 },
         latencies: { kong: Math.round(performance.now() - t0), session: Math.round(performance.now() - t0) },
         tries: [],
@@ -207,7 +302,7 @@ export class StreamServer {
         listener: spec.text,
         protocol: 'tcp',
         started_at: startedAt,
-      });
+      }, chain);
     }
     client.destroy();
   }

@@ -1,4 +1,6 @@
+import type { PluginChain } from '../plugins/chain.js';
 import type { Router } from '../router/types.js';
+import type { CertStore } from '../tls/cert-store.js';
 
 /**
  * What the stream server needs from a configuration snapshot (the lead's full `Snapshot` is a superset).
@@ -7,4 +9,10 @@ import type { Router } from '../router/types.js';
 export interface ProxySnapshot {
   readonly generation: number;
   readonly router: Router;
+  /** the plugin chain of each route by route id (absent: no plugins) */
+  readonly routeChains?: ReadonlyMap<string, PluginChain>;
+  /** the chain of global plugins, for connections no route took */
+  readonly globalChain?: PluginChain;
+  /** certificates by SNI for terminating TLS on ssl listeners */
+  readonly certs?: CertStore;
 }

@@ -8,15 +8,16 @@
  * depends on the order of the file.
  */
 import type { RouteEntity, ServiceEntity } from '../config/types.js';
-import type { CompiledRoute, CompiledService, ConnInfo, Router } from './types.js';
+import type { CompiledRoute, CompiledService, ConnInfo, Router, ServiceExtras } from './types.js';
 import {
   compileIpPorts, compileSnis, dstAddr, matchSide, matchSni, sideWeight, sniMatchKind, srcAddr,
   type ConnAddrs, type IpPortMatcher, type SniMatcher,
 } from './match.js';
 
 /** Resolves a service's numbers once, so the data path computes nothing per connection. */
-export function compileService(s: ServiceEntity): CompiledService {
+export function compileService(s: ServiceEntity, extra: ServiceExtras = {}): CompiledService {
   return Object.freeze({
+    ...extra,
     id: s.id,
     name: s.name,
     entity: s,

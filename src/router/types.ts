@@ -1,3 +1,5 @@
+import type { ConnectionOptions } from 'node:tls';
+import type { Balancer } from '../balancer/index.js';
 import type { RouteEntity, ServiceEntity, StreamProtocol } from '../config/types.js';
 
 /** What the router knows of a connection when it picks a route. */
@@ -25,6 +27,16 @@ export interface CompiledService {
   readonly connectTimeout: number;
   readonly readTimeout: number;
   readonly writeTimeout: number;
+  /** set when the service's host names an upstream: peers come from it */
+  readonly balancer?: Balancer;
+  /** set when the service's protocol is tls: the options of tls.connect for a peer host name */
+  readonly upstreamTls?: (host: string) => ConnectionOptions;
+}
+
+/** What the snapshot compiler adds to a service besides its entity. */
+export interface ServiceExtras {
+  balancer?: Balancer;
+  upstreamTls?: (host: string) => ConnectionOptions;
 }
 
 export interface CompiledRoute {

@@ -1,0 +1,148 @@
+/**
+ * `GET /config` and `POST /config`: the live declarative file as YAML (private keys redacted), and a new one loaded
+ * through the same pipeline and swap as a file change.
+ */
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { parse, stringify } from 'yaml';
+import type { ConfigManager } from '../config/manager.js';
+import type { Snapshot } from '../runtime/snapshot.js';
+import { declarativeErrorBody } from './declarative-errors.js';
+import { HttpError, mediaType, parseJson, parseMultipart, readBody, redactPem, sendEmpty, sendJson } from './http.js';
+import { ENTITY_TYPES, REDACTED, type EntityIndex } from './render.js';
+import type { Handler } from './server.js';
+
+/** The file name posted configs are reported under (in problems and logs). */
+export const POSTED_FILE = '<admin POST /config>';
+
+export interface ConfigRoutesContext {
+  route(key: string, handler: Handler): void;
+  manager: ConfigManager<Snapshot>;
+  index(snapshot: Snapshot): EntityIndex;
+}
+
+const noConfig = (): HttpError => new HttpError(400, { message: 'expected a declarative configuration' });
+
+/** Structural fallback when a key is written in a form the PEM pattern cannot see (split markers, odd quoting). */
+function redactTree(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactTree);
+  if (value === null || typeof value !== 'object') return typeof value === 'string' && value.includes('PRIVATE KEY') ? REDACTED : value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = (k === 'key' || k === 'key_alt') && typeof v === 'string' ? REDACTED : redactTree(v);
+  return out;
+}
+
+/** True when a parsed document still shows a key: a certificate key not redacted, or a PEM key anywhere. */
+function leaks(doc: unknown): boolean {
+  const certs = (doc as { certificates?: unknown } | null)?.certificates;
+  for (const c of Array.isArray(certs) ? certs : []) {
+    for (const k of ['key', 'key_alt']) {
+      const v = (c as Record<string, unknown> | null)?.[k];
+      if (v !== undefined && v !== null && !(typeof v === 'string' && /^\[redacted\]\n?$/.test(v))) return true;
+    }
+  }
+  return JSON.stringify(doc ?? null).includes('PRIVATE KEY');
+}
+
+/**
+ * The live file as YAML without private keys; JSON files are converted, YAML ones keep their comments. The text
+ * pass keeps the file as written; the parsed result is then checked, and anything it missed (a key split across
+ * lines in a quoted scalar, a key that is not PEM) makes the whole file go through the structural pass.
+ */
+export function exportConfig(text: string): string {
+  let yaml = text;
+  if (/^\s*\{/.test(text)) yaml = stringify(parse(text));
+  yaml = redactPem(yaml);
+  let doc: unknown;
+  try {
+    doc = parse(yaml);
+  } catch {
+    return '[redacted: the live file cannot be shown]';
+  }
+  return leaks(doc) ? stringify(redactTree(doc)) : yaml;
+}
+
+/** A `config` value that is a document rather than a string is posted as its JSON text. */
+function asText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object') return JSON.stringify(value, null, 2);
+  throw noConfig();
+}
+
+/** Finds the declarative text in a POST /config body: raw (JSON or YAML), or under a `config` key or form field. */
+export function postedText(req: IncomingMessage, body: Buffer): string {
+  const type = mediaType(req);
+  if (type === 'application/x-www-form-urlencoded') {
+    const config = new URLSearchParams(body.toString('utf8')).get('config');
+    if (config === null) throw noConfig();
+    return config;
+  }
+  if (type === 'multipart/form-data') {
+    const config = parseMultipart(body, req.headers['content-type']!).get('config');
+    if (config === undefined) throw noConfig();
+    return config;
+  }
+  const text = body.toString('utf8');
+  if (text.trim() === '') throw noConfig();
+  if (type === 'application/json') {
+    const doc = parseJson(body) as Record<string, unknown> | null;
+    if (doc && typeof doc === 'object' && !('_format_version' in doc) && 'config' in doc) return asText(doc.config);
+    return text;
+  }
+  // a YAML document with the file under `config:`; only parsed twice when it can be that form
+  if (!/(^|\n)["']?_format_version["']?\s*:/.test(text) && /(^|\n)["']?config["']?\s*:/.test(text)) {
+    let doc: unknown;
+    try {
+      doc = parse(text);
+    } catch {
+      return text; // the loader reports the syntax error with its position
+    }
+    if (doc && typeof doc === 'object' && 'config' in doc) return asText((doc as Record<string, unknown>).config);
+  }
+  return text;
+}
+
+const busy = (): HttpError =>
+  new HttpError(429, { message: 'Currently loading previous configuration' }, { 'retry-after': '1' });
+
+export function registerConfigRoutes(ctx: ConfigRoutesContext): void {
+  const exported = new WeakMap<Snapshot, string>();
+
+  ctx.route('GET /config', (_req, res) => {
+    const snap = ctx.manager.current;
+    if (!snap) return sendJson(res, 200, { config: '' });
+    let yaml = exported.get(snap);
+    if (yaml === undefined) exported.set(snap, (yaml = exportConfig(snap.text)));
+    sendJson(res, 200, { config: yaml });
+  });
+
+  ctx.route('POST /config', async (req, res, url) => {
+    if (ctx.manager.busy) throw busy();
+    const text = postedText(req, await readBody(req));
+    const live = ctx.manager.current;
+    if (url.searchParams.get('check_hash') === '1' && live && createHash('md5').update(text).digest('hex') === live.hash) {
+      return sendEmpty(res, 304);
+    }
+    const outcome = await ctx.manager.reloadText(text, POSTED_FILE, 'admin');
+    switch (outcome.status) {
+      case 'busy':
+        throw busy();
+      case 'invalid':
+        return sendJson(res, 400, declarativeErrorBody(outcome.problems, text, url.searchParams.get('flatten_errors') === '1'));
+      case 'unreadable':
+        throw new HttpError(400, { message: outcome.message });
+      case 'loaded':
+      case 'unchanged': {
+        // Kong answers with the loaded entities, by type then by id
+        const idx = ctx.index(outcome.snapshot);
+        const body: Record<string, unknown> = {};
+        for (const type of ENTITY_TYPES) {
+          if (idx.lists[type].length) body[type] = Object.fromEntries(idx.lists[type].map((e) => [e.id, e]));
+        }
+        body.configuration_hash = outcome.snapshot.hash;
+        body.configuration_generation = outcome.snapshot.generation;
+        return sendJson(res, 201, body);
+      }
+    }
+  });
+}

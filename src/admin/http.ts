@@ -1,0 +1,98 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** Request bodies above this are refused with 413: a declarative file of 10k routes is well under 8 MiB. */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** An answer that a handler gives by throwing: the server sends it as is, and logs nothing (a user mistake). */
+export class HttpError extends Error {
+  constructor(readonly status: number, readonly body: Record<string, unknown>, readonly headers: Record<string, string> = {}) {
+    super(String(body.message ?? status));
+  }
+}
+
+const PRIVATE_KEY_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g;
+
+/** Replaces every PEM private key block in a text by `[redacted]` (the text stays valid YAML or JSON). */
+export function redactPem(text: string): string {
+  return text.includes('PRIVATE KEY') ? text.replace(PRIVATE_KEY_PEM, '[redacted]') : text;
+}
+
+function redactReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'string' ? redactPem(value) : value;
+}
+
+/**
+ * Sends a JSON answer. Every string holding a PEM private key is redacted on the way out, whatever endpoint built
+ * the body: private keys never leave through the admin API.
+ */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body, redactReplacer);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export function sendEmpty(res: ServerResponse, status: number, headers: Record<string, string> = {}): void {
+  res.writeHead(status, headers);
+  res.end();
+}
+
+function tooLarge(): HttpError {
+  return new HttpError(413, { message: `request body too large (the limit is ${MAX_BODY_BYTES / 1048576} MiB)` }, { connection: 'close' });
+}
+
+/** Reads the whole request body, refusing (413) more than `limit` bytes without buffering them. */
+export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The media type of a request, lower case, without parameters. */
+export function mediaType(req: IncomingMessage): string {
+  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+export function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new HttpError(400, { message: `Cannot parse JSON body: ${(err as Error).message}` });
+  }
+}
+
+/**
+ * The fields of a multipart/form-data body (`curl -F config=@kong.yml`), as text. Only what the admin API needs:
+ * named parts, no nested multiparts.
+ */
+export function parseMultipart(body: Buffer, contentType: string): Map<string, string> {
+  const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
+  if (!m) throw new HttpError(400, { message: 'multipart body without a boundary' });
+  const delimiter = Buffer.from(`--${m[1] ?? m[2]}`);
+  const fields = new Map<string, string>();
+  let at = body.indexOf(delimiter);
+  while (at >= 0) {
+    const start = at + delimiter.length;
+    if (body.subarray(start, start + 2).toString() === '--') break;
+    const next = body.indexOf(delimiter, start);
+    if (next < 0) break;
+    const part = body.subarray(start, next);
+    const headEnd = part.indexOf('\r\n\r\n');
+    if (headEnd >= 0) {
+      const head = part.subarray(0, headEnd).toString('utf8');
+      const name = /content-disposition:[^\r\n]*\bname="([^"]*)"/i.exec(head)?.[1];
+      // the part's content ends before the CRLF that precedes the next delimiter
+      let content = part.subarray(headEnd + 4);
+      if (content.subarray(-2).toString() === '\r\n') content = content.subarray(0, -2);
+      if (name !== undefined && !fields.has(name)) fields.set(name, content.toString('utf8'));
+    }
+    at = next;
+  }
+  return fields;
+}

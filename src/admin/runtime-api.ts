@@ -1,0 +1,86 @@
+/**
+ * Endpoints over the state that outlives snapshots: upstream health (and the manual overrides Kong allows in
+ * DB-less mode), Prometheus metrics, open sessions per route.
+ */
+import type { Balancer, HealthName } from '../balancer/types.js';
+import type { TargetHealth as MetricHealth } from '../metrics/metrics.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Snapshot } from '../runtime/snapshot.js';
+import { findTarget, NOT_FOUND, paginate } from './entities.js';
+import { sendEmpty, sendJson } from './http.js';
+import type { EntityIndex, Rendered } from './render.js';
+import type { Handler } from './server.js';
+
+export interface RuntimeRoutesContext {
+  route(key: string, handler: Handler): void;
+  snapshot(): Snapshot | undefined;
+  index(): EntityIndex;
+  runtime: Runtime;
+  nodeId: string;
+  sessionsByRoute(): Record<string, number>;
+}
+
+const METRIC_HEALTH: Record<HealthName, MetricHealth> = {
+  HEALTHY: 'healthy', UNHEALTHY: 'unhealthy', DNS_ERROR: 'dns_error', HEALTHCHECKS_OFF: 'healthchecks_off',
+};
+
+/** Sets the per-target health gauges from the live balancers (targets of older snapshots are forgotten). */
+export function refreshTargetHealth(runtime: Runtime, snap: Snapshot | undefined): void {
+  const m = runtime.metrics;
+  m.clearTargetHealth();
+  for (const b of snap?.balancers.values() ?? []) {
+    for (const t of b.health()) m.setTargetHealth(b.upstreamName, t.target, METRIC_HEALTH[t.health]);
+  }
+}
+
+export function registerRuntimeRoutes(ctx: RuntimeRoutesContext): void {
+  const upstreamOf = (key: string): { upstream: Rendered; balancer: Balancer } => {
+    const upstream = ctx.index().find('upstreams', key);
+    const balancer = upstream && ctx.snapshot()?.balancers.get(upstream.id);
+    if (!upstream || !balancer) throw NOT_FOUND();
+    return { upstream, balancer };
+  };
+
+  ctx.route('GET /upstreams/:id/health', (_req, res, url, p) => {
+    const { upstream, balancer } = upstreamOf(p.id!);
+    if (url.searchParams.get('balancer_health') === '1') {
+      return sendJson(res, 200, { data: { health: balancer.healthy() ? 'HEALTHY' : 'UNHEALTHY', id: upstream.id }, next: null, node_id: ctx.nodeId });
+    }
+    const idx = ctx.index();
+    const rows = balancer.health().map((h) => ({
+      ...(idx.find('targets', h.id) ?? { id: h.id, target: h.target, upstream: { id: upstream.id } }),
+      weight: h.weight,
+      health: h.health,
+      data: { addresses: h.addresses.map((a) => ({ ip: a.ip, port: a.port, health: a.health, weight: h.weight })) },
+    }));
+    sendJson(res, 200, { ...paginate(rows, url), node_id: ctx.nodeId });
+  });
+
+  const override = (healthy: boolean, withAddress: boolean): Handler => (_req, res, _url, p) => {
+    const { upstream, balancer } = upstreamOf(p.id!);
+    const target = findTarget(ctx.index(), upstream.id, p.target!);
+    if (!target) throw NOT_FOUND();
+    if (!balancer.setHealth(withAddress ? p.address! : target.id, healthy)) throw NOT_FOUND();
+    sendEmpty(res, 204);
+  };
+  for (const method of ['PUT', 'POST']) {
+    for (const [state, healthy] of [['healthy', true], ['unhealthy', false]] as const) {
+      ctx.route(`${method} /upstreams/:id/targets/:target/${state}`, override(healthy, false));
+      ctx.route(`${method} /upstreams/:id/targets/:target/:address/${state}`, override(healthy, true));
+    }
+  }
+
+  ctx.route('GET /metrics', async (_req, res) => {
+    refreshTargetHealth(ctx.runtime, ctx.snapshot());
+    const text = await ctx.runtime.metrics.metricsText();
+    res.writeHead(200, { 'content-type': ctx.runtime.metrics.contentType, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  });
+
+  ctx.route('GET /sessions', (_req, res) => {
+    const byRoute = ctx.sessionsByRoute();
+    let total = 0;
+    for (const n of Object.values(byRoute)) total += n;
+    sendJson(res, 200, { total, by_route: byRoute });
+  });
+}

@@ -1,0 +1,104 @@
+import { compileBalancer, type Balancer } from '../balancer/index.js';
+import type { DeclarativeConfig } from '../config/types.js';
+import type { PluginChain, PluginChains } from '../plugins/chain.js';
+import { compilePluginChains } from '../plugins/chain.js';
+import { compileRouter, compileService } from '../router/compile.js';
+import type { CompiledService, Router } from '../router/types.js';
+import { compileCertStore, type CertStore } from '../tls/cert-store.js';
+import { compileUpstreamTls } from '../tls/upstream.js';
+import type { Runtime } from './runtime.js';
+
+/**
+ * Everything the data path needs for one version of the declarative file, built before it is used and never
+ * mutated: a connection reads `server.current` once at accept and keeps this object for its whole life.
+ */
+export interface Snapshot {
+  readonly generation: number;
+  /** md5 of the raw file content (Kong's configuration_hash) */
+  readonly hash: string;
+  readonly file: string;
+  /** the raw content, for GET /config */
+  readonly text: string;
+  readonly loadedAt: number;
+  readonly config: DeclarativeConfig;
+  readonly services: ReadonlyMap<string, CompiledService>;
+  readonly router: Router;
+  /** by upstream id */
+  readonly balancers: ReadonlyMap<string, Balancer>;
+  readonly plugins: PluginChains;
+  /** the plugin chain of each route (with its service), and the global chain for connections no route took */
+  readonly routeChains: ReadonlyMap<string, PluginChain>;
+  readonly globalChain: PluginChain;
+  /** certificates by SNI (every SecureContext built once, here) */
+  readonly certs: CertStore;
+}
+
+export interface SnapshotInput {
+  config: DeclarativeConfig;
+  hash: string;
+  file: string;
+  text: string;
+  generation: number;
+}
+
+/** Recursively freezes plain data (objects and arrays); Maps and class instances are left as they are. */
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    if (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype) {
+      for (const v of Object.values(value as object)) deepFreeze(v);
+    }
+  }
+  return value;
+}
+
+/** How long a new snapshot waits for the first DNS answers of its upstream targets before it is swapped in. */
+const DNS_READY_MS = 5000;
+
+/**
+ * Compiles a checked configuration into a snapshot: services with their balancers, the router index, the plugin
+ * chains. Throws when a plugin refuses its config (the manager reports it as a failed load).
+ */
+export async function buildSnapshot(input: SnapshotInput, rt: Runtime): Promise<Snapshot> {
+  const config = deepFreeze(input.config);
+  const balancers = new Map<string, Balancer>();
+  const byName = new Map<string, Balancer>();
+  for (const u of config.upstreams) {
+    const b = compileBalancer(u, config.targets.filter((t) => t.upstream === u.id), rt.registry);
+    balancers.set(u.id, b);
+    byName.set(u.name, b);
+  }
+  await Promise.race([
+    Promise.all([...balancers.values()].map((b) => b.ready())),
+    new Promise((r) => setTimeout(r, DNS_READY_MS).unref()),
+  ]);
+  const certs = compileCertStore(config.certificates, config.snis, rt.defaultCert);
+  const caById = new Map(config.ca_certificates.map((c) => [c.id, c]));
+  const certById = new Map(config.certificates.map((c) => [c.id, c]));
+  const services = new Map<string, CompiledService>();
+  for (const s of config.services) {
+    const upstreamTls = s.protocol === 'tls' ? compileUpstreamTls(s, caById, certById) : undefined;
+    services.set(s.id, compileService(s, { balancer: byName.get(s.host), upstreamTls }));
+  }
+  const router = compileRouter(config.routes, services);
+  const plugins = compilePluginChains(config.plugins, rt.plugins, rt.logger, {
+    metrics: rt.metrics, routes: config.routes.map((r) => ({ id: r.id, service: r.service })),
+  });
+  const routeChains = new Map<string, PluginChain>();
+  for (const r of config.routes) routeChains.set(r.id, plugins.forRoute(r.id, r.service ?? undefined));
+  return Object.freeze({
+    generation: input.generation,
+    hash: input.hash,
+    file: input.file,
+    text: input.text,
+    loadedAt: Date.now(),
+    config,
+    services,
+    router,
+    balancers,
+    plugins,
+    routeChains,
+    globalChain: plugins.forRoute(),
+    certs,
+  });
+}

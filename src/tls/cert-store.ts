@@ -1,0 +1,82 @@
+import { createSecureContext, type SecureContext } from 'node:tls';
+import type { CertificateEntity, SniEntity } from '../config/types.js';
+import type { CertPair } from './default-cert.js';
+
+/** The TLS contexts of one snapshot, compiled once, looked up by SNI on every terminated connection. */
+export interface CertStore {
+  /** Kong's order: exact name, `*.rest`, `prefix.*`, the `*` SNI, then the default certificate. */
+  lookup(sni: string | undefined): SecureContext;
+  /** the default certificate's context */
+  readonly defaultContext: SecureContext;
+}
+
+class Store implements CertStore {
+  readonly #exact = new Map<string, SecureContext>();
+  /** `*.example.com` stored under `example.com` */
+  readonly #leftWild = new Map<string, SecureContext>();
+  /** `example.*` stored under `example` */
+  readonly #rightWild = new Map<string, SecureContext>();
+  readonly #catchAll: SecureContext | undefined;
+  readonly defaultContext: SecureContext;
+
+  constructor(certs: CertificateEntity[], snis: SniEntity[], dflt: CertPair) {
+    this.defaultContext = contextFor({ cert: dflt.cert, key: dflt.key }, 'the default certificate');
+    const byId = new Map(certs.map((c) => [c.id, c]));
+    const contexts = new Map<string, SecureContext>();
+    let catchAll: SecureContext | undefined;
+    for (const sni of snis) {
+      const cert = byId.get(sni.certificate);
+      if (!cert) throw new Error(`sni '${sni.name}': no certificate with id ${sni.certificate}`);
+      let ctx = contexts.get(cert.id);
+      if (!ctx) {
+        ctx = contextFor(cert, `certificate ${cert.id}`);
+        contexts.set(cert.id, ctx);
+      }
+      const name = normalize(sni.name);
+      if (name === '*') catchAll = ctx;
+      else if (name.startsWith('*.')) this.#leftWild.set(name.slice(2), ctx);
+      else if (name.endsWith('.*')) this.#rightWild.set(name.slice(0, -2), ctx);
+      else this.#exact.set(name, ctx);
+    }
+    this.#catchAll = catchAll;
+  }
+
+  lookup(sni: string | undefined): SecureContext {
+    if (sni === undefined || sni === '') return this.defaultContext;
+    const exact = this.#exact.get(sni);
+    if (exact) return exact;
+    const firstDot = sni.indexOf('.');
+    if (firstDot > 0) {
+      const left = this.#leftWild.get(sni.slice(firstDot + 1));
+      if (left) return left;
+      const right = this.#rightWild.get(sni.slice(0, sni.lastIndexOf('.')));
+      if (right) return right;
+    }
+    return this.#catchAll ?? this.defaultContext;
+  }
+}
+
+function normalize(name: string): string {
+  const n = name.toLowerCase();
+  return n.endsWith('.') ? n.slice(0, -1) : n;
+}
+
+/** One context per certificate; with cert_alt both pairs go in, and OpenSSL picks by the client's sigalgs. */
+function contextFor(c: Pick<CertificateEntity, 'cert' | 'key' | 'cert_alt' | 'key_alt'>, what: string): SecureContext {
+  try {
+    return c.cert_alt && c.key_alt
+      ? createSecureContext({ cert: [c.cert, c.cert_alt], key: [c.key, c.key_alt] })
+      : createSecureContext({ cert: c.cert, key: c.key });
+  } catch (e) {
+    // The message of OpenSSL's error names the problem; the key itself never goes into it.
+    throw new Error(`${what}: cannot build a TLS context: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Builds every `SecureContext` once (one per certificate, shared by its SNIs) and the maps for the lookup.
+ * Throws at config time when a certificate or key cannot be loaded.
+ */
+export function compileCertStore(certs: CertificateEntity[], snis: SniEntity[], dflt: CertPair): CertStore {
+  return new Store(certs, snis, dflt);
+}
