@@ -17,7 +17,9 @@ export interface RuntimeRoutesContext {
   index(): EntityIndex;
   runtime: Runtime;
   nodeId: string;
-  sessionsByRoute(): Record<string, number>;
+  sessionsByRoute(): Record<string, number> | Promise<Record<string, number>>;
+  /** the whole text of `/metrics` when this process's registry is not all of it (a cluster primary) */
+  metricsText?: () => Promise<string>;
 }
 
 const METRIC_HEALTH: Record<HealthName, MetricHealth> = {
@@ -71,14 +73,18 @@ export function registerRuntimeRoutes(ctx: RuntimeRoutesContext): void {
   }
 
   ctx.route('GET /metrics', async (_req, res) => {
-    refreshTargetHealth(ctx.runtime, ctx.snapshot());
-    const text = await ctx.runtime.metrics.metricsText();
+    let text: string;
+    if (ctx.metricsText) text = await ctx.metricsText(); // the workers set their own target health
+    else {
+      refreshTargetHealth(ctx.runtime, ctx.snapshot());
+      text = await ctx.runtime.metrics.metricsText();
+    }
     res.writeHead(200, { 'content-type': ctx.runtime.metrics.contentType, 'content-length': Buffer.byteLength(text) });
     res.end(text);
   });
 
-  ctx.route('GET /sessions', (_req, res) => {
-    const byRoute = ctx.sessionsByRoute();
+  ctx.route('GET /sessions', async (_req, res) => {
+    const byRoute = await ctx.sessionsByRoute();
     let total = 0;
     for (const n of Object.values(byRoute)) total += n;
     sendJson(res, 200, { total, by_route: byRoute });

@@ -23,10 +23,16 @@ export interface AdminState {
   nodeId: string;
   startedAt: number;
   /** counters of the stream server */
-  connections: () => { accepted: number; active: number; handled: number };
+  connections: () => { accepted: number; active: number; handled: number } | Promise<{ accepted: number; active: number; handled: number }>;
   /** open sessions per route id (`GET /sessions`) */
-  sessionsByRoute: () => Record<string, number>;
+  sessionsByRoute: () => Record<string, number> | Promise<Record<string, number>>;
   settings: Record<string, unknown>;
+  /** set on a cluster primary (nginx_worker_processes > 1): the workers' state and combined metrics */
+  cluster?: {
+    status(): Promise<{ workers: unknown[]; connections: { accepted: number; active: number; handled: number } }>;
+    metricsText(): Promise<string>;
+    pids(): number[];
+  };
 }
 
 /** `params` holds the `:name` segments of the route pattern, decoded. */
@@ -81,12 +87,12 @@ export class AdminServer {
     const state = opts.state;
     const route = this.route.bind(this);
     this.route('GET /', (_req, res) => sendJson(res, 200, this.#info()));
-    this.route('GET /status', (_req, res) => sendJson(res, 200, this.#status()));
+    this.route('GET /status', async (_req, res) => sendJson(res, 200, await this.#status()));
     registerEntityRoutes({ route, index: () => this.#index(), availablePlugins: () => [...state.runtime.plugins.keys()].sort() });
     registerConfigRoutes({ route, manager: state.manager, index: (s) => this.#index(s) });
     registerRuntimeRoutes({
       route, snapshot: () => state.manager.current, index: () => this.#index(), runtime: state.runtime,
-      nodeId: state.nodeId, sessionsByRoute: state.sessionsByRoute,
+      nodeId: state.nodeId, sessionsByRoute: state.sessionsByRoute, metricsText: state.cluster?.metricsText,
     });
   }
 
@@ -187,15 +193,16 @@ export class AdminServer {
       hostname: hostname(),
       node_id: s.nodeId,
       tagline: 'Welcome to kong',
-      pids: { master: process.pid, workers: [process.pid] },
+      pids: { master: process.pid, workers: s.cluster?.pids() ?? [process.pid] },
       configuration: { database: 'off', ...s.settings },
       plugins: { available_on_server: available, enabled_in_cluster: [...enabled].sort() },
     };
   }
 
-  #status(): unknown {
+  async #status(): Promise<unknown> {
     const s = this.opts.state;
-    const c = s.connections();
+    const cluster = await s.cluster?.status();
+    const c = cluster?.connections ?? await s.connections();
     const mem = process.memoryUsage();
     const live = s.manager.current;
     return {
@@ -213,6 +220,7 @@ export class AdminServer {
       configuration_loaded_at: live ? new Date(live.loadedAt).toISOString() : null,
       last_config_error: s.manager.stats.lastError ?? null,
       uptime_seconds: Math.round((Date.now() - s.startedAt) / 1000),
+      ...(cluster ? { workers: cluster.workers } : {}),
     };
   }
 }

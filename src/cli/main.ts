@@ -6,6 +6,7 @@ import { configCommand } from './config-cmd.js';
 import { quitTimeoutPath, runningPid, signalRunning, waitExit } from './pidfile.js';
 import { writeFileSync } from 'node:fs';
 import { startInstance } from './start.js';
+import { startCluster } from '../cluster/primary.js';
 
 interface CommonOpts { conf?: string; prefix?: string; set?: string[]; v?: boolean; vv?: boolean }
 
@@ -55,7 +56,10 @@ withCommon(program.command('start'))
   .option('--strict', 'treat HTTP-only routes and services as errors instead of skipping them')
   .addHelpText('after', '\nExamples:\n  kong-ts start -c kong.yml --stream-listen 127.0.0.1:5555\n  KONG_STREAM_LISTEN="0.0.0.0:5556 ssl" kong-ts start -c /etc/kong/kong.conf')
   .action(async (o) => {
-    await startInstance(settingsFrom(o), { strict: o.strict });
+    const s = settingsFrom(o);
+    // one process keeps the single-process path as it is; more fork workers under a primary
+    if (s.workerProcesses > 1) await startCluster(s, { strict: o.strict });
+    else await startInstance(s, { strict: o.strict });
   });
 
 withCommon(program.command('stop'))

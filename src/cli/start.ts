@@ -2,6 +2,7 @@ import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminServer } from '../admin/server.js';
+import type { Resolver } from '../balancer/index.js';
 import { ConfigManager } from '../config/manager.js';
 import { formatProblem } from '../config/problems.js';
 import { ConfigWatcher } from '../config/watch.js';
@@ -17,7 +18,7 @@ import type { Settings } from '../settings/settings.js';
 import { UdpServer } from '../udp/server.js';
 import { claimPrefix, quitTimeoutPath, releasePrefix } from './pidfile.js';
 
-function nodeId(prefix: string): string {
+export function nodeId(prefix: string): string {
   const file = join(prefix, 'node.id');
   try {
     return readFileSync(file, 'utf8').trim();
@@ -29,7 +30,7 @@ function nodeId(prefix: string): string {
 }
 
 /** ssl_cert + ssl_cert_key (paths or inline PEM), or undefined for the generated localhost pair. */
-function readDefaultCert(settings: Settings): { cert: string; key: string } | undefined {
+export function readDefaultCert(settings: Settings): { cert: string; key: string } | undefined {
   if (!settings.sslCert || !settings.sslCertKey) return undefined;
   const read = (v: string, key: string) => {
     if (v.startsWith('-----')) return v;
@@ -49,7 +50,7 @@ function readDefaultCert(settings: Settings): { cert: string; key: string } | un
 }
 
 /** The grace `kong-ts quit -t N` left for this SIGQUIT (10 s when it was sent some other way). */
-function quitTimeout(prefix: string): number {
+export function quitTimeout(prefix: string): number {
   try {
     const file = quitTimeoutPath(prefix);
     const secs = Number(readFileSync(file, 'utf8').trim());
@@ -78,6 +79,8 @@ export async function startInstance(settings: Settings, opts: {
   strict?: boolean; logger?: Logger; signals?: boolean;
   /** every finished session's record (tests, embedding) */
   onSessionEnd?: (r: SessionRecord) => void;
+  /** the balancers' DNS resolver (tests inject a fake one); the system resolver by default */
+  resolver?: Resolver;
 } = {}): Promise<Instance> {
   const logger = opts.logger ?? createLogger({ level: settings.logLevel, file: settings.errorLog });
   const file = settings.declarativeConfig;
@@ -88,7 +91,7 @@ export async function startInstance(settings: Settings, opts: {
   } catch (err) {
     throw new KongTsError('KTS_SETTINGS_INVALID', ['plugins'], { detail: (err as Error).message, cause: err });
   }
-  const runtime = createRuntime({ logger, plugins, defaultCert: readDefaultCert(settings) });
+  const runtime = createRuntime({ logger, plugins, defaultCert: readDefaultCert(settings), resolver: opts.resolver });
   const manager = new ConfigManager<Snapshot>({
     file, logger, loadOptions: { strict: opts.strict, pluginSchemas: pluginSchemas(plugins) },
     compile: (input) => buildSnapshot(input, runtime),
@@ -106,7 +109,9 @@ export async function startInstance(settings: Settings, opts: {
   const accessLog = settings.accessLog === 'off' ? undefined : AccessLog.open(settings.accessLog.path, logger);
   const stream = new StreamServer({
     listeners: settings.streamListen.filter((l) => !l.udp), logger, accessLog, metrics: runtime.metrics,
-    prereadTimeout: settings.prereadTimeout, onSessionEnd: opts.onSessionEnd,
+    prereadTimeout: settings.prereadTimeout, onSessionEnd: opts.onSessionEnd, trustedIps: settings.trustedIps,
+    maxConnections: settings.maxConnections, maxConnectionsPerIp: settings.maxConnectionsPerIp,
+    connectionRatePerIp: settings.connectionRatePerIp,
   });
   const udp = new UdpServer({
     listeners: settings.streamListen.filter((l) => l.udp), logger,

@@ -5,6 +5,7 @@ import { entityRef, isObject, type Entities, type RawEntity } from './flatten.js
 import { idKey, isUnnamed, stableId } from './ids.js';
 import { checkRoute, checkService, isStreamProtocol, sniNameProblem } from './check-route.js';
 import { checkCaCertificate, checkCertificate } from './check-tls.js';
+import { tagProblems } from './kong-ts-tags.js';
 import { checkConsumer, checkPlugin, checkUpstream, deriveTarget } from './check-upstream.js';
 
 export interface CheckContext {
@@ -36,6 +37,12 @@ export function checkEntities(ents: Entities, ctx: CheckContext): void {
   for (const e of ents.upstreams) if (!e.bad) checkUpstream(e, ctx);
   for (const e of ents.consumers) if (!e.bad) checkConsumer(e, ctx);
   for (const e of ents.plugins) if (!e.bad) checkPlugin(e, ctx);
+  for (const type of ['services', 'routes'] as const) {
+    for (const e of ents[type]) {
+      if (e.bad || !Array.isArray(e.raw.tags)) continue;
+      for (const p of tagProblems(type, e.raw.tags)) ctx.problems.error([...e.path, 'tags', p.index], p.message, { entity: entityRef(e), field: 'tags' });
+    }
+  }
   for (const e of ents.snis) {
     const bad = !e.bad && typeof e.raw.name === 'string' ? sniNameProblem(e.raw.name, true) : undefined;
     if (bad) ctx.problems.error([...e.path, 'name'], bad, { entity: entityRef(e), field: 'name' });
@@ -81,6 +88,12 @@ function assignIdsAndReferences(ents: Entities, ctx: CheckContext): void {
   };
   for (const type of ['services', 'certificates', 'ca_certificates', 'upstreams', 'consumers'] as const) ents[type].forEach(give);
   for (const e of ents.routes) { resolve(e, 'service', 'services'); give(e); }
+  for (const type of ['services', 'routes'] as const) {
+    for (const e of ents[type]) {
+      if (e.bad || !Array.isArray(e.raw.tags)) continue;
+      for (const p of tagProblems(type, e.raw.tags)) ctx.problems.error([...e.path, 'tags', p.index], p.message, { entity: entityRef(e), field: 'tags' });
+    }
+  }
   for (const e of ents.snis) { resolve(e, 'certificate', 'certificates'); give(e); }
   for (const e of ents.targets) { resolve(e, 'upstream', 'upstreams'); give(e); }
   for (const e of ents.plugins) {

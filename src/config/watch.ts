@@ -10,7 +10,7 @@ export interface WatchOptions {
   /** ms of quiet after the last event before the file is read */
   debounceMs: number;
   /**
-   * ms the content must stay the same, with no event in between, before it counts as written (default 200):
+   * ms the content must stay the same, with no event in between, before it counts as written (default 100):
    * a writer that pauses longer than this in the middle of a file cannot be told from one that finished, and
    * then the loader's validation is the second net.
    */
@@ -38,7 +38,7 @@ export class ConfigWatcher {
   #dir: string;
   #dirWatcher: FSWatcher | undefined;
   #parentWatcher: NodeWatcher | undefined;
-  /** inode of the watched folder: a different one means the folder was replaced */
+  /** inode of the watched folder: a different one means the folder was replaced; -1 = watch it again */
   #dirIno = -1;
   #poll: NodeJS.Timeout | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -66,7 +66,9 @@ export class ConfigWatcher {
       const name = basename(this.#dir);
       try {
         this.#parentWatcher = fsWatch(parent, { persistent: false }, (_event, entry) => {
-          if (entry === null || entry === name) this.#schedule();
+          if (entry !== null && entry !== name) return;
+          this.#dirIno = -1; // the folder's name changed hands: watch whatever folder has it now
+          this.#schedule();
         });
         this.#parentWatcher.on('error', (err) => this.#opts.logger.debug({ err }, 'config watcher (parent folder) error'));
       } catch (err) {
@@ -83,6 +85,7 @@ export class ConfigWatcher {
   /** Watches the folder again when it is not the one watched (replaced, or back after being removed). */
   async #rearmIfReplaced(): Promise<void> {
     const ino = await stat(this.#dir).then((s) => s.ino, () => -1);
+    // inode numbers are reused at once on some file systems: a removed folder is marked by setting -1 instead
     if (ino !== this.#dirIno && ino !== -1) await this.#armDir();
   }
 
@@ -98,7 +101,8 @@ export class ConfigWatcher {
       ignored: (p: string) => p !== dir && dirname(p) !== dir,
     });
     this.#dirWatcher = w;
-    w.on('all', (_event: string, p: string) => {
+    w.on('all', (event: string, p: string) => {
+      if (event === 'unlinkDir' && p === dir) this.#dirIno = -1; // a folder made under this name later is new
       const b = basename(p);
       if (b === name || b.startsWith('..') || p === dir) this.#schedule();
     });
@@ -158,7 +162,7 @@ export class ConfigWatcher {
       }
       return;
     }
-    await new Promise((r) => setTimeout(r, this.#opts.settleMs ?? 200));
+    await new Promise((r) => setTimeout(r, this.#opts.settleMs ?? 100));
     const second = await read();
     if (this.#closed) return;
     if (second instanceof Error || second !== first || this.#events !== seen) {

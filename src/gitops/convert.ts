@@ -1,6 +1,7 @@
 /**
- * `config convert`: brings a `_format_version` "1.1" or "2.1" file to "3.0", editing the YAML document in place
- * so comments and layout survive, and says what it changed and what it noticed. Kong 3's changes that concern a
+ * `config convert`: brings a `_format_version` "1.1" or "2.1" file to "3.0" and says what it changed and what it
+ * noticed. Edits are spliced into the original text at the parsed nodes' offsets, so comments, quoting and layout
+ * survive byte for byte (re-printing the YAML document would reflow them), and JSON stays JSON. Kong 3's changes that concern a
  * declarative file: the version bump and the `~` prefix Kong 3 requires on regex paths of HTTP routes. Stream
  * parts (sources, destinations, snis, tls routes, upstreams, targets) carry over unchanged.
  */
@@ -9,7 +10,7 @@ import { isMap, isScalar, isSeq, parseDocument, Scalar, type Document, type YAML
 export class ConvertError extends Error {}
 
 export interface ConvertResult {
-  /** the converted file, in the input's format (YAML keeps its comments; JSON is re-printed) */
+  /** the converted file: the input with only the changed values edited */
   text: string;
   from: string;
   to: '3.0';
@@ -36,14 +37,27 @@ function eachMap(node: unknown, fn: (m: YAMLMap, i: number) => void): void {
   if (isSeq(node)) node.items.forEach((it, i) => { if (isMap(it)) fn(it, i); });
 }
 
-function convertRoute(r: YAMLMap, where: string, from: string, notes: string[]): void {
+/** A text edit at an offset of the original: `del` characters replaced by `ins`. */
+interface Edit { at: number; del: number; ins: string }
+
+/** Where the characters of a scalar's value start (after its opening quote). */
+function valueStart(s: Scalar): number {
+  const start = s.range![0];
+  return s.type === Scalar.QUOTE_DOUBLE || s.type === Scalar.QUOTE_SINGLE ? start + 1 : start;
+}
+
+function convertRoute(r: YAMLMap, where: string, from: string, notes: string[], edits: Edit[]): void {
   const name = routeName(r, where);
   const paths = r.get('paths', true);
   if (isSeq(paths)) {
     for (const p of paths.items) {
       const v = str(p);
-      if (v === undefined || v.startsWith('~') || PLAIN_PATH.test(v)) continue;
-      (p as Scalar).value = '~' + v;
+      if (v === undefined || v.startsWith('~') || PLAIN_PATH.test(v) || !isScalar(p) || !p.range) continue;
+      if (p.type === Scalar.BLOCK_LITERAL || p.type === Scalar.BLOCK_FOLDED) {
+        notes.push(`${name}: paths: '${v}' is a regex: add '~' in front of it by hand (Kong 3)`);
+        continue;
+      }
+      edits.push({ at: valueStart(p), del: 0, ins: '~' });
       notes.push(`${name}: paths: '${v}' is a regex, now '~${v}' (Kong 3 marks regex paths with ~; HTTP routes are not served by kong-ts)`);
     }
   }
@@ -68,8 +82,7 @@ function convertUpstream(u: YAMLMap, where: string, notes: string[]): void {
 
 /** Converts a declarative file's text to `_format_version` "3.0". Throws ConvertError for a file it cannot read. */
 export function convertText(text: string, file: string): ConvertResult {
-  const json = /\.json$/i.test(file);
-  const doc = parseDocument(text, { keepSourceTokens: false }) as Document.Parsed;
+  const doc = parseDocument(text) as Document.Parsed;
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     const pos = e.linePos?.[0];
@@ -82,14 +95,12 @@ export function convertText(text: string, file: string): ConvertResult {
   if (from !== '1.1' && from !== '2.1') throw new ConvertError(`${file}: _format_version '${from}' is not one of 1.1, 2.1, 3.0`);
 
   const notes = [`_format_version: '${from}' → '3.0'`];
-  const version = new Scalar('3.0');
-  version.type = Scalar.QUOTE_DOUBLE;
-  const old = doc.get('_format_version', true);
-  if (isScalar(old)) { old.value = '3.0'; old.type = Scalar.QUOTE_DOUBLE; } else doc.set('_format_version', version);
-
-  eachMap(doc.get('routes', true), (r, i) => convertRoute(r, `routes[${i}]`, from, notes));
-  eachMap(doc.get('services', true), (s, i) => eachMap(s.get('routes', true), (r, j) => convertRoute(r, `services[${i}].routes[${j}]`, from, notes)));
+  const version = doc.get('_format_version', true) as Scalar;
+  const edits: Edit[] = [{ at: version.range![0], del: version.range![1] - version.range![0], ins: '"3.0"' }];
+  eachMap(doc.get('routes', true), (r, i) => convertRoute(r, `routes[${i}]`, from, notes, edits));
+  eachMap(doc.get('services', true), (s, i) => eachMap(s.get('routes', true), (r, j) => convertRoute(r, `services[${i}].routes[${j}]`, from, notes, edits)));
   eachMap(doc.get('upstreams', true), (u, i) => convertUpstream(u, `upstreams[${i}]`, notes));
-  const out = json ? JSON.stringify(doc.toJS(), null, 2) + '\n' : doc.toString({ lineWidth: 0 });
+  let out = text;
+  for (const e of edits.sort((a, b) => b.at - a.at)) out = out.slice(0, e.at) + e.ins + out.slice(e.at + e.del);
   return { text: out, from, to: '3.0', notes, changed: true };
 }

@@ -4,7 +4,7 @@
  * path's reload policy can all use it.
  */
 import type { DeclarativeConfig, EntityType, RouteEntity, ServiceEntity } from '../config/types.js';
-import { ENTITY_ORDER, Labels, entities, label, naturalKey, view, type AnyEntity, type ViewField } from './view.js';
+import { ENTITY_ORDER, Labels, certText, entities, label, naturalKey, view, type AnyEntity, type ViewField } from './view.js';
 import { routingChanges, type RouteChange } from './routing.js';
 
 export type { RouteChange, RouteReach } from './routing.js';
@@ -99,6 +99,13 @@ function diffFields(a: Map<string, ViewField>, b: Map<string, ViewField>): Field
     const x = a.get(f), y = b.get(f);
     if (x && y && x.cmp === y.cmp) continue;
     if (x?.secret || y?.secret) { out.push({ field: f, secret: true }); continue; }
+    if (x?.pem || y?.pem) {
+      const c: FieldChange = { field: f };
+      if (x && x.show !== null) c.old = certText(String(x.show));
+      if (y && y.show !== null) c.new = certText(String(y.show));
+      out.push(c);
+      continue;
+    }
     const c: FieldChange = { field: f };
     // a reference to a renamed or re-identified entity: show both sides' ids when the names read the same
     const same = x && y && JSON.stringify(x.show) === JSON.stringify(y.show);

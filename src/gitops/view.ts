@@ -35,7 +35,13 @@ const ORDERED = new Set(['config']);
 export type AnyEntity = { id: string } & Record<string, unknown>;
 
 /** One field of a view: `cmp` decides equality, `show` is what people read, `id` backs a reference. */
-export interface ViewField { cmp: string; show: unknown; secret?: true }
+export interface ViewField {
+  cmp: string;
+  show: unknown;
+  secret?: true;
+  /** `show` is a PEM certificate: described (subject, fingerprint) only when it differs, parsing is not free */
+  pem?: true;
+}
 
 /** Names of every entity of a config by id, so references print as names. */
 export class Labels {
@@ -119,7 +125,7 @@ export function view(type: EntityType, e: AnyEntity, labels: Labels): Map<string
       // a hash would do for equality, but a plain compare avoids even deriving anything from a private key
       out.set(k, { cmp: v === null ? '' : String(v), show: null, secret: true });
     } else if (PEM.has(k) || (type === 'ca_certificates' && k === 'cert')) {
-      out.set(k, { cmp: v === null ? '' : String(v).trim(), show: v === null ? null : certText(String(v)) });
+      out.set(k, { cmp: v === null ? '' : String(v).trim(), show: v, pem: true });
     } else if (refs[k]) {
       if (Array.isArray(v)) {
         const ids = [...(v as string[])].sort();

@@ -19,6 +19,9 @@ import type { ListenSpec } from '../settings/types.js';
 import type { AccessLog } from './access-log.js';
 import type { SessionRecord, TryRecord } from './record.js';
 import { resolveHost, type ResolveWaiter } from './resolve.js';
+import type { Accepted } from './accept.js';
+import type { Hold, Limits } from './limits.js';
+import { encodeProxyV1, encodeProxyV2 } from '../proxy-protocol/index.js';
 
 /** What every session of one server shares. */
 export interface SessionContext {
@@ -29,6 +32,8 @@ export interface SessionContext {
   readonly sessions: Set<Session>;
   /** open sessions per snapshot, and what to do when a retired snapshot's last session ends */
   readonly leases: Leases;
+  /** connection limits (released when a session that holds some ends) */
+  readonly limits?: Limits;
   /** ms a plugin's async preread may take */
   readonly prereadDeadline: number;
 }
@@ -108,8 +113,11 @@ export class Session implements ResolveWaiter {
   readonly chain: PluginChain | undefined;
   readonly clientIp: string;
   readonly clientPort: number;
+  readonly serverIp: string;
   readonly serverPort: number;
-  sni: string | undefined = undefined;
+  /** what the connection holds of the limits, released at the end */
+  readonly hold: Hold | undefined;
+  readonly sni: string | undefined;
   /** TLS details for the record (terminated or peeked) */
   tls: SessionRecord['session']['tls'] = undefined;
   /** bytes already read from the client (a peeked ClientHello) to send to the upstream first */
@@ -140,29 +148,37 @@ export class Session implements ResolveWaiter {
   /** the upstream's private read buffer while it moves bulk data */
   readBuf: Buffer | null = null;
 
-  constructor(client: Socket, ctx: SessionContext, spec: ListenSpec, route: CompiledRoute,
-    service: CompiledService, startedAt: number, t0: number, snap: object, chain: PluginChain | undefined,
-    clientIp: string) {
+  constructor(a: Accepted, client: Socket, ctx: SessionContext, route: CompiledRoute) {
     this.client = client as ProxySocket;
     this.client[SESSION] = this;
     this.ctx = ctx;
-    this.spec = spec;
+    this.spec = a.spec;
     this.route = route;
-    this.service = service;
-    this.startedAt = startedAt;
-    this.t0 = t0;
-    this.snap = snap;
-    this.chain = chain;
-    this.clientIp = clientIp;
-    this.clientPort = client.remotePort ?? 0;
-    this.serverPort = client.localPort ?? spec.port;
-    this.port = service.port;
-    this.tries = ctx.accessLog || ctx.onSessionEnd || ctx.metrics || chain?.hasLog ? [] : null;
+    this.service = route.service!;
+    this.startedAt = a.startedAt;
+    this.t0 = a.t0;
+    this.snap = a.snap;
+    this.chain = a.snap.routeChains?.get(route.id);
+    this.clientIp = a.clientIp;
+    this.clientPort = a.srcPort;
+    this.serverIp = a.dstIp;
+    this.serverPort = a.dstPort;
+    this.sni = a.sni;
+    this.hold = a.hold;
+    this.port = this.service.port;
+    this.tries = ctx.accessLog || ctx.onSessionEnd || ctx.metrics || this.chain?.hasLog ? [] : null;
     ctx.sessions.add(this);
-    ctx.leases.acquire(snap);
+    ctx.leases.acquire(a.snap);
     ctx.metrics?.connectionOpened();
     client.on('error', onClientError);
     client.on('close', onClientClose);
+  }
+
+  /** The PROXY protocol header (v1 or v2, per the service's tag) that tells the upstream who the client is. */
+  proxyHeader(): Buffer {
+    const src = { ip: this.clientIp, port: this.clientPort };
+    const dst = { ip: this.serverIp, port: this.serverPort };
+    return this.service.proxyProtocol === 1 ? encodeProxyV1(src, dst) : encodeProxyV2(src, dst, { authority: this.sni });
   }
 
   setLogValue(key: string, value: unknown): void {
@@ -252,7 +268,13 @@ export class Session implements ResolveWaiter {
     let up: ProxySocket;
     if (tlsOpts) {
       // tls.connect hands allowHalfOpen on to its TLSSocket (Node's _tls_wrap), though the typings omit it
-      const opts = { ...tlsOpts(this.peer?.hostname ?? this.service.host), host: this.ip, port: this.port, allowHalfOpen: true };
+      const opts: Record<string, unknown> = { ...tlsOpts(this.peer?.hostname ?? this.service.host), host: this.ip, port: this.port, allowHalfOpen: true };
+      if (this.service.proxyProtocol) {
+        // the PROXY header goes before the TLS handshake, on the raw socket (written once it connects)
+        const raw = connect({ host: this.ip, port: this.port, allowHalfOpen: true, noDelay: true });
+        raw.write(this.proxyHeader());
+        opts.socket = raw;
+      }
       up = tlsConnect(opts as ConnectionOptions) as unknown as ProxySocket;
       up.setNoDelay(true);
       up.on('secureConnect', onUpstreamConnect);
@@ -269,7 +291,7 @@ export class Session implements ResolveWaiter {
   }
 
   /** A try failed: record it, then retry or give up with 502. */
-  tryFailed(up: ProxySocket, state: 'failed' | 'timeout', code: string): void {
+  tryFailed(up: ProxySocket, state: 'failed' | 'timeout', code: string, detail?: string): void {
     this.upstream = null;
     up.destroy();
     const ms = performance.now() - this.tryStart;
@@ -277,7 +299,7 @@ export class Session implements ResolveWaiter {
     if (this.peer) this.service.balancer!.report(this.peer, state, ms);
     if (this.clientClosed) return this.finish();
     if (this.attempts > this.service.retries) {
-      this.fail(state === 'timeout' ? `connect timed out (${this.service.connectTimeout} ms)` : code);
+      this.fail(state === 'timeout' ? `connect timed out (${this.service.connectTimeout} ms)` : detail ? `${code} (${detail})` : code);
     } else if (this.service.balancer) {
       this.pickPeer();
     } else {
@@ -309,6 +331,7 @@ export class Session implements ResolveWaiter {
     up.on('end', onUpstreamEnd);
     up.on('drain', onUpstreamDrain);
     if (s.upstreamTls) up.on('data', onUpstreamData); // TLS sockets do not take onread: decrypted chunks come as data
+    else if (s.proxyProtocol) up.write(this.proxyHeader());
     if (this.head) {
       up.write(this.head);
       this.head = null;
@@ -333,6 +356,7 @@ export class Session implements ResolveWaiter {
     const ctx = this.ctx;
     ctx.sessions.delete(this);
     if (this.held) this.service.balancer!.released(this.held);
+    if (this.hold) ctx.limits?.release(this.hold);
     ctx.metrics?.connectionClosed();
     if (this.tries) this.report();
     ctx.leases.release(this.snap);
@@ -404,7 +428,8 @@ function onUpstreamConnect(this: ProxySocket): void {
 function onUpstreamError(this: ProxySocket, err: NodeJS.ErrnoException): void {
   const s = this[SESSION];
   if (s.upstream !== this) return;
-  if (s.state === CONNECTING) return s.tryFailed(this, 'failed', err.code ?? err.message);
+  // a TLS verification code alone (ERR_TLS_CERT_ALTNAME_INVALID) does not say which name or CA: keep the message
+  if (s.state === CONNECTING) return s.tryFailed(this, 'failed', err.code ?? err.message, err.code && s.service.upstreamTls ? err.message : undefined);
   s.ctx.logger.debug({ err: err.code ?? err.message, side: 'upstream' }, 'stream session error');
   s.abort('upstream');
 }

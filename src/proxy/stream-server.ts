@@ -1,27 +1,21 @@
 /**
- * The plain-TCP stream listeners. The server owns the snapshot reference: `swap()` is one assignment, and each
+ * The TCP stream listeners (plain, ssl, proxy_protocol); the accept path itself is in accept.ts. The server owns the snapshot reference: `swap()` is one assignment, and each
  * connection reads it once, at accept, and keeps it (Traefik's switcher idea), so a reload never changes the
  * route or service of a connection already open.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { KongTsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { ConnInfo } from '../router/types.js';
 import type { ListenSpec } from '../settings/types.js';
 import type { AccessLog } from './access-log.js';
 import type { SessionRecord } from './record.js';
-import { emitRecord, Leases, Session, type SessionContext } from './session.js';
+import type { ConnectionRate } from '../limits/settings.js';
+import { compileTrustedIps } from '../proxy-protocol/index.js';
+import { acceptConnection, type Frontend } from './accept.js';
+import { Limits } from './limits.js';
+import { Leases } from './session.js';
 import type { ProxySnapshot } from './types.js';
-import { MAX_HELLO } from '../tls/client-hello.js';
-import { peekClientHello } from '../tls/peek.js';
-import { terminateTls } from '../tls/terminate.js';
-
-/** Errors on a socket before its session exists (while its ClientHello is read): the peek reports them. */
-function onEarlyError(this: Socket, err: NodeJS.ErrnoException): void {
-  void err;
-}
 
 export interface StreamServerOptions {
   listeners: ListenSpec[];
@@ -33,6 +27,11 @@ export interface StreamServerOptions {
   prereadTimeout?: number;
   /** ms an async plugin preread may take before the chain goes on without it */
   pluginDeadline?: number;
+  /** who may send PROXY protocol headers (the `trusted_ips` setting) */
+  trustedIps?: string[];
+  maxConnections?: number;
+  maxConnectionsPerIp?: number;
+  connectionRatePerIp?: ConnectionRate;
 }
 
 const LISTEN_ERRORS: Record<string, string> = {
@@ -50,18 +49,21 @@ export class StreamServer {
   #current: ProxySnapshot | undefined;
   readonly #specs: ListenSpec[];
   readonly #servers: Server[] = [];
-  readonly #ctx: SessionContext;
+  readonly #ctx: Frontend;
   readonly #logger: Logger;
-  readonly #prereadTimeout: number;
   #accepted = 0;
 
   constructor(opts: StreamServerOptions) {
     this.#specs = opts.listeners;
     this.#logger = opts.logger;
-    this.#prereadTimeout = opts.prereadTimeout ?? 5000;
+    const trusted = opts.trustedIps?.length ? compileTrustedIps(opts.trustedIps) : undefined;
+    if (!trusted && opts.listeners.some((l) => l.proxyProtocol)) {
+      opts.logger.warn('a proxy_protocol listener with empty trusted_ips refuses every connection: set trusted_ips to the addresses of your load balancers');
+    }
     this.#ctx = {
       logger: opts.logger, accessLog: opts.accessLog, onSessionEnd: opts.onSessionEnd, metrics: opts.metrics,
       sessions: new Set(), leases: new Leases(), prereadDeadline: opts.pluginDeadline ?? 3000,
+      prereadTimeout: opts.prereadTimeout ?? 5000, trusted, limits: new Limits(opts),
     };
   }
 
@@ -141,12 +143,7 @@ export class StreamServer {
   }
 
   #listenOne(spec: ListenSpec): Promise<void> {
-    for (const flag of ['proxyProtocol', 'udp'] as const) {
-      if (spec[flag]) {
-        const name = flag === 'proxyProtocol' ? 'proxy_protocol' : flag;
-        return Promise.reject(new KongTsError('KTS_NOT_SUPPORTED', [`stream_listen '${spec.text}': the '${name}' flag`]));
-      }
-    }
+    if (spec.udp) return Promise.reject(new KongTsError('KTS_NOT_SUPPORTED', [`stream_listen '${spec.text}': the 'udp' flag on a TCP server`]));
     const ka = spec.soKeepalive;
     const srv = createServer({
       allowHalfOpen: true,
@@ -183,127 +180,10 @@ export class StreamServer {
   #accept(client: Socket, spec: ListenSpec): void {
     this.#accepted++;
     try {
-      this.#route(client, spec);
+      acceptConnection(this.#ctx, client, spec, this.#current);
     } catch (err) {
       this.#logger.debug({ err }, 'stream accept failed');
       client.destroy();
     }
-  }
-
-  #route(client: Socket, spec: ListenSpec): void {
-    const snap = this.#current;
-    const t0 = performance.now();
-    const startedAt = Date.now();
-    if (client.remoteAddress === undefined) { // already reset by the peer
-      client.destroy();
-      return;
-    }
-    if (!snap) {
-      this.#logger.debug('connection before any configuration was loaded: closed');
-      this.#reject(client, spec, 500, t0, startedAt);
-      return;
-    }
-    const conn: ConnInfo = {
-      protocol: 'tcp',
-      srcIp: client.remoteAddress,
-      srcPort: client.remotePort ?? 0,
-      dstIp: client.localAddress ?? '',
-      dstPort: client.localPort ?? 0,
-    };
-    if (spec.ssl) {
-      client.on('error', onEarlyError);
-      void this.#routeTls(client, spec, snap, conn, t0, startedAt);
-      return;
-    }
-    const route = snap.router.match(conn);
-    if (!route) {
-      this.#logger.info({ src: hostPort(conn.srcIp, conn.srcPort), dst: hostPort(conn.dstIp, conn.dstPort) },
-        'no Route found with those values');
-      this.#reject(client, spec, 500, t0, startedAt, snap);
-      return;
-    }
-    if (!route.service) {
-      this.#logger.info({ route: route.name ?? route.id }, 'route has no service: connection closed');
-      this.#reject(client, spec, 500, t0, startedAt, snap, route);
-      return;
-    }
-    const ip = conn.srcIp;
-    const clientIp = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
-    new Session(client, this.#ctx, spec, route, route.service, startedAt, t0, snap, snap.routeChains?.get(route.id), clientIp).begin();
-  }
-
-  /**
-   * ssl listeners: read the ClientHello without consuming it, route with its SNI, then either pass the untouched
-   * bytes through (tls_passthrough) or terminate TLS with the SNI's certificate and proxy the plain bytes.
-   */
-  async #routeTls(client: Socket, spec: ListenSpec, snap: ProxySnapshot, conn: ConnInfo, t0: number, startedAt: number): Promise<void> {
-    const peek = await peekClientHello(client, { timeoutMs: this.#prereadTimeout, maxBytes: MAX_HELLO + 1024 });
-    if (!peek.hello) {
-      this.#logger.debug({ src: hostPort(conn.srcIp, conn.srcPort), reason: peek.error }, 'no TLS ClientHello: connection closed');
-      this.#ctx.metrics?.tlsHandshake(false);
-      this.#reject(client, spec, 400, t0, startedAt, snap);
-      return;
-    }
-    const hello = peek.hello;
-    conn.protocol = 'tls';
-    conn.sni = hello.sni;
-    const route = snap.router.match(conn);
-    if (!route || !route.service) {
-      this.#logger.info({ src: hostPort(conn.srcIp, conn.srcPort), dst: hostPort(conn.dstIp, conn.dstPort), sni: hello.sni ?? null },
-        route ? 'route has no service: connection closed' : 'no Route found with those values');
-      this.#reject(client, spec, 500, t0, startedAt, snap, route);
-      return;
-    }
-    const chain = snap.routeChains?.get(route.id);
-    const ip = conn.srcIp;
-    const clientIp = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
-    const alpn = hello.alpn.length ? hello.alpn : undefined;
-    if (route.entity.protocols.includes('tls_passthrough')) {
-      const s = new Session(client, this.#ctx, spec, route, route.service, startedAt, t0, snap, chain, clientIp);
-      s.sni = hello.sni;
-      s.head = peek.buffered;
-      s.tls = { sni: hello.sni, alpn, passthrough: true };
-      s.begin();
-      return;
-    }
-    if (!snap.certs) {
-      this.#reject(client, spec, 500, t0, startedAt, snap, route);
-      return;
-    }
-    terminateTls(client, peek.buffered, snap.certs, { handshakeTimeoutMs: this.#prereadTimeout, sni: hello.sni }, (err, tlsSocket, info) => {
-      this.#ctx.metrics?.tlsHandshake(!err);
-      if (err || !tlsSocket) {
-        this.#logger.debug({ src: hostPort(conn.srcIp, conn.srcPort), sni: hello.sni ?? null, reason: err?.message }, 'TLS handshake failed');
-        this.#reject(client, spec, 400, t0, startedAt, snap, route);
-        return;
-      }
-      tlsSocket.pause();
-      const s = new Session(tlsSocket, this.#ctx, spec, route, route.service!, startedAt, t0, snap, chain, clientIp);
-      s.sni = hello.sni;
-      s.tls = { version: info?.version, cipher: info?.cipher, sni: hello.sni, alpn };
-      s.begin();
-    });
-  }
-
-  #reject(client: Socket, spec: ListenSpec, status: number, t0: number, startedAt: number,
-    snap?: ProxySnapshot, route?: { id: string; name?: string }): void {
-    const ctx = this.#ctx;
-    const chain = snap && (route ? snap.routeChains?.get(route.id) : snap.globalChain);
-    if (ctx.accessLog || ctx.onSessionEnd || ctx.metrics || chain?.hasLog) {
-      const ip = client.remoteAddress ?? '';
-      emitRecord(ctx, {
-        session: { received: client.bytesRead, sent: 0, status, server_port: client.localPort ?? spec.port, closed_by: 'proxy' },
-        upstream: { received: 0, sent: 0 },
-        latencies: { kong: Math.round(performance.now() - t0), session: Math.round(performance.now() - t0) },
-        tries: [],
-        route: route ? { id: route.id, name: route.name } : undefined,
-        client_ip: ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip,
-        client_port: client.remotePort ?? 0,
-        listener: spec.text,
-        protocol: 'tcp',
-        started_at: startedAt,
-      }, chain);
-    }
-    client.destroy();
   }
 }

@@ -15,4 +15,6 @@ export interface ProxySnapshot {
   readonly globalChain?: PluginChain;
   /** certificates by SNI for terminating TLS on ssl listeners */
   readonly certs?: CertStore;
+  /** maximum open connections of routes that set one (`kong-ts.max_connections=N`) */
+  readonly routeMax?: ReadonlyMap<string, number>;
 }

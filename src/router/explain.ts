@@ -5,8 +5,7 @@
  */
 import type { DeclarativeConfig, RouteEntity } from '../config/types.js';
 import { compileRouter, compileService, matchRoute, type StreamRoute } from './compile.js';
-import { parseAddr } from './ip.js';
-import { matchSide, matchSni, sideWeight, sniMatchKind, type ConnAddrs, type SniMatcher } from './match.js';
+import { dstAddr, matchSide, matchSni, sideWeight, sniMatchKind, srcAddr, type ConnAddrs, type SniMatcher } from './match.js';
 import type { CompiledService, ConnInfo, Router } from './types.js';
 
 export type ExplainField = 'protocols' | 'sources' | 'destinations' | 'snis' | 'service';
@@ -75,14 +74,14 @@ export function priorityText(r: StreamRoute): string {
   return parts.length ? parts.join(' + ') : '0';
 }
 
-function mismatches(r: StreamRoute, conn: ConnInfo): RouteVerdict['mismatches'] {
+function mismatches(r: StreamRoute, conn: ConnInfo, addrs: ConnAddrs): RouteVerdict['mismatches'] {
   const out: RouteVerdict['mismatches'] = [];
   const e = r.entity;
   if (!r[conn.protocol]) out.push({ field: 'protocols', reason: `[${e.protocols.join(', ')}] does not serve ${conn.protocol} connections` });
-  if (r.destinations && !matchSide(r.destinations, r.dstIp ? parseAddr(conn.dstIp) : undefined, conn.dstPort)) {
+  if (r.destinations && !matchSide(r.destinations, r.dstIp ? dstAddr(conn, addrs) : undefined, conn.dstPort)) {
     out.push({ field: 'destinations', reason: `no entry of ${sideText(e.destinations)} matched ${addr(conn.dstIp, conn.dstPort)}` });
   }
-  if (r.sources && !matchSide(r.sources, r.srcIp ? parseAddr(conn.srcIp) : undefined, conn.srcPort)) {
+  if (r.sources && !matchSide(r.sources, r.srcIp ? srcAddr(conn, addrs) : undefined, conn.srcPort)) {
     out.push({ field: 'sources', reason: `no entry of ${sideText(e.sources)} matched ${addr(conn.srcIp, conn.srcPort)}` });
   }
   if (!matchSni(r.snis, conn)) {
@@ -126,7 +125,7 @@ export function explainWith(ctx: ExplainContext, conn: ConnInfo): Explanation {
     v.priority = r.priority;
     v.priority_text = priorityText(r);
     v.matched = matchRoute(r, conn, addrs);
-    if (!v.matched) v.mismatches = mismatches(r, conn);
+    if (!v.matched) v.mismatches = mismatches(r, conn, addrs);
     if (won && r.id === won.id) {
       v.note = r.service ? 'matched with the highest priority' : 'matched, but has no service: the connection is closed';
       winner = v;

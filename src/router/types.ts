@@ -31,12 +31,15 @@ export interface CompiledService {
   readonly balancer?: Balancer;
   /** set when the service's protocol is tls: the options of tls.connect for a peer host name */
   readonly upstreamTls?: (host: string) => ConnectionOptions;
+  /** PROXY protocol version sent to the upstream (the service's `kong-ts.proxy_protocol` tag) */
+  readonly proxyProtocol?: 1 | 2;
 }
 
 /** What the snapshot compiler adds to a service besides its entity. */
 export interface ServiceExtras {
   balancer?: Balancer;
   upstreamTls?: (host: string) => ConnectionOptions;
+  proxyProtocol?: 1 | 2;
 }
 
 export interface CompiledRoute {

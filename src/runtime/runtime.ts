@@ -1,4 +1,4 @@
-import { BalancerRegistry } from '../balancer/index.js';
+import { BalancerRegistry, type Resolver } from '../balancer/index.js';
 import type { Logger } from '../log.js';
 import { Metrics } from '../metrics/metrics.js';
 import type { StreamPlugin } from '../plugins/types.js';
@@ -20,10 +20,12 @@ export interface Runtime {
 
 export function createRuntime(opts: {
   logger: Logger; plugins: ReadonlyMap<string, StreamPlugin>; metrics?: Metrics; defaultCert?: CertPair;
+  /** the balancers' DNS resolver (tests inject a fake one) */
+  resolver?: Resolver;
 }): Runtime {
   return {
     logger: opts.logger,
-    registry: new BalancerRegistry({ logger: opts.logger }),
+    registry: new BalancerRegistry({ logger: opts.logger, resolver: opts.resolver }),
     metrics: opts.metrics ?? new Metrics({ processMetrics: true }),
     plugins: opts.plugins,
     defaultCert: opts.defaultCert ?? defaultCertificate(),

@@ -6,6 +6,7 @@ import { compileRouter, compileService } from '../router/compile.js';
 import type { CompiledService, Router } from '../router/types.js';
 import { compileCertStore, type CertStore } from '../tls/cert-store.js';
 import { compileUpstreamTls } from '../tls/upstream.js';
+import { tagValue } from '../config/kong-ts-tags.js';
 import type { Runtime } from './runtime.js';
 
 /**
@@ -31,6 +32,8 @@ export interface Snapshot {
   readonly globalChain: PluginChain;
   /** certificates by SNI (every SecureContext built once, here) */
   readonly certs: CertStore;
+  /** routes with a `kong-ts.max_connections=N` tag */
+  readonly routeMax: ReadonlyMap<string, number>;
 }
 
 export interface SnapshotInput {
@@ -78,12 +81,18 @@ export async function buildSnapshot(input: SnapshotInput, rt: Runtime): Promise<
   const services = new Map<string, CompiledService>();
   for (const s of config.services) {
     const upstreamTls = s.protocol === 'tls' ? compileUpstreamTls(s, caById, certById) : undefined;
-    services.set(s.id, compileService(s, { balancer: byName.get(s.host), upstreamTls }));
+    const pp = tagValue(s.tags, 'proxy_protocol');
+    services.set(s.id, compileService(s, { balancer: byName.get(s.host), upstreamTls, proxyProtocol: pp === 'v1' ? 1 : pp === 'v2' ? 2 : undefined }));
   }
   const router = compileRouter(config.routes, services);
   const plugins = compilePluginChains(config.plugins, rt.plugins, rt.logger, {
     metrics: rt.metrics, routes: config.routes.map((r) => ({ id: r.id, service: r.service })),
   });
+  const routeMax = new Map<string, number>();
+  for (const r of config.routes) {
+    const max = tagValue(r.tags, 'max_connections');
+    if (max !== undefined) routeMax.set(r.id, Number(max));
+  }
   const routeChains = new Map<string, PluginChain>();
   for (const r of config.routes) routeChains.set(r.id, plugins.forRoute(r.id, r.service ?? undefined));
   return Object.freeze({
@@ -100,5 +109,6 @@ export async function buildSnapshot(input: SnapshotInput, rt: Runtime): Promise<
     routeChains,
     globalChain: plugins.forRoute(),
     certs,
+    routeMax,
   });
 }

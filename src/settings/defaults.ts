@@ -22,9 +22,15 @@ export const SETTINGS: Record<string, SettingDoc> = {
   ssl_cert_key: { default: '', doc: 'PEM private key of ssl_cert' },
   trusted_ips: { default: '', doc: 'comma-separated IPs/CIDRs allowed to send PROXY protocol headers' },
   plugins: { default: 'bundled', doc: 'comma-separated plugins to load: `bundled` and npm package names or paths of custom plugins' },
-  nginx_worker_processes: { default: '1', doc: 'worker processes (`auto` = one per core); kong-ts runs one process today' },
+  nginx_worker_processes: { default: '1', doc: 'worker processes (`auto` = one per core): above 1, a primary loads the config and runs the admin API, the workers share the stream listeners (udp: the first worker)' },
+  worker_processes: { default: '', doc: 'alias of nginx_worker_processes (the one given by the higher source wins)', kongTs: true },
   stream_preread_timeout: { default: '5000', doc: 'ms to wait for a TLS ClientHello on ssl listeners', kongTs: true },
   reload_debounce: { default: '300', doc: 'ms to wait after a file change before reloading', kongTs: true },
+  stream_max_connections: { default: '0', doc: 'open connections per listener; more are closed with status 503 (0 = unlimited)', kongTs: true },
+  stream_max_connections_per_ip: { default: '0', doc: 'open connections per client IP; more are closed with status 429 (0 = unlimited)', kongTs: true },
+  stream_connection_rate_per_ip: { default: 'off', doc: 'new connections per client IP: `N/s` or `N/m`, optional `burst=B`; over it: status 429', kongTs: true },
+  reload_session_policy: { default: 'keep', doc: 'open sessions whose route a reload removed or changed: `keep` (Kong), `drain` (closed after reload_drain_timeout), `close` (at once); a route tag `kong-ts.reload=keep|drain|close` overrides it', kongTs: true },
+  reload_drain_timeout: { default: '30000', doc: 'ms a drained session may still run after the reload', kongTs: true },
   watch: { default: 'on', doc: 'reload when the declarative file changes (`on`/`off`); SIGHUP and `kong-ts reload` always work', kongTs: true },
 };
 

@@ -4,7 +4,10 @@ import { extname, isAbsolute, resolve } from 'node:path';
 import { KongTsError } from '../errors.js';
 import { LOG_LEVELS, SETTINGS } from './defaults.js';
 import { parseAdminListen, parseStreamListen } from './listen.js';
+import { parseConnectionRate, parseMaxConnections, type ConnectionRate } from '../limits/settings.js';
 import type { ListenSpec } from './types.js';
+
+export type ReloadPolicy = 'keep' | 'drain' | 'close';
 
 export type SettingSource = 'default' | 'conf' | 'env' | 'flag';
 
@@ -27,6 +30,11 @@ export interface Settings {
   prereadTimeout: number;
   reloadDebounce: number;
   watch: boolean;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  connectionRatePerIp?: ConnectionRate;
+  reloadPolicy: ReloadPolicy;
+  drainTimeout: number;
   /** every known key's final string value and where it came from */
   values: Record<string, { value: string; source: SettingSource }>;
   /** keys of the kong.conf file kong-ts does not use (Kong's HTTP keys, mostly) */
@@ -135,13 +143,18 @@ export function resolveSettings(input: SettingsInput = {}): Settings {
     accessLog = { path: path === 'stdout' || path === '/dev/stdout' ? 'stdout' : inPrefix(path!), format: 'basic' };
   }
   const errorLog = v('proxy_stream_error_log');
-  const workers = v('nginx_worker_processes');
+  const rank: Record<SettingSource, number> = { default: 0, conf: 1, env: 2, flag: 3 };
+  const alias = values.worker_processes!;
+  const workersKey = alias.value.trim() && rank[alias.source] > rank[values.nginx_worker_processes!.source] ? 'worker_processes' : 'nginx_worker_processes';
+  const workers = v(workersKey);
   const sslCert = v('ssl_cert') || undefined;
   const sslCertKey = v('ssl_cert_key') || undefined;
   if (!!sslCert !== !!sslCertKey) bad('ssl_cert', 'ssl_cert and ssl_cert_key must be set together');
   const watch = v('watch');
   if (watch !== 'on' && watch !== 'off') bad('watch', `expected on or off, got '${watch}'`);
   const decl = v('declarative_config');
+  const policy = v('reload_session_policy');
+  if (policy !== 'keep' && policy !== 'drain' && policy !== 'close') bad('reload_session_policy', `expected keep, drain or close, got '${policy}'`);
 
   return {
     prefix,
@@ -156,10 +169,15 @@ export function resolveSettings(input: SettingsInput = {}): Settings {
     sslCertKey: sslCertKey && !sslCertKey.startsWith('-----') ? resolve(cwd, sslCertKey) : sslCertKey,
     trustedIps: v('trusted_ips').split(',').map((s) => s.trim()).filter(Boolean),
     plugins: v('plugins').split(',').map((s) => s.trim()).filter(Boolean),
-    workerProcesses: workers === 'auto' ? availableParallelism() : int('nginx_worker_processes', workers, 1),
+    workerProcesses: workers === 'auto' ? availableParallelism() : int(workersKey, workers, 1),
     prereadTimeout: int('stream_preread_timeout', v('stream_preread_timeout'), 1),
     reloadDebounce: int('reload_debounce', v('reload_debounce'), 0),
     watch: watch === 'on',
+    maxConnections: parseMaxConnections('stream_max_connections', v('stream_max_connections')),
+    maxConnectionsPerIp: parseMaxConnections('stream_max_connections_per_ip', v('stream_max_connections_per_ip')),
+    connectionRatePerIp: parseConnectionRate('stream_connection_rate_per_ip', v('stream_connection_rate_per_ip')),
+    reloadPolicy: policy,
+    drainTimeout: int('reload_drain_timeout', v('reload_drain_timeout'), 0),
     values,
     ignored,
   };

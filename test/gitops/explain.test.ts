@@ -103,7 +103,7 @@ test('route explain CLI: text, json, no route (exit 1), usage and invalid file (
     'connection: tcp from 10.9.9.9:40000 to 10.0.0.1:5432',
     "winner: route 'db-internal' → service 'db'",
     '  priority 276 = 256 (sources and destinations) + 16 (sources: 1×16) + 4 (destinations)',
-    'other routes (14):',
+    'other routes (12):',
     "  route 'db-port' → service 'db': matched, but with a lower priority: 4 < 276 of route 'db-internal'",
   ]);
   assert.ok(lines.includes("  route 'db-admin' → service 'db' (priority 128): sources: no entry of [10.1.2.3] matched 10.9.9.9:40000"), r.stdout);

@@ -2,7 +2,7 @@
  * Kong's file-log: one JSON line per session, appended to `path`.
  *
  * Writes never block the data path: records are queued (at most 10,000; more are dropped and counted) and
- * written by one asynchronous loop, all queued records in one write. With `reopen: true` Kong opens and closes
+ * written by one asynchronous loop that gathers them for up to 50 ms (or 1,000 records) into one write. With `reopen: true` Kong opens and closes
  * the file for every session; here the loop instead checks, before each write, whether `path` still names the
  * open file (same inode) and reopens it when it was renamed or removed: log rotation works the same, without an
  * open and a close per session.
@@ -28,6 +28,10 @@ const configSchema = {
 };
 
 const MAX_QUEUED = 10_000;
+// Records gather this long (or up to BATCH of them) into one write: a write per event-loop turn cost about 10 % of
+// the new-connection rate (a threadpool write for one or two lines), one per 50 ms costs nothing measurable.
+const GATHER_MS = 50;
+const BATCH = 1000;
 const WARN_EVERY_MS = 10_000;
 
 class FileLog implements PluginInstance {
@@ -39,6 +43,8 @@ class FileLog implements PluginInstance {
   #file: FileHandle | undefined;
   #ino = -1;
   #running: Promise<void> | undefined;
+  /** ends the gathering wait of the write loop early (a full batch, or close) */
+  #wake: (() => void) | undefined;
   #closed = false;
   #written = 0;
   #dropped = 0;
@@ -54,7 +60,8 @@ class FileLog implements PluginInstance {
   log(record: LogRecord): void {
     if (this.#closed || this.#queue.length >= MAX_QUEUED) return this.#drop(1, undefined);
     this.#queue.push(record);
-    this.#running ??= this.#run();
+    if (this.#running === undefined) this.#running = this.#run();
+    else if (this.#queue.length >= BATCH) this.#wake?.();
   }
 
   stats(): Readonly<Record<string, number>> {
@@ -63,6 +70,7 @@ class FileLog implements PluginInstance {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#wake?.();
     await this.#running;
     // records queued after the loop's last look at the queue
     if (this.#queue.length > 0) await this.#run();
@@ -71,10 +79,10 @@ class FileLog implements PluginInstance {
   }
 
   async #run(): Promise<void> {
-    // let the records of this event-loop turn gather into one write
-    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       while (this.#queue.length > 0) {
+        // before every write, not only the first: under steady traffic the loop never stops
+        if (!this.#closed && this.#queue.length < BATCH) await this.#gather();
         const batch = this.#queue.splice(0);
         let text = '';
         for (const r of batch) text += serializeRecord(r) + '\n';
@@ -91,6 +99,21 @@ class FileLog implements PluginInstance {
     } finally {
       this.#running = undefined;
     }
+  }
+
+  #gather(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(wake, GATHER_MS);
+      // unref: close() wakes the loop, so a pending batch never holds the process open nor is lost at stop
+      timer.unref();
+      const self = this;
+      function wake(): void {
+        clearTimeout(timer);
+        self.#wake = undefined;
+        resolve();
+      }
+      this.#wake = wake;
+    });
   }
 
   async #handle(): Promise<FileHandle> {

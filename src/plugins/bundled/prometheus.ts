@@ -1,12 +1,11 @@
 /**
- * Kong's prometheus plugin on streams: its presence (globally, on a service or on a route) makes the sessions
- * of those routes count in the per-route series of the process Metrics (`kong_stream_sessions_total` and
- * `kong_session_duration_ms` always; bytes with `bandwidth_metrics`, upstream connect time with `latency_metrics`).
- * Process-wide series (connections, TLS handshakes, config loads, target health) do not depend on it.
- * `per_consumer`, `status_code_metrics` and `upstream_health_metrics` are accepted for Kong files and have no
- * effect on streams.
+ * Kong's prometheus plugin on streams. kong-ts counts every session in the process Metrics whether or not the
+ * plugin is configured (`kong_stream_sessions_total`, `kong_session_duration_ms`, `kong_bandwidth_bytes`,
+ * `kong_stream_upstream_connect_ms`, scraped at the admin API's `GET /metrics`), so the plugin is accepted for
+ * Kong files and adds nothing per session: counting here as well counted every session twice.
+ * Its switches (`per_consumer`, `status_code_metrics`, `latency_metrics`, `bandwidth_metrics`,
+ * `upstream_health_metrics`) are validated and have no effect on streams.
  */
-import type { SessionSeries } from '../../metrics/metrics.js';
 import type { PluginInstance, StreamPlugin } from '../types.js';
 
 export interface PrometheusConfig {
@@ -34,13 +33,8 @@ export const prometheus: StreamPlugin<PrometheusConfig> = {
   name: 'prometheus',
   priority: 13,
   configSchema,
-  create(config, ctx): PluginInstance {
-    const metrics = ctx.metrics;
-    if (!metrics) {
-      ctx.logger.warn('prometheus plugin configured but no metrics registry was given: it does nothing');
-      return {};
-    }
-    const series: SessionSeries = { bandwidth: config.bandwidth_metrics, latency: config.latency_metrics };
-    return { log: (record) => metrics.observeSession(record, series) };
+  create(_config, ctx): PluginInstance {
+    if (!ctx.metrics) ctx.logger.warn('prometheus plugin configured but no metrics registry was given: it does nothing');
+    return {};
   },
 };

@@ -3,7 +3,7 @@
  *
  * `send` only pushes to the queue and returns: a slow or dead collector costs the data path nothing but the drop
  * of records beyond `queueSize` (counted, and warned about at most once per 10 s). Records are serialized when they
- * are written, one write per event-loop turn for all queued records, so a burst costs one syscall, not one each.
+ * are written, gathered for up to 20 ms (or 256 records) into one write, so a burst costs one syscall, not one each.
  * The socket buffer is kept small (writes stop at the first `false` until 'drain'), which bounds memory to the
  * queue plus about one chunk. A failed connect is retried with a doubling backoff; an idle connection is closed
  * after `keepalive` ms and opened again by the next record.
@@ -30,6 +30,10 @@ export interface StreamSenderOptions {
 }
 
 const CHUNK_BYTES = 64 * 1024;
+// Records gather this long (or until FLUSH_AT are queued) into one write: a write per event-loop turn, one or two
+// lines each under steady traffic, cost about 10 % of the new-connection rate in syscalls.
+const GATHER_MS = 20;
+const FLUSH_AT = 256;
 const WARN_EVERY_MS = 10_000;
 
 export class StreamSender<T> {
@@ -39,7 +43,8 @@ export class StreamSender<T> {
   #socket: Socket | undefined;
   #connected = false;
   #needDrain = false;
-  #flushScheduled = false;
+  #flushTimer: NodeJS.Timeout | undefined;
+  #flushImmediate: NodeJS.Immediate | undefined;
   #idleClose = false;
   #closed = false;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -80,6 +85,8 @@ export class StreamSender<T> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#flushTimer);
+    if (this.#flushImmediate !== undefined) clearImmediate(this.#flushImmediate);
     const socket = this.#socket;
     if (!socket) {
       this.#drop(this.#queue.splice(0).length);
@@ -171,13 +178,24 @@ export class StreamSender<T> {
   }
 
   #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#needDrain) return;
-    this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      this.#flush();
-    });
+    if (this.#needDrain) return;
+    if (this.#queue.length >= FLUSH_AT) {
+      if (this.#flushImmediate !== undefined) return;
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+      this.#flushImmediate = setImmediate(this.#flushNow);
+    } else if (this.#flushTimer === undefined && this.#flushImmediate === undefined) {
+      this.#flushTimer = setTimeout(this.#flushNow, GATHER_MS);
+      this.#flushTimer.unref();
+    }
   }
+
+  readonly #flushNow = (): void => {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    this.#flushImmediate = undefined;
+    this.#flush();
+  };
 
   #flush(): void {
     const socket = this.#socket;

@@ -1,0 +1,60 @@
+/**
+ * The messages between the primary and its workers (nginx_worker_processes > 1), over the cluster IPC channel
+ * with `serialization: 'advanced'` (structured clone: metric values may be Infinity, which JSON would lose).
+ * Every message carries `kts` so it is never mistaken for another library's cluster traffic.
+ */
+import type { ReloadTrigger } from '../config/manager.js';
+import type { Settings } from '../settings/settings.js';
+import type { CertPair } from '../tls/default-cert.js';
+
+/**
+ * A configuration the primary has checked and compiled. Workers get the raw text and run the same deterministic
+ * pipeline on it (see worker.ts for why text rather than the normalized object), building the snapshot with
+ * exactly this generation so that every worker is on the primary's numbering.
+ */
+export interface ConfigPush {
+  text: string;
+  file: string;
+  generation: number;
+  hash: string;
+  trigger: ReloadTrigger;
+}
+
+export interface Connections { accepted: number; active: number; handled: number }
+
+/** What a worker reports about itself on request (`/status`, `/sessions`, `/metrics` on the primary). */
+export interface WorkerReport {
+  pid: number;
+  generation: number;
+  hash: string;
+  connections: Connections;
+  udpSessions: number;
+  sessionsByRoute: Record<string, number>;
+  rssBytes: number;
+  /** prom-client `getMetricsAsJSON()` of the worker's registry, when asked for */
+  metrics?: object[];
+}
+
+export type ToWorker =
+  | { kts: 'init'; settings: Settings; strict: boolean; defaultCert: CertPair; config: ConfigPush; udp: boolean }
+  | { kts: 'config'; config: ConfigPush }
+  | { kts: 'report'; id: number; metrics: boolean }
+  | { kts: 'stop'; graceMs: number }
+  | { kts: 'reopen' };
+
+export type FromWorker =
+  /** the worker listens for messages: the primary may send `init` */
+  | { kts: 'ready' }
+  | { kts: 'started'; generation: number; hash: string; addresses: { host: string; port: number; udp?: boolean }[] }
+  | { kts: 'start-failed'; message: string; user: boolean }
+  | { kts: 'swapped'; generation: number; hash: string }
+  | { kts: 'load-failed'; generation: number; message: string }
+  | { kts: 'report'; id: number; report: WorkerReport };
+
+export function isFromWorker(m: unknown): m is FromWorker {
+  return typeof m === 'object' && m !== null && typeof (m as { kts?: unknown }).kts === 'string';
+}
+
+export function isToWorker(m: unknown): m is ToWorker {
+  return typeof m === 'object' && m !== null && typeof (m as { kts?: unknown }).kts === 'string';
+}

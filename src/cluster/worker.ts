@@ -1,0 +1,189 @@
+/**
+ * One worker process of a cluster (nginx_worker_processes > 1). It gets its settings and the checked
+ * configuration from the primary, builds its own snapshot from it, and serves the stream listeners it shares
+ * with the other workers. It never reads the declarative file, opens the admin API or claims the prefix.
+ *
+ * The primary sends the raw text, not the normalized object: every worker then runs exactly the pipeline the
+ * primary ran (parse, validate, check, normalize, compile), which is deterministic, so all of them end up with the
+ * same snapshot; the object would have to survive structured cloning (frozen, shared references) for no gain, as
+ * the pipeline costs milliseconds next to the compile that every process must do anyway (SecureContexts and
+ * balancers cannot cross a process boundary).
+ */
+import { refreshTargetHealth } from '../admin/runtime-api.js';
+import { ConfigManager } from '../config/manager.js';
+import { isUserError } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import { loadPlugins, pluginSchemas } from '../plugins/registry.js';
+import { AccessLog } from '../proxy/access-log.js';
+import { StreamServer } from '../proxy/stream-server.js';
+import { createRuntime, type Runtime } from '../runtime/runtime.js';
+import { buildSnapshot, type Snapshot } from '../runtime/snapshot.js';
+import { UdpServer } from '../udp/server.js';
+import { isToWorker, type ConfigPush, type FromWorker, type ToWorker, type WorkerReport } from './protocol.js';
+
+/** The env variable that tells a worker its slot (1..N); slot 1 also serves the udp listeners. */
+export const WORKER_ID_ENV = 'KONG_TS_WORKER_ID';
+
+function send(m: FromWorker): void {
+  if (process.connected) process.send!(m);
+}
+
+interface Serving {
+  logger: Logger;
+  runtime: Runtime;
+  manager: ConfigManager<Snapshot>;
+  stream: StreamServer;
+  udp: UdpServer;
+  accessLog?: AccessLog;
+}
+
+class WorkerProcess {
+  readonly #id = Number(process.env[WORKER_ID_ENV] ?? 0);
+  #serving: Serving | undefined;
+  /** the generation the next compile gets: the primary's, never a count of our own */
+  #next = 0;
+  /** init and config pushes run one after the other, in the order they came */
+  #queue: Promise<void> = Promise.resolve();
+  #stopping: Promise<void> | undefined;
+  #released: Promise<void> | undefined;
+
+  onMessage(m: ToWorker): void {
+    switch (m.kts) {
+      case 'init': this.#queue = this.#queue.then(() => this.#init(m)); break;
+      case 'config': this.#queue = this.#queue.then(() => this.#apply(m.config)); break;
+      case 'report': void this.#report(m.id, m.metrics); break;
+      case 'stop': void this.stop(m.graceMs); break;
+      case 'reopen': this.#serving?.accessLog?.reopen(); break;
+    }
+  }
+
+  async #init(m: Extract<ToWorker, { kts: 'init' }>): Promise<void> {
+    const s = m.settings;
+    const logger = createLogger({ level: s.logLevel, file: s.errorLog }).child({ worker: this.#id });
+    try {
+      const plugins = await loadPlugins(s.plugins, process.cwd());
+      const runtime = createRuntime({ logger, plugins, defaultCert: m.defaultCert });
+      const manager = new ConfigManager<Snapshot>({
+        file: m.config.file, logger, loadOptions: { strict: m.strict, pluginSchemas: pluginSchemas(plugins) },
+        compile: (input) => buildSnapshot({ ...input, generation: this.#next }, runtime),
+      });
+      this.#next = m.config.generation;
+      const first = await manager.reloadText(m.config.text, m.config.file, 'start');
+      if (first.status !== 'loaded') throw new Error(`the configuration the primary checked did not load here (${first.status})`);
+      const accessLog = s.accessLog === 'off' ? undefined : AccessLog.open(s.accessLog.path, logger);
+      // the same options as startInstance's StreamServer (src/cli/start.ts): keep the two in step
+      const stream = new StreamServer({
+        listeners: s.streamListen.filter((l) => !l.udp), logger, accessLog, metrics: runtime.metrics, prereadTimeout: s.prereadTimeout,
+        trustedIps: s.trustedIps, maxConnections: s.maxConnections, maxConnectionsPerIp: s.maxConnectionsPerIp,
+        connectionRatePerIp: s.connectionRatePerIp,
+      });
+      // a shared udp socket would hand the datagrams of one flow to any worker, so one worker serves udp
+      const udp = new UdpServer({
+        listeners: m.udp ? s.streamListen.filter((l) => l.udp) : [], logger,
+        pickPeer: (service, ip) => (service.balancer ? service.balancer.pick(ip) ?? null : undefined),
+        onSessionEnd: (r) => {
+          accessLog?.write(r);
+          runtime.metrics.observeSession(r);
+          const snap = manager.current;
+          const chain = (r.route && snap?.routeChains.get(r.route.id)) || snap?.globalChain;
+          if (chain?.hasLog) chain.log(r);
+        },
+      });
+      const live = manager.current!;
+      stream.swap(live);
+      udp.swap(live);
+      manager.onSwap((snap, previous) => {
+        stream.swap(snap);
+        udp.swap(snap);
+        runtime.registry.retain(snap.balancers.values());
+        if (previous) stream.retire(previous, () => void previous.plugins.close());
+      });
+      this.#serving = { logger, runtime, manager, stream, udp, accessLog };
+      await stream.listen();
+      await udp.listen();
+      if (this.#stopping) return;
+      logger.info({ generation: live.generation, hash: live.hash }, 'worker started');
+      send({
+        kts: 'started', generation: live.generation, hash: live.hash,
+        addresses: [...stream.addresses(), ...udp.addresses().map((a) => ({ ...a, udp: true }))],
+      });
+    } catch (err) {
+      send({ kts: 'start-failed', message: (err as Error).message, user: isUserError(err) });
+      await this.#release(0);
+      logger.flush(() => process.exit(1));
+    }
+  }
+
+  async #apply(push: ConfigPush): Promise<void> {
+    const manager = this.#serving?.manager;
+    if (!manager || this.#stopping) return;
+    this.#next = push.generation;
+    // the manager skips a text it already serves; the primary numbered it anew (POST /config of the same file)
+    const trigger = push.hash === manager.current?.hash ? 'admin' : push.trigger;
+    const r = await manager.reloadText(push.text, push.file, trigger);
+    if (r.status === 'loaded') send({ kts: 'swapped', generation: r.snapshot.generation, hash: r.snapshot.hash });
+    else send({ kts: 'load-failed', generation: push.generation, message: r.status === 'invalid' ? r.problems.map((p) => p.message).join('; ') : r.status });
+  }
+
+  async #report(id: number, withMetrics: boolean): Promise<void> {
+    const sv = this.#serving;
+    const live = sv?.manager.current;
+    const report: WorkerReport = {
+      pid: process.pid,
+      generation: live?.generation ?? 0,
+      hash: live?.hash ?? '',
+      connections: sv?.stream.counters() ?? { accepted: 0, active: 0, handled: 0 },
+      udpSessions: sv?.udp.activeSessions ?? 0,
+      sessionsByRoute: sv?.stream.sessionsByRoute() ?? {},
+      rssBytes: process.memoryUsage.rss(),
+    };
+    if (withMetrics && sv) {
+      refreshTargetHealth(sv.runtime, live);
+      report.metrics = await sv.runtime.metrics.registry.getMetricsAsJSON();
+    }
+    send({ kts: 'report', id, report });
+  }
+
+  /** Closes whatever #init opened (once); open sessions get up to `graceMs`. */
+  #release(graceMs: number): Promise<void> {
+    return (this.#released ??= this.#close(graceMs));
+  }
+
+  async #close(graceMs: number): Promise<void> {
+    const sv = this.#serving;
+    if (!sv) return;
+    const [cut] = await Promise.all([sv.stream.close(graceMs), sv.udp.close()]);
+    if (cut > 0) sv.logger.warn({ cut, graceMs }, `${cut} open session(s) cut at shutdown`);
+    await sv.manager.current?.plugins.close();
+    sv.runtime.registry.close();
+    // pino's exit hook throws on a file destination still opening: close it before exiting
+    await sv.accessLog?.close();
+  }
+
+  /** Stops listening, lets open sessions run for up to `graceMs`, then exits. */
+  stop(graceMs: number): Promise<void> {
+    this.#stopping ??= (async () => {
+      const logger = this.#serving?.logger;
+      await this.#release(graceMs);
+      if (logger) logger.flush(() => process.exit(0));
+      else process.exit(0);
+    })();
+    return this.#stopping;
+  }
+}
+
+/**
+ * Runs this process as a worker: waits for the primary's `init`, then serves until told to stop, or until the
+ * primary is gone (the IPC channel closes), so a killed primary leaves no worker behind.
+ */
+export function runWorker(): void {
+  const w = new WorkerProcess();
+  process.on('message', (m: unknown) => {
+    if (isToWorker(m)) w.onMessage(m);
+  });
+  process.on('disconnect', () => void w.stop(0));
+  // the primary decides: a terminal's Ctrl-C or a process-group signal reaches us too, and it then sends 'stop'
+  for (const sig of ['SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1'] as const) process.on(sig, () => {});
+  process.on('SIGTERM', () => void w.stop(0));
+  send({ kts: 'ready' });
+}

@@ -1,0 +1,201 @@
+/**
+ * The accept path of the stream listeners, from a new socket to a Session:
+ *
+ *   [PROXY header, trusted peers only] → limits (listener, client IP) → [ClientHello peek on ssl listeners]
+ *   → route (source, destination, SNI) → route limit → [TLS termination] → Session (plugins' preread, connect)
+ *
+ * Every refusal closes that one connection with a status in its session record and never throws. Plain listeners
+ * never wait for the client's first bytes (server-first protocols work); only ssl and proxy_protocol listeners read
+ * before routing, each bounded by `stream_preread_timeout`.
+ */
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { readProxyHeader, type TrustedIps } from '../proxy-protocol/index.js';
+import type { CompiledRoute, ConnInfo } from '../router/types.js';
+import type { ListenSpec } from '../settings/types.js';
+import { MAX_HELLO, type ClientHello } from '../tls/client-hello.js';
+import { peekClientHello } from '../tls/peek.js';
+import { terminateTls, type TlsInfo } from '../tls/terminate.js';
+import type { TLSSocket } from 'node:tls';
+import type { Hold, Limits } from './limits.js';
+import { emitRecord, Session, type SessionContext } from './session.js';
+import type { ProxySnapshot } from './types.js';
+
+/** What the accept path shares across connections (one per StreamServer). */
+export interface Frontend extends SessionContext {
+  readonly prereadTimeout: number;
+  readonly trusted: TrustedIps | undefined;
+  readonly limits: Limits;
+}
+
+/** One accepted connection on its way to a session; it is also the router's ConnInfo. */
+export class Accepted implements ConnInfo {
+  protocol: 'tcp' | 'tls' = 'tcp';
+  srcIp: string;
+  srcPort: number;
+  dstIp: string;
+  dstPort: number;
+  sni: string | undefined = undefined;
+  hold: Hold | undefined = undefined;
+  readonly t0 = performance.now();
+  readonly startedAt = Date.now();
+
+  constructor(readonly client: Socket, readonly spec: ListenSpec, readonly snap: ProxySnapshot) {
+    this.srcIp = client.remoteAddress!;
+    this.srcPort = client.remotePort ?? 0;
+    this.dstIp = client.localAddress ?? '';
+    this.dstPort = client.localPort ?? 0;
+  }
+
+  /** the client's address as logged: IPv4-mapped IPv6 addresses shown as IPv4 */
+  get clientIp(): string {
+    const ip = this.srcIp;
+    return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+  }
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Errors on a socket before its session exists: the PROXY reader and the ClientHello peek report them. */
+function onEarlyError(this: Socket, err: NodeJS.ErrnoException): void {
+  void err;
+}
+
+/** Entry point for every accepted socket. Never throws. */
+export function acceptConnection(fe: Frontend, client: Socket, spec: ListenSpec, snap: ProxySnapshot | undefined): void {
+  if (client.remoteAddress === undefined) { // already reset by the peer
+    client.destroy();
+    return;
+  }
+  if (!snap) {
+    fe.logger.debug('connection before any configuration was loaded: closed');
+    client.destroy();
+    return;
+  }
+  const a = new Accepted(client, spec, snap);
+  if (spec.proxyProtocol || spec.ssl) client.on('error', onEarlyError);
+  if (spec.proxyProtocol) void readProxy(fe, a);
+  else admit(fe, a);
+}
+
+async function readProxy(fe: Frontend, a: Accepted): Promise<void> {
+  if (!fe.trusted?.isTrusted(a.srcIp)) {
+    fe.logger.info({ src: hostPort(a.srcIp, a.srcPort), listen: a.spec.text }, 'PROXY protocol header from an address not in trusted_ips: connection closed');
+    return reject(fe, a, 400);
+  }
+  const r = await readProxyHeader(a.client, { timeoutMs: fe.prereadTimeout });
+  if (!r.header) {
+    fe.logger.debug({ src: hostPort(a.srcIp, a.srcPort), reason: r.error }, 'no valid PROXY protocol header: connection closed');
+    return reject(fe, a, 400);
+  }
+  if (r.header.command === 'PROXY' && r.header.source) {
+    a.srcIp = r.header.source.ip;
+    a.srcPort = r.header.source.port;
+  }
+  if (r.rest.length > 0) a.client.unshift(r.rest);
+  admit(fe, a);
+}
+
+function admit(fe: Frontend, a: Accepted): void {
+  if (fe.limits.active) {
+    const hold = fe.limits.admit(a.spec, a.clientIp);
+    if (typeof hold === 'number') {
+      fe.logger.info({ client: a.clientIp, listen: a.spec.text, status: hold }, `connection refused: ${fe.limits.reason}`);
+      return reject(fe, a, hold);
+    }
+    a.hold = hold;
+  }
+  if (a.spec.ssl) void routeTls(fe, a);
+  else routePlain(fe, a);
+}
+
+/** The route for `a`, or undefined after closing the connection (no route, no service, route full). */
+function route(fe: Frontend, a: Accepted): CompiledRoute | undefined {
+  const r = a.snap.router.match(a);
+  if (!r || !r.service) {
+    fe.logger.info({ src: hostPort(a.srcIp, a.srcPort), dst: hostPort(a.dstIp, a.dstPort), sni: a.sni },
+      r ? 'route has no service: connection closed' : 'no Route found with those values');
+    reject(fe, a, 500, r);
+    return undefined;
+  }
+  const max = a.snap.routeMax?.get(r.id);
+  if (max !== undefined && !fe.limits.admitRoute((a.hold ??= {}), r.id, max)) {
+    fe.logger.info({ route: r.name ?? r.id, client: a.clientIp }, `connection refused: ${fe.limits.reason}`);
+    reject(fe, a, 503, r);
+    return undefined;
+  }
+  return r;
+}
+
+function routePlain(fe: Frontend, a: Accepted): void {
+  const r = route(fe, a);
+  if (r) new Session(a, a.client, fe, r).begin();
+}
+
+/**
+ * ssl listeners: read the ClientHello without consuming it, route with its SNI, then either pass the untouched
+ * bytes through (tls_passthrough) or terminate TLS with the SNI's certificate and proxy the plain bytes.
+ */
+async function routeTls(fe: Frontend, a: Accepted): Promise<void> {
+  const peek = await peekClientHello(a.client, { timeoutMs: fe.prereadTimeout, maxBytes: MAX_HELLO + 1024 });
+  if (!peek.hello) {
+    fe.logger.debug({ src: hostPort(a.srcIp, a.srcPort), reason: peek.error }, 'no TLS ClientHello: connection closed');
+    fe.metrics?.tlsHandshake(false);
+    return reject(fe, a, 400);
+  }
+  const hello = peek.hello;
+  a.protocol = 'tls';
+  a.sni = hello.sni;
+  const r = route(fe, a);
+  if (!r) return;
+  if (r.entity.protocols.includes('tls_passthrough')) {
+    const s = new Session(a, a.client, fe, r);
+    s.head = peek.buffered;
+    s.tls = { sni: hello.sni, alpn: hello.alpn.length ? hello.alpn : undefined, passthrough: true };
+    s.begin();
+    return;
+  }
+  if (!a.snap.certs) return reject(fe, a, 500, r);
+  terminateTls(a.client, peek.buffered, a.snap.certs, { handshakeTimeoutMs: fe.prereadTimeout, sni: hello.sni },
+    (err, tlsSocket, info) => terminated(fe, a, r, hello, err, tlsSocket, info));
+}
+
+function terminated(fe: Frontend, a: Accepted, r: CompiledRoute, hello: ClientHello, err: Error | null,
+  tlsSocket: TLSSocket | undefined, info: TlsInfo | undefined): void {
+  fe.metrics?.tlsHandshake(!err);
+  if (err || !tlsSocket) {
+    fe.logger.debug({ src: hostPort(a.srcIp, a.srcPort), sni: hello.sni ?? null, reason: err?.message }, 'TLS handshake failed');
+    return reject(fe, a, 400, r);
+  }
+  tlsSocket.pause();
+  const s = new Session(a, tlsSocket, fe, r);
+  s.tls = { version: info?.version, cipher: info?.cipher, sni: hello.sni, alpn: hello.alpn.length ? hello.alpn : undefined };
+  s.begin();
+}
+
+/** Closes a connection that never became a session, with its record (status 400, 429, 500 or 503). */
+function reject(fe: Frontend, a: Accepted, status: number, r?: CompiledRoute): void {
+  if (a.hold) fe.limits.release(a.hold);
+  const client = a.client;
+  const chain = r ? a.snap.routeChains?.get(r.id) : a.snap.globalChain;
+  if (fe.accessLog || fe.onSessionEnd || fe.metrics || chain?.hasLog) {
+    const ms = Math.round(performance.now() - a.t0);
+    emitRecord(fe, {
+      session: { received: client.bytesRead, sent: 0, status, server_port: a.dstPort, closed_by: 'proxy',
+        tls: a.sni !== undefined ? { sni: a.sni } : undefined },
+      upstream: { received: 0, sent: 0 },
+      latencies: { kong: ms, session: ms },
+      tries: [],
+      route: r ? { id: r.id, name: r.name } : undefined,
+      service: r?.service ? { id: r.service.id, name: r.service.name } : undefined,
+      client_ip: a.clientIp,
+      client_port: a.srcPort,
+      listener: a.spec.text,
+      protocol: a.protocol,
+      started_at: a.startedAt,
+    }, chain);
+  }
+  client.destroy();
+}
