@@ -3,6 +3,7 @@ import { isUserError } from '../errors.js';
 import { VERSION } from '../paths.js';
 import { resolveSettings } from '../settings/settings.js';
 import { configCommand } from './config-cmd.js';
+import { routeCommand } from './route-cmd.js';
 import { quitTimeoutPath, runningPid, signalRunning, waitExit } from './pidfile.js';
 import { writeFileSync } from 'node:fs';
 import { startInstance } from './start.js';
@@ -122,6 +123,7 @@ withCommon(program.command('health'))
   });
 
 program.addCommand(configCommand());
+program.addCommand(routeCommand());
 
 program.command('version')
   .description('print the version')

@@ -13,6 +13,7 @@ import { AccessLog } from '../proxy/access-log.js';
 import type { SessionRecord } from '../proxy/record.js';
 import { StreamServer } from '../proxy/stream-server.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
+import { applyReloadPolicy } from '../runtime/reload-policy.js';
 import { buildSnapshot, type Snapshot } from '../runtime/snapshot.js';
 import type { Settings } from '../settings/settings.js';
 import { UdpServer } from '../udp/server.js';
@@ -132,7 +133,13 @@ export async function startInstance(settings: Settings, opts: {
     stream.swap(snap);
     udp.swap(snap);
     runtime.registry.retain(snap.balancers.values());
-    if (previous) stream.retire(previous, () => void previous.plugins.close());
+    if (previous) {
+      const o = applyReloadPolicy(stream.openSessions(), snap, (x) => (x as Snapshot).config,
+        { policy: settings.reloadPolicy, drainMs: settings.drainTimeout, logger });
+      logger.info({ generation: snap.generation, open: stream.activeSessions, ...o },
+        `reload touched ${o.kept + o.drained + o.closed} open session(s) of removed or changed routes: ${o.kept} kept, ${o.drained} draining, ${o.closed} closed`);
+      stream.retire(previous, () => void previous.plugins.close());
+    }
   });
   let admin: AdminServer | undefined;
   let watcher: ConfigWatcher | undefined;

@@ -36,6 +36,8 @@ export interface SessionContext {
   readonly limits?: Limits;
   /** ms a plugin's async preread may take */
   readonly prereadDeadline: number;
+  /** told when a socket call fails for want of file descriptors (EMFILE/ENFILE): the listeners pause accepting */
+  readonly onFdShortage?: (code: string) => void;
 }
 
 /** Counts the sessions of each snapshot, so a retired snapshot's resources are released after its last session. */
@@ -297,6 +299,7 @@ export class Session implements ResolveWaiter {
     const ms = performance.now() - this.tryStart;
     this.tries?.push({ ip: this.ip, port: this.port, balancer_latency: Math.round(ms), state, code });
     if (this.peer) this.service.balancer!.report(this.peer, state, ms);
+    if (code === 'EMFILE' || code === 'ENFILE') this.ctx.onFdShortage?.(code);
     if (this.clientClosed) return this.finish();
     if (this.attempts > this.service.retries) {
       this.fail(state === 'timeout' ? `connect timed out (${this.service.connectTimeout} ms)` : detail ? `${code} (${detail})` : code);

@@ -13,8 +13,9 @@ import type { SessionRecord } from './record.js';
 import type { ConnectionRate } from '../limits/settings.js';
 import { compileTrustedIps } from '../proxy-protocol/index.js';
 import { acceptConnection, type Frontend } from './accept.js';
+import { AcceptGuard } from '../limits/accept-guard.js';
 import { Limits } from './limits.js';
-import { Leases } from './session.js';
+import { Leases, type Session } from './session.js';
 import type { ProxySnapshot } from './types.js';
 
 export interface StreamServerOptions {
@@ -49,6 +50,7 @@ export class StreamServer {
   #current: ProxySnapshot | undefined;
   readonly #specs: ListenSpec[];
   readonly #servers: Server[] = [];
+  readonly #guards: AcceptGuard[] = [];
   readonly #ctx: Frontend;
   readonly #logger: Logger;
   #accepted = 0;
@@ -64,6 +66,7 @@ export class StreamServer {
       logger: opts.logger, accessLog: opts.accessLog, onSessionEnd: opts.onSessionEnd, metrics: opts.metrics,
       sessions: new Set(), leases: new Leases(), prereadDeadline: opts.pluginDeadline ?? 3000,
       prereadTimeout: opts.prereadTimeout ?? 5000, trusted, limits: new Limits(opts),
+      onFdShortage: (code) => { for (const g of this.#guards) g.noteError({ code }); },
     };
   }
 
@@ -110,6 +113,11 @@ export class StreamServer {
     this.#ctx.leases.retire(snap, cb);
   }
 
+  /** The sessions open now (for the reload policy). */
+  openSessions(): Iterable<Session> {
+    return this.#ctx.sessions;
+  }
+
   /** Open sessions per route id (computed on demand for the admin API; nothing is counted per connection). */
   sessionsByRoute(): Record<string, number> {
     const out: Record<string, number> = {};
@@ -138,6 +146,7 @@ export class StreamServer {
   }
 
   #closeServers(): Promise<void> {
+    for (const g of this.#guards.splice(0)) g.close();
     const servers = this.#servers.splice(0);
     return Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve())))).then(() => undefined);
   }
@@ -171,6 +180,8 @@ export class StreamServer {
         srv.off('error', onError);
         srv.on('error', (err: Error) => this.#logger.error({ err, listen: spec.text }, 'stream listener error'));
         this.#servers.push(srv);
+        // out of descriptors: pause accepting and listen again later, instead of failing every new client
+        this.#guards.push(new AcceptGuard(srv, { logger: this.#logger, listen: { backlog: spec.backlog ?? 511, ipv6Only: spec.ipv6only ?? false } }));
         resolve();
       });
     });

@@ -1,0 +1,54 @@
+import { tagValue } from '../config/kong-ts-tags.js';
+import type { DeclarativeConfig } from '../config/types.js';
+import { affectedRoutes } from '../gitops/diff.js';
+import type { Logger } from '../log.js';
+import type { ReloadPolicy } from '../settings/settings.js';
+
+/** An open session as the reload policy sees it. */
+export interface OpenSession {
+  readonly route: { readonly id: string };
+  /** the snapshot the session was accepted with */
+  readonly snap: object;
+  abort(by: string): void;
+}
+
+export interface PolicyOutcome { kept: number; drained: number; closed: number }
+
+/**
+ * What a reload does to open sessions whose route it removed or changed (`affectedRoutes`, the same rule
+ * `kong-ts config plan` shows): `keep` them (Kong's behaviour), `drain` them (closed after `drainMs`), or `close`
+ * them at once. The route's `kong-ts.reload` tag (in the new file, or in the session's own file when the route is
+ * gone) overrides the setting. Sessions of untouched routes are never affected.
+ */
+export function applyReloadPolicy(
+  sessions: Iterable<OpenSession>, next: { config: DeclarativeConfig }, configOf: (snap: object) => DeclarativeConfig | undefined,
+  opts: { policy: ReloadPolicy; drainMs: number; logger: Logger },
+): PolicyOutcome {
+  const out: PolicyOutcome = { kept: 0, drained: 0, closed: 0 };
+  const perSnap = new Map<object, Map<string, 'removed' | 'changed'>>();
+  const newRoutes = new Map(next.config.routes.map((r) => [r.id, r]));
+  const toDrain: OpenSession[] = [];
+  for (const s of sessions) {
+    const old = configOf(s.snap);
+    if (!old || old === next.config) continue;
+    let affected = perSnap.get(s.snap);
+    if (!affected) perSnap.set(s.snap, (affected = affectedRoutes(old, next.config)));
+    if (!affected.has(s.route.id)) continue;
+    const tags = newRoutes.get(s.route.id)?.tags ?? old.routes.find((r) => r.id === s.route.id)?.tags;
+    const policy = (tagValue(tags, 'reload') as ReloadPolicy | undefined) ?? opts.policy;
+    if (policy === 'close') {
+      s.abort('reload');
+      out.closed++;
+    } else if (policy === 'drain') {
+      toDrain.push(s);
+      out.drained++;
+    } else {
+      out.kept++;
+    }
+  }
+  if (toDrain.length > 0) {
+    // one timer for the whole reload, not one per session
+    setTimeout(() => { for (const s of toDrain) s.abort('reload'); }, opts.drainMs).unref();
+  }
+  return out;
+}
