@@ -110,7 +110,8 @@ export async function startInstance(settings: Settings, opts: {
   const accessLog = settings.accessLog === 'off' ? undefined : AccessLog.open(settings.accessLog.path, logger);
   const stream = new StreamServer({
     listeners: settings.streamListen.filter((l) => !l.udp), logger, accessLog, metrics: runtime.metrics,
-    prereadTimeout: settings.prereadTimeout, onSessionEnd: opts.onSessionEnd, trustedIps: settings.trustedIps,
+    prereadTimeout: settings.prereadTimeout, pluginDeadline: settings.pluginPrereadTimeout,
+    onSessionEnd: opts.onSessionEnd, trustedIps: settings.trustedIps,
     maxConnections: settings.maxConnections, maxConnectionsPerIp: settings.maxConnectionsPerIp,
     connectionRatePerIp: settings.connectionRatePerIp,
   });
@@ -121,7 +122,7 @@ export async function startInstance(settings: Settings, opts: {
       accessLog?.write(r);
       runtime.metrics.observeSession(r);
       const snap = manager.current;
-      const chain = (r.route && snap?.routeChains.get(r.route.id)) || snap?.globalChain;
+      const chain = (r.route && snap?.routeChains.get(r.route.id)?.udp) || snap?.globalChain;
       if (chain?.hasLog) chain.log(r);
       opts.onSessionEnd?.(r);
     },

@@ -85,7 +85,7 @@ class WorkerProcess {
           accessLog?.write(r);
           runtime.metrics.observeSession(r);
           const snap = manager.current;
-          const chain = (r.route && snap?.routeChains.get(r.route.id)) || snap?.globalChain;
+          const chain = (r.route && snap?.routeChains.get(r.route.id)?.udp) || snap?.globalChain;
           if (chain?.hasLog) chain.log(r);
         },
       });

@@ -159,8 +159,11 @@ function awaitPreread<C extends PrereadContext>(
 
 /** Every chain of one snapshot, and the instances they share. */
 export interface PluginChains {
-  /** The chain for a connection on this route (and its service); `forRoute()` alone gives the global chain. */
-  forRoute(routeId?: string, serviceId?: string): PluginChain;
+  /**
+   * The chain for a connection on this route (and its service) and protocol (tcp, tls, tls_passthrough, udp: only
+   * plugins whose `protocols` name it); `forRoute()` alone gives the global chain of every stream protocol.
+   */
+  forRoute(routeId?: string, serviceId?: string, protocol?: string): PluginChain;
   /** counters of every instance, keyed `name:id` */
   stats(): Record<string, Readonly<Record<string, number>>>;
   /** Closes every instance (files, sockets). Call once, when the snapshot is retired. */
@@ -237,20 +240,22 @@ class Chains implements PluginChains {
     for (const r of options.routes ?? []) this.forRoute(r.id, r.service ?? undefined);
   }
 
-  forRoute(routeId?: string, serviceId?: string): PluginChain {
-    const key = (routeId ?? '') + '|' + (serviceId ?? '');
+  forRoute(routeId?: string, serviceId?: string, protocol?: string): PluginChain {
+    const key = (routeId ?? '') + '|' + (serviceId ?? '') + '|' + (protocol ?? '');
     let chain = this.#chains.get(key);
     if (!chain) {
-      chain = new PluginChain(this.#select(routeId, serviceId), this.#logger, this.#metrics);
+      chain = new PluginChain(this.#select(routeId, serviceId, protocol), this.#logger, this.#metrics);
       this.#chains.set(key, chain);
     }
     return chain;
   }
 
   /** Kong's precedence per plugin name: route+service (3) > route (2) > service (1) > global (0). */
-  #select(routeId: string | undefined, serviceId: string | undefined): Entry[] {
+  #select(routeId: string | undefined, serviceId: string | undefined, protocol: string | undefined): Entry[] {
     const best = new Map<string, { rank: number; entry: Entry }>();
     for (const [p, entry] of this.#entries) {
+      // as in Kong, a plugin runs only on connections whose protocol its `protocols` name
+      if (protocol !== undefined && !p.protocols.includes(protocol as PluginEntity['protocols'][number])) continue;
       let rank: number;
       if (p.route && p.service) rank = p.route === routeId && p.service === serviceId ? 3 : -1;
       else if (p.route) rank = p.route === routeId ? 2 : -1;

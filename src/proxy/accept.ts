@@ -179,7 +179,7 @@ function terminated(fe: Frontend, a: Accepted, r: CompiledRoute, hello: ClientHe
 function reject(fe: Frontend, a: Accepted, status: number, r?: CompiledRoute): void {
   if (a.hold) fe.limits.release(a.hold);
   const client = a.client;
-  const chain = r ? a.snap.routeChains?.get(r.id) : a.snap.globalChain;
+  const chain = r ? a.snap.routeChains?.get(r.id)?.[a.protocol] : a.snap.globalChain;
   if (fe.accessLog || fe.onSessionEnd || fe.metrics || chain?.hasLog) {
     const ms = Math.round(performance.now() - a.t0);
     emitRecord(fe, {

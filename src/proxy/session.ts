@@ -160,7 +160,7 @@ export class Session implements ResolveWaiter {
     this.startedAt = a.startedAt;
     this.t0 = a.t0;
     this.snap = a.snap;
-    this.chain = a.snap.routeChains?.get(route.id);
+    this.chain = a.snap.routeChains?.get(route.id)?.[a.protocol === 'tcp' ? 'tcp' : route.entity.protocols.includes('tls_passthrough') ? 'tls_passthrough' : 'tls'];
     this.clientIp = a.clientIp;
     this.clientPort = a.srcPort;
     this.serverIp = a.dstIp;

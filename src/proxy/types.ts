@@ -2,6 +2,14 @@ import type { PluginChain } from '../plugins/chain.js';
 import type { Router } from '../router/types.js';
 import type { CertStore } from '../tls/cert-store.js';
 
+/** A route's plugin chains by connection protocol (Kong runs a plugin only on the protocols it names). */
+export interface RouteChains {
+  tcp?: PluginChain;
+  tls?: PluginChain;
+  tls_passthrough?: PluginChain;
+  udp?: PluginChain;
+}
+
 /**
  * What the stream server needs from a configuration snapshot (the lead's full `Snapshot` is a superset).
  * A connection reads it once, at accept, and keeps it for its whole life.
@@ -9,8 +17,8 @@ import type { CertStore } from '../tls/cert-store.js';
 export interface ProxySnapshot {
   readonly generation: number;
   readonly router: Router;
-  /** the plugin chain of each route by route id (absent: no plugins) */
-  readonly routeChains?: ReadonlyMap<string, PluginChain>;
+  /** the plugin chains of each route by route id, one per protocol the route serves */
+  readonly routeChains?: ReadonlyMap<string, RouteChains>;
   /** the chain of global plugins, for connections no route took */
   readonly globalChain?: PluginChain;
   /** certificates by SNI for terminating TLS on ssl listeners */

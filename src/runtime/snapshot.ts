@@ -1,6 +1,7 @@
 import { compileBalancer, type Balancer } from '../balancer/index.js';
 import type { DeclarativeConfig } from '../config/types.js';
 import type { PluginChain, PluginChains } from '../plugins/chain.js';
+import type { RouteChains } from '../proxy/types.js';
 import { compilePluginChains } from '../plugins/chain.js';
 import { compileRouter, compileService } from '../router/compile.js';
 import type { CompiledService, Router } from '../router/types.js';
@@ -28,7 +29,7 @@ export interface Snapshot {
   readonly balancers: ReadonlyMap<string, Balancer>;
   readonly plugins: PluginChains;
   /** the plugin chain of each route (with its service), and the global chain for connections no route took */
-  readonly routeChains: ReadonlyMap<string, PluginChain>;
+  readonly routeChains: ReadonlyMap<string, RouteChains>;
   readonly globalChain: PluginChain;
   /** certificates by SNI (every SecureContext built once, here) */
   readonly certs: CertStore;
@@ -54,6 +55,8 @@ export function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+const STREAM_PROTOCOLS = ['tcp', 'tls', 'tls_passthrough', 'udp'] as const;
 
 /** How long a new snapshot waits for the first DNS answers of its upstream targets before it is swapped in. */
 const DNS_READY_MS = 5000;
@@ -93,8 +96,14 @@ export async function buildSnapshot(input: SnapshotInput, rt: Runtime): Promise<
     const max = tagValue(r.tags, 'max_connections');
     if (max !== undefined) routeMax.set(r.id, Number(max));
   }
-  const routeChains = new Map<string, PluginChain>();
-  for (const r of config.routes) routeChains.set(r.id, plugins.forRoute(r.id, r.service ?? undefined));
+  const routeChains = new Map<string, RouteChains>();
+  for (const r of config.routes) {
+    const chains: RouteChains = {};
+    for (const proto of STREAM_PROTOCOLS) {
+      if (r.protocols.includes(proto)) chains[proto] = plugins.forRoute(r.id, r.service ?? undefined, proto);
+    }
+    routeChains.set(r.id, chains);
+  }
   return Object.freeze({
     generation: input.generation,
     hash: input.hash,

@@ -25,6 +25,7 @@ export const SETTINGS: Record<string, SettingDoc> = {
   nginx_worker_processes: { default: '1', doc: 'worker processes (`auto` = one per core): above 1, a primary loads the config and runs the admin API, the workers share the stream listeners (udp: the first worker)' },
   worker_processes: { default: '', doc: 'alias of nginx_worker_processes (the one given by the higher source wins)', kongTs: true },
   stream_preread_timeout: { default: '5000', doc: 'ms to wait for a TLS ClientHello on ssl listeners', kongTs: true },
+  plugin_preread_timeout: { default: '3000', doc: 'ms an async plugin preread may take; past it the connection goes on without that plugin\'s answer (logged)', kongTs: true },
   reload_debounce: { default: '300', doc: 'ms to wait after a file change before reloading', kongTs: true },
   stream_max_connections: { default: '0', doc: 'open connections per listener; more are closed with status 503 (0 = unlimited)', kongTs: true },
   stream_max_connections_per_ip: { default: '0', doc: 'open connections per client IP; more are closed with status 429 (0 = unlimited)', kongTs: true },

@@ -28,6 +28,7 @@ export interface Settings {
   plugins: string[];
   workerProcesses: number;
   prereadTimeout: number;
+  pluginPrereadTimeout: number;
   reloadDebounce: number;
   watch: boolean;
   maxConnections: number;
@@ -171,6 +172,7 @@ export function resolveSettings(input: SettingsInput = {}): Settings {
     plugins: v('plugins').split(',').map((s) => s.trim()).filter(Boolean),
     workerProcesses: workers === 'auto' ? availableParallelism() : int(workersKey, workers, 1),
     prereadTimeout: int('stream_preread_timeout', v('stream_preread_timeout'), 1),
+    pluginPrereadTimeout: int('plugin_preread_timeout', v('plugin_preread_timeout'), 1),
     reloadDebounce: int('reload_debounce', v('reload_debounce'), 0),
     watch: watch === 'on',
     maxConnections: parseMaxConnections('stream_max_connections', v('stream_max_connections')),

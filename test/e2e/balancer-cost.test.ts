@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { askMany, backends, poolYaml, startLb, type LbInstance } from './balancer-helpers.js';
+import { exclusive } from '../helpers/exclusive.js';
 
 // What balancing costs a new connection end to end: short connections through a plain url service against the
 // same through an upstream of 2 and of 200 targets (round-robin and consistent-hashing), rounds interleaved.
@@ -9,6 +10,7 @@ const N = 1000;
 const ROUNDS = 3;
 
 test('new-connection rate through an upstream of 2 or 200 targets is close to a plain url service', async (t) => {
+  t.after(await exclusive());
   const pool = await backends(...Array.from({ length: 200 }, (_, i) => `b${i}`));
   t.after(() => Promise.all(pool.map((b) => b.kill())));
   const target = (i: number): [string, number] => [`127.0.0.1:${pool[i]!.port}`, 100];

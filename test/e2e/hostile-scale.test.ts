@@ -1,9 +1,9 @@
 /**
- * Load against a spawned kong-ts: 100,000 short sessions (RSS measured before and after: it must return near its
- * baseline) and 10,000 concurrent sessions (all open at once, each echoing twice, then closed).
+ * Load against a spawned kong-ts: many short sessions (20,000 by default, KTS_SCALE_SESSIONS=100000 for the full
+ * run; RSS measured before and after: it must return near its baseline) and 10,000 concurrent sessions (all open at once, each echoing twice, then closed).
  *
  * Clients and backends need ~20,000 descriptors and kong-ts ~20,000 more, over a default `ulimit -n`, so both
- * run in children started as `bash -c 'ulimit -n 65536 && exec node ...'`: kong-ts through the CLI, and this very
+ * run in children started as `bash -c 'ulimit -n <hard limit, at most 65536> && exec node ...'`: kong-ts through the CLI, and this very
  * file as the load generator (KTS_SCALE_CHILD=1), driven over IPC. Numbers are printed as test diagnostics.
  */
 import { test } from 'node:test';
@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, tempDir } from '../helpers/cli.js';
 import { delay, rssKiB, spawnKong } from './ops-helpers.js';
+import { exclusive } from '../helpers/exclusive.js';
 
 /** The hard open-file limit: children may raise their soft limit up to it (65,536 at most is asked for). */
 function hardFdLimit(): number {
@@ -24,7 +25,9 @@ function hardFdLimit(): number {
 }
 
 const ULIMIT = hardFdLimit();
-const SHORT = Number(process.env.KTS_SCALE_SESSIONS ?? 100_000);
+// 100,000 sessions take 70-130 s on the 2-core machines (about 1,400 new sessions/s across processes), over the
+// suite's time budget: the default run does 20,000, and KTS_SCALE_SESSIONS=100000 runs the full measurement
+const SHORT = Number(process.env.KTS_SCALE_SESSIONS ?? 20_000);
 // each concurrent session takes two descriptors in kong-ts (client, upstream) and two in the load generator
 // (client, backend): where the hard limit is below 2 x 10,000 + headroom, as many as fit
 const CONCURRENT = Math.min(Number(process.env.KTS_SCALE_CONCURRENT ?? 10_000), Math.floor((ULIMIT - 200) / 2));
@@ -116,7 +119,8 @@ function ask<T>(c: ChildProcess, msg: object, timeoutMs: number): Promise<T> {
 if (process.env.KTS_SCALE_CHILD) {
   await child();
 } else {
-  test(`${SHORT} short sessions (RSS back near baseline) and ${CONCURRENT} concurrent sessions`, { timeout: 120_000 }, async (t) => {
+  test(`${SHORT} short sessions (RSS back near baseline) and ${CONCURRENT} concurrent sessions`, { timeout: SHORT > 20_000 ? 400_000 : 180_000 }, async (t) => {
+    t.after(await exclusive());
     const gen = spawn('bash', ['-c', `ulimit -n ${ULIMIT} && exec "$@"`, 'gen', process.execPath, fileURLToPath(import.meta.url)],
       { env: { ...process.env, KTS_SCALE_CHILD: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     t.after(() => { if (gen.exitCode === null) gen.kill('SIGKILL'); });
@@ -141,7 +145,7 @@ services:
     await delay(1000);
     const rssBase = rssKiB(pid);
 
-    const short = await ask<{ ok: number; failed: number; ms: number; perSec: number }>(gen, { cmd: 'short', port, n: SHORT, concurrency: 100 }, 100_000);
+    const short = await ask<{ ok: number; failed: number; ms: number; perSec: number }>(gen, { cmd: 'short', port, n: SHORT, concurrency: 100 }, 300_000);
     const rssPeakShort = rssKiB(pid);
     t.diagnostic(`${SHORT} short sessions: ${short.ok} ok, ${short.failed} failed in ${short.ms} ms (${short.perSec} sessions/s)`);
     assert.equal(short.failed, 0);

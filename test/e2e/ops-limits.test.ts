@@ -107,6 +107,7 @@ services:
     const rec = await ti.nextRecord();
     assert.equal(rec.session.status, 429);
     assert.equal(rec.client_ip, '127.0.0.6');
+    assert.ok(ti.logs.some((l) => /over stream_max_connections_per_ip/.test(l.msg)));
     const b = await held(ti.ports[0]!, '127.0.0.7');
     await closeAll([a[0]!], ti);
     const c = await held(ti.ports[0]!, '127.0.0.6');
@@ -160,6 +161,8 @@ services:
     assert.ok(failures >= 1);
     const pause = await kong.waitLog(/out of file descriptors/, 5000);
     assert.equal(pause.reason, 'EMFILE');
+    t.diagnostic(`${open.length} sessions held beside ${baseFds} descriptors at start; upstream connects that failed with EMFILE: ` +
+      `${(kong.out().match(/upstream connect failed[^\n]*EMFILE/g) ?? []).length}`);
     assert.equal(kong.child.exitCode, null, 'still running');
     // the sessions already open keep working during the shortage
     open[0]!.write('still');

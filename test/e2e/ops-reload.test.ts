@@ -78,6 +78,22 @@ describe('reload session policy', { timeout: 20_000 }, () => {
     for (const c of [keep!, stay!]) c.s.destroy();
   });
 
+  test('setting drain: a removed route\'s session runs until reload_drain_timeout, then closes', async (t) => {
+    const stay = route('stay', '127.0.0.44');
+    const ti = await startLogged(file(echo.port, [route('gone', '127.0.0.41'), stay]),
+      { settings: { reload_session_policy: 'drain', reload_drain_timeout: '300' } });
+    t.after(() => ti.stop());
+    const [gone, same] = await Promise.all(['127.0.0.41', '127.0.0.44'].map((ip) => open(ti.ports[0]!, ip)));
+    const t0 = Date.now();
+    assert.equal(await ti.reload(file(echo.port, [stay])), 'loaded');
+    assert.equal((await ti.waitLog(/^reload touched/)).msg, 'reload touched 1 open session(s) of removed or changed routes: 0 kept, 1 draining, 0 closed');
+    assert.equal(await echo1(gone!, 'draining'), 'draining');
+    await once(gone!.s, 'close');
+    assert.ok(gone!.closedAt! - t0 >= 250, `closed after ${gone!.closedAt! - t0} ms`);
+    assert.equal(await echo1(same!, 'same'), 'same');
+    same!.s.destroy();
+  });
+
   test('setting close, a tag keep overriding it; a changed route is touched, an unchanged one is not', async (t) => {
     const stay = route('stay', '127.0.0.24');
     const ti = await startLogged(file(echo.port, [route('changed', '127.0.0.21'), route('tagged', '127.0.0.22', ['kong-ts.reload=keep']), stay]),

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { startYaml } from '../helpers/instance.js';
 import { freePort } from '../helpers/cli.js';
 import { echoServer, lineCollector, until } from './plugins-helpers.js';
+import { exclusive } from '../helpers/exclusive.js';
 
 /** `total` short sessions (connect, send a byte, read the echo, close), `concurrency` at a time; resolves with sessions/s. */
 async function churn(port: number, total: number, concurrency: number): Promise<number> {
@@ -43,7 +44,8 @@ ${collector === undefined ? '' : `plugins:
 `}`;
 }
 
-test('tcp-log with a dead collector: full speed, drops counted, records flow again once it is back', { timeout: 60_000 }, async (t) => {
+test('tcp-log with a dead collector: full speed, drops counted, records flow again once it is back', { timeout: 120_000 }, async (t) => {
+  t.after(await exclusive());
   const backend = await echoServer();
   t.after(() => backend.close());
   const deadPort = await freePort(); // nothing listens here until the collector "restarts"
@@ -58,9 +60,10 @@ test('tcp-log with a dead collector: full speed, drops counted, records flow aga
   await churn(bare.ports[0]!, 300, 8); // warm up both paths
   await churn(logged.ports[0]!, 300, 8);
   const rates = { bare: [] as number[], dead: [] as number[] };
-  for (let round = 0; round < 3; round++) {
-    rates.bare.push(await churn(bare.ports[0]!, 1500, 8));
-    rates.dead.push(await churn(logged.ports[0]!, 1500, 8));
+  // interleaved rounds, best of each: another test sharing the two cores slows single rounds, not all of them
+  for (let round = 0; round < 5; round++) {
+    rates.bare.push(await churn(bare.ports[0]!, 1000, 8));
+    rates.dead.push(await churn(logged.ports[0]!, 1000, 8));
   }
   const best = (a: number[]) => Math.max(...a);
   const ratio = best(rates.dead) / best(rates.bare);
@@ -72,7 +75,7 @@ test('tcp-log with a dead collector: full speed, drops counted, records flow aga
   const key = Object.keys(stats()).find((k) => k.startsWith('tcp-log:'))!;
   const st = stats()[key]!;
   assert.equal(st.queued, 200, 'the queue is full, bounded by queue_size');
-  assert.equal(st.dropped, 300 + 3 * 1500 - 200, `every record beyond the queue is counted as dropped: ${JSON.stringify(st)}`);
+  assert.equal(st.dropped, 300 + 5 * 1000 - 200, `every record beyond the queue is counted as dropped: ${JSON.stringify(st)}`);
   assert.ok(st.connect_failures! >= 1);
   const text = await logged.inst.runtime.metrics.metricsText();
   const m = /kong_stream_log_records_dropped_total\{plugin="tcp-log"\} (\d+)/.exec(text);

@@ -1,28 +1,13 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runCli, tempDir, type RunResult } from '../helpers/cli.js';
 import { loadConfigText } from '../../src/config/load.js';
 import type { DeclarativeConfig } from '../../src/config/types.js';
 
 export { runCli, tempDir };
 
-/** `route` runs through main.js once the lead registers it there; until then through a stand-in entry. */
-const ROUTE_MAIN = fileURLToPath(new URL('./route-main.js', import.meta.url));
-
-let mainHasRoute: Promise<boolean> | undefined;
-
-export async function runRoute(args: string[]): Promise<RunResult> {
-  mainHasRoute ??= runCli(['--help']).then((r) => /^\s+route\b/m.test(r.stdout));
-  if (await mainHasRoute) return runCli(['route', ...args]);
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [ROUTE_MAIN, 'route', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+export function runRoute(args: string[]): Promise<RunResult> {
+  return runCli(['route', ...args]);
 }
 
 /** Writes files into a fresh temp dir; returns their paths by name. */
