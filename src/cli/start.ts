@@ -3,21 +3,18 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminServer } from '../admin/server.js';
 import type { Resolver } from '../balancer/index.js';
-import { ConfigManager } from '../config/manager.js';
-import { formatProblem } from '../config/problems.js';
 import { ConfigWatcher } from '../config/watch.js';
 import { KongTsError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { loadPlugins, pluginSchemas } from '../plugins/registry.js';
-import { AccessLog } from '../proxy/access-log.js';
 import type { SessionRecord } from '../proxy/record.js';
 import { StreamServer } from '../proxy/stream-server.js';
-import { createRuntime, type Runtime } from '../runtime/runtime.js';
-import { applyReloadPolicy } from '../runtime/reload-policy.js';
-import { buildSnapshot, type Snapshot } from '../runtime/snapshot.js';
 import type { Settings } from '../settings/settings.js';
 import { UdpServer } from '../udp/server.js';
 import { claimPrefix, quitTimeoutPath, releasePrefix } from './pidfile.js';
+import { createServers, loadFirst, openCore, shownSettings } from './serve.js';
+import type { ConfigManager } from '../config/manager.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Snapshot } from '../runtime/snapshot.js';
 
 export function nodeId(prefix: string): string {
   const file = join(prefix, 'node.id');
@@ -86,62 +83,13 @@ export async function startInstance(settings: Settings, opts: {
   const logger = opts.logger ?? createLogger({ level: settings.logLevel, file: settings.errorLog });
   const file = settings.declarativeConfig;
   if (!file) throw new KongTsError('KTS_SETTINGS_INVALID', ['declarative_config'], { detail: "no declarative file: run 'kong-ts start -c kong.yml', or set declarative_config in kong.conf" });
-  let plugins;
-  try {
-    plugins = await loadPlugins(settings.plugins, process.cwd());
-  } catch (err) {
-    throw new KongTsError('KTS_SETTINGS_INVALID', ['plugins'], { detail: (err as Error).message, cause: err });
-  }
-  const runtime = createRuntime({ logger, plugins, defaultCert: readDefaultCert(settings), resolver: opts.resolver });
-  const manager = new ConfigManager<Snapshot>({
-    file, logger, loadOptions: { strict: opts.strict, pluginSchemas: pluginSchemas(plugins) },
-    compile: (input) => buildSnapshot(input, runtime),
-  });
-  manager.onLoad((ok) => runtime.metrics.configLoaded(ok, ok ? manager.current : undefined));
-  const first = await manager.reloadFile('start');
-  if (first.status !== 'loaded') {
-    runtime.registry.close();
-    const detail = first.status === 'invalid' ? '\n' + first.problems.map(formatProblem).join('\n') : first.status === 'unreadable' ? first.message : first.status;
-    throw new KongTsError('KTS_CONFIG_INVALID', [file], { detail });
-  }
+  const core = await openCore(settings, file, { logger, strict: opts.strict, defaultCert: readDefaultCert(settings), resolver: opts.resolver });
+  const { runtime, manager } = core;
+  const live = await loadFirst(core, file);
   if (settings.streamListen.length === 0) logger.warn("stream_listen is 'off': no stream traffic will be served (set KONG_STREAM_LISTEN or stream_listen)");
 
   claimPrefix(settings.prefix);
-  const accessLog = settings.accessLog === 'off' ? undefined : AccessLog.open(settings.accessLog.path, logger);
-  const stream = new StreamServer({
-    listeners: settings.streamListen.filter((l) => !l.udp), logger, accessLog, metrics: runtime.metrics,
-    prereadTimeout: settings.prereadTimeout, pluginDeadline: settings.pluginPrereadTimeout,
-    onSessionEnd: opts.onSessionEnd, trustedIps: settings.trustedIps,
-    maxConnections: settings.maxConnections, maxConnectionsPerIp: settings.maxConnectionsPerIp,
-    connectionRatePerIp: settings.connectionRatePerIp,
-  });
-  const udp = new UdpServer({
-    listeners: settings.streamListen.filter((l) => l.udp), logger,
-    pickPeer: (service, ip) => (service.balancer ? service.balancer.pick(ip) ?? null : undefined),
-    onSessionEnd: (r) => {
-      accessLog?.write(r);
-      runtime.metrics.observeSession(r);
-      const snap = manager.current;
-      const chain = (r.route && snap?.routeChains.get(r.route.id)?.udp) || snap?.globalChain;
-      if (chain?.hasLog) chain.log(r);
-      opts.onSessionEnd?.(r);
-    },
-  });
-  const live = manager.current!;
-  stream.swap(live);
-  udp.swap(live);
-  manager.onSwap((snap, previous) => {
-    stream.swap(snap);
-    udp.swap(snap);
-    runtime.registry.retain(snap.balancers.values());
-    if (previous) {
-      const o = applyReloadPolicy(stream.openSessions(), snap, (x) => (x as Snapshot).config,
-        { policy: settings.reloadPolicy, drainMs: settings.drainTimeout, logger });
-      logger.info({ generation: snap.generation, open: stream.activeSessions, ...o },
-        `reload touched ${o.kept + o.drained + o.closed} open session(s) of removed or changed routes: ${o.kept} kept, ${o.drained} draining, ${o.closed} closed`);
-      stream.retire(previous, () => void previous.plugins.close());
-    }
-  });
+  const { stream, udp, accessLog } = createServers(settings, core, { logger, onSessionEnd: opts.onSessionEnd });
   let admin: AdminServer | undefined;
   let watcher: ConfigWatcher | undefined;
   try {
@@ -154,7 +102,7 @@ export async function startInstance(settings: Settings, opts: {
           manager, runtime, nodeId: nodeId(settings.prefix), startedAt: Date.now(),
           connections: () => stream.counters(),
           sessionsByRoute: () => stream.sessionsByRoute(),
-          settings: Object.fromEntries(Object.entries(settings.values).filter(([k]) => k !== 'admin_token').map(([k, v]) => [k, v.value])),
+          settings: shownSettings(settings),
         },
       });
       await admin.listen();

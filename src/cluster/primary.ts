@@ -6,17 +6,16 @@
  */
 import type { AdminServer as AdminServerType } from '../admin/server.js';
 import { AdminServer } from '../admin/server.js';
-import { ConfigManager, type ReloadTrigger } from '../config/manager.js';
-import { formatProblem } from '../config/problems.js';
+import type { ConfigManager, ReloadTrigger } from '../config/manager.js';
 import { ConfigWatcher } from '../config/watch.js';
 import { KongTsError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics/metrics.js';
-import { loadPlugins, pluginSchemas } from '../plugins/registry.js';
-import { createRuntime, type Runtime } from '../runtime/runtime.js';
-import { buildSnapshot, type Snapshot } from '../runtime/snapshot.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Snapshot } from '../runtime/snapshot.js';
 import type { Settings } from '../settings/settings.js';
 import { claimPrefix, releasePrefix } from '../cli/pidfile.js';
+import { loadFirst, openCore, shownSettings } from '../cli/serve.js';
 import { nodeId, quitTimeout, readDefaultCert } from '../cli/start.js';
 import { clusterMetricsText } from './metrics.js';
 import type { ConfigPush, WorkerReport } from './protocol.js';
@@ -56,26 +55,11 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
   const logger = opts.logger ?? createLogger({ level: settings.logLevel, file: settings.errorLog });
   const file = settings.declarativeConfig;
   if (!file) throw new KongTsError('KTS_SETTINGS_INVALID', ['declarative_config'], { detail: "no declarative file: run 'kong-ts start -c kong.yml', or set declarative_config in kong.conf" });
-  let plugins;
-  try {
-    plugins = await loadPlugins(settings.plugins, process.cwd());
-  } catch (err) {
-    throw new KongTsError('KTS_SETTINGS_INVALID', ['plugins'], { detail: (err as Error).message, cause: err });
-  }
-  // the workers export the process and session series; the primary only the configuration ones
-  const runtime = createRuntime({ logger, plugins, metrics: new Metrics(), defaultCert: readDefaultCert(settings) });
-  const manager = new ConfigManager<Snapshot>({
-    file, logger, loadOptions: { strict: opts.strict, pluginSchemas: pluginSchemas(plugins) },
-    // compiled here too, so that a plugin config or a certificate that fails to compile is refused before any worker sees it
-    compile: (input) => buildSnapshot(input, runtime),
-  });
-  manager.onLoad((ok) => runtime.metrics.configLoaded(ok, ok ? manager.current : undefined));
-  const first = await manager.reloadFile('start');
-  if (first.status !== 'loaded') {
-    runtime.registry.close();
-    const detail = first.status === 'invalid' ? '\n' + first.problems.map(formatProblem).join('\n') : first.status === 'unreadable' ? first.message : first.status;
-    throw new KongTsError('KTS_CONFIG_INVALID', [file], { detail });
-  }
+  // the workers export the process and session series; the primary only the configuration ones. The file is
+  // compiled here too, so that a plugin config or a certificate that fails to compile is refused before any worker sees it
+  const core = await openCore(settings, file, { logger, strict: opts.strict, defaultCert: readDefaultCert(settings), metrics: new Metrics() });
+  const { runtime, manager } = core;
+  await loadFirst(core, file);
   if (settings.streamListen.length === 0) logger.warn("stream_listen is 'off': no stream traffic will be served (set KONG_STREAM_LISTEN or stream_listen)");
   claimPrefix(settings.prefix);
 
@@ -109,7 +93,7 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
           manager, runtime, nodeId: nodeId(settings.prefix), startedAt: Date.now(),
           connections: async () => sumConnections((await supervisor.reports(false)).values()),
           sessionsByRoute: async () => sumByRoute((await supervisor.reports(false)).values()),
-          settings: Object.fromEntries(Object.entries(settings.values).filter(([k]) => k !== 'admin_token').map(([k, v]) => [k, v.value])),
+          settings: shownSettings(settings),
           cluster: {
             status: async () => {
               const workers = await supervisor.status();

@@ -10,15 +10,15 @@
  * balancers cannot cross a process boundary).
  */
 import { refreshTargetHealth } from '../admin/runtime-api.js';
-import { ConfigManager } from '../config/manager.js';
+import { createServers, loadFirst, openCore } from '../cli/serve.js';
+import type { ConfigManager } from '../config/manager.js';
 import { isUserError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { loadPlugins, pluginSchemas } from '../plugins/registry.js';
-import { AccessLog } from '../proxy/access-log.js';
-import { StreamServer } from '../proxy/stream-server.js';
-import { createRuntime, type Runtime } from '../runtime/runtime.js';
-import { buildSnapshot, type Snapshot } from '../runtime/snapshot.js';
-import { UdpServer } from '../udp/server.js';
+import type { AccessLog } from '../proxy/access-log.js';
+import type { StreamServer } from '../proxy/stream-server.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Snapshot } from '../runtime/snapshot.js';
+import type { UdpServer } from '../udp/server.js';
 import { isToWorker, type ConfigPush, type FromWorker, type ToWorker, type WorkerReport } from './protocol.js';
 
 /** The env variable that tells a worker its slot (1..N); slot 1 also serves the udp listeners. */
@@ -61,43 +61,15 @@ class WorkerProcess {
     const s = m.settings;
     const logger = createLogger({ level: s.logLevel, file: s.errorLog }).child({ worker: this.#id });
     try {
-      const plugins = await loadPlugins(s.plugins, process.cwd());
-      const runtime = createRuntime({ logger, plugins, defaultCert: m.defaultCert });
-      const manager = new ConfigManager<Snapshot>({
-        file: m.config.file, logger, loadOptions: { strict: m.strict, pluginSchemas: pluginSchemas(plugins) },
-        compile: (input) => buildSnapshot({ ...input, generation: this.#next }, runtime),
+      const core = await openCore(s, m.config.file, {
+        logger, strict: m.strict, defaultCert: m.defaultCert,
+        compileInput: (input) => ({ ...input, generation: this.#next }),
       });
+      const { runtime, manager } = core;
       this.#next = m.config.generation;
-      const first = await manager.reloadText(m.config.text, m.config.file, 'start');
-      if (first.status !== 'loaded') throw new Error(`the configuration the primary checked did not load here (${first.status})`);
-      const accessLog = s.accessLog === 'off' ? undefined : AccessLog.open(s.accessLog.path, logger);
-      // the same options as startInstance's StreamServer (src/cli/start.ts): keep the two in step
-      const stream = new StreamServer({
-        listeners: s.streamListen.filter((l) => !l.udp), logger, accessLog, metrics: runtime.metrics, prereadTimeout: s.prereadTimeout,
-        trustedIps: s.trustedIps, maxConnections: s.maxConnections, maxConnectionsPerIp: s.maxConnectionsPerIp,
-        connectionRatePerIp: s.connectionRatePerIp,
-      });
+      const live = await loadFirst(core, m.config.file, m.config.text);
       // a shared udp socket would hand the datagrams of one flow to any worker, so one worker serves udp
-      const udp = new UdpServer({
-        listeners: m.udp ? s.streamListen.filter((l) => l.udp) : [], logger,
-        pickPeer: (service, ip) => (service.balancer ? service.balancer.pick(ip) ?? null : undefined),
-        onSessionEnd: (r) => {
-          accessLog?.write(r);
-          runtime.metrics.observeSession(r);
-          const snap = manager.current;
-          const chain = (r.route && snap?.routeChains.get(r.route.id)?.udp) || snap?.globalChain;
-          if (chain?.hasLog) chain.log(r);
-        },
-      });
-      const live = manager.current!;
-      stream.swap(live);
-      udp.swap(live);
-      manager.onSwap((snap, previous) => {
-        stream.swap(snap);
-        udp.swap(snap);
-        runtime.registry.retain(snap.balancers.values());
-        if (previous) stream.retire(previous, () => void previous.plugins.close());
-      });
+      const { stream, udp, accessLog } = createServers(s, core, { logger, udp: m.udp });
       this.#serving = { logger, runtime, manager, stream, udp, accessLog };
       await stream.listen();
       await udp.listen();

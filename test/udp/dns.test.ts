@@ -41,9 +41,20 @@ async function startDnsmasq(port: number): Promise<ChildProcess> {
   throw new Error(`dnsmasq did not answer: ${stderr}`);
 }
 
+/** dnsmasq on a free port: it binds TCP as well as UDP, so a port free for UDP may be taken for TCP; try again then. */
+async function dnsmasqOnFreePort(): Promise<{ child: ChildProcess; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freeUdpPort();
+    try {
+      return { child: await startDnsmasq(port), port };
+    } catch (err) {
+      if (attempt >= 5 || !/in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
 test('dig through the proxy gets dnsmasq\'s answer', { skip }, async (t) => {
-  const dnsPort = await freeUdpPort();
-  const dnsmasq = await startDnsmasq(dnsPort);
+  const { child: dnsmasq, port: dnsPort } = await dnsmasqOnFreePort();
   const proxy = await startProxy(udpSnapshot('127.0.0.1', dnsPort, { service: { read_timeout: 300 } }));
   t.after(async () => {
     await proxy.close();

@@ -1,0 +1,115 @@
+/**
+ * The pieces every kong-ts process assembles the same way, whether it serves alone (start.ts), as the primary of
+ * workers (cluster/primary.ts) or as a worker (cluster/worker.ts): the runtime and config manager, the first load,
+ * and the stream servers wired to the manager's swaps.
+ */
+import type { Resolver } from '../balancer/index.js';
+import { ConfigManager } from '../config/manager.js';
+import { formatProblem } from '../config/problems.js';
+import { KongTsError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { loadPlugins, pluginSchemas } from '../plugins/registry.js';
+import { AccessLog } from '../proxy/access-log.js';
+import type { SessionRecord } from '../proxy/record.js';
+import { StreamServer } from '../proxy/stream-server.js';
+import { applyReloadPolicy } from '../runtime/reload-policy.js';
+import { createRuntime, type Runtime } from '../runtime/runtime.js';
+import { buildSnapshot, type Snapshot, type SnapshotInput } from '../runtime/snapshot.js';
+import type { Settings } from '../settings/settings.js';
+import type { CertPair } from '../tls/default-cert.js';
+import { UdpServer } from '../udp/server.js';
+
+export interface Core {
+  runtime: Runtime;
+  manager: ConfigManager<Snapshot>;
+}
+
+/** Loads the plugin code, builds the runtime and a config manager for `file` (nothing is loaded yet). */
+export async function openCore(settings: Settings, file: string, opts: {
+  logger: Logger; strict?: boolean; defaultCert?: CertPair; metrics?: Metrics; resolver?: Resolver;
+  /** adjusts what is compiled (a worker takes the primary's generation) */
+  compileInput?: (input: SnapshotInput) => SnapshotInput;
+}): Promise<Core> {
+  let plugins;
+  try {
+    plugins = await loadPlugins(settings.plugins, process.cwd());
+  } catch (err) {
+    throw new KongTsError('KTS_SETTINGS_INVALID', ['plugins'], { detail: (err as Error).message, cause: err });
+  }
+  const runtime = createRuntime({ logger: opts.logger, plugins, defaultCert: opts.defaultCert, metrics: opts.metrics, resolver: opts.resolver });
+  const adjust = opts.compileInput ?? ((i: SnapshotInput) => i);
+  const manager = new ConfigManager<Snapshot>({
+    file, logger: opts.logger, loadOptions: { strict: opts.strict, pluginSchemas: pluginSchemas(plugins) },
+    compile: (input) => buildSnapshot(adjust(input), runtime),
+  });
+  manager.onLoad((ok) => runtime.metrics.configLoaded(ok, ok ? manager.current : undefined));
+  return { runtime, manager };
+}
+
+/** The first load: refuses to go on, with every problem, when the file is not good. */
+export async function loadFirst(core: Core, file: string, text?: string): Promise<Snapshot> {
+  const first = text === undefined ? await core.manager.reloadFile('start') : await core.manager.reloadText(text, file, 'start');
+  if (first.status === 'loaded') return first.snapshot;
+  core.runtime.registry.close();
+  const detail = first.status === 'invalid' ? '\n' + first.problems.map(formatProblem).join('\n') : first.status === 'unreadable' ? first.message : first.status;
+  throw new KongTsError('KTS_CONFIG_INVALID', [file], { detail });
+}
+
+export interface Servers {
+  stream: StreamServer;
+  udp: UdpServer;
+  accessLog?: AccessLog;
+}
+
+/**
+ * The TCP and UDP servers of this process, on the live snapshot, following every swap: balancers retained, the reload
+ * policy applied to open sessions (and logged), a retired snapshot's plugins closed after its last session.
+ */
+export function createServers(settings: Settings, core: Core, opts: {
+  logger: Logger; udp?: boolean; onSessionEnd?: (r: SessionRecord) => void;
+}): Servers {
+  const { runtime, manager } = core;
+  const logger = opts.logger;
+  const accessLog = settings.accessLog === 'off' ? undefined : AccessLog.open(settings.accessLog.path, logger);
+  const stream = new StreamServer({
+    listeners: settings.streamListen.filter((l) => !l.udp), logger, accessLog, metrics: runtime.metrics,
+    prereadTimeout: settings.prereadTimeout, pluginDeadline: settings.pluginPrereadTimeout,
+    onSessionEnd: opts.onSessionEnd, trustedIps: settings.trustedIps,
+    maxConnections: settings.maxConnections, maxConnectionsPerIp: settings.maxConnectionsPerIp,
+    connectionRatePerIp: settings.connectionRatePerIp,
+  });
+  const udp = new UdpServer({
+    listeners: opts.udp === false ? [] : settings.streamListen.filter((l) => l.udp), logger,
+    pickPeer: (service, ip) => (service.balancer ? service.balancer.pick(ip) ?? null : undefined),
+    onSessionEnd: (r) => {
+      accessLog?.write(r);
+      runtime.metrics.observeSession(r);
+      // UDP sessions are logged by the live snapshot's plugins (they hold no snapshot lease)
+      const snap = manager.current;
+      const chain = (r.route && snap?.routeChains.get(r.route.id)?.udp) || snap?.globalChain;
+      if (chain?.hasLog) chain.log(r);
+      opts.onSessionEnd?.(r);
+    },
+  });
+  const live = manager.current!;
+  stream.swap(live);
+  udp.swap(live);
+  manager.onSwap((snap, previous) => {
+    stream.swap(snap);
+    udp.swap(snap);
+    runtime.registry.retain(snap.balancers.values());
+    if (!previous) return;
+    const o = applyReloadPolicy(stream.openSessions(), snap, (x) => (x as Snapshot).config,
+      { policy: settings.reloadPolicy, drainMs: settings.drainTimeout, logger });
+    logger.info({ generation: snap.generation, open: stream.activeSessions, ...o },
+      `reload touched ${o.kept + o.drained + o.closed} open session(s) of removed or changed routes: ${o.kept} kept, ${o.drained} draining, ${o.closed} closed`);
+    stream.retire(previous, () => void previous.plugins.close());
+  });
+  return { stream, udp, accessLog };
+}
+
+/** The settings the admin API shows (never the token). */
+export function shownSettings(settings: Settings): Record<string, string> {
+  return Object.fromEntries(Object.entries(settings.values).filter(([k]) => k !== 'admin_token').map(([k, v]) => [k, v.value]));
+}
