@@ -49,18 +49,36 @@ const withCommon = (c: Command) => c
   .option('--v', 'verbose: log_level info')
   .option('--vv', 'debug: log_level debug');
 
-withCommon(program.command('start'))
-  .description('start kong-ts in the foreground, serving the declarative file; logs go to stdout')
+const withStart = (c: Command) => withCommon(c)
   .option('--stream-listen <addresses>', "stream_listen, e.g. '127.0.0.1:5555, 0.0.0.0:5556 ssl'")
   .option('--admin-listen <addresses>', "admin_listen, e.g. '127.0.0.1:8001' or 'off'")
   .option('--log-level <level>', 'debug, info, notice, warn, error, crit')
-  .option('--strict', 'treat HTTP-only routes and services as errors instead of skipping them')
+  .option('--strict', 'treat HTTP-only routes and services as errors instead of skipping them');
+
+async function start(o: CommonOpts & Record<string, unknown>): Promise<void> {
+  const s = settingsFrom(o);
+  // one process keeps the single-process path as it is; more fork workers under a primary
+  if (s.workerProcesses > 1) await startCluster(s, { strict: o.strict === true });
+  else await startInstance(s, { strict: o.strict === true });
+}
+
+withStart(program.command('start'))
+  .description('start kong-ts in the foreground, serving the declarative file; logs go to stdout')
   .addHelpText('after', '\nExamples:\n  kong-ts start -c kong.yml --stream-listen 127.0.0.1:5555\n  KONG_STREAM_LISTEN="0.0.0.0:5556 ssl" kong-ts start -c /etc/kong/kong.conf')
+  .action(start);
+
+withStart(program.command('restart'))
+  .description('quit the kong-ts running in the prefix (letting open sessions finish for up to -t seconds), then start in the foreground')
+  .option('-t, --timeout <seconds>', 'how long the old instance\'s open sessions may take', '10')
   .action(async (o) => {
     const s = settingsFrom(o);
-    // one process keeps the single-process path as it is; more fork workers under a primary
-    if (s.workerProcesses > 1) await startCluster(s, { strict: o.strict });
-    else await startInstance(s, { strict: o.strict });
+    const pid = runningPid(s.prefix);
+    if (pid) {
+      writeFileSync(quitTimeoutPath(s.prefix), `${Number(o.timeout) || 0}\n`);
+      process.kill(pid, 'SIGQUIT');
+      if (!(await waitExit(pid, (Number(o.timeout) || 0) * 1000 + 5000))) throw new Error(`kong-ts (pid ${pid}) did not quit in time`);
+    }
+    await start(o);
   });
 
 withCommon(program.command('stop'))

@@ -82,13 +82,15 @@ export function createServers(settings: Settings, core: Core, opts: {
   const udp = new UdpServer({
     listeners: opts.udp === false ? [] : settings.streamListen.filter((l) => l.udp), logger,
     pickPeer: (service, ip) => (service.balancer ? service.balancer.pick(ip) ?? null : undefined),
+    pluginDeadline: settings.pluginPrereadTimeout,
     onSessionEnd: (r) => {
       accessLog?.write(r);
       runtime.metrics.observeSession(r);
-      // UDP sessions are logged by the live snapshot's plugins (they hold no snapshot lease)
-      const snap = manager.current;
-      const chain = (r.route && snap?.routeChains.get(r.route.id)?.udp) || snap?.globalChain;
-      if (chain?.hasLog) chain.log(r);
+      // a session's own plugins log it (udp/session.ts); datagrams no route took go to the live global plugins
+      if (!r.route) {
+        const chain = manager.current?.globalChain;
+        if (chain?.hasLog) chain.log(r);
+      }
       opts.onSessionEnd?.(r);
     },
   });

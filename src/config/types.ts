@@ -175,6 +175,8 @@ export interface Problem {
 export interface LoadOptions {
   /** HTTP-only routes and services become errors instead of being skipped with a warning */
   strict?: boolean;
+  /** keys that read `[redacted]` (a config fetched from the admin API) are accepted unchecked */
+  redactedKeys?: boolean;
   /**
    * JSON Schemas of the `config` of known plugins, by plugin name. When given, an unknown plugin name is an error
    * and each plugin's config is validated against its schema (defaults filled in).

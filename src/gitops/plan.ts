@@ -62,7 +62,18 @@ function routePolicy(tags: readonly string[] | undefined): SessionPolicy | undef
  * Plans a reload from `live` to `next`. The policy of a route is its `kong-ts.reload=` tag in the new file, or in
  * the running config for a route the new file removes, else the proxy's `reload_session_policy`.
  */
-export function buildPlan(live: LiveState, liveCfg: DeclarativeConfig, next: DeclarativeConfig, nextHash: string): Plan {
+export function buildPlan(live: LiveState, fetched: DeclarativeConfig, next: DeclarativeConfig, nextHash: string): Plan {
+  // the admin API never shows private keys: a redacted key is taken as the new file's key for the same
+  // certificate (unknown, so not reported as a change); a certificate whose cert changed still shows
+  const nextCerts = new Map(next.certificates.map((c) => [c.id, c]));
+  const liveCfg: DeclarativeConfig = {
+    ...fetched,
+    certificates: fetched.certificates.map((c) => {
+      const n = nextCerts.get(c.id);
+      const redacted = (k: string | null | undefined) => k?.trim() === '[redacted]';
+      return n ? { ...c, key: redacted(c.key) ? n.key : c.key, key_alt: redacted(c.key_alt) ? n.key_alt : c.key_alt } : c;
+    }),
+  };
   const diff = diffConfigs(liveCfg, next);
   const affected = affectedRoutes(liveCfg, next);
   const oldRoutes = new Map(liveCfg.routes.map((r) => [r.id, r]));
@@ -142,7 +153,7 @@ export async function fetchLive(admin: string, token?: string): Promise<LiveStat
 
 /** Loads the live config text; a live config that does not load is trouble, not a diff. */
 export function loadLive(live: LiveState, name: string): DeclarativeConfig {
-  const r = loadConfigText(live.configText, name);
+  const r = loadConfigText(live.configText, name, { redactedKeys: true });
   if (!r.ok) throw new PlanError(`the running config does not load:\n${r.problems.filter((p) => p.severity === 'error').map(formatProblem).join('\n')}`);
   return r.config;
 }

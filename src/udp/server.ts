@@ -36,6 +36,8 @@ export interface UdpServerOptions {
   maxSessions?: number;
   /** sessions open at once for one client address on one listener (default: a tenth of maxSessions, at least 1) */
   maxSessionsPerSource?: number;
+  /** ms an async plugin preread may take before the chain goes on without it */
+  pluginDeadline?: number;
   /** SO_RCVBUF and SO_SNDBUF of the listener sockets in bytes (default 4 MiB; the kernel may cap it) */
   socketBufferSize?: number;
 }
@@ -99,6 +101,7 @@ export class UdpServer {
     this.#bufferSize = opts.socketBufferSize ?? 4 * 1024 * 1024;
     this.#ctx = {
       logger: opts.logger, table: this.#table, counters: this.#counters, pickPeer: opts.pickPeer,
+      prereadDeadline: opts.pluginDeadline ?? 3000,
       emit: opts.onSessionEnd ? (r) => this.#emit(r) : undefined,
     };
   }
@@ -227,7 +230,7 @@ export class UdpServer {
       return;
     }
     this.#makeRoom(l, rinfo.address);
-    const s = new UdpSession(this.#ctx, l, rinfo.address, rinfo.port, route, route.service);
+    const s = new UdpSession(this.#ctx, l, rinfo.address, rinfo.port, route, route.service, snap.routeChains?.get(route.id)?.udp);
     this.#table.add(s);
     this.#logger.debug({ client: hostPort(rinfo.address, rinfo.port), route: route.name ?? route.id }, 'udp session started');
     s.start(msg);

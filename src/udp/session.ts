@@ -16,6 +16,8 @@ import type { SessionRecord, TryRecord } from '../proxy/record.js';
 import type { CompiledRoute, CompiledService } from '../router/types.js';
 import type { ListenSpec } from '../settings/types.js';
 import type { SessionTable, TableEntry } from './table.js';
+import type { PluginChain } from '../plugins/chain.js';
+import type { PrereadResult } from '../plugins/types.js';
 
 /** A peer picked by a balancer. */
 export interface UdpPeer {
@@ -56,6 +58,8 @@ export interface UdpContext {
   readonly pickPeer?: PickPeer;
   /** undefined when nobody wants records: then none is built */
   readonly emit?: (r: SessionRecord) => void;
+  /** ms an async plugin preread may take */
+  readonly prereadDeadline: number;
 }
 
 const SESSION = Symbol('kong-ts.udp-session');
@@ -66,6 +70,10 @@ const MAX_PENDING = 64;
 // Timers can fire a little before the clock says the time is up.
 const TIMER_SLACK_MS = 1;
 const UPSTREAM_RCVBUF = 1024 * 1024;
+
+function onPrereadDone(result: PrereadResult, s: UdpSession): void {
+  s.prereadDone(result);
+}
 
 /** The client address as Kong logs it: IPv4-mapped IPv6 shown as plain IPv4. */
 export function plainIp(ip: string): string {
@@ -103,8 +111,13 @@ export class UdpSession implements TableEntry {
   upSent = 0;
   upReceived = 0;
 
+  /** the route's udp plugin chain (preread runs before the upstream is picked) */
+  readonly chain: PluginChain | undefined;
+  logValues: Record<string, unknown> | undefined = undefined;
+
   constructor(ctx: UdpContext, listener: UdpListener, clientIp: string, clientPort: number,
-    route: CompiledRoute, service: CompiledService) {
+    route: CompiledRoute, service: CompiledService, chain?: PluginChain) {
+    this.chain = chain;
     this.ctx = ctx;
     this.listener = listener;
     this.clientIp = clientIp;
@@ -121,6 +134,30 @@ export class UdpSession implements TableEntry {
     this.timer = setTimeout(onIdleTimer, this.service.readTimeout, this);
     this.timer.unref();
     this.fromClient(first);
+    if (this.chain?.hasPreread) this.chain.preread(this, this.ctx.prereadDeadline, onPrereadDone);
+    else this.pick();
+  }
+
+  // the plugins' preread context (Kong's preread phase runs once per udp session, on its first datagram)
+  get serverPort(): number { return this.listener.port; }
+  get sni(): undefined { return undefined; }
+  setLogValue(key: string, value: unknown): void {
+    (this.logValues ??= {})[key] = value;
+  }
+
+  prereadDone(result: PrereadResult): void {
+    if (this.done) return;
+    if (result && result.close) {
+      this.ctx.logger.info({ route: this.route.name ?? this.route.id, client: plainIp(this.clientIp), status: result.status, reason: result.reason },
+        'udp session closed by a plugin');
+      this.end(result.status, 'proxy');
+      return;
+    }
+    this.pick();
+  }
+
+  /** Picks the upstream (a balancer's peer, or the service host) and opens the socket to it. */
+  pick(): void {
     let peer: UdpPeer | null | undefined;
     if (this.ctx.pickPeer) {
       try {
@@ -214,11 +251,17 @@ export class UdpSession implements TableEntry {
       } catch { /* already closed */ }
     }
     this.ctx.table.remove(this);
-    if (this.ctx.emit) this.ctx.emit(this.record(status, closedBy));
+    const chain = this.chain?.hasLog ? this.chain : undefined;
+    if (this.ctx.emit || chain) {
+      const r = this.record(status, closedBy);
+      this.ctx.emit?.(r);
+      chain?.log(r); // the plugins of the snapshot this session started with
+    }
   }
 
-  record(status: number, closedBy: string): SessionRecord {
+  record(status: number, closedBy: string): SessionRecord & { plugin_values?: Record<string, unknown> } {
     return {
+      plugin_values: this.logValues,
       session: {
         received: this.rxBytes, sent: this.txBytes, status, server_port: this.listener.port, closed_by: closedBy,
         datagrams_received: this.rxCount, datagrams_sent: this.txCount,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { startInstance, type Instance } from '../../src/cli/start.js';
@@ -83,10 +83,13 @@ async function waitFor(port: number, want: string, ms: number): Promise<number> 
   }
 }
 
-async function run(style: 'plain' | 'configmap', rewrites: number) {
-  const dir = tempDir('reload-' + style);
+async function run(style: 'plain' | 'configmap' | 'replaced', rewrites: number) {
+  const root = tempDir('reload-' + style);
   const a = await banner('A');
   const b = await banner('B');
+  // 'replaced' keeps the file in a folder of its own, which each version replaces whole
+  const dir = style === 'replaced' ? join(root, 'conf') : root;
+  if (style === 'replaced') mkdirSync(dir);
   const file = join(dir, 'kong.yml');
   let version = 0;
   const write = (text: string, i: number) => {
@@ -97,6 +100,19 @@ async function run(style: 'plain' | 'configmap', rewrites: number) {
       writeFileSync(join(dir, v, 'kong.yml'), text);
       symlinkSync(v, join(dir, '..data_tmp'));
       renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    } else if (style === 'replaced') {
+      if (i === 0) return void writeFileSync(file, text);
+      if (i % 2 === 0) {
+        // the folder renamed away and a new one renamed in
+        const next = join(root, `conf.new${++version}`);
+        mkdirSync(next);
+        writeFileSync(join(next, 'kong.yml'), text);
+        renameSync(dir, join(root, `conf.old${version}`));
+        renameSync(next, dir);
+      } else {
+        rmSync(file); // the file deleted, then created again
+        writeFileSync(file, text);
+      }
     } else if (i % 2 === 0) {
       writeFileSync(file, text); // in place (truncate and write)
     } else {
@@ -108,7 +124,7 @@ async function run(style: 'plain' | 'configmap', rewrites: number) {
   if (style === 'configmap') symlinkSync('..data/kong.yml', file);
   const settings = resolveSettings({
     conf: file, env: {},
-    flags: { prefix: join(dir, 'prefix'), stream_listen: '127.0.0.1:0', admin_listen: 'off', proxy_stream_access_log: 'off', reload_debounce: '30' },
+    flags: { prefix: join(root, 'prefix'), stream_listen: '127.0.0.1:0', admin_listen: 'off', proxy_stream_access_log: 'off', reload_debounce: '30' },
   });
   // KTS_TEST_LOG=/tmp/x.log keeps the instance's debug log, to see what a failing run did
   const logger = process.env.KTS_TEST_LOG ? createLogger({ level: 'debug', file: process.env.KTS_TEST_LOG + '.' + style }) : silentLogger;
@@ -163,4 +179,11 @@ test('reload under load: Kubernetes ConfigMap symlink swaps, valid and invalid',
   const l = await run('configmap', 24);
   t.diagnostic(`new connections on the new file after (ms): ${l.join(', ')}`);
   assert.ok(p90(l) < 1000, `p90 ${p90(l)} ms: ${l.join(',')}`);
+});
+
+test('reload under load: the file deleted and recreated, the folder replaced, valid and invalid', async (t) => {
+  t.after(await exclusive());
+  const l = await run('replaced', 16);
+  t.diagnostic(`new connections on the new file after (ms): ${l.join(', ')}`);
+  assert.ok(p90(l) < 1500, `p90 ${p90(l)} ms: ${l.join(',')}`);
 });
