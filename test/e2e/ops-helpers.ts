@@ -5,89 +5,20 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { Duplex, Writable } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
-import { pino } from 'pino';
-import { startInstance } from '../../src/cli/start.js';
-import type { SessionRecord } from '../../src/proxy/record.js';
 import { readProxyHeader } from '../../src/proxy-protocol/read.js';
 import type { ProxyHeader } from '../../src/proxy-protocol/parse.js';
-import { resolveSettings } from '../../src/settings/settings.js';
-import { CLI, tempDir } from '../helpers/cli.js';
-import type { TestInstance } from '../helpers/instance.js';
+import { CLI } from '../helpers/cli.js';
+import { startYaml, type LogLine, type TestInstance } from '../helpers/instance.js';
 
-export type LogLine = { level: number; msg: string; [k: string]: unknown };
+export type { LogLine, TestInstance as LoggedInstance } from '../helpers/instance.js';
 
-export interface LoggedInstance extends TestInstance {
-  logs: LogLine[];
-  /** resolves with the first log line (already written or to come) whose msg matches */
-  waitLog(re: RegExp, timeoutMs?: number): Promise<LogLine>;
-}
-
-/** startYaml with the log kept in memory (level debug). */
-export async function startLogged(yaml: string, opts: { listen?: string; settings?: Record<string, string> } = {}): Promise<LoggedInstance> {
-  const dir = tempDir('opse2e');
-  const file = join(dir, 'kong.yml');
-  writeFileSync(file, yaml);
-  const settings = resolveSettings({
-    conf: file, env: {}, cwd: dir,
-    flags: {
-      prefix: join(dir, 'prefix'), stream_listen: opts.listen ?? '127.0.0.1:0', admin_listen: 'off',
-      proxy_stream_access_log: 'off', watch: 'off', ...opts.settings,
-    },
-  });
-  const logs: LogLine[] = [];
-  const logWaiters: { re: RegExp; cb: (l: LogLine) => void }[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) {
-        if (!line) continue;
-        const l = JSON.parse(line) as LogLine;
-        logs.push(l);
-        for (let i = logWaiters.length - 1; i >= 0; i--) {
-          if (logWaiters[i]!.re.test(l.msg)) logWaiters.splice(i, 1)[0]!.cb(l);
-        }
-      }
-      cb();
-    },
-  });
-  const records: SessionRecord[] = [];
-  const waiting: ((r: SessionRecord) => void)[] = [];
-  const inst = await startInstance(settings, {
-    logger: pino({ level: 'debug' }, sink), signals: false,
-    onSessionEnd: (r) => {
-      const w = waiting.shift();
-      if (w) w(r); else records.push(r);
-    },
-  });
-  return {
-    inst, dir, file, records, logs,
-    ports: inst.stream.addresses().map((a) => a.port),
-    nextRecord(timeoutMs = 5000) {
-      const r = records.shift();
-      if (r) return Promise.resolve(r);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('no session record within ' + timeoutMs + ' ms')), timeoutMs);
-        waiting.push((rec) => { clearTimeout(t); resolve(rec); });
-      });
-    },
-    waitLog(re: RegExp, timeoutMs = 5000) {
-      const l = logs.find((x) => re.test(x.msg));
-      if (l) return Promise.resolve(l);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no log line ${re} within ${timeoutMs} ms`)), timeoutMs);
-        logWaiters.push({ re, cb: (x) => { clearTimeout(t); resolve(x); } });
-      });
-    },
-    async reload(text: string) {
-      writeFileSync(file, text);
-      return (await inst.manager.reloadFile('signal')).status;
-    },
-    stop: (graceMs?: number) => inst.stop('test', graceMs),
-  };
+/** startYaml (whose log lines are kept in memory) with this suite's temp-folder tag. */
+export function startLogged(yaml: string, opts: { listen?: string; settings?: Record<string, string> } = {}): Promise<TestInstance> {
+  return startYaml(yaml, { ...opts, tag: 'opse2e' });
 }
 
 export interface Backend {

@@ -6,18 +6,10 @@
 import { spawn } from 'node:child_process';
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import tls from 'node:tls';
-import { pino } from 'pino';
-import { startInstance } from '../../src/cli/start.js';
-import type { SessionRecord } from '../../src/proxy/record.js';
-import { resolveSettings } from '../../src/settings/settings.js';
 import { generateSelfSigned, type CertPair, type SelfSignedOptions } from '../../src/tls/default-cert.js';
-import { tempDir } from '../helpers/cli.js';
-import type { TestInstance } from '../helpers/instance.js';
+import { startYaml, type TestInstance } from '../helpers/instance.js';
 
 export { generateSelfSigned, type CertPair };
 
@@ -143,57 +135,9 @@ export async function sClientSubject(port: number, args: string[]): Promise<stri
   return m[1]!;
 }
 
-export interface LoggedInstance extends TestInstance {
-  /** every log line (parsed pino JSON) written so far */
-  logs: Array<{ level: number; msg: string; [k: string]: unknown }>;
-}
+export type { TestInstance as LoggedInstance } from '../helpers/instance.js';
 
-/**
- * Like startYaml, with the instance's log lines kept in memory (level debug) so tests can assert on them.
- */
-export async function startLogged(yaml: string, opts: { listen?: string; settings?: Record<string, string> } = {}): Promise<LoggedInstance> {
-  const dir = tempDir('tlse2e');
-  const file = join(dir, 'kong.yml');
-  writeFileSync(file, yaml);
-  const settings = resolveSettings({
-    conf: file, env: {}, cwd: dir,
-    flags: {
-      prefix: join(dir, 'prefix'), stream_listen: opts.listen ?? '127.0.0.1:0 ssl', admin_listen: 'off',
-      proxy_stream_access_log: 'off', watch: 'off', ...opts.settings,
-    },
-  });
-  const logs: LoggedInstance['logs'] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line));
-      cb();
-    },
-  });
-  const logger = pino({ level: 'debug' }, sink);
-  const records: SessionRecord[] = [];
-  const waiting: ((r: SessionRecord) => void)[] = [];
-  const inst = await startInstance(settings, {
-    logger, signals: false,
-    onSessionEnd: (r) => {
-      const w = waiting.shift();
-      if (w) w(r); else records.push(r);
-    },
-  });
-  return {
-    inst, dir, file, records, logs,
-    ports: inst.stream.addresses().map((a) => a.port),
-    nextRecord(timeoutMs = 5000) {
-      const r = records.shift();
-      if (r) return Promise.resolve(r);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('no session record within ' + timeoutMs + ' ms')), timeoutMs);
-        waiting.push((rec) => { clearTimeout(t); resolve(rec); });
-      });
-    },
-    async reload(text: string) {
-      writeFileSync(file, text);
-      return (await inst.manager.reloadFile('signal')).status;
-    },
-    stop: (graceMs?: number) => inst.stop('test', graceMs),
-  };
+/** startYaml (whose log lines are kept in memory) on an ssl listener by default, with this suite's temp-folder tag. */
+export function startLogged(yaml: string, opts: { listen?: string; settings?: Record<string, string> } = {}): Promise<TestInstance> {
+  return startYaml(yaml, { listen: '127.0.0.1:0 ssl', ...opts, tag: 'tlse2e' });
 }

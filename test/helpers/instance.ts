@@ -1,12 +1,20 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startInstance, type Instance } from '../../src/cli/start.js';
-import { createLogger, silentLogger } from '../../src/log.js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { createLogger } from '../../src/log.js';
 import type { SessionRecord } from '../../src/proxy/record.js';
 import { resolveSettings } from '../../src/settings/settings.js';
 import { tempDir } from './cli.js';
 
+export type LogLine = { level: number; msg: string; [k: string]: unknown };
+
 export interface TestInstance {
+  /** every log line of the instance (parsed pino JSON, level debug) */
+  logs: LogLine[];
+  /** resolves with the first log line (already written or to come) whose msg matches */
+  waitLog(re: RegExp, timeoutMs?: number): Promise<LogLine>;
   inst: Instance;
   dir: string;
   file: string;
@@ -25,7 +33,7 @@ export interface TestInstance {
 /**
  * Runs a real kong-ts in this process on the given declarative YAML: listeners on port 0 (`stream_listen` entries
  * like `127.0.0.1:0 ssl`), admin off unless asked for, no file watching (reload() drives reloads), records kept.
- * `KTS_TEST_LOG=/tmp/x` keeps a debug log of the instance.
+ * The log is kept in memory (`logs`, `waitLog`); `KTS_TEST_LOG=/tmp/x` writes it to a file instead.
  */
 export async function startYaml(yaml: string, opts: { listen?: string; settings?: Record<string, string>; tag?: string } = {}): Promise<TestInstance> {
   const dir = tempDir(opts.tag ?? 'inst');
@@ -40,7 +48,24 @@ export async function startYaml(yaml: string, opts: { listen?: string; settings?
   });
   const records: SessionRecord[] = [];
   const waiting: ((r: SessionRecord) => void)[] = [];
-  const logger = process.env.KTS_TEST_LOG ? createLogger({ level: 'debug', file: `${process.env.KTS_TEST_LOG}.${process.pid}` }) : silentLogger;
+  const logs: LogLine[] = [];
+  const logWaiters: { re: RegExp; cb: (l: LogLine) => void }[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) {
+        if (!line) continue;
+        const l = JSON.parse(line) as LogLine;
+        logs.push(l);
+        for (let i = logWaiters.length - 1; i >= 0; i--) {
+          if (logWaiters[i]!.re.test(l.msg)) logWaiters.splice(i, 1)[0]!.cb(l);
+        }
+      }
+      cb();
+    },
+  });
+  const logger = process.env.KTS_TEST_LOG
+    ? createLogger({ level: 'debug', file: `${process.env.KTS_TEST_LOG}.${process.pid}` })
+    : pino({ level: 'debug' }, sink);
   const inst = await startInstance(settings, {
     logger, signals: false,
     onSessionEnd: (r) => {
@@ -52,7 +77,15 @@ export async function startYaml(yaml: string, opts: { listen?: string; settings?
   const ports = [...inst.stream.addresses(), ...inst.udp.addresses()].map((a) => a.port);
   const a = inst.admin?.addresses()[0];
   return {
-    inst, dir, file, ports, records,
+    inst, dir, file, ports, records, logs,
+    waitLog(re: RegExp, timeoutMs = 5000) {
+      const l = logs.find((x) => re.test(x.msg));
+      if (l) return Promise.resolve(l);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no log line matching ${re} within ${timeoutMs} ms`)), timeoutMs);
+        logWaiters.push({ re, cb: (x) => { clearTimeout(t); resolve(x); } });
+      });
+    },
     admin: a ? `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}` : undefined,
     nextRecord(timeoutMs = 5000) {
       const r = records.shift();
