@@ -174,6 +174,8 @@ export class Session implements ResolveWaiter {
     ctx.metrics?.connectionOpened();
     client.on('error', onClientError);
     client.on('close', onClientClose);
+    // closed before this session existed (between the TLS handshake and here): end it like any closed client
+    if (client.closed) process.nextTick(onClosedEarly, this.client);
   }
 
   /** The PROXY protocol header (v1 or v2, per the service's tag) that tells the upstream who the client is. */
@@ -344,6 +346,8 @@ export class Session implements ResolveWaiter {
     c.on('drain', onClientDrain);
     c.on('data', onClientData);
     c.resume(); // paused since accept (pauseOnConnect): its bytes waited in the kernel, none were lost
+    // a client that finished (TLS: FIN right after its handshake) before we listened for 'end' is not left hanging
+    if (c.readableEnded) onClientEnd.call(c);
   }
 
   /** Ends the pair now (error, timeout, shutdown). */
@@ -393,6 +397,10 @@ export class Session implements ResolveWaiter {
     if (this.logValues) r.plugin_values = this.logValues;
     emitRecord(this.ctx, r, this.chain);
   }
+}
+
+function onClosedEarly(c: ProxySocket): void {
+  onClientClose.call(c);
 }
 
 function onPrereadDone(result: PrereadResult, s: Session): void {
