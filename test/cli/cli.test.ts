@@ -72,14 +72,22 @@ test('start refuses an invalid file with every error, before opening any port', 
 
 test('start, traffic through the proxy, health, reload, a second instance refused, stop', async () => {
   const dir = tempDir('cli-life');
-  const [listen, admin] = [await freePort(), await freePort()];
   const file = join(dir, 'kong.yml');
-  writeFileSync(file, GOOD(admin, listen));
   const prefix = join(dir, 'prefix');
   mkdirSync(join(prefix, 'pids'), { recursive: true });
-  writeFileSync(join(prefix, 'pids', 'kong-ts.pid'), '999999\n'); // a stale pid file (a crash) must not block the start
-  const env = { KONG_PREFIX: prefix, KONG_ADMIN_LISTEN: `127.0.0.1:${admin}`, KONG_STREAM_LISTEN: `127.0.0.1:${listen}` };
-  const { child, out } = await startCli(['-c', file], { env });
+  let listen = 0, admin = 0, env: Record<string, string> = {}, started;
+  // ports found free a moment ago may be taken by a test running beside this one: try again with others then
+  for (let attempt = 1; !started; attempt++) {
+    [listen, admin] = [await freePort(), await freePort()];
+    writeFileSync(file, GOOD(admin, listen));
+    writeFileSync(join(prefix, 'pids', 'kong-ts.pid'), '999999\n'); // a stale pid file (a crash) must not block the start
+    env = { KONG_PREFIX: prefix, KONG_ADMIN_LISTEN: `127.0.0.1:${admin}`, KONG_STREAM_LISTEN: `127.0.0.1:${listen}` };
+    started = await startCli(['-c', file], { env }).catch((err: Error) => {
+      if (attempt >= 3 || !/EADDRINUSE|already in use/.test(err.message)) throw err;
+      return undefined;
+    });
+  }
+  const { child, out } = started;
   try {
     const res = await httpGet(listen, '/status');
     assert.match(res, /^HTTP\/1\.1 200/);

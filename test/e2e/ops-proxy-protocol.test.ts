@@ -53,6 +53,12 @@ listen v2
   bind 127.0.0.1:${hp.v2}
   server k 127.0.0.1:${ti.ports[0]} send-proxy-v2
 `, [hp.v1!, hp.v2!]);
+    // the readiness probes of startHAProxy went through kong-ts too (HAProxy forwards them with a PROXY header a moment
+    // later): let their sessions end and drop their records
+    await new Promise((r) => setTimeout(r, 300));
+    const end = Date.now() + 3000;
+    while (ti.inst.stream.activeSessions > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    ti.records.length = 0;
   });
   after(async () => {
     await haproxy?.stop();

@@ -95,14 +95,21 @@ function alive(pid: number): boolean {
 interface Running { child: ChildProcess; out: () => string; prefix: string; file: string; listen: number; adminPort: number }
 
 async function startTwo(tag: string, backendPort: number, extra: string[] = []): Promise<Running> {
-  const dir = tempDir(tag);
-  const [listen, adminPort] = [await freePort(), await freePort()];
-  const file = join(dir, 'kong.yml');
-  writeFileSync(file, yaml(backendPort, listen));
-  const prefix = join(dir, 'prefix');
-  const { child, out } = await startCli(['-c', file, '-p', prefix, '--stream-listen', `127.0.0.1:${listen}`,
-    '--admin-listen', `127.0.0.1:${adminPort}`, '--set', 'nginx_worker_processes=2', ...extra]);
-  return { child, out, prefix, file, listen, adminPort };
+  // ports found free a moment ago may be taken by a test running beside this one: try again with others then
+  for (let attempt = 1; ; attempt++) {
+    const dir = tempDir(tag);
+    const [listen, adminPort] = [await freePort(), await freePort()];
+    const file = join(dir, 'kong.yml');
+    writeFileSync(file, yaml(backendPort, listen));
+    const prefix = join(dir, 'prefix');
+    try {
+      const { child, out } = await startCli(['-c', file, '-p', prefix, '--stream-listen', `127.0.0.1:${listen}`,
+        '--admin-listen', `127.0.0.1:${adminPort}`, '--set', 'nginx_worker_processes=2', ...extra]);
+      return { child, out, prefix, file, listen, adminPort };
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE|address already in use/.test((err as Error).message)) throw err;
+    }
+  }
 }
 
 /** Stops the cluster with `kong-ts stop` and checks that no process of it is left. */
