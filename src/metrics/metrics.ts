@@ -126,7 +126,14 @@ export class Metrics {
   connectionOpened(): void { this.#active.inc(); }
   connectionClosed(): void { this.#active.dec(); }
 
-  tlsHandshake(ok: boolean): void { this.#handshakes.inc({ result: ok ? 'ok' : 'failed' }); }
+  // label-bound children made once: a handshake costs an increment, not a label lookup
+  #handshakeOk: { inc(): void } | undefined;
+  #handshakeFailed: { inc(): void } | undefined;
+
+  tlsHandshake(ok: boolean): void {
+    if (ok) (this.#handshakeOk ??= this.#handshakes.labels('ok')).inc();
+    else (this.#handshakeFailed ??= this.#handshakes.labels('failed')).inc();
+  }
 
   /** Sets a target's state (1) and clears its other states (0), as Kong's `upstream_target_health`. */
   setTargetHealth(upstream: string, target: string, state: TargetHealth): void {

@@ -172,6 +172,12 @@ function terminated(fe: Frontend, a: Accepted, r: CompiledRoute, hello: ClientHe
   tlsSocket.pause();
   const s = new Session(a, tlsSocket, fe, r);
   s.tls = { version: info?.version, cipher: info?.cipher, sni: hello.sni, alpn: hello.alpn.length ? hello.alpn : undefined };
+  // one turn later: records that came with the client's Finished (a close_notify and FIN from clients that only
+  // handshake) are read by then, and such a session needs no upstream connection (see Session.start)
+  setImmediate(beginSession, s);
+}
+
+function beginSession(s: Session): void {
   s.begin();
 }
 

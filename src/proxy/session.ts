@@ -216,6 +216,13 @@ export class Session implements ResolveWaiter {
 
   /** Starts the first connect: a balancer's peer, or the service host (resolved when it is a name). */
   start(): void {
+    if (this.tls && !this.tls.passthrough && clientGone(this.client)) {
+      // the client finished before anything was sent (openssl s_time, health probes: close_notify and FIN right after
+      // the handshake): an upstream connection would carry nothing, so none is made, as HAProxy does
+      this.closedBy = 'client';
+      this.client.destroy();
+      return;
+    }
     if (this.service.balancer) {
       this.pickPeer();
       return;
@@ -397,6 +404,14 @@ export class Session implements ResolveWaiter {
     if (this.logValues) r.plugin_values = this.logValues;
     emitRecord(this.ctx, r, this.chain);
   }
+}
+
+/** True when the client's end of the stream was already read and no byte of it waits (nothing to proxy). */
+function clientGone(c: Socket): boolean {
+  // `_readableState.ended` (EOF received, maybe not yet emitted) has no public name; `readableEnded` is true only
+  // after 'end' was emitted, which a paused socket never does
+  const st = (c as unknown as { _readableState?: { ended?: boolean } })._readableState;
+  return c.destroyed || (st?.ended === true && c.readableLength === 0);
 }
 
 function onClosedEarly(c: ProxySocket): void {
