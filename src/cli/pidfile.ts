@@ -69,3 +69,14 @@ export async function waitExit(pid: number, timeoutMs: number): Promise<boolean>
   }
   return !alive(pid);
 }
+
+/** The grace `kong-ts quit -t N` left for this SIGQUIT (10 s when it was sent some other way). */
+export function quitTimeout(prefix: string): number {
+  try {
+    const file = quitTimeoutPath(prefix);
+    const secs = Number(readFileSync(file, 'utf8').trim());
+    rmSync(file, { force: true });
+    if (Number.isFinite(secs) && secs >= 0) return secs * 1000;
+  } catch { /* no file: the default */ }
+  return 10_000;
+}

@@ -19,6 +19,7 @@ import { buildSnapshot, type Snapshot, type SnapshotInput } from '../runtime/sna
 import type { Settings } from '../settings/settings.js';
 import type { CertPair } from '../tls/default-cert.js';
 import { UdpServer } from '../udp/server.js';
+import { quitTimeout } from './pidfile.js';
 
 export interface Core {
   runtime: Runtime;
@@ -114,4 +115,19 @@ export function createServers(settings: Settings, core: Core, opts: {
 /** The settings the admin API shows (never the token). */
 export function shownSettings(settings: Settings): Record<string, string> {
   return Object.fromEntries(Object.entries(settings.values).filter(([k]) => k !== 'admin_token').map(([k, v]) => [k, v.value]));
+}
+
+/**
+ * Kong's signals: SIGHUP reloads the declarative file, SIGTERM/SIGINT stop at once, SIGQUIT stops gracefully (the
+ * grace `kong-ts quit -t` left in the prefix), SIGUSR1 reopens the access log.
+ */
+export function handleSignals(prefix: string, logger: Logger, on: {
+  stop: (reason: string, graceMs: number) => Promise<void>; reload: () => void; reopen: () => void;
+}): void {
+  process.on('SIGHUP', on.reload);
+  const exit = (reason: string, graceMs: number) => void on.stop(reason, graceMs).finally(() => logger.flush(() => process.exit(0)));
+  process.on('SIGTERM', () => exit('SIGTERM', 0));
+  process.on('SIGINT', () => exit('SIGINT', 0));
+  process.on('SIGQUIT', () => exit('SIGQUIT', quitTimeout(prefix)));
+  process.on('SIGUSR1', on.reopen);
 }

@@ -1,5 +1,5 @@
 import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminServer } from '../admin/server.js';
 import type { Resolver } from '../balancer/index.js';
@@ -10,8 +10,8 @@ import type { SessionRecord } from '../proxy/record.js';
 import { StreamServer } from '../proxy/stream-server.js';
 import type { Settings } from '../settings/settings.js';
 import { UdpServer } from '../udp/server.js';
-import { claimPrefix, quitTimeoutPath, releasePrefix } from './pidfile.js';
-import { createServers, loadFirst, openCore, shownSettings } from './serve.js';
+import { claimPrefix, releasePrefix } from './pidfile.js';
+import { createServers, handleSignals, loadFirst, openCore, shownSettings } from './serve.js';
 import type { ConfigManager } from '../config/manager.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshot } from '../runtime/snapshot.js';
@@ -45,17 +45,6 @@ export function readDefaultCert(settings: Settings): { cert: string; key: string
     throw new KongTsError('KTS_SETTINGS_INVALID', ['ssl_cert'], { detail: (err as Error).message, cause: err });
   }
   return pair;
-}
-
-/** The grace `kong-ts quit -t N` left for this SIGQUIT (10 s when it was sent some other way). */
-export function quitTimeout(prefix: string): number {
-  try {
-    const file = quitTimeoutPath(prefix);
-    const secs = Number(readFileSync(file, 'utf8').trim());
-    rmSync(file, { force: true });
-    if (Number.isFinite(secs) && secs >= 0) return secs * 1000;
-  } catch { /* no file: the default */ }
-  return 10_000;
 }
 
 /** A running kong-ts: what `start` builds and what tests drive in-process. */
@@ -139,12 +128,7 @@ export async function startInstance(settings: Settings, opts: {
   };
 
   if (opts.signals !== false) {
-    process.on('SIGHUP', () => void manager.reloadFile('signal'));
-    const exit = (reason: string, graceMs: number) => void stop(reason, graceMs).finally(() => logger.flush(() => process.exit(0)));
-    process.on('SIGTERM', () => exit('SIGTERM', 0));
-    process.on('SIGINT', () => exit('SIGINT', 0));
-    process.on('SIGQUIT', () => exit('SIGQUIT', quitTimeout(settings.prefix)));
-    process.on('SIGUSR1', () => accessLog?.reopen());
+    handleSignals(settings.prefix, logger, { stop, reload: () => void manager.reloadFile('signal'), reopen: () => accessLog?.reopen() });
   }
   logger.info({
     stream_listen: [...stream.addresses(), ...udp.addresses().map((a) => ({ ...a, udp: true }))],

@@ -15,8 +15,8 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshot } from '../runtime/snapshot.js';
 import type { Settings } from '../settings/settings.js';
 import { claimPrefix, releasePrefix } from '../cli/pidfile.js';
-import { loadFirst, openCore, shownSettings } from '../cli/serve.js';
-import { nodeId, quitTimeout, readDefaultCert } from '../cli/start.js';
+import { handleSignals, loadFirst, openCore, shownSettings } from '../cli/serve.js';
+import { nodeId, readDefaultCert } from '../cli/start.js';
 import { clusterMetricsText } from './metrics.js';
 import type { ConfigPush, WorkerReport } from './protocol.js';
 import { Supervisor } from './supervisor.js';
@@ -140,12 +140,7 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
   };
 
   if (opts.signals !== false) {
-    process.on('SIGHUP', () => reload('signal'));
-    const exit = (reason: string, graceMs: number) => void stop(reason, graceMs).finally(() => logger.flush(() => process.exit(0)));
-    process.on('SIGTERM', () => exit('SIGTERM', 0));
-    process.on('SIGINT', () => exit('SIGINT', 0));
-    process.on('SIGQUIT', () => exit('SIGQUIT', quitTimeout(settings.prefix)));
-    process.on('SIGUSR1', () => supervisor.reopenLogs());
+    handleSignals(settings.prefix, logger, { stop, reload: () => reload('signal'), reopen: () => supervisor.reopenLogs() });
   }
   logger.info({
     stream_listen: started.addresses, admin_listen: admin?.addresses() ?? 'off', prefix: settings.prefix,
