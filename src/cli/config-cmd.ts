@@ -9,6 +9,9 @@ import { diffConfigs } from '../gitops/diff.js';
 import { diffText } from '../gitops/format.js';
 import { buildPlan, fetchLive, loadLive, PlanError, planText } from '../gitops/plan.js';
 import { ROOT } from '../paths.js';
+import { ANY_PLAIN_LISTENER, routerOf, tlsDetectWarnings } from '../runtime/tls-warnings.js';
+import { parseStreamListen } from '../settings/listen.js';
+import { sortProblems } from '../config/problems.js';
 
 /** GitHub workflow annotation for one problem (lands on the pull request's line). */
 export function githubLine(p: Problem): string {
@@ -40,6 +43,23 @@ function report(results: LoadResult[], format: string): void {
       for (const p of r.problems) console.error(formatProblem(p));
     }
   }
+}
+
+/**
+ * Adds the `stream_tls_detect` warnings to valid results: for the given `stream_listen` entries (the option, else
+ * `KONG_STREAM_LISTEN`), or for any plain listener when none is known. `KONG_STREAM_TLS_DETECT=off` turns them off.
+ */
+function addTlsDetectWarnings(results: LoadResult[], streamListen: string | undefined): string | undefined {
+  const parsed = parseStreamListen(streamListen ?? 'off');
+  if (!parsed.ok) return `--stream-listen: ${parsed.error}`;
+  const listeners = streamListen === undefined || streamListen.trim() === 'off' ? [ANY_PLAIN_LISTENER] : parsed.listeners;
+  const mode = process.env.KONG_STREAM_TLS_DETECT?.trim() === 'off' ? 'off' : 'auto';
+  for (const r of results) {
+    if (!r.ok) continue;
+    r.problems.push(...tlsDetectWarnings(routerOf(r.config), r.config, listeners, { mode }));
+    sortProblems(r.problems);
+  }
+  return undefined;
 }
 
 function errorCount(r: LoadResult): string {
@@ -168,9 +188,16 @@ export function configCommand(): Command {
     .argument('<files...>', 'declarative files (.yml, .yaml, .json)')
     .option('--format <format>', 'text, json or github (workflow annotations)', 'text')
     .option('--strict', 'treat HTTP-only routes and services as errors')
-    .action(async (files: string[], o: { format: string; strict?: boolean }) => {
+    .option('--stream-listen <entries>', 'the stream_listen the file will be served on, for the warnings that depend on it (default: $KONG_STREAM_LISTEN)')
+    .action(async (files: string[], o: { format: string; strict?: boolean; streamListen?: string }) => {
       if (badFormat(o.format, ['text', 'json', 'github'])) return;
       const results = await Promise.all(files.map((f) => load(f, o.strict)));
+      const bad = addTlsDetectWarnings(results, o.streamListen ?? process.env.KONG_STREAM_LISTEN);
+      if (bad) {
+        console.error(`Error: ${bad}`);
+        process.exitCode = 2;
+        return;
+      }
       report(results, o.format);
       process.exitCode = results.every((r) => r.ok) ? 0 : 1;
     });

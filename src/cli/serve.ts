@@ -16,6 +16,7 @@ import { StreamServer } from '../proxy/stream-server.js';
 import { applyReloadPolicy } from '../runtime/reload-policy.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
 import { buildSnapshot, type Snapshot, type SnapshotInput } from '../runtime/snapshot.js';
+import { tlsDetectWarnings } from '../runtime/tls-warnings.js';
 import type { Settings } from '../settings/settings.js';
 import type { CertPair } from '../tls/default-cert.js';
 import { UdpServer } from '../udp/server.js';
@@ -42,7 +43,7 @@ export async function openCore(settings: Settings, file: string, opts: {
   const adjust = opts.compileInput ?? ((i: SnapshotInput) => i);
   const manager = new ConfigManager<Snapshot>({
     file, logger: opts.logger, loadOptions: { strict: opts.strict, pluginSchemas: pluginSchemas(plugins) },
-    compile: (input) => buildSnapshot(adjust(input), runtime),
+    compile: (input) => buildSnapshot(adjust(input), runtime, { streamListen: settings.streamListen, tlsDetect: settings.streamTlsDetect }),
   });
   manager.onLoad((ok) => runtime.metrics.configLoaded(ok, ok ? manager.current : undefined));
   return { runtime, manager };
@@ -55,6 +56,21 @@ export async function loadFirst(core: Core, file: string, text?: string): Promis
   core.runtime.registry.close();
   const detail = first.status === 'invalid' ? '\n' + first.problems.map(formatProblem).join('\n') : first.status === 'unreadable' ? first.message : first.status;
   throw new KongTsError('KTS_CONFIG_INVALID', [file], { detail });
+}
+
+/**
+ * Warns, for the live config and every one swapped in later, where a TLS route without destinations makes a plain
+ * listener wait for the client's first bytes (`stream_tls_detect = auto`). Called where the admin API runs (once per
+ * instance, not per worker).
+ */
+export function warnTlsDetect(settings: Settings, core: Core, logger: Logger): void {
+  const warn = (snap: Snapshot): void => {
+    const problems = tlsDetectWarnings(snap.router, snap.config, settings.streamListen,
+      { mode: settings.streamTlsDetect, prereadMs: settings.prereadTimeout });
+    for (const p of problems) logger.warn({ problem: formatProblem(p) }, 'declarative config warning');
+  };
+  if (core.manager.current) warn(core.manager.current);
+  core.manager.onSwap((snap) => warn(snap));
 }
 
 export interface Servers {

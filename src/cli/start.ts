@@ -11,7 +11,7 @@ import { StreamServer } from '../proxy/stream-server.js';
 import type { Settings } from '../settings/settings.js';
 import { UdpServer } from '../udp/server.js';
 import { claimPrefix, releasePrefix } from './pidfile.js';
-import { createServers, handleSignals, loadFirst, openCore, shownSettings } from './serve.js';
+import { createServers, handleSignals, loadFirst, openCore, shownSettings, warnTlsDetect } from './serve.js';
 import type { ConfigManager } from '../config/manager.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshot } from '../runtime/snapshot.js';
@@ -75,6 +75,7 @@ export async function startInstance(settings: Settings, opts: {
   const core = await openCore(settings, file, { logger, strict: opts.strict, defaultCert: readDefaultCert(settings), resolver: opts.resolver });
   const { runtime, manager } = core;
   const live = await loadFirst(core, file);
+  warnTlsDetect(settings, core, logger);
   if (settings.streamListen.length === 0) logger.warn("stream_listen is 'off': no stream traffic will be served (set KONG_STREAM_LISTEN or stream_listen)");
 
   claimPrefix(settings.prefix);

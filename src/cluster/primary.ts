@@ -15,7 +15,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshot } from '../runtime/snapshot.js';
 import type { Settings } from '../settings/settings.js';
 import { claimPrefix, releasePrefix } from '../cli/pidfile.js';
-import { handleSignals, loadFirst, openCore, shownSettings } from '../cli/serve.js';
+import { handleSignals, loadFirst, openCore, shownSettings, warnTlsDetect } from '../cli/serve.js';
 import { nodeId, readDefaultCert } from '../cli/start.js';
 import { clusterMetricsText } from './metrics.js';
 import type { ConfigPush, WorkerReport } from './protocol.js';
@@ -60,6 +60,7 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
   const core = await openCore(settings, file, { logger, strict: opts.strict, defaultCert: readDefaultCert(settings), metrics: new Metrics() });
   const { runtime, manager } = core;
   await loadFirst(core, file);
+  warnTlsDetect(settings, core, logger);
   if (settings.streamListen.length === 0) logger.warn("stream_listen is 'off': no stream traffic will be served (set KONG_STREAM_LISTEN or stream_listen)");
   claimPrefix(settings.prefix);
 

@@ -5,8 +5,9 @@
  *   → route (source, destination, SNI) → route limit → [TLS termination] → Session (plugins' preread, connect)
  *
  * Every refusal closes that one connection with a status in its session record and never throws. Plain listeners
- * never wait for the client's first bytes (server-first protocols work); only ssl and proxy_protocol listeners read
- * before routing, each bounded by `stream_preread_timeout`.
+ * where no TLS route applies never wait for the client's first bytes (server-first protocols work); ssl and
+ * proxy_protocol listeners, and plain ones where a TLS route applies (`stream_tls_detect = auto`, decided per
+ * snapshot), read before routing, each bounded by `stream_preread_timeout`.
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -108,12 +109,17 @@ function admit(fe: Frontend, a: Accepted): void {
     a.hold = hold;
   }
   if (a.spec.ssl) void routeTls(fe, a);
+  else if (a.snap.tlsDetect?.has(a.spec)) void detectTls(fe, a);
   else routePlain(fe, a);
 }
 
 /** The route for `a`, or undefined after closing the connection (no route, no service, route full). */
 function route(fe: Frontend, a: Accepted): CompiledRoute | undefined {
-  const r = a.snap.router.match(a);
+  return checked(fe, a, a.snap.router.match(a));
+}
+
+/** `r` (the router's answer for `a`) when it has a service and room, else undefined after closing the connection. */
+function checked(fe: Frontend, a: Accepted, r: CompiledRoute | undefined): CompiledRoute | undefined {
   if (!r || !r.service) {
     fe.logger.info({ src: hostPort(a.srcIp, a.srcPort), dst: hostPort(a.dstIp, a.dstPort), sni: a.sni },
       r ? 'route has no service: connection closed' : 'no Route found with those values');
@@ -145,20 +151,55 @@ async function routeTls(fe: Frontend, a: Accepted): Promise<void> {
     fe.metrics?.tlsHandshake(false);
     return reject(fe, a, 400);
   }
-  const hello = peek.hello;
   a.protocol = 'tls';
-  a.sni = hello.sni;
+  a.sni = peek.hello.sni;
+  const r = route(fe, a);
+  if (r) routeHello(fe, a, r, peek.hello, peek.buffered);
+}
+
+/**
+ * Plain listeners where a TLS route applies (`stream_tls_detect = auto`, Kong 1.x's behaviour): a ClientHello that a
+ * tls or tls_passthrough route takes goes on as on an ssl listener. Anything else is routed as tcp with the bytes
+ * read so far sent to the upstream first: other first bytes, none within `stream_preread_timeout` (server-first
+ * protocols), EOF, and a ClientHello no TLS route takes (its bytes untouched, as Kong 3 forwards them here).
+ */
+async function detectTls(fe: Frontend, a: Accepted): Promise<void> {
+  a.client.on('error', onEarlyError);
+  const peek = await peekClientHello(a.client, { timeoutMs: fe.prereadTimeout, maxBytes: MAX_HELLO + 1024 });
+  if (a.client.destroyed) {
+    fe.logger.debug({ src: hostPort(a.srcIp, a.srcPort), reason: peek.error }, 'client gone before its first bytes: connection closed');
+    return reject(fe, a, 400);
+  }
+  if (peek.hello) {
+    a.protocol = 'tls';
+    a.sni = peek.hello.sni;
+    const tls = a.snap.router.match(a);
+    if (tls) {
+      const r = checked(fe, a, tls);
+      if (r) routeHello(fe, a, r, peek.hello, peek.buffered);
+      return;
+    }
+    a.protocol = 'tcp';
+    a.sni = undefined;
+  }
   const r = route(fe, a);
   if (!r) return;
+  const s = new Session(a, a.client, fe, r);
+  if (peek.buffered.length > 0) s.head = peek.buffered;
+  s.begin();
+}
+
+/** A ClientHello's route taken: pass the untouched bytes through, or terminate with the SNI's certificate. */
+function routeHello(fe: Frontend, a: Accepted, r: CompiledRoute, hello: ClientHello, buffered: Buffer): void {
   if (r.entity.protocols.includes('tls_passthrough')) {
     const s = new Session(a, a.client, fe, r);
-    s.head = peek.buffered;
+    s.head = buffered;
     s.tls = { sni: hello.sni, alpn: hello.alpn.length ? hello.alpn : undefined, passthrough: true };
     s.begin();
     return;
   }
   if (!a.snap.certs) return reject(fe, a, 500, r);
-  terminateTls(a.client, peek.buffered, a.snap.certs, { handshakeTimeoutMs: fe.prereadTimeout, sni: hello.sni },
+  terminateTls(a.client, buffered, a.snap.certs, { handshakeTimeoutMs: fe.prereadTimeout, sni: hello.sni },
     (err, tlsSocket, info) => terminated(fe, a, r, hello, err, tlsSocket, info));
 }
 

@@ -25,4 +25,7 @@ export interface ProxySnapshot {
   readonly certs?: CertStore;
   /** maximum open connections of routes that set one (`kong-ts.max_connections=N`) */
   readonly routeMax?: ReadonlyMap<string, number>;
+  /** plain listeners (the ListenSpec objects of the settings) that look for a TLS ClientHello before routing
+   * (`stream_tls_detect = auto`) */
+  readonly tlsDetect?: ReadonlySet<object>;
 }

@@ -4,6 +4,7 @@ import type { PluginChain, PluginChains } from '../plugins/chain.js';
 import type { RouteChains } from '../proxy/types.js';
 import { compilePluginChains } from '../plugins/chain.js';
 import { compileRouter, compileService } from '../router/compile.js';
+import { tlsDetectSet, type ListenerAddress } from '../router/tls-listeners.js';
 import type { CompiledService, Router } from '../router/types.js';
 import { compileCertStore, type CertStore } from '../tls/cert-store.js';
 import { compileUpstreamTls } from '../tls/upstream.js';
@@ -35,6 +36,14 @@ export interface Snapshot {
   readonly certs: CertStore;
   /** routes with a `kong-ts.max_connections=N` tag */
   readonly routeMax: ReadonlyMap<string, number>;
+  /** plain listeners (the settings' ListenSpec objects) that look for a TLS ClientHello before routing (`stream_tls_detect`) */
+  readonly tlsDetect: ReadonlySet<ListenerAddress>;
+}
+
+/** What the process serves, for the parts of a snapshot that depend on its listeners. */
+export interface SnapshotListeners {
+  streamListen: readonly ListenerAddress[];
+  tlsDetect: 'auto' | 'off';
 }
 
 export interface SnapshotInput {
@@ -65,7 +74,7 @@ const DNS_READY_MS = 5000;
  * Compiles a checked configuration into a snapshot: services with their balancers, the router index, the plugin
  * chains. Throws when a plugin refuses its config (the manager reports it as a failed load).
  */
-export async function buildSnapshot(input: SnapshotInput, rt: Runtime): Promise<Snapshot> {
+export async function buildSnapshot(input: SnapshotInput, rt: Runtime, listeners?: SnapshotListeners): Promise<Snapshot> {
   const config = deepFreeze(input.config);
   const balancers = new Map<string, Balancer>();
   const byName = new Map<string, Balancer>();
@@ -119,5 +128,6 @@ export async function buildSnapshot(input: SnapshotInput, rt: Runtime): Promise<
     globalChain: plugins.forRoute(),
     certs,
     routeMax,
+    tlsDetect: listeners ? tlsDetectSet(router, listeners.streamListen, listeners.tlsDetect) : new Set<ListenerAddress>(),
   });
 }

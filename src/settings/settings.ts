@@ -26,8 +26,12 @@ export interface Settings {
   sslCertKey?: string;
   trustedIps: string[];
   plugins: string[];
+  /** the folder whose node_modules (and only it) holds custom plugins named by package name */
+  pluginsPath?: string;
   workerProcesses: number;
   prereadTimeout: number;
+  /** `auto`: plain listeners where a TLS route applies read the first bytes for a ClientHello; `off`: Kong 3 */
+  streamTlsDetect: 'auto' | 'off';
   pluginPrereadTimeout: number;
   reloadDebounce: number;
   watch: boolean;
@@ -154,6 +158,9 @@ export function resolveSettings(input: SettingsInput = {}): Settings {
   const watch = v('watch');
   if (watch !== 'on' && watch !== 'off') bad('watch', `expected on or off, got '${watch}'`);
   const decl = v('declarative_config');
+  const tlsDetect = v('stream_tls_detect');
+  if (tlsDetect !== 'auto' && tlsDetect !== 'off') bad('stream_tls_detect', `expected auto or off, got '${tlsDetect}'`);
+  const pluginsPath = v('plugins_path');
   const policy = v('reload_session_policy');
   if (policy !== 'keep' && policy !== 'drain' && policy !== 'close') bad('reload_session_policy', `expected keep, drain or close, got '${policy}'`);
 
@@ -170,8 +177,10 @@ export function resolveSettings(input: SettingsInput = {}): Settings {
     sslCertKey: sslCertKey && !sslCertKey.startsWith('-----') ? resolve(cwd, sslCertKey) : sslCertKey,
     trustedIps: v('trusted_ips').split(',').map((s) => s.trim()).filter(Boolean),
     plugins: v('plugins').split(',').map((s) => s.trim()).filter(Boolean),
+    pluginsPath: pluginsPath ? resolve(cwd, pluginsPath) : undefined,
     workerProcesses: workers === 'auto' ? availableParallelism() : int(workersKey, workers, 1),
     prereadTimeout: int('stream_preread_timeout', v('stream_preread_timeout'), 1),
+    streamTlsDetect: tlsDetect,
     pluginPrereadTimeout: int('plugin_preread_timeout', v('plugin_preread_timeout'), 1),
     reloadDebounce: int('reload_debounce', v('reload_debounce'), 0),
     watch: watch === 'on',

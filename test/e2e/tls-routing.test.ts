@@ -1,7 +1,8 @@
 /**
  * SNI routing through a running kong-ts: SNIs combined with sources and destinations under Kong 3's priorities,
- * an exact SNI beating a wildcard, tls routes never taken on a plain listener, status 500 when nothing matches,
- * and a plain listener that never waits for the client's first bytes (a server-first backend works).
+ * an exact SNI beating a wildcard, tls routes never taken on a plain listener with `stream_tls_detect = off` (Kong 3),
+ * status 500 when nothing matches, and a plain listener that never waits for the client's first bytes (a server-first
+ * backend works).
  */
 import assert from 'node:assert/strict';
 import { connect, createServer, type Socket } from 'node:net';
@@ -72,7 +73,8 @@ describe('SNI routing with sources, destinations and priorities', () => {
         svc('src-dst', { protocols: ['tls'], sources: [{ ip: '127.0.0.3' }], destinations: [{ ip: '127.0.0.1' }] }),
         svc('plain-tcp', { protocols: ['tcp'], sources: [{ ip: '127.0.0.5' }] }),
       ],
-    }), { listen: '127.0.0.1:0, 127.0.0.1:0 ssl' });
+      // Kong 3's behaviour (tls routes only on ssl listeners); stream_tls_detect = auto is tested in tls-detect.test.ts
+    }), { listen: '127.0.0.1:0, 127.0.0.1:0 ssl', settings: { stream_tls_detect: 'off' } });
     [plain, ssl] = ti.ports as [number, number];
   });
   after(async () => {

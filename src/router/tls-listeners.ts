@@ -1,0 +1,70 @@
+/**
+ * Which plain (non-`ssl`) TCP listeners must look for a TLS ClientHello before routing (`stream_tls_detect = auto`,
+ * the behaviour of Kong 1.x's stream mode): those where a `tls` or `tls_passthrough` route could take a connection,
+ * because its destinations allow the listener's address and port, or it has none. Decided once per snapshot, so
+ * the accept path asks one Set and never scans routes; listeners no TLS route can reach never wait for the client.
+ */
+import type { CompiledRoute, Router } from './types.js';
+import type { StreamRoute } from './compile.js';
+import type { IpPortMatcher } from './match.js';
+import { netContains, parseAddr, type Addr } from './ip.js';
+
+/** What is needed of a `stream_listen` entry. */
+export interface ListenerAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly ssl: boolean;
+  readonly udp: boolean;
+  /** the entry as written, for messages */
+  readonly text: string;
+}
+
+/** A plain TCP listener where TLS routes apply. */
+export interface TlsListener {
+  readonly listener: ListenerAddress;
+  /** the tls / tls_passthrough routes that could take a connection arriving there */
+  readonly routes: readonly CompiledRoute[];
+  /** those of `routes` without destinations (they apply on every listener) */
+  readonly open: readonly CompiledRoute[];
+  /** whether a tcp route could take a plain connection there too (then waiting delays it) */
+  readonly tcp: boolean;
+}
+
+function isStreamRoute(r: CompiledRoute): r is StreamRoute {
+  return typeof (r as StreamRoute).tls === 'boolean';
+}
+
+/** undefined for a wildcard (or a host name): any local address may be a connection's destination */
+function listenerAddr(host: string): Addr | undefined {
+  if (host === '0.0.0.0' || host === '::' || host === '::0') return undefined;
+  return parseAddr(host);
+}
+
+/** Whether a destination side could match connections arriving on a listener at `addr` (undefined: any) and `port`. */
+function sideAllows(side: readonly IpPortMatcher[] | undefined, addr: Addr | undefined, port: number): boolean {
+  if (!side) return true;
+  // port 0: the system picks the port when listening, after the snapshot is built; any port entry may match it
+  return side.some((e) => (e.port === undefined || port === 0 || e.port === port)
+    && (e.net === undefined || addr === undefined || netContains(e.net, addr)));
+}
+
+/** For every plain TCP listener where at least one TLS route applies, the routes that do. */
+export function tlsListeners(router: Router, listeners: readonly ListenerAddress[]): TlsListener[] {
+  const out: TlsListener[] = [];
+  const routes = router.routes.filter(isStreamRoute);
+  for (const l of listeners) {
+    if (l.ssl || l.udp) continue;
+    const addr = listenerAddr(l.host);
+    const reach = routes.filter((r) => sideAllows(r.destinations, addr, l.port));
+    const tls = reach.filter((r) => r.tls);
+    if (tls.length === 0) continue;
+    out.push({ listener: l, routes: tls, open: tls.filter((r) => !r.destinations), tcp: reach.some((r) => r.tcp) });
+  }
+  return out;
+}
+
+/** The plain listeners (the very objects given) that read a ClientHello before routing; empty with `off`. */
+export function tlsDetectSet(router: Router, listeners: readonly ListenerAddress[], mode: 'auto' | 'off'): ReadonlySet<ListenerAddress> {
+  if (mode === 'off') return new Set();
+  return new Set(tlsListeners(router, listeners).map((t) => t.listener));
+}
