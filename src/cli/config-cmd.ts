@@ -52,7 +52,7 @@ function report(results: LoadResult[], format: string): void {
 function addTlsDetectWarnings(results: LoadResult[], streamListen: string | undefined): string | undefined {
   const parsed = parseStreamListen(streamListen ?? 'off');
   if (!parsed.ok) return `--stream-listen: ${parsed.error}`;
-  const listeners = streamListen === undefined || streamListen.trim() === 'off' ? [ANY_PLAIN_LISTENER] : parsed.listeners;
+  const listeners = parsed.listeners.length === 0 ? [ANY_PLAIN_LISTENER] : parsed.listeners;
   const mode = process.env.KONG_STREAM_TLS_DETECT?.trim() === 'off' ? 'off' : 'auto';
   for (const r of results) {
     if (!r.ok) continue;
