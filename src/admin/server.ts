@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual, createHash } from 'node:crypto';
+import { isIPv4 } from 'node:net';
 import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
 import { KongTsError } from '../errors.js';
@@ -51,6 +52,28 @@ const EMPTY: DeclarativeConfig = {
   targets: [], plugins: [], consumers: [], origins: {},
 };
 
+/** True for addresses only this machine reaches: 127.0.0.0/8, ::1 (also IPv4-mapped) and `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return isIPv4(v4) && v4.startsWith('127.');
+}
+
+/**
+ * The warning for an admin API that other machines may reach with no token: through it `POST /config` replaces
+ * the configuration, which is root-equivalent for the process (file-log appends to any file it can write, custom
+ * plugins are code). Undefined when every listener is on loopback or a token is set.
+ */
+export function exposedAdminWarning(listeners: readonly { host: string; port: number }[], token: string | undefined): string | undefined {
+  if (token) return undefined;
+  const open = listeners.filter((l) => !isLoopbackHost(l.host)).map((l) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`));
+  if (open.length === 0) return undefined;
+  return `the admin API listens on ${open.join(', ')} without admin_token: whoever reaches it can replace the configuration `
+    + '(POST /config), which is root-equivalent for this process (file-log appends to any file it can write, custom plugins '
+    + 'run code in it). Set admin_token, or keep admin_listen on loopback (docs/operations.md, "Security model")';
+}
+
 /** Literal segments sort before parameters, so `/plugins/enabled` wins over `/plugins/:id`. */
 function byLiteralFirst(a: Entry, b: Entry): number {
   for (let i = 0; i < Math.min(a.parts.length, b.parts.length); i++) {
@@ -84,6 +107,8 @@ export class AdminServer {
 
   constructor(private readonly opts: { listeners: { host: string; port: number }[]; token?: string; logger: Logger; state: AdminState }) {
     this.#token = opts.token ? createHash('sha256').update(opts.token).digest() : undefined;
+    const exposed = exposedAdminWarning(opts.listeners, opts.token);
+    if (exposed) opts.logger.warn({ admin_listen: opts.listeners.map((l) => `${l.host}:${l.port}`) }, exposed);
     const state = opts.state;
     const route = this.route.bind(this);
     this.route('GET /', (_req, res) => sendJson(res, 200, this.#info()));

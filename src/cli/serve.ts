@@ -3,6 +3,7 @@
  * workers (cluster/primary.ts) or as a worker (cluster/worker.ts): the runtime and config manager, the first load,
  * and the stream servers wired to the manager's swaps.
  */
+import { dirname } from 'node:path';
 import type { Resolver } from '../balancer/index.js';
 import { ConfigManager } from '../config/manager.js';
 import { formatProblem } from '../config/problems.js';
@@ -35,7 +36,8 @@ export async function openCore(settings: Settings, file: string, opts: {
 }): Promise<Core> {
   let plugins;
   try {
-    plugins = await loadPlugins(settings.plugins, process.cwd());
+    // paths from the current folder; npm names from plugins_path (default: the declarative file's folder) only
+    plugins = await loadPlugins(settings.plugins, process.cwd(), settings.pluginsPath ?? dirname(file));
   } catch (err) {
     throw new KongTsError('KTS_SETTINGS_INVALID', ['plugins'], { detail: (err as Error).message, cause: err });
   }

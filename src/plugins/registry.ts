@@ -2,11 +2,11 @@
  * The plugins a process can run: the bundled ones, and custom ones named in the `plugins` setting
  * (`bundled,my-npm-plugin,./plugins/mine.js`), imported once at start.
  */
-import { createRequire } from 'node:module';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { StreamPlugin } from './types.js';
 import { PluginError } from './errors.js';
+import { resolvePluginPackage } from './resolve.js';
 import { ipRestriction } from './bundled/ip-restriction.js';
 import { fileLog } from './bundled/file-log.js';
 import { tcpLog } from './bundled/tcp-log.js';
@@ -40,16 +40,9 @@ export function checkPluginShape(value: unknown, source: string): StreamPlugin {
   return p as StreamPlugin;
 }
 
-async function importPlugin(spec: string, baseDir: string): Promise<StreamPlugin> {
+async function importPlugin(spec: string, baseDir: string, packagesDir: string): Promise<StreamPlugin> {
   const isPath = spec.startsWith('.') || isAbsolute(spec);
-  let url: string;
-  try {
-    if (isPath) url = pathToFileURL(resolve(baseDir, spec)).href;
-    else url = pathToFileURL(createRequire(join(baseDir, 'noop.js')).resolve(spec)).href;
-  } catch {
-    // ESM-only packages without a `require` export: let import() resolve them from kong-ts itself
-    url = spec;
-  }
+  const url = isPath ? pathToFileURL(resolve(baseDir, spec)).href : resolvePluginPackage(spec, packagesDir);
   let mod: Record<string, unknown>;
   try {
     mod = await import(url);
@@ -62,10 +55,11 @@ async function importPlugin(spec: string, baseDir: string): Promise<StreamPlugin
 
 /**
  * Loads the plugins named by the `plugins` setting: `bundled` (all bundled plugins), `off` (none), the name of
- * a bundled plugin, an npm package name (resolved from `baseDir`) or a path (relative to `baseDir`).
- * Throws a PluginError when a module cannot be imported, is not a plugin, or reuses a name.
+ * a bundled plugin, a path (relative to `baseDir`) or an npm package name, taken from `<packagesDir>/node_modules`
+ * only (`plugins_path`; never from a parent folder, see resolve.ts). Throws a PluginError when a module cannot be
+ * found or imported, is not a plugin, or reuses a name.
  */
-export async function loadPlugins(setting: string | readonly string[], baseDir: string): Promise<Map<string, StreamPlugin>> {
+export async function loadPlugins(setting: string | readonly string[], baseDir: string, packagesDir = baseDir): Promise<Map<string, StreamPlugin>> {
   const items = (typeof setting === 'string' ? setting.split(',') : setting).map((s) => s.trim()).filter(Boolean);
   const out = new Map<string, StreamPlugin>();
   const from = new Map<string, string>();
@@ -84,7 +78,7 @@ export async function loadPlugins(setting: string | readonly string[], baseDir: 
     } else if (bundledPlugins.has(item)) {
       add(bundledPlugins.get(item)!, 'bundled');
     } else {
-      add(await importPlugin(item, baseDir), item);
+      add(await importPlugin(item, baseDir, packagesDir), item);
     }
   }
   return out;

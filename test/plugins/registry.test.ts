@@ -52,3 +52,44 @@ test('clear errors: missing module, wrong shape, duplicate name', async (t) => {
   await assert.rejects(loadPlugins('bundled,./dup.mjs', dir),
     (e: unknown) => e instanceof PluginError && e.code === 'KONG_PLUGIN_DUPLICATE' && /'file-log' from '\.\/dup\.mjs' is already loaded from 'bundled'/.test(e.message));
 });
+
+/** A package `name` under `<dir>/node_modules` whose plugin is called `plugin`. */
+function writePackage(dir: string, name: string, plugin: string, pkg: Record<string, unknown> = { type: 'module', main: 'index.js' }): void {
+  const at = join(dir, 'node_modules', name);
+  mkdirSync(at, { recursive: true });
+  writeFileSync(join(at, 'package.json'), JSON.stringify({ name, ...pkg }));
+  writeFileSync(join(at, 'index.js'), GOOD.replace("'hello'", `'${plugin}'`));
+}
+
+test('npm names come from the packages folder only, never from a parent folder', async (t) => {
+  const parent = tempDir(t);
+  const project = join(parent, 'project');
+  mkdirSync(project);
+  writePackage(parent, 'kong-plugin-up', 'from-parent');
+  // Node's own resolution from `project` would find the parent's copy; kong-ts refuses it and says where it looked
+  await assert.rejects(loadPlugins('kong-plugin-up', '/', project), (e: unknown) => e instanceof PluginError
+    && e.code === 'KONG_PLUGIN_LOAD' && e.message.includes(`no package 'kong-plugin-up' in ${join(project, 'node_modules')}`)
+    && /never from parent folders/.test(e.message));
+  assert.ok((await loadPlugins('kong-plugin-up', '/', parent)).has('from-parent'));
+
+  // a package in the project without an entry file does not fall through to the parent's good copy
+  mkdirSync(join(project, 'node_modules', 'kong-plugin-up'), { recursive: true });
+  writeFileSync(join(project, 'node_modules', 'kong-plugin-up', 'package.json'), JSON.stringify({ name: 'kong-plugin-up', main: 'missing.js' }));
+  await assert.rejects(loadPlugins('kong-plugin-up', '/', project), (e: unknown) => e instanceof PluginError
+    && e.code === 'KONG_PLUGIN_LOAD' && !/from-parent/.test(e.message) && /kong-plugin-up/.test(e.message));
+
+  for (const bad of ['kong-plugin-up/../../x', 'a b', '@scope']) {
+    await assert.rejects(loadPlugins(bad, '/', project), (e: unknown) => e instanceof PluginError && e.code === 'KONG_PLUGIN_LOAD', bad);
+  }
+});
+
+test('ESM-only and scoped packages in the packages folder load; paths stay relative to the base folder', async (t) => {
+  const dir = tempDir(t);
+  writePackage(dir, 'kong-plugin-esm', 'esm-only', { type: 'module', exports: { '.': { import: './index.js' } } });
+  writePackage(dir, '@acme/kong-plugin', 'scoped');
+  const base = join(dir, 'elsewhere');
+  mkdirSync(base);
+  writeFileSync(join(base, 'local.mjs'), GOOD.replace("'hello'", "'local'"));
+  const map = await loadPlugins('kong-plugin-esm,@acme/kong-plugin,./local.mjs', base, dir);
+  assert.deepEqual([...map.keys()].sort(), ['esm-only', 'local', 'scoped']);
+});
