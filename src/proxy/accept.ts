@@ -164,7 +164,7 @@ async function routeTls(fe: Frontend, a: Accepted): Promise<void> {
  * protocols), EOF, and a ClientHello no TLS route takes (its bytes untouched, as Kong 3 forwards them here).
  */
 async function detectTls(fe: Frontend, a: Accepted): Promise<void> {
-  a.client.on('error', onEarlyError);
+  if (!a.spec.proxyProtocol) a.client.on('error', onEarlyError); // proxy_protocol listeners have it already
   const peek = await peekClientHello(a.client, { timeoutMs: fe.prereadTimeout, maxBytes: MAX_HELLO + 1024 });
   if (a.client.destroyed) {
     fe.logger.debug({ src: hostPort(a.srcIp, a.srcPort), reason: peek.error }, 'client gone before its first bytes: connection closed');

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
+import tls from 'node:tls';
 import { exclusive } from '../helpers/exclusive.js';
 import { startYaml, type TestInstance } from '../helpers/instance.js';
 import { listenServer, startEcho, type TestServer } from '../helpers/sockets.js';
@@ -201,6 +202,27 @@ test('the trade-off: where a TLS route without destinations applies, a server-fi
   const warn = ti.logs.find((l) => l.level === 40 && /tls-any/.test(String(l.problem)));
   assert.ok(warn, 'start warned about the route that makes the listener wait');
   assert.match(String(warn.problem), /kong\.yml:\d+:\d+: warning: .*'tls-any'.*127\.0\.0\.1:0/);
+});
+
+test('a proxy_protocol listener without ssl detects TLS after the PROXY header', async (t) => {
+  const ti = await startYaml(seedExample(echo.port), { tag: 'tlsdetect', listen: '127.0.0.1:0 proxy_protocol', settings: { trusted_ips: '127.0.0.1' } });
+  t.after(() => ti.stop());
+  const raw = connect({ host: '127.0.0.1', port: ti.ports[0]! });
+  await new Promise((resolve) => raw.once('connect', resolve));
+  raw.write('PROXY TCP4 10.1.2.3 127.0.0.1 1111 2222\r\n');
+  const c = tls.connect({ socket: raw, servername: 'tlsbin-example', rejectUnauthorized: false });
+  await new Promise((resolve) => c.once('secureConnect', resolve));
+  c.write('via-proxy-header');
+  const got = await new Promise<string>((resolve) => {
+    let s = '';
+    c.on('data', (d: Buffer) => { s += d.toString(); if (s.length >= 16) resolve(s); });
+  });
+  assert.equal(got, 'via-proxy-header');
+  c.end();
+  const rec = await ti.nextRecord();
+  assert.equal(rec.client_ip, '10.1.2.3');
+  assert.equal(rec.protocol, 'tls');
+  assert.equal(rec.session.tls?.sni, 'tlsbin-example');
 });
 
 test("stream_tls_detect = off keeps Kong 3's behaviour: the seed's example gets no route on a plain listener", async (t) => {
