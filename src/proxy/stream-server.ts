@@ -24,7 +24,7 @@ export interface StreamServerOptions {
   accessLog?: AccessLog;
   onSessionEnd?: (r: SessionRecord) => void;
   metrics?: Metrics;
-  /** ms to wait for a TLS ClientHello on ssl listeners */
+  /** ms to wait for a TLS ClientHello on ssl listeners (and plain ones that detect TLS) */
   prereadTimeout?: number;
   /** ms an async plugin preread may take before the chain goes on without it */
   pluginDeadline?: number;

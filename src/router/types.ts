@@ -4,7 +4,7 @@ import type { RouteEntity, ServiceEntity, StreamProtocol } from '../config/types
 
 /** What the router knows of a connection when it picks a route. */
 export interface ConnInfo {
-  /** `tcp` on plain listeners, `tls` when a ClientHello was read on an ssl listener, `udp` for datagrams */
+  /** `tcp` on plain listeners, `tls` when a ClientHello was read (ssl listeners, plain ones that detect TLS), `udp` for datagrams */
   protocol: 'tcp' | 'tls' | 'udp';
   srcIp: string;
   srcPort: number;
