@@ -1,4 +1,5 @@
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { Composer, isAlias, isMap, isPair, isScalar, isSeq, Lexer, LineCounter, Parser, visit, type Document, type Node } from 'yaml';
+import type { CST } from 'yaml';
 
 /** A path inside the file: `['services', 0, 'routes', 1]`. */
 export type Path = ReadonlyArray<string | number>;
@@ -92,14 +93,23 @@ export interface Parsed {
 export function parseText(text: string, json: boolean): Parsed {
   const lines = new LineCounter();
   const problems: SyntaxProblem[] = [];
-  const tooDeep = nestingProblem(text);
-  if (tooDeep) return { data: undefined, map: new SourceMap(undefined, lines), problems: [tooDeep] };
-  let doc: Document.Parsed;
+  const none = (p: SyntaxProblem): Parsed => ({ data: undefined, map: new SourceMap(undefined, lines), problems: [p] });
+  const cst = tokens(text, lines);
+  if ('deep' in cst) return none({ ...posOf(lines, cst.deep), severity: 'error', message: `nesting deeper than ${MAX_DEPTH} levels` });
+  let doc: Document.Parsed | undefined;
   try {
-    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
+    const composer = new Composer({ prettyErrors: false, uniqueKeys: true, merge: true });
+    for (const d of composer.compose(cst.tokens, true, text.length)) {
+      if (!doc) doc = d;
+      else {
+        problems.push({ ...posOf(lines, d.range[0]), severity: 'error', message: cleanMessage('', 'MULTIPLE_DOCS') });
+        break;
+      }
+    }
   } catch (err) {
-    return { data: undefined, map: new SourceMap(undefined, lines), problems: [{ line: 1, column: 1, severity: 'error', message: messageOf(err) }] };
+    return none({ line: 1, column: 1, severity: 'error', message: messageOf(err) });
   }
+  if (!doc) return none({ line: 1, column: 1, severity: 'error', message: 'empty document' });
   const map = new SourceMap(doc, lines);
   const seen = new Set<string>();
   for (const e of [...doc.errors, ...doc.warnings]) {
@@ -123,50 +133,61 @@ export function parseText(text: string, json: boolean): Parsed {
     }
   }
   if (problems.some((p) => p.severity === 'error')) return { data: undefined, map, problems };
+  markAliases(doc);
   try {
-    return { data: doc.toJS({ maxAliasCount: 1000 }), map, problems };
+    return { data: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), map, problems };
   } catch (err) {
-    problems.push({ line: 1, column: 1, severity: 'error', message: messageOf(err) });
+    // an alias error carries the range of the alias that went over the limit (markAliases)
+    const range = (err as { aliasRange?: number[] } | null)?.aliasRange;
+    const pos = range ? posOf(lines, range[0]!) : { line: 1, column: 1 };
+    problems.push({ ...pos, severity: 'error', message: messageOf(err) });
     return { data: undefined, map, problems };
   }
 }
 
 /** Deeper than this is an attack or garbage; Kong files nest about ten levels. */
-const MAX_DEPTH = 200;
+export const MAX_DEPTH = 200;
+
+/** yaml's own bound on alias expansion: a "billion laughs" document is refused, not expanded. */
+export const MAX_ALIAS_COUNT = 1000;
 
 /**
- * Estimates nesting depth before parsing: the yaml parser recurses per level, and V8 aborts the whole process
- * (not a catchable RangeError) when a regular expression is compiled at the edge of the stack.
- * Counts open flow brackets outside quotes, block indentation levels and compact `- - -` sequences.
+ * Lexes and parses the text into yaml's concrete syntax tree, checking the parser's own stack of open collections
+ * after every lexeme. The lexer and the parser are iterative and understand quoting, escapes and flow brackets
+ * (no text scan of ours to fool); the composer and toJS recurse per level, and V8 aborts the whole process (not a
+ * catchable RangeError) when a regular expression is compiled at the edge of the stack. So the depth is bounded
+ * before anything recursive runs, and the scan stops at the first lexeme too deep.
  */
-function nestingProblem(text: string): SyntaxProblem | undefined {
-  const indents: number[] = [];
-  let flow = 0;
-  let lineNo = 0;
-  for (const line of text.split('\n')) {
-    lineNo++;
-    const indent = line.length - line.trimStart().length;
-    const body = line.slice(indent);
-    if (body === '' || body.startsWith('#')) continue;
-    if (flow === 0) {
-      while (indents.length && indents[indents.length - 1]! >= indent) indents.pop();
-      indents.push(indent);
-    }
-    const dashes = /^(?:-\s+)*/.exec(body)![0].replace(/\s+/g, '').length;
-    let quote = '';
-    for (let i = 0; i < body.length; i++) {
-      const c = body[i];
-      if (quote) { if (c === quote) quote = ''; continue; }
-      if (c === '"' || c === "'") quote = c;
-      else if (c === '#' && (i === 0 || /\s/.test(body[i - 1]!))) break;
-      else if (c === '[' || c === '{') flow++;
-      else if ((c === ']' || c === '}') && flow > 0) flow--;
-      if (flow + indents.length + dashes > MAX_DEPTH) {
-        return { line: lineNo, column: indent + i + 1, severity: 'error', message: `nesting deeper than ${MAX_DEPTH} levels` };
-      }
-    }
+function tokens(text: string, lines: LineCounter): { tokens: CST.Token[] } | { deep: number } {
+  const parser = new Parser(lines.addNewLine);
+  lines.addNewLine(0);
+  const out: CST.Token[] = [];
+  for (const lexeme of new Lexer().lex(text, false)) {
+    for (const t of parser.next(lexeme)) out.push(t);
+    if (parser.stack.length > MAX_DEPTH) return { deep: parser.offset };
   }
-  return undefined;
+  for (const t of parser.end()) out.push(t);
+  return { tokens: out };
+}
+
+/**
+ * yaml throws its alias-count error without a position. In a document with aliases, each alias node's toJSON is
+ * wrapped so that the innermost alias that went over the limit tags the error with its own range.
+ */
+function markAliases(doc: Document.Parsed): void {
+  visit(doc, {
+    Alias(_key, node) {
+      const own = node.toJSON.bind(node);
+      node.toJSON = ((arg?: unknown, ctx?: unknown) => {
+        try {
+          return (own as (a: unknown, c: unknown) => unknown)(arg, ctx);
+        } catch (err) {
+          if (err && typeof err === 'object' && !('aliasRange' in err) && node.range) Object.assign(err, { aliasRange: node.range });
+          throw err;
+        }
+      }) as typeof node.toJSON;
+    },
+  });
 }
 
 function posOf(lines: LineCounter, offset: number): Position {
