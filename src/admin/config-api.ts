@@ -2,13 +2,11 @@
  * `GET /config` and `POST /config`: the live declarative file as YAML (private keys redacted), and a new one loaded
  * through the same pipeline and swap as a file change.
  */
-import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { parse, stringify } from 'yaml';
 import type { ConfigManager } from '../config/manager.js';
 import type { Snapshot } from '../runtime/snapshot.js';
 import { declarativeErrorBody } from './declarative-errors.js';
-import { HttpError, mediaType, parseJson, parseMultipart, readBody, redactPem, sendEmpty, sendJson } from './http.js';
+import { HttpError, readBody, redactPem, sendEmpty, sendJson } from './http.js';
 import { ENTITY_TYPES, REDACTED, type EntityIndex } from './render.js';
 import type { Handler } from './server.js';
 
@@ -21,7 +19,6 @@ export interface ConfigRoutesContext {
   index(snapshot: Snapshot): EntityIndex;
 }
 
-const noConfig = (): HttpError => new HttpError(400, { message: 'expected a declarative configuration' });
 
 /** Structural fallback when a key is written in a form the PEM pattern cannot see (split markers, odd quoting). */
 function redactTree(value: unknown): unknown {
@@ -62,46 +59,6 @@ export function exportConfig(text: string): string {
   return leaks(doc) ? stringify(redactTree(doc)) : yaml;
 }
 
-/** A `config` value that is a document rather than a string is posted as its JSON text. */
-function asText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value !== null && typeof value === 'object') return JSON.stringify(value, null, 2);
-  throw noConfig();
-}
-
-/** Finds the declarative text in a POST /config body: raw (JSON or YAML), or under a `config` key or form field. */
-export function postedText(req: IncomingMessage, body: Buffer): string {
-  const type = mediaType(req);
-  if (type === 'application/x-www-form-urlencoded') {
-    const config = new URLSearchParams(body.toString('utf8')).get('config');
-    if (config === null) throw noConfig();
-    return config;
-  }
-  if (type === 'multipart/form-data') {
-    const config = parseMultipart(body, req.headers['content-type']!).get('config');
-    if (config === undefined) throw noConfig();
-    return config;
-  }
-  const text = body.toString('utf8');
-  if (text.trim() === '') throw noConfig();
-  if (type === 'application/json') {
-    const doc = parseJson(body) as Record<string, unknown> | null;
-    if (doc && typeof doc === 'object' && !('_format_version' in doc) && 'config' in doc) return asText(doc.config);
-    return text;
-  }
-  // a YAML document with the file under `config:`; only parsed twice when it can be that form
-  if (!/(^|\n)["']?_format_version["']?\s*:/.test(text) && /(^|\n)["']?config["']?\s*:/.test(text)) {
-    let doc: unknown;
-    try {
-      doc = parse(text);
-    } catch {
-      return text; // the loader reports the syntax error with its position
-    }
-    if (doc && typeof doc === 'object' && 'config' in doc) return asText((doc as Record<string, unknown>).config);
-  }
-  return text;
-}
-
 const busy = (): HttpError =>
   new HttpError(429, { message: 'Currently loading previous configuration' }, { 'retry-after': '1' });
 
@@ -118,21 +75,23 @@ export function registerConfigRoutes(ctx: ConfigRoutesContext): void {
 
   ctx.route('POST /config', async (req, res, url) => {
     if (ctx.manager.busy) throw busy();
-    const text = postedText(req, await readBody(req));
-    const live = ctx.manager.current;
-    if (url.searchParams.get('check_hash') === '1' && live && createHash('md5').update(text).digest('hex') === live.hash) {
-      return sendEmpty(res, 304);
-    }
-    const outcome = await ctx.manager.reloadText(text, POSTED_FILE, 'admin');
+    // bounded like a file: over declarative_config_max_size is a 413 before the body is buffered; everything else
+    // (unwrapping, decoding, parsing, checking) runs in the load thread and is always answered
+    const body = await readBody(req, ctx.manager.maxBytes);
+    const checkHash = url.searchParams.get('check_hash') === '1';
+    const flatten = url.searchParams.get('flatten_errors') === '1';
+    const outcome = await ctx.manager.reloadPosted(body, req.headers['content-type'] ?? '', POSTED_FILE, { checkHash, flatten });
     switch (outcome.status) {
       case 'busy':
         throw busy();
       case 'invalid':
-        return sendJson(res, 400, declarativeErrorBody(outcome.problems, text, url.searchParams.get('flatten_errors') === '1'));
+        return sendJson(res, 400, outcome.errorBody ?? declarativeErrorBody(outcome.problems, '', flatten));
       case 'unreadable':
+        if (outcome.tooLarge) throw new HttpError(413, { message: outcome.message }, { connection: 'close' });
         throw new HttpError(400, { message: outcome.message });
-      case 'loaded':
-      case 'unchanged': {
+      case 'unchanged':
+      case 'loaded': {
+        if (outcome.status === 'unchanged' && checkHash) return sendEmpty(res, 304);
         // Kong answers with the loaded entities, by type then by id
         const idx = ctx.index(outcome.snapshot);
         const body: Record<string, unknown> = {};

@@ -91,6 +91,8 @@ interface Flattened {
 
 /** Kong's `flattened_errors`: one entry per entity in error, with its field and entity errors. */
 export function flattenErrors(problems: readonly Problem[], text: string): Flattened[] {
+  // only entity problems need the posted document (a syntax or nesting error may come from a text unsafe to parse)
+  if (!problems.some((p) => p.entity)) return [];
   let data: unknown;
   try {
     data = parse(text);

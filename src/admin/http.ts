@@ -36,19 +36,20 @@ export function sendEmpty(res: ServerResponse, status: number, headers: Record<s
   res.end();
 }
 
-function tooLarge(): HttpError {
-  return new HttpError(413, { message: `request body too large (the limit is ${MAX_BODY_BYTES / 1048576} MiB)` }, { connection: 'close' });
+function tooLarge(limit: number): HttpError {
+  const shown = limit % 1048576 === 0 ? `${limit / 1048576} MiB` : `${limit} bytes`;
+  return new HttpError(413, { message: `request body too large (the limit is ${shown})` }, { connection: 'close' });
 }
 
 /** Reads the whole request body, refusing (413) more than `limit` bytes without buffering them. */
 export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (declared > limit) throw tooLarge();
+  if (declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) throw tooLarge();
+    if (size > limit) throw tooLarge(limit);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);

@@ -16,7 +16,8 @@ import type { SessionRecord } from '../proxy/record.js';
 import { StreamServer } from '../proxy/stream-server.js';
 import { applyReloadPolicy } from '../runtime/reload-policy.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
-import { buildSnapshot, type Snapshot, type SnapshotInput } from '../runtime/snapshot.js';
+import { SnapshotBuilder } from '../runtime/builder.js';
+import type { Snapshot, SnapshotInput } from '../runtime/snapshot.js';
 import { tlsDetectWarnings } from '../runtime/tls-warnings.js';
 import type { Settings } from '../settings/settings.js';
 import type { CertPair } from '../tls/default-cert.js';
@@ -33,6 +34,8 @@ export async function openCore(settings: Settings, file: string, opts: {
   logger: Logger; strict?: boolean; defaultCert?: CertPair; metrics?: Metrics; resolver?: Resolver;
   /** adjusts what is compiled (a worker takes the primary's generation) */
   compileInput?: (input: SnapshotInput) => SnapshotInput;
+  /** the cluster primary: where checked configs are written for the workers */
+  checkedDir?: string;
 }): Promise<Core> {
   let plugins;
   try {
@@ -43,19 +46,24 @@ export async function openCore(settings: Settings, file: string, opts: {
   }
   const runtime = createRuntime({ logger: opts.logger, plugins, defaultCert: opts.defaultCert, metrics: opts.metrics, resolver: opts.resolver });
   const adjust = opts.compileInput ?? ((i: SnapshotInput) => i);
+  const builder = new SnapshotBuilder(runtime, { streamListen: settings.streamListen, tlsDetect: settings.streamTlsDetect });
   const manager = new ConfigManager<Snapshot>({
     file, logger: opts.logger, loadOptions: { strict: opts.strict, pluginSchemas: pluginSchemas(plugins) },
-    compile: (input) => buildSnapshot(adjust(input), runtime, { streamListen: settings.streamListen, tlsDetect: settings.streamTlsDetect }),
+    compile: (input) => builder.build(adjust(input)),
+    maxBytes: settings.configMaxBytes, loadHeapMb: settings.configLoadHeapMb, checkedDir: opts.checkedDir,
   });
   manager.onLoad((ok) => runtime.metrics.configLoaded(ok, ok ? manager.current : undefined));
+  manager.onReload((e) => runtime.metrics.configReload(e));
   return { runtime, manager };
 }
 
 /** The first load: refuses to go on, with every problem, when the file is not good. */
-export async function loadFirst(core: Core, file: string, text?: string): Promise<Snapshot> {
-  const first = text === undefined ? await core.manager.reloadFile('start') : await core.manager.reloadText(text, file, 'start');
+export async function loadFirst(core: Core, file: string, from?: { text: string } | { checked: string }): Promise<Snapshot> {
+  const m = core.manager;
+  const first = from === undefined ? await m.reloadFile('start') : 'text' in from ? await m.reloadText(from.text, file, 'start') : await m.reloadChecked(from.checked, file, 'start');
   if (first.status === 'loaded') return first.snapshot;
   core.runtime.registry.close();
+  await core.manager.close();
   const detail = first.status === 'invalid' ? '\n' + first.problems.map(formatProblem).join('\n') : first.status === 'unreadable' ? first.message : first.status;
   throw new KongTsError('KTS_CONFIG_INVALID', [file], { detail });
 }
@@ -116,16 +124,25 @@ export function createServers(settings: Settings, core: Core, opts: {
   const live = manager.current!;
   stream.swap(live);
   udp.swap(live);
+  /** snapshots not yet retired, by the plugin chains they use */
+  const users = new Map<object, number>([[live.plugins, 1]]);
   manager.onSwap((snap, previous) => {
     stream.swap(snap);
     udp.swap(snap);
+    users.set(snap.plugins, (users.get(snap.plugins) ?? 0) + 1);
     runtime.registry.retain(snap.balancers.values());
     if (!previous) return;
     const o = applyReloadPolicy(stream.openSessions(), snap, (x) => (x as Snapshot).config,
       { policy: settings.reloadPolicy, drainMs: settings.drainTimeout, logger });
     logger.info({ generation: snap.generation, open: stream.activeSessions, ...o },
       `reload touched ${o.kept + o.drained + o.closed} open session(s) of removed or changed routes: ${o.kept} kept, ${o.drained} draining, ${o.closed} closed`);
-    stream.retire(previous, () => void previous.plugins.close());
+    // snapshots share their plugins when none changed: the instances are closed when the last of them is retired
+    stream.retire(previous, () => {
+      const left = (users.get(previous.plugins) ?? 1) - 1;
+      if (left > 0) return void users.set(previous.plugins, left);
+      users.delete(previous.plugins);
+      void previous.plugins.close();
+    });
   });
   return { stream, udp, accessLog };
 }

@@ -98,7 +98,11 @@ export async function startInstance(settings: Settings, opts: {
       await admin.listen();
     }
     if (settings.watch) {
-      watcher = new ConfigWatcher({ file, logger, debounceMs: settings.reloadDebounce, onChange: (text) => void manager.reloadText(text, file, 'file') });
+      watcher = new ConfigWatcher({
+        file, logger, debounceMs: settings.reloadDebounce, maxBytes: settings.configMaxBytes,
+        // the load thread reads the settled file itself: no copy of a large file crosses the event loop
+        onContent: () => void manager.reloadFile('file'),
+      });
       await watcher.start();
     }
   } catch (err) {
@@ -120,6 +124,7 @@ export async function startInstance(settings: Settings, opts: {
       if (cut > 0) logger.warn({ cut, graceMs }, `${cut} open session(s) cut at shutdown`);
       else if (graceMs > 0) logger.info('every open session finished before the shutdown');
       await manager.current?.plugins.close();
+      await manager.close();
       runtime.registry.close();
       await accessLog?.close();
       releasePrefix(settings.prefix);

@@ -4,6 +4,8 @@
  * claims the prefix (the pid file holds its pid), serves the admin API and watches the file. The stream
  * listeners are the workers'; the primary hands them every configuration it accepted and replaces those that die.
  */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AdminServer as AdminServerType } from '../admin/server.js';
 import { AdminServer } from '../admin/server.js';
 import type { ConfigManager, ReloadTrigger } from '../config/manager.js';
@@ -57,7 +59,10 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
   if (!file) throw new KongTsError('KTS_SETTINGS_INVALID', ['declarative_config'], { detail: "no declarative file: run 'kong-ts start -c kong.yml', or set declarative_config in kong.conf" });
   // the workers export the process and session series; the primary only the configuration ones. The file is
   // compiled here too, so that a plugin config or a certificate that fails to compile is refused before any worker sees it
-  const core = await openCore(settings, file, { logger, strict: opts.strict, defaultCert: readDefaultCert(settings), metrics: new Metrics() });
+  // the load thread writes each good config, normalized, into the prefix: the workers build from it unchecked
+  const checkedDir = join(settings.prefix, 'checked');
+  mkdirSync(checkedDir, { recursive: true });
+  const core = await openCore(settings, file, { logger, strict: opts.strict, defaultCert: readDefaultCert(settings), metrics: new Metrics(), checkedDir });
   const { runtime, manager } = core;
   await loadFirst(core, file);
   warnTlsDetect(settings, core, logger);
@@ -66,14 +71,22 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
 
   // what started the load being swapped in; a swap none of ours started came from POST /config
   let trigger: ReloadTrigger = 'start';
-  const push = (snap: Snapshot, t: ReloadTrigger): ConfigPush => ({ text: snap.text, file: snap.file, generation: snap.generation, hash: snap.hash, trigger: t });
+  const push = (snap: Snapshot, t: ReloadTrigger): ConfigPush => ({ checked: manager.checkedPath!, file: snap.file, generation: snap.generation, hash: snap.hash, trigger: t });
+  // the checked files of the last few configs stay (a worker may still be on its way to one); older ones go
+  const kept: string[] = [manager.checkedPath!];
+  const keep = (path: string | undefined) => {
+    if (!path || kept.includes(path)) return;
+    kept.push(path);
+    while (kept.length > 4) rmSync(kept.shift()!, { force: true });
+  };
   const supervisor = new Supervisor({
     count: settings.workerProcesses, settings, strict: opts.strict ?? false, defaultCert: runtime.defaultCert, logger,
     current: () => push(manager.current!, 'start'),
   });
   manager.onSwap((snap, previous) => {
     runtime.registry.retain(snap.balancers.values());
-    if (previous) void previous.plugins.close(); // no session ever runs in the primary
+    if (previous && previous.plugins !== snap.plugins) void previous.plugins.close(); // no session ever runs in the primary
+    keep(manager.checkedPath);
     supervisor.broadcast(push(snap, trigger));
     trigger = 'admin';
   });
@@ -114,7 +127,7 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
       await admin.listen();
     }
     if (settings.watch) {
-      watcher = new ConfigWatcher({ file, logger, debounceMs: settings.reloadDebounce, onChange: (text) => reload('file', text) });
+      watcher = new ConfigWatcher({ file, logger, debounceMs: settings.reloadDebounce, maxBytes: settings.configMaxBytes, onContent: () => reload('file') });
       await watcher.start();
     }
   } catch (err) {
@@ -133,6 +146,7 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
       await admin?.close();
       await supervisor.stop(graceMs);
       await manager.current?.plugins.close();
+      await manager.close();
       runtime.registry.close();
       releasePrefix(settings.prefix);
       logger.info({ reason }, 'kong-ts stopped');

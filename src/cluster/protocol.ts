@@ -8,12 +8,14 @@ import type { Settings } from '../settings/settings.js';
 import type { CertPair } from '../tls/default-cert.js';
 
 /**
- * A configuration the primary has checked and compiled. Workers get the raw text and run the same deterministic
- * pipeline on it (see worker.ts for why text rather than the normalized object), building the snapshot with
- * exactly this generation so that every worker is on the primary's numbering.
+ * A configuration the primary has checked and compiled. Its load thread wrote the normalized config to `checked`
+ * (a file in the prefix, named by its hash); a worker's own load thread reads it without checking it again and the
+ * worker builds its snapshot from it in slices, with exactly this generation so that every worker is on the
+ * primary's numbering. Nothing large crosses the IPC channel or any event loop.
  */
 export interface ConfigPush {
-  text: string;
+  /** the normalized config's JSON file */
+  checked: string;
   file: string;
   generation: number;
   hash: string;

@@ -3,11 +3,9 @@
  * configuration from the primary, builds its own snapshot from it, and serves the stream listeners it shares
  * with the other workers. It never reads the declarative file, opens the admin API or claims the prefix.
  *
- * The primary sends the raw text, not the normalized object: every worker then runs exactly the pipeline the
- * primary ran (parse, validate, check, normalize, compile), which is deterministic, so all of them end up with the
- * same snapshot; the object would have to survive structured cloning (frozen, shared references) for no gain, as
- * the pipeline costs milliseconds next to the compile that every process must do anyway (SecureContexts and
- * balancers cannot cross a process boundary).
+ * The primary validates once: it sends the path of the normalized config its load thread wrote (protocol.ts); the
+ * worker's load thread reads it, and the worker compiles it in slices like any process (SecureContexts and
+ * balancers cannot cross a process boundary), reusing what did not change.
  */
 import { refreshTargetHealth } from '../admin/runtime-api.js';
 import { createServers, loadFirst, openCore } from '../cli/serve.js';
@@ -67,7 +65,7 @@ class WorkerProcess {
       });
       const { runtime, manager } = core;
       this.#next = m.config.generation;
-      const live = await loadFirst(core, m.config.file, m.config.text);
+      const live = await loadFirst(core, m.config.file, { checked: m.config.checked });
       // a shared udp socket would hand the datagrams of one flow to any worker, so one worker serves udp
       const { stream, udp, accessLog } = createServers(s, core, { logger, udp: m.udp });
       this.#serving = { logger, runtime, manager, stream, udp, accessLog };
@@ -92,7 +90,7 @@ class WorkerProcess {
     this.#next = push.generation;
     // the manager skips a text it already serves; the primary numbered it anew (POST /config of the same file)
     const trigger = push.hash === manager.current?.hash ? 'admin' : push.trigger;
-    const r = await manager.reloadText(push.text, push.file, trigger);
+    const r = await manager.reloadChecked(push.checked, push.file, trigger);
     if (r.status === 'loaded') send({ kts: 'swapped', generation: r.snapshot.generation, hash: r.snapshot.hash });
     else send({ kts: 'load-failed', generation: push.generation, message: r.status === 'invalid' ? r.problems.map((p) => p.message).join('; ') : r.status });
   }
@@ -127,6 +125,7 @@ class WorkerProcess {
     const [cut] = await Promise.all([sv.stream.close(graceMs), sv.udp.close()]);
     if (cut > 0) sv.logger.warn({ cut, graceMs }, `${cut} open session(s) cut at shutdown`);
     await sv.manager.current?.plugins.close();
+    await sv.manager.close();
     sv.runtime.registry.close();
     // pino's exit hook throws on a file destination still opening: close it before exiting
     await sv.accessLog?.close();

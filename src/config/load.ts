@@ -48,12 +48,33 @@ export async function loadConfigFile(path: string, opts: LoadOptions = {}): Prom
   return loadConfigText(text, path, opts);
 }
 
+/** The top-level keys of a declarative file (schemas/kong.schema.json). */
+const TOP_LEVEL = new Set(['_format_version', '_transform', '_comment', '_ignore', 'services', 'routes', 'certificates',
+  'snis', 'ca_certificates', 'upstreams', 'targets', 'plugins', 'consumers']);
+
+/**
+ * A file that is not a declarative config at all (a password file, a key, a kong.conf given by mistake) is said to
+ * be that, in one line: its lines are never echoed back as values or unknown fields into the log.
+ */
+function notDeclarative(data: unknown): string | undefined {
+  if (typeof data === 'string') return 'not a declarative config: the file is plain text, not a YAML or JSON mapping';
+  if (!isObject(data)) return undefined;
+  const keys = Object.keys(data);
+  if (keys.length === 0 || keys.some((k) => TOP_LEVEL.has(k))) return undefined;
+  return `not a declarative config: none of its ${keys.length} top-level key(s) is _format_version or an entity type (services, routes, ...)`;
+}
+
 function run(text: string, file: string, opts: LoadOptions): { problems: Problem[]; config?: ReturnType<typeof normalize> } {
   const parsed = parseText(text, /\.json$/i.test(file));
   const problems = new ProblemList(file, parsed.map);
   for (const p of parsed.problems) problems.raw(p.severity, p.line, p.column, '', p.message);
   if (problems.hasErrors) return { problems: problems.items };
   const data = parsed.data;
+  const not = notDeclarative(data);
+  if (not) {
+    problems.raw('error', 1, 1, '', not);
+    return { problems: problems.items };
+  }
   const bad = validateDocument(data, problems);
   if (!isObject(data)) return { problems: problems.items };
   const ents = flatten(data, bad);

@@ -129,11 +129,12 @@ export function parseText(text: string, json: boolean): Parsed {
     } catch (err) {
       const at = /position (\d+)/.exec(messageOf(err));
       const pos = at ? posOf(lines, Number(at[1])) : { line: 1, column: 1 };
-      problems.push({ ...pos, severity: 'error', message: `invalid JSON: ${messageOf(err)}` });
+      // V8 quotes the text around the error ("root:x:0:0"... is not valid JSON): never echo a file's content
+      problems.push({ ...pos, severity: 'error', message: `invalid JSON: ${messageOf(err).replace(/, ".*" is not valid JSON$/s, '')}` });
     }
   }
   if (problems.some((p) => p.severity === 'error')) return { data: undefined, map, problems };
-  markAliases(doc);
+  if (cst.aliases) markAliases(doc);
   try {
     return { data: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), map, problems };
   } catch (err) {
@@ -158,16 +159,18 @@ export const MAX_ALIAS_COUNT = 1000;
  * catchable RangeError) when a regular expression is compiled at the edge of the stack. So the depth is bounded
  * before anything recursive runs, and the scan stops at the first lexeme too deep.
  */
-function tokens(text: string, lines: LineCounter): { tokens: CST.Token[] } | { deep: number } {
+function tokens(text: string, lines: LineCounter): { tokens: CST.Token[]; aliases: boolean } | { deep: number } {
   const parser = new Parser(lines.addNewLine);
   lines.addNewLine(0);
   const out: CST.Token[] = [];
+  let aliases = false;
   for (const lexeme of new Lexer().lex(text, false)) {
+    if (lexeme.charCodeAt(0) === 42 /* '*' */) aliases = true;
     for (const t of parser.next(lexeme)) out.push(t);
     if (parser.stack.length > MAX_DEPTH) return { deep: parser.offset };
   }
   for (const t of parser.end()) out.push(t);
-  return { tokens: out };
+  return { tokens: out, aliases };
 }
 
 /**

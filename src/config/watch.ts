@@ -1,8 +1,9 @@
 import { watch as fsWatch, type FSWatcher as NodeWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
+import { DEFAULT_MAX_CONFIG_BYTES, readConfigFile } from './read.js';
 
 export interface WatchOptions {
   file: string;
@@ -17,8 +18,15 @@ export interface WatchOptions {
   settleMs?: number;
   /** ms between stat() checks that catch what the events missed (default 1000; 0 = events only) */
   pollMs?: number;
-  /** receives the settled content (never the same text twice in a row) */
-  onChange: (text: string) => void;
+  /** receives the settled content (never the same text twice in a row); unused when `onContent` is given */
+  onChange?: (text: string) => void;
+  /**
+   * receives the settled content as bytes (decoded in the load thread), or `undefined` when the path is no longer
+   * something to read (a FIFO, a device, a directory, over `maxBytes`): the loader then refuses it with the reason
+   */
+  onContent?: (bytes: Buffer | undefined) => void;
+  /** declarative_config_max_size: a larger file is never read */
+  maxBytes?: number;
 }
 
 /**
@@ -45,7 +53,7 @@ export class ConfigWatcher {
   /** bumped by every event: a settle that saw it change starts over */
   #events = 0;
   #signature = '';
-  #last: string | undefined;
+  #last: Buffer | string | undefined;
   #missing = false;
   #closed = false;
   #settling = false;
@@ -158,12 +166,13 @@ export class ConfigWatcher {
   async #settleOnce(): Promise<void> {
     await this.#rearmIfReplaced();
     const seen = this.#events;
-    const read = () => readFile(this.#file, 'utf8').catch((err: NodeJS.ErrnoException) => err);
+    // bounded: regular files only (a FIFO never blocks a thread), never more than maxBytes
+    const read = () => readConfigFile(this.#file, this.#opts.maxBytes ?? DEFAULT_MAX_CONFIG_BYTES);
     const first = await read();
-    if (first instanceof Error) {
+    if (!first.ok && first.message.startsWith('cannot read')) {
       if (!this.#missing) {
         this.#missing = true;
-        this.#opts.logger.warn({ file: this.#file, err: first.code ?? first.message },
+        this.#opts.logger.warn({ file: this.#file, err: first.message },
           'declarative config file is gone or unreadable; the last good config keeps serving');
       }
       return;
@@ -171,17 +180,22 @@ export class ConfigWatcher {
     await new Promise((r) => setTimeout(r, this.#opts.settleMs ?? 100));
     const second = await read();
     if (this.#closed) return;
-    if (second instanceof Error || second !== first || this.#events !== seen) {
+    const same = first.ok && second.ok ? first.bytes.equals(second.bytes) : !first.ok && !second.ok && first.message === second.message;
+    if (!same || this.#events !== seen) {
       this.#schedule(false); // still being written (its events were counted)
       return;
     }
     this.#signature = await this.#stat();
     if (this.#missing) this.#opts.logger.info({ file: this.#file }, 'declarative config file is back');
     this.#missing = false;
-    if (second === this.#last) return;
-    this.#last = second;
+    // a refusal (not a regular file, too large) is handed on once, as `undefined`: the loader says why
+    const content = second.ok ? second.bytes : second.message;
+    const last = this.#last;
+    if (typeof content === 'string' ? content === last : Buffer.isBuffer(last) && content.equals(last)) return;
+    this.#last = content;
     try {
-      this.#opts.onChange(second);
+      if (this.#opts.onContent) this.#opts.onContent(second.ok ? second.bytes : undefined);
+      else if (second.ok) this.#opts.onChange?.(second.bytes.toString('utf8'));
     } catch (err) {
       this.#opts.logger.error({ err }, 'config change handler failed');
     }

@@ -62,6 +62,9 @@ export class Metrics {
   readonly #configInfo: Gauge<'hash'>;
   readonly #generation: Gauge;
   readonly #lastSuccess: Gauge;
+  readonly #reloadDuration: Histogram<'status'>;
+  readonly #reloadBlocked: Histogram<'status'>;
+  readonly #lastReloadBlocked: Gauge;
   readonly #pluginErrors: Counter<'plugin'>;
   readonly #logDropped: Counter<'plugin'>;
   readonly #routes = new Map<string, RouteSeries>();
@@ -79,6 +82,9 @@ export class Metrics {
     this.#configInfo = new Gauge({ name: 'kong_config_info', help: 'The configuration being served: its hash as a label, value 1', labelNames: ['hash'], registers });
     this.#generation = new Gauge({ name: 'kong_config_generation', help: 'Number of configurations loaded since start, the live one included', registers });
     this.#lastSuccess = new Gauge({ name: 'kong_config_last_success_timestamp_seconds', help: 'Time of the last successful configuration load', registers });
+    this.#reloadDuration = new Histogram({ name: 'kong_config_reload_duration_ms', help: 'Time from a reload trigger to its swap or refusal, in ms, by status (loaded, unchanged, invalid, unreadable)', labelNames: ['status'], buckets: [10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000], registers });
+    this.#reloadBlocked = new Histogram({ name: 'kong_config_reload_loop_delay_ms', help: 'The longest event-loop delay (the data path held) while each reload ran, in ms, by status', labelNames: ['status'], buckets: [1, 2, 5, 10, 20, 50, 100, 250, 1000], registers });
+    this.#lastReloadBlocked = new Gauge({ name: 'kong_config_last_reload_loop_delay_ms', help: 'The longest event-loop delay while the last reload ran, in ms', registers });
     this.#pluginErrors = new Counter({ name: 'kong_stream_plugin_errors_total', help: 'Plugin steps that threw, by plugin', labelNames: ['plugin'], registers });
     this.#logDropped = new Counter({ name: 'kong_stream_log_records_dropped_total', help: 'Log records dropped by a slow or unreachable log target, by plugin', labelNames: ['plugin'], registers });
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
@@ -151,6 +157,13 @@ export class Metrics {
     this.#configInfo.set({ hash: live.hash }, 1);
     this.#generation.set(live.generation);
     this.#lastSuccess.set(Date.now() / 1000);
+  }
+
+  /** One reload that ran: its duration and the longest event-loop delay meanwhile. */
+  configReload(e: { status: string; durationMs: number; loopBlockedMs: number }): void {
+    this.#reloadDuration.observe({ status: e.status }, e.durationMs);
+    this.#reloadBlocked.observe({ status: e.status }, e.loopBlockedMs);
+    this.#lastReloadBlocked.set(e.loopBlockedMs);
   }
 
   pluginError(plugin: string): void { this.#pluginErrors.inc({ plugin }); }

@@ -89,14 +89,16 @@ function byPriority(a: StreamRoute, b: StreamRoute): number {
   return b.priority - a.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
+type Indexes = Record<ConnInfo['protocol'], Index>;
+
 class StreamRouter implements Router {
   readonly routes: readonly StreamRoute[];
-  readonly #index: Record<ConnInfo['protocol'], Index>;
+  readonly #index: Indexes;
 
-  constructor(routes: StreamRoute[]) {
-    routes.sort(byPriority);
-    this.routes = Object.freeze(routes);
-    this.#index = { tcp: buildIndex(routes, 'tcp'), tls: buildIndex(routes, 'tls'), udp: buildIndex(routes, 'udp') };
+  /** `sorted`: by `byPriority` */
+  constructor(sorted: StreamRoute[], index: Indexes) {
+    this.routes = Object.freeze(sorted);
+    this.#index = index;
   }
 
   match(conn: ConnInfo): StreamRoute | undefined {
@@ -140,27 +142,71 @@ function bucketFor(idx: Index, port: number | undefined): Bucket {
   return b;
 }
 
-function buildIndex(sorted: readonly StreamRoute[], proto: ConnInfo['protocol']): Index {
-  const idx: Index = { byPort: new Map(), any: { other: [] } };
-  for (const r of sorted) {
-    if (!r[proto]) continue;
-    // a route goes under each destination port only if every destination entry names a port
-    const ports = r.destinations && r.destinations.every((d) => d.port !== undefined)
-      ? [...new Set(r.destinations.map((d) => d.port))] : [undefined];
-    for (const port of ports) {
-      const b = bucketFor(idx, port);
-      if (proto === 'tls' && r.snis && r.snis.exact.size > 0) {
-        b.bySni ??= new Map();
-        for (const name of r.snis.exact) {
-          let list = b.bySni.get(name);
-          if (!list) b.bySni.set(name, (list = []));
-          list.push(r);
-        }
-        if (r.snis.suffixes.length + r.snis.prefixes.length > 0) b.other.push(r);
-      } else b.other.push(r);
-    }
+function indexRoute(idx: Index, r: StreamRoute, proto: ConnInfo['protocol']): void {
+  if (!r[proto]) return;
+  // a route goes under each destination port only if every destination entry names a port
+  const ports = r.destinations && r.destinations.every((d) => d.port !== undefined)
+    ? [...new Set(r.destinations.map((d) => d.port))] : [undefined];
+  for (const port of ports) {
+    const b = bucketFor(idx, port);
+    if (proto === 'tls' && r.snis && r.snis.exact.size > 0) {
+      b.bySni ??= new Map();
+      for (const name of r.snis.exact) {
+        let list = b.bySni.get(name);
+        if (!list) b.bySni.set(name, (list = []));
+        list.push(r);
+      }
+      if (r.snis.suffixes.length + r.snis.prefixes.length > 0) b.other.push(r);
+    } else b.other.push(r);
   }
-  return idx;
+}
+
+const emptyIndexes = (): Indexes => ({
+  tcp: { byPort: new Map(), any: { other: [] } }, tls: { byPort: new Map(), any: { other: [] } }, udp: { byPort: new Map(), any: { other: [] } },
+});
+
+/** What the sliced build needs of a `Slicer` (src/slices.ts). */
+export interface Slices { due(): boolean; pause(): Promise<void> }
+
+/**
+ * Sorts in slices: runs sorted by `Array.prototype.sort`, then merged pairwise, pausing whenever the slice is due.
+ * Stable, like the sort it replaces.
+ */
+async function sortSliced<T>(a: T[], cmp: (x: T, y: T) => number, sl: Slices): Promise<T[]> {
+  const RUN = 512;
+  for (let i = 0; i < a.length; i += RUN) {
+    const part = a.slice(i, i + RUN).sort(cmp);
+    for (let j = 0; j < part.length; j++) a[i + j] = part[j]!;
+    if (sl.due()) await sl.pause();
+  }
+  let src = a;
+  let dst: T[] = new Array<T>(a.length);
+  for (let width = RUN; width < a.length; width *= 2) {
+    for (let lo = 0; lo < a.length; lo += 2 * width) {
+      const mid = Math.min(lo + width, a.length), hi = Math.min(lo + 2 * width, a.length);
+      let i = lo, j = mid, k = lo;
+      while (k < hi) {
+        dst[k++] = i < mid && (j >= hi || cmp(src[i]!, src[j]!) <= 0) ? src[i++]! : src[j++]!;
+        if ((k & 1023) === 0 && sl.due()) await sl.pause();
+      }
+    }
+    [src, dst] = [dst, src];
+  }
+  return src;
+}
+
+/** The router of compiled routes, sorted and indexed in slices (`compileRoute` makes them). */
+export async function buildRouter(routes: StreamRoute[], sl: Slices): Promise<Router> {
+  const sorted = await sortSliced(routes, byPriority, sl);
+  const idx = emptyIndexes();
+  for (let i = 0; i < sorted.length; i++) {
+    const r = sorted[i]!;
+    indexRoute(idx.tcp, r, 'tcp');
+    indexRoute(idx.tls, r, 'tls');
+    indexRoute(idx.udp, r, 'udp');
+    if ((i & 63) === 0 && sl.due()) await sl.pause();
+  }
+  return new StreamRouter(sorted, idx);
 }
 
 /**
@@ -170,21 +216,34 @@ function buildIndex(sorted: readonly StreamRoute[], proto: ConnInfo['protocol'])
 export function compileRouter(routes: RouteEntity[], services: ReadonlyMap<string, CompiledService>): Router {
   const out: StreamRoute[] = [];
   for (const e of routes) {
-    const service = e.service ? services.get(e.service) : undefined;
-    if (service && !service.entity.enabled) continue;
-    const p = e.protocols;
-    const tcp = p.includes('tcp'), udp = p.includes('udp');
-    const tls = p.includes('tls') || p.includes('tls_passthrough');
-    if (!tcp && !tls && !udp) continue;
-    const sources = compileIpPorts(e.sources);
-    const destinations = compileIpPorts(e.destinations);
-    const snis = compileSnis(e.snis);
-    out.push(Object.freeze({
-      id: e.id, name: e.name, entity: e, service,
-      priority: routePriority(sources, destinations, snis),
-      sources, destinations, snis, tcp, tls, udp,
-      srcIp: !!sources?.some(hasNet), dstIp: !!destinations?.some(hasNet),
-    }));
+    const r = compileRoute(e, services);
+    if (r) out.push(r);
   }
-  return new StreamRouter(out);
+  out.sort(byPriority);
+  const idx = emptyIndexes();
+  for (const r of out) {
+    indexRoute(idx.tcp, r, 'tcp');
+    indexRoute(idx.tls, r, 'tls');
+    indexRoute(idx.udp, r, 'udp');
+  }
+  return new StreamRouter(out, idx);
+}
+
+/** One route, compiled; undefined when it is not served (its service disabled, or no stream protocol). */
+export function compileRoute(e: RouteEntity, services: ReadonlyMap<string, CompiledService>): StreamRoute | undefined {
+  const service = e.service ? services.get(e.service) : undefined;
+  if (service && !service.entity.enabled) return undefined;
+  const p = e.protocols;
+  const tcp = p.includes('tcp'), udp = p.includes('udp');
+  const tls = p.includes('tls') || p.includes('tls_passthrough');
+  if (!tcp && !tls && !udp) return undefined;
+  const sources = compileIpPorts(e.sources);
+  const destinations = compileIpPorts(e.destinations);
+  const snis = compileSnis(e.snis);
+  return Object.freeze({
+    id: e.id, name: e.name, entity: e, service,
+    priority: routePriority(sources, destinations, snis),
+    sources, destinations, snis, tcp, tls, udp,
+    srcIp: !!sources?.some(hasNet), dstIp: !!destinations?.some(hasNet),
+  });
 }

@@ -28,6 +28,8 @@ export const SETTINGS: Record<string, SettingDoc> = {
   stream_preread_timeout: { default: '5000', doc: 'ms to wait for a TLS ClientHello on ssl listeners (and on plain ones that detect TLS) and for a PROXY header', kongTs: true },
   stream_tls_detect: { default: 'auto', doc: '`auto`: a plain (non-`ssl`) listener where a `tls` or `tls_passthrough` route could apply reads the first bytes first: a ClientHello is routed by SNI (terminated or passed through), anything else as tcp; listeners where no TLS route applies never wait. `off`: Kong 3, TLS routes only on `ssl` listeners', kongTs: true },
   plugin_preread_timeout: { default: '3000', doc: 'ms an async plugin preread may take; past it the connection goes on without that plugin\'s answer (logged)', kongTs: true },
+  declarative_config_max_size: { default: '64m', doc: 'largest declarative file or `POST /config` body accepted (bytes, or with a `k` or `m` suffix); a larger one is refused before it is read (413 for POST), the live config keeps serving. 100,000 tcp routes with their services take about 20 MB', kongTs: true },
+  declarative_config_load_heap: { default: '2048', doc: 'heap limit (MiB) of the thread that parses and checks each declarative file; a load that needs more is refused, the live config keeps serving', kongTs: true },
   reload_debounce: { default: '300', doc: 'ms to wait after a file change before reloading', kongTs: true },
   stream_max_connections: { default: '0', doc: 'open connections per listener; more are closed with status 503 (0 = unlimited)', kongTs: true },
   stream_max_connections_per_ip: { default: '0', doc: 'open connections per client IP; more are closed with status 429 (0 = unlimited)', kongTs: true },

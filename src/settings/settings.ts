@@ -34,6 +34,10 @@ export interface Settings {
   streamTlsDetect: 'auto' | 'off';
   pluginPrereadTimeout: number;
   reloadDebounce: number;
+  /** declarative_config_max_size, in bytes */
+  configMaxBytes: number;
+  /** declarative_config_load_heap, MiB */
+  configLoadHeapMb: number;
   watch: boolean;
   maxConnections: number;
   maxConnectionsPerIp: number;
@@ -93,6 +97,14 @@ function bad(key: string, detail: string): never {
 function int(key: string, v: string, min: number): number {
   if (!/^\d+$/.test(v) || Number(v) < min) bad(key, `expected a whole number >= ${min}, got '${v}'`);
   return Number(v);
+}
+
+/** A size in bytes: `N`, `Nk` or `Nm` (1024-based). */
+function size(key: string, v: string): number {
+  const m = /^(\d+)\s*([kKmM]?)$/.exec(v);
+  if (!m || Number(m[1]) < 1) bad(key, `expected a size such as 64m, 512k or 1048576, got '${v}'`);
+  const unit = m![2]!.toLowerCase();
+  return Number(m![1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1);
 }
 
 /** defaults < kong.conf < KONG_* environment < flags. Throws KongTsError on a bad value. */
@@ -183,6 +195,8 @@ export function resolveSettings(input: SettingsInput = {}): Settings {
     streamTlsDetect: tlsDetect,
     pluginPrereadTimeout: int('plugin_preread_timeout', v('plugin_preread_timeout'), 1),
     reloadDebounce: int('reload_debounce', v('reload_debounce'), 0),
+    configMaxBytes: size('declarative_config_max_size', v('declarative_config_max_size')),
+    configLoadHeapMb: int('declarative_config_load_heap', v('declarative_config_load_heap'), 64),
     watch: watch === 'on',
     maxConnections: parseMaxConnections('stream_max_connections', v('stream_max_connections')),
     maxConnectionsPerIp: parseMaxConnections('stream_max_connections_per_ip', v('stream_max_connections_per_ip')),

@@ -19,15 +19,15 @@ class Store implements CertStore {
   readonly #catchAll: SecureContext | undefined;
   readonly defaultContext: SecureContext;
 
-  constructor(certs: CertificateEntity[], snis: SniEntity[], dflt: CertPair) {
-    this.defaultContext = contextFor({ cert: dflt.cert, key: dflt.key }, 'the default certificate');
+  constructor(certs: CertificateEntity[], snis: SniEntity[], dflt: CertPair | SecureContext, built?: ReadonlyMap<string, SecureContext>) {
+    this.defaultContext = 'cert' in dflt ? contextFor({ cert: dflt.cert, key: dflt.key }, 'the default certificate') : dflt;
     const byId = new Map(certs.map((c) => [c.id, c]));
     const contexts = new Map<string, SecureContext>();
     let catchAll: SecureContext | undefined;
     for (const sni of snis) {
       const cert = byId.get(sni.certificate);
       if (!cert) throw new Error(`sni '${sni.name}': no certificate with id ${sni.certificate}`);
-      let ctx = contexts.get(cert.id);
+      let ctx = contexts.get(cert.id) ?? built?.get(cert.id);
       if (!ctx) {
         ctx = contextFor(cert, `certificate ${cert.id}`);
         contexts.set(cert.id, ctx);
@@ -62,7 +62,7 @@ function normalize(name: string): string {
 }
 
 /** One context per certificate; with cert_alt both pairs go in, and OpenSSL picks by the client's sigalgs. */
-function contextFor(c: Pick<CertificateEntity, 'cert' | 'key' | 'cert_alt' | 'key_alt'>, what: string): SecureContext {
+export function contextFor(c: Pick<CertificateEntity, 'cert' | 'key' | 'cert_alt' | 'key_alt'>, what: string): SecureContext {
   try {
     return c.cert_alt && c.key_alt
       ? createSecureContext({ cert: [c.cert, c.cert_alt], key: [c.key, c.key_alt] })
@@ -74,9 +74,12 @@ function contextFor(c: Pick<CertificateEntity, 'cert' | 'key' | 'cert_alt' | 'ke
 }
 
 /**
+ * `built`: contexts already made, by certificate id (the snapshot builder makes them in slices and reuses those of
+ * unchanged certificates); `dflt` may be the default certificate's context, made once.
  * Builds every `SecureContext` once (one per certificate, shared by its SNIs) and the maps for the lookup.
  * Throws at config time when a certificate or key cannot be loaded.
  */
-export function compileCertStore(certs: CertificateEntity[], snis: SniEntity[], dflt: CertPair): CertStore {
-  return new Store(certs, snis, dflt);
+export function compileCertStore(certs: CertificateEntity[], snis: SniEntity[], dflt: CertPair | SecureContext,
+  built?: ReadonlyMap<string, SecureContext>): CertStore {
+  return new Store(certs, snis, dflt, built);
 }

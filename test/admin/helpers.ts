@@ -55,6 +55,8 @@ export interface HarnessOptions {
   /** awaited by every compile after the first: lets a test hold a load in progress */
   gate?: () => Promise<void>;
   file?: string;
+  /** declarative_config_max_size, bytes */
+  maxBytes?: number;
 }
 
 export async function startAdmin(text: string, opts: HarnessOptions = {}): Promise<Harness> {
@@ -64,6 +66,7 @@ export async function startAdmin(text: string, opts: HarnessOptions = {}): Promi
     file: opts.file ?? 'kong.yml',
     logger: silentLogger,
     loadOptions: { pluginSchemas: pluginSchemas(bundledPlugins) },
+    maxBytes: opts.maxBytes,
     compile: async (input: CompileInput) => {
       if (!first && opts.gate) await opts.gate();
       first = false;
@@ -94,6 +97,7 @@ export async function startAdmin(text: string, opts: HarnessOptions = {}): Promi
     },
     async close() {
       await admin.close();
+      await manager.close();
       runtime.registry.close();
     },
   };

@@ -1,0 +1,48 @@
+/**
+ * Rebuilds a good load's configuration on the main thread from the load thread's chunks, a slice at a time. Every
+ * entity is frozen as it arrives (a snapshot never changes), and its content fingerprint is kept beside it for the
+ * snapshot builder.
+ */
+import type { Slicer } from '../slices.js';
+import type { ChunkReader } from './loader.js';
+import type { DeclarativeConfig, EntityType } from './types.js';
+
+/** entity type → id → fingerprint of the entity's content (md5 of its JSON). */
+export type Fingerprints = Record<EntityType, Map<string, string>>;
+
+function freezeDeep(v: unknown): void {
+  if (v === null || typeof v !== 'object' || Object.isFrozen(v)) return;
+  Object.freeze(v);
+  for (const x of Object.values(v as object)) freezeDeep(x);
+}
+
+export async function assemble(formatVersion: string, chunks: ChunkReader, slicer: Slicer): Promise<{ config: DeclarativeConfig; fingerprints: Fingerprints }> {
+  const config: DeclarativeConfig = {
+    format_version: formatVersion, services: [], routes: [], certificates: [], snis: [], ca_certificates: [], upstreams: [],
+    targets: [], plugins: [], consumers: [], origins: {},
+  };
+  const fingerprints = {} as Fingerprints;
+  for (const t of ['services', 'routes', 'certificates', 'snis', 'ca_certificates', 'upstreams', 'targets', 'plugins', 'consumers'] as EntityType[]) fingerprints[t] = new Map();
+  try {
+    for (let c = chunks.next(); c; c = chunks.next()) {
+      if ('origins' in c) {
+        for (const [id, o] of c.origins) config.origins[id] = Object.freeze(o);
+      } else {
+        const list = config[c.type] as object[];
+        const fps = fingerprints[c.type];
+        for (let i = 0; i < c.items.length; i++) {
+          const e = c.items[i] as { id: string };
+          freezeDeep(e);
+          list.push(e);
+          fps.set(e.id, c.fps[i]!);
+        }
+      }
+      await slicer.tick();
+    }
+  } finally {
+    chunks.close();
+  }
+  for (const t of Object.keys(fingerprints) as EntityType[]) Object.freeze(config[t]);
+  Object.freeze(config.origins);
+  return { config: Object.freeze(config), fingerprints };
+}

@@ -1,0 +1,145 @@
+/**
+ * One job of the load thread (load-thread.ts): read, decode, parse, validate, check and normalize a declarative
+ * file or a POST /config body, off the event loop that proxies bytes. The answer is made for the main thread to use
+ * as it is: a small header (status, hash, problems, counts), and the entities in chunks on a port of their own,
+ * each entity with the fingerprint of its content (what lets the snapshot builder reuse the parts that did not
+ * change), so that the main thread takes them a few at a time between other work.
+ */
+import { createHash } from 'node:crypto';
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MessagePort } from 'node:worker_threads';
+import { declarativeErrorBody } from '../admin/declarative-errors.js';
+import { postedText } from '../admin/posted.js';
+import { loadConfigText } from './load.js';
+import { decodeUtf8, readConfigFileSync } from './read.js';
+import type { DeclarativeConfig, EntityType, LoadOptions, Problem } from './types.js';
+
+export const ENTITY_TYPES: readonly EntityType[] = ['services', 'routes', 'certificates', 'snis', 'ca_certificates', 'upstreams', 'targets', 'plugins', 'consumers'];
+
+/** Entities per chunk: one chunk is well under a millisecond to receive. */
+export const CHUNK = 256;
+
+export type LoadSource =
+  /** the declarative file at this path */
+  | { kind: 'file'; path: string }
+  /** content already in hand (POST /config, the watcher's settled read); `contentType` set: a POST body to unwrap */
+  | { kind: 'bytes'; bytes: Uint8Array; contentType?: string }
+  /** a config the cluster primary already checked (cluster workers): normalized JSON, not checked again */
+  | { kind: 'checked'; path: string };
+
+export interface LoadJob {
+  id: number;
+  source: LoadSource;
+  /** the name problems are reported under */
+  file: string;
+  maxBytes: number;
+  options: LoadOptions;
+  /** answer `unchanged` without parsing when the content's hash is this */
+  skipHash?: string;
+  /** write the normalized config into this folder when it is good (the cluster primary, for its workers) */
+  checkedDir?: string;
+  /** build the admin API's 400 body of an invalid config here; `true`: with Kong's flattened_errors */
+  errorBody?: { flatten: boolean };
+}
+
+export type LoadReply =
+  | { id: number; status: 'unreadable'; message: string; tooLarge?: boolean }
+  | { id: number; status: 'unchanged'; hash: string }
+  | { id: number; status: 'invalid'; hash: string; problems: Problem[]; errorBody?: Record<string, unknown> }
+  | {
+      id: number; status: 'ok'; hash: string; problems: Problem[]; formatVersion: string; counts: Record<EntityType, number>;
+      /** the content as UTF-8 (transferred, not copied); absent for a checked config */
+      text?: Uint8Array; checked?: string; ms: number;
+    };
+
+/** A chunk on the job's port: entities of one type with their fingerprints, or entity origins. */
+export type Chunk =
+  | { type: EntityType; items: object[]; fps: string[] }
+  | { origins: [string, DeclarativeConfig['origins'][string]][] };
+
+const fingerprint = (e: object): string => createHash('md5').update(JSON.stringify(e)).digest('base64');
+
+/** The test hook of a load thread that runs out of memory (KONG_TS_TEST_LOAD_EXHAUST=1 and this line in the text). */
+const EXHAUST_MARK = '# kong-ts-test: exhaust-heap';
+
+function exhaust(): never {
+  const hog: number[][] = [];
+  for (;;) hog.push(new Array<number>(1 << 20).fill(1));
+}
+
+function invalid(job: LoadJob, hash: string, problems: Problem[], text: string): LoadReply {
+  const errorBody = job.errorBody ? declarativeErrorBody(problems, text, job.errorBody.flatten) : undefined;
+  return { id: job.id, status: 'invalid', hash, problems, errorBody };
+}
+
+export function runJob(job: LoadJob, port: MessagePort): LoadReply {
+  const started = performance.now();
+  const { id, file } = job;
+  let text: string;
+  let checked: { hash: string; formatVersion: string; config: DeclarativeConfig; problems: Problem[] } | undefined;
+  if (job.source.kind === 'checked') {
+    const read = readConfigFileSync(job.source.path, Number.MAX_SAFE_INTEGER);
+    if (!read.ok) return { id, status: 'unreadable', message: read.message };
+    checked = JSON.parse(read.bytes.toString('utf8')) as typeof checked;
+    text = '';
+  } else {
+    let bytes: Uint8Array;
+    if (job.source.kind === 'file') {
+      const read = readConfigFileSync(job.source.path, job.maxBytes);
+      if (!read.ok) return { id, status: 'unreadable', message: read.message, tooLarge: read.tooLarge };
+      bytes = read.bytes;
+    } else {
+      bytes = job.source.bytes;
+      if (bytes.length > job.maxBytes) {
+        return { id, status: 'unreadable', tooLarge: true, message: `the configuration is ${bytes.length} bytes, over declarative_config_max_size (${job.maxBytes} bytes)` };
+      }
+    }
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (job.source.kind === 'bytes' && job.source.contentType !== undefined) {
+      const posted = postedText(job.source.contentType, buf);
+      if ('message' in posted) return { id, status: 'unreadable', message: posted.message };
+      text = posted.text;
+    } else {
+      const decoded = decodeUtf8(buf);
+      if (!('text' in decoded)) {
+        const problems: Problem[] = [{ severity: 'error', file, line: decoded.line, column: decoded.column, path: '', message: decoded.message }];
+        return invalid(job, createHash('md5').update(buf).digest('hex'), problems, '');
+      }
+      text = decoded.text;
+    }
+    if (process.env.KONG_TS_TEST_LOAD_EXHAUST === '1' && text.includes(EXHAUST_MARK)) exhaust();
+  }
+  const hash = checked?.hash ?? createHash('md5').update(text).digest('hex');
+  if (job.skipHash !== undefined && hash === job.skipHash) return { id, status: 'unchanged', hash };
+  if (!checked) {
+    const result = loadConfigText(text, file, job.options);
+    if (!result.ok) {
+      return invalid(job, hash, result.problems, text);
+    }
+    checked = { hash, formatVersion: result.config.format_version, config: result.config, problems: result.problems };
+  }
+  const config = checked.config;
+  let checkedPath: string | undefined;
+  if (job.checkedDir) {
+    checkedPath = join(job.checkedDir, `checked-${hash}.json`);
+    writeFileSync(`${checkedPath}.tmp`, JSON.stringify(checked));
+    renameSync(`${checkedPath}.tmp`, checkedPath);
+  }
+  const counts = {} as Record<EntityType, number>;
+  for (const type of ENTITY_TYPES) {
+    const list = config[type] as object[];
+    counts[type] = list.length;
+    for (let i = 0; i < list.length; i += CHUNK) {
+      const items = list.slice(i, i + CHUNK);
+      port.postMessage({ type, items, fps: items.map(fingerprint) } satisfies Chunk);
+    }
+  }
+  const origins = Object.entries(config.origins);
+  for (let i = 0; i < origins.length; i += CHUNK * 4) port.postMessage({ origins: origins.slice(i, i + CHUNK * 4) } satisfies Chunk);
+  const utf8 = text === '' ? undefined : new TextEncoder().encode(text);
+  return {
+    id, status: 'ok', hash, problems: checked.problems, formatVersion: checked.formatVersion, counts,
+    text: utf8, checked: checkedPath, ms: performance.now() - started,
+  };
+}

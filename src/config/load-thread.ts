@@ -1,0 +1,18 @@
+/**
+ * The entry of the load thread (a `worker_threads` Worker with its own heap limit): it runs one load job at a time
+ * (load-job.ts) and answers each on its parent port, its entities on the job's own port. A job that throws is
+ * answered as unreadable; one that runs the thread out of memory ends the thread, and the main thread answers for it.
+ */
+import { parentPort, type MessagePort } from 'node:worker_threads';
+import { runJob, type LoadJob, type LoadReply } from './load-job.js';
+
+parentPort!.on('message', (m: { job: LoadJob; port: MessagePort }) => {
+  let reply: LoadReply;
+  try {
+    reply = runJob(m.job, m.port);
+  } catch (err) {
+    reply = { id: m.job.id, status: 'unreadable', message: `the config load failed: ${(err as Error)?.message ?? String(err)}` };
+  }
+  m.port.close();
+  parentPort!.postMessage(reply, reply.status === 'ok' && reply.text ? [reply.text.buffer as ArrayBuffer] : []);
+});
