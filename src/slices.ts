@@ -6,6 +6,7 @@
 export class Slicer {
   #start = performance.now();
   #slices = 1;
+  #longest = 0;
   constructor(readonly budgetMs = 3) {}
 
   due(): boolean {
@@ -13,6 +14,7 @@ export class Slicer {
   }
 
   async pause(): Promise<void> {
+    this.#note();
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.#slices++;
     this.#start = performance.now();
@@ -25,5 +27,27 @@ export class Slicer {
 
   get slices(): number {
     return this.#slices;
+  }
+
+  /** The longest slice so far, ms: how long this work itself held the event loop at most. */
+  get longestMs(): number {
+    this.#note();
+    return this.#longest;
+  }
+
+  /** Ends the current slice's measure (call when the work stops without a pause: it is waiting for something else). */
+  idle(): void {
+    this.#note();
+    this.#start = Number.POSITIVE_INFINITY;
+  }
+
+  /** Starts measuring a slice again after `idle()`. */
+  resume(): void {
+    this.#start = performance.now();
+  }
+
+  #note(): void {
+    const d = performance.now() - this.#start;
+    if (d > this.#longest) this.#longest = d;
   }
 }

@@ -54,6 +54,8 @@ export interface ReloadEvent {
   loopBlockedMs: number;
   /** main-thread slices the build took */
   slices: number;
+  /** the longest of them, ms: how long this reload's own work held the event loop at most */
+  longestSliceMs: number;
   at: number;
 }
 
@@ -195,7 +197,7 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
     if (outcome.status === 'busy') return outcome;
     const event: ReloadEvent = {
       trigger: job.trigger, status: outcome.status, durationMs: performance.now() - started,
-      loopBlockedMs: delay.count > 0 ? delay.max / 1e6 : 0, slices: slicer.slices, at: Date.now(),
+      loopBlockedMs: delay.count > 0 ? delay.max / 1e6 : 0, slices: slicer.slices, longestSliceMs: slicer.longestMs, at: Date.now(),
     };
     if (outcome.status === 'loaded' || outcome.status === 'unchanged') {
       event.hash = outcome.snapshot.hash;
@@ -205,7 +207,10 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
       event.message = this.stats.lastError;
     } else event.message = outcome.message;
     const log = this.#opts.logger;
-    const timing = { duration_ms: Math.round(event.durationMs), loop_blocked_ms: Math.round(event.loopBlockedMs * 10) / 10, slices: event.slices };
+    const timing = {
+      duration_ms: Math.round(event.durationMs), loop_blocked_ms: Math.round(event.loopBlockedMs * 10) / 10,
+      slices: event.slices, longest_slice_ms: Math.round(event.longestSliceMs * 10) / 10,
+    };
     if (outcome.status === 'loaded') {
       const s = outcome.snapshot;
       log.info({ trigger: job.trigger, hash: s.hash, generation: s.generation, routes: s.config.routes.length,
@@ -219,10 +224,12 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
     const { file, trigger } = job;
     const live = this.#current;
     const skipHash = job.post ? (job.post.checkHash ? live?.hash : undefined) : trigger !== 'admin' ? live?.hash : undefined;
+    slicer.idle(); // the load thread works; this thread only waits
     const { reply, chunks } = await this.#loader.run({
       source: job.source, file, maxBytes: this.maxBytes, options: this.#opts.loadOptions ?? {}, skipHash,
       checkedDir: this.#opts.checkedDir, errorBody: job.post ? { flatten: job.post.flatten } : undefined,
     });
+    slicer.resume();
     if (reply.status !== 'ok') chunks.close();
     switch (reply.status) {
       case 'unchanged':

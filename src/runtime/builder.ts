@@ -87,10 +87,12 @@ export class SnapshotBuilder {
       if (sl.due()) await sl.pause();
     }
     if (fresh.length) {
+      sl.idle();
       await Promise.race([
         Promise.all(fresh.map((b) => b.ready())),
         new Promise((r) => setTimeout(r, DNS_READY_MS).unref()),
       ]);
+      sl.resume();
     }
 
     // certificates: a SecureContext per certificate an SNI names, reused while the certificate is the same
