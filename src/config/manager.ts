@@ -54,8 +54,10 @@ export interface ReloadEvent {
   loopBlockedMs: number;
   /** main-thread slices the build took */
   slices: number;
-  /** the longest of them, ms: how long this reload's own work held the event loop at most */
+  /** the longest of them, ms: how long this reload's own work held the event loop at most (wall time) */
   longestSliceMs: number;
+  /** the most CPU time one of them used, ms (the wall time also counts what the machine gave other processes) */
+  longestSliceCpuMs: number;
   at: number;
 }
 
@@ -197,7 +199,8 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
     if (outcome.status === 'busy') return outcome;
     const event: ReloadEvent = {
       trigger: job.trigger, status: outcome.status, durationMs: performance.now() - started,
-      loopBlockedMs: delay.count > 0 ? delay.max / 1e6 : 0, slices: slicer.slices, longestSliceMs: slicer.longestMs, at: Date.now(),
+      loopBlockedMs: delay.count > 0 ? delay.max / 1e6 : 0, slices: slicer.slices, longestSliceMs: slicer.longestMs,
+      longestSliceCpuMs: slicer.longestCpuMs, at: Date.now(),
     };
     if (outcome.status === 'loaded' || outcome.status === 'unchanged') {
       event.hash = outcome.snapshot.hash;
@@ -210,6 +213,7 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
     const timing = {
       duration_ms: Math.round(event.durationMs), loop_blocked_ms: Math.round(event.loopBlockedMs * 10) / 10,
       slices: event.slices, longest_slice_ms: Math.round(event.longestSliceMs * 10) / 10,
+      longest_slice_cpu_ms: Math.round(event.longestSliceCpuMs * 10) / 10,
     };
     if (outcome.status === 'loaded') {
       const s = outcome.snapshot;
