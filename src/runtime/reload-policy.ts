@@ -1,5 +1,5 @@
 import { tagValue } from '../config/kong-ts-tags.js';
-import type { DeclarativeConfig } from '../config/types.js';
+import type { DeclarativeConfig, RouteEntity } from '../config/types.js';
 import { affectedRoutes } from '../gitops/diff.js';
 import type { Logger } from '../log.js';
 import type { ReloadPolicy } from '../settings/settings.js';
@@ -14,6 +14,13 @@ export interface OpenSession {
 
 export interface PolicyOutcome { kept: number; drained: number; closed: number }
 
+/** The config swapped in, with what its build worked out (runtime/builder.ts), when it did. */
+export interface NextConfig {
+  config: DeclarativeConfig;
+  routeById?: ReadonlyMap<string, RouteEntity>;
+  changes?: { from: DeclarativeConfig; affected: ReadonlyMap<string, 'removed' | 'changed'> };
+}
+
 /**
  * What a reload does to open sessions whose route it removed or changed (`affectedRoutes`, the same rule
  * `kong-ts config plan` shows): `keep` them (Kong's behaviour), `drain` them (closed after `drainMs`), or `close`
@@ -21,19 +28,24 @@ export interface PolicyOutcome { kept: number; drained: number; closed: number }
  * gone) overrides the setting. Sessions of untouched routes are never affected.
  */
 export function applyReloadPolicy(
-  sessions: Iterable<OpenSession>, next: { config: DeclarativeConfig }, configOf: (snap: object) => DeclarativeConfig | undefined,
+  sessions: Iterable<OpenSession>, next: NextConfig, configOf: (snap: object) => DeclarativeConfig | undefined,
   opts: { policy: ReloadPolicy; drainMs: number; logger: Logger },
 ): PolicyOutcome {
   const out: PolicyOutcome = { kept: 0, drained: 0, closed: 0 };
-  const perSnap = new Map<object, Map<string, 'removed' | 'changed'>>();
-  const newRoutes = new Map(next.config.routes.map((r) => [r.id, r]));
+  const perSnap = new Map<object, ReadonlyMap<string, 'removed' | 'changed'>>();
+  let newRoutes = next.routeById;
   const toDrain: OpenSession[] = [];
   for (const s of sessions) {
     const old = configOf(s.snap);
     if (!old || old === next.config) continue;
     let affected = perSnap.get(s.snap);
-    if (!affected) perSnap.set(s.snap, (affected = affectedRoutes(old, next.config)));
+    if (!affected) {
+      // worked out while the snapshot was built (in slices) when the session's config is the one it replaced
+      affected = next.changes?.from === old ? next.changes.affected : affectedRoutes(old, next.config);
+      perSnap.set(s.snap, affected);
+    }
     if (!affected.has(s.route.id)) continue;
+    newRoutes ??= new Map(next.config.routes.map((r) => [r.id, r]));
     const tags = newRoutes.get(s.route.id)?.tags ?? old.routes.find((r) => r.id === s.route.id)?.tags;
     const policy = (tagValue(tags, 'reload') as ReloadPolicy | undefined) ?? opts.policy;
     if (policy === 'close') {
