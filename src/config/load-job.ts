@@ -51,6 +51,8 @@ export type LoadReply =
       id: number; status: 'ok'; hash: string; problems: Problem[]; formatVersion: string; counts: Record<EntityType, number>;
       /** the content as UTF-8 (transferred, not copied); absent for a checked config */
       text?: Uint8Array; checked?: string; ms: number;
+      /** entities sent: a large load's thread is ended after it (its heap goes back to the system at once) */
+      entities: number;
     };
 
 /** A chunk on the job's port: entities of one type with their fingerprints, or entity origins. */
@@ -127,9 +129,11 @@ export function runJob(job: LoadJob, port: MessagePort): LoadReply {
     renameSync(`${checkedPath}.tmp`, checkedPath);
   }
   const counts = {} as Record<EntityType, number>;
+  let entities = 0;
   for (const type of ENTITY_TYPES) {
     const list = config[type] as object[];
     counts[type] = list.length;
+    entities += list.length;
     for (let i = 0; i < list.length; i += CHUNK) {
       const items = list.slice(i, i + CHUNK);
       port.postMessage({ type, items, fps: items.map(fingerprint) } satisfies Chunk);
@@ -139,6 +143,6 @@ export function runJob(job: LoadJob, port: MessagePort): LoadReply {
   const utf8 = text === '' ? undefined : new TextEncoder().encode(text);
   return {
     id, status: 'ok', hash, problems: checked.problems, formatVersion: checked.formatVersion, counts,
-    text: utf8, checked: checkedPath, ms: performance.now() - started,
+    text: utf8, checked: checkedPath, ms: performance.now() - started, entities,
   };
 }

@@ -11,6 +11,9 @@ export interface LoaderOptions {
   heapMb: number;
 }
 
+/** Above this many entities, the thread that loaded them is ended after the load. */
+const BIG_LOAD = 20_000;
+
 export type LoaderReply = LoadReply | { id: number; status: 'failed'; message: string };
 
 /** The entities of a good load, taken from the thread's port a few at a time (`next()` never blocks). */
@@ -59,7 +62,13 @@ export class ConfigLoader {
       }
     });
     this.#pending = undefined;
-    this.#worker?.unref();
+    if (reply.status === 'ok' && reply.entities > BIG_LOAD) {
+      // a large load left a large heap in the thread: end it now, while this thread only waits, rather than let
+      // it give the memory back later in the middle of the build (a new thread starts with the next load)
+      const w2 = this.#worker;
+      this.#worker = undefined;
+      await w2?.terminate();
+    } else this.#worker?.unref();
     return { reply, chunks: new ChunkReader(port1) };
   }
 
