@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { loadConfigFile, loadConfigText } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
-import type { LoadResult, Problem } from '../config/types.js';
+import type { LoadOptions, LoadResult, Problem } from '../config/types.js';
 import { ConvertError, convertText } from '../gitops/convert.js';
 import { diffConfigs } from '../gitops/diff.js';
 import { diffText } from '../gitops/format.js';
@@ -12,6 +12,7 @@ import { ROOT } from '../paths.js';
 import { ANY_PLAIN_LISTENER, routerOf, tlsDetectWarnings } from '../runtime/tls-warnings.js';
 import { parseStreamListen } from '../settings/listen.js';
 import { sortProblems } from '../config/problems.js';
+import { lintCommand } from './lint-cmd.js';
 
 /** GitHub workflow annotation for one problem (lands on the pull request's line). */
 export function githubLine(p: Problem): string {
@@ -67,7 +68,7 @@ function errorCount(r: LoadResult): string {
   return `${n} error${n === 1 ? '' : 's'}`;
 }
 
-function badFormat(format: string, allowed: string[]): boolean {
+export function badFormat(format: string, allowed: string[]): boolean {
   if (allowed.includes(format)) return false;
   console.error(`Error: --format must be ${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}, got '${format}'`);
   process.exitCode = 2;
@@ -75,9 +76,9 @@ function badFormat(format: string, allowed: string[]): boolean {
 }
 
 /** Loads a file, or standard input for `-`. */
-async function load(file: string, strict: boolean | undefined): Promise<LoadResult> {
-  if (file !== '-') return loadConfigFile(file, { strict });
-  return loadConfigText(readFileSync(0, 'utf8'), '<stdin>', { strict });
+export async function load(file: string, strict: boolean | undefined, extra: LoadOptions = {}): Promise<LoadResult> {
+  if (file !== '-') return loadConfigFile(file, { ...extra, strict });
+  return loadConfigText(readFileSync(0, 'utf8'), '<stdin>', { ...extra, strict });
 }
 
 /** Prints why files did not load; true when one did not (the caller exits 2: trouble, not a difference). */
@@ -182,7 +183,7 @@ function convertCommand(): Command {
 }
 
 export function configCommand(): Command {
-  const config = new Command('config').description('declarative configuration tools: parse, diff, plan, convert, init');
+  const config = new Command('config').description('declarative configuration tools: parse, lint, diff, plan, convert, init');
   config.command('parse')
     .description('validate declarative files as `start` would: every error with file:line:column; exit 0 valid, 1 invalid, 2 usage')
     .argument('<files...>', 'declarative files (.yml, .yaml, .json)')
@@ -201,6 +202,7 @@ export function configCommand(): Command {
       report(results, o.format);
       process.exitCode = results.every((r) => r.ok) ? 0 : 1;
     });
+  config.addCommand(lintCommand());
   config.addCommand(diffCommand());
   config.addCommand(planCommand());
   config.addCommand(convertCommand());

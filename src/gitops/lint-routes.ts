@@ -1,0 +1,172 @@
+/**
+ * Route rules of `config lint`: routes that can never win (`route-shadowed`), ties only ids decide (`route-tie`),
+ * overlapping CIDRs of different services at equal priority (`route-cidr-overlap`).
+ *
+ * Every verdict comes from the compiled router: the witness connections of a route (lint-witness.ts) are routed
+ * with `router.match`, a route's own match is `matchRoute`, priorities are the router's `priority` numbers, and
+ * whether a tie is decided by ids is found by routing the witness through a router of the two routes with their
+ * ids swapped. So lint follows the router whatever its priority and tie rules become.
+ */
+import { compileRouter, matchRoute, type StreamRoute } from '../router/compile.js';
+import type { ConnAddrs } from '../router/match.js';
+import type { ConnInfo } from '../router/types.js';
+import { labelOf, type LintContext } from './lint.js';
+import { mayOverlap, netsOverlap, witnesses, type Proto } from './lint-witness.js';
+
+const PROTOS: readonly Proto[] = ['tcp', 'tls', 'udp'];
+/** a tie of one pair is tried on at most this many witnesses */
+const TIE_TRIES = 8;
+
+interface RouteState {
+  matched: boolean;
+  won: boolean;
+  unchecked: boolean;
+  /** routes that took its witnesses, by id */
+  takenBy: Map<string, StreamRoute>;
+}
+
+/** `tcp 10.0.0.1:1 → 10.0.0.2:6379` or `tls … sni a.example.com` */
+export function connText(c: ConnInfo): string {
+  const a = (ip: string, port: number) => `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+  return `${c.protocol} ${a(c.srcIp, c.srcPort)} → ${a(c.dstIp, c.dstPort)}${c.sni !== undefined ? ` sni ${c.sni}` : c.protocol === 'tls' ? ' (no sni)' : ''}`;
+}
+
+function ref(r: StreamRoute): { type: 'routes'; id: string; name?: string } {
+  return r.name === undefined ? { type: 'routes', id: r.id } : { type: 'routes', id: r.id, name: r.name };
+}
+
+function allExact(r: StreamRoute): boolean {
+  return !!r.snis && r.snis.suffixes.length === 0 && r.snis.prefixes.length === 0;
+}
+
+function portsOf(r: StreamRoute): number[] | undefined {
+  return r.destinations && r.destinations.every((d) => d.port !== undefined) ? [...new Set(r.destinations.map((d) => d.port!))] : undefined;
+}
+
+/** Routes of one protocol, bucketed the way the router's index is, so rivals are found without a full scan. */
+class Pools {
+  readonly byPort = new Map<number, StreamRoute[]>();
+  readonly anyPort: StreamRoute[] = [];
+  readonly bySni = new Map<string, StreamRoute[]>();
+  readonly openSni: StreamRoute[] = [];
+
+  constructor(readonly all: readonly StreamRoute[], proto: Proto) {
+    const push = <K>(m: Map<K, StreamRoute[]>, k: K, r: StreamRoute) => { const l = m.get(k); if (l) l.push(r); else m.set(k, [r]); };
+    for (const r of all) {
+      const ports = portsOf(r);
+      if (ports) for (const p of ports) push(this.byPort, p, r);
+      else this.anyPort.push(r);
+      if (proto !== 'tls') continue;
+      if (allExact(r)) for (const n of r.snis!.exact) push(this.bySni, n, r);
+      else this.openSni.push(r);
+    }
+  }
+
+  /** The routes that could share a connection with `r` by destination port or exact SNI (the smaller set). */
+  near(r: StreamRoute, proto: Proto): Iterable<StreamRoute> {
+    const ports = portsOf(r);
+    let best: StreamRoute[] | readonly StreamRoute[] = this.all;
+    if (ports) {
+      const set = new Set<StreamRoute>(this.anyPort);
+      for (const p of ports) for (const x of this.byPort.get(p) ?? []) set.add(x);
+      if (set.size < best.length) best = [...set];
+    }
+    if (proto === 'tls' && allExact(r)) {
+      const set = new Set<StreamRoute>(this.openSni);
+      for (const n of r.snis!.exact) for (const x of this.bySni.get(n) ?? []) set.add(x);
+      if (set.size < best.length) best = [...set];
+    }
+    return best;
+  }
+}
+
+export function lintRoutes(ctx: LintContext): void {
+  const routes = ctx.router.routes as readonly StreamRoute[];
+  const state = new Map<string, RouteState>();
+  for (const r of routes) state.set(r.id, { matched: false, won: false, unchecked: false, takenBy: new Map() });
+  const ties = new Map<string, boolean>();
+  const tieTries = new Map<string, number>();
+  const overlaps = new Set<string>();
+
+  for (const proto of PROTOS) {
+    const pools = new Pools(routes.filter((r) => r[proto]), proto);
+    for (const r of pools.all) {
+      const st = state.get(r.id)!;
+      const rivals: StreamRoute[] = [];
+      for (const c of pools.near(r, proto)) if (c !== r && mayOverlap(r, c, proto)) rivals.push(c);
+      const ws = witnesses(r, rivals, proto, ctx.opts.maxWitnesses);
+      if (!ws) { st.unchecked = true; continue; }
+      const cidrRivals = rivals.filter((c) => c.priority === r.priority && r.id < c.id
+        && (c.service?.id ?? '') !== (r.service?.id ?? '') && !overlaps.has(`${r.id} ${c.id}`) && cidrPair(r, c));
+      for (const conn of ws) {
+        const addrs: ConnAddrs = { src: null, dst: null };
+        if (!matchRoute(r, conn, addrs)) continue;
+        st.matched = true;
+        const w = ctx.router.match(conn) as StreamRoute | undefined;
+        if (!w || w.id === r.id) st.won = true;
+        else {
+          st.takenBy.set(w.id, w);
+          if (w.priority === r.priority) tie(ctx, r, w, conn, ties, tieTries);
+        }
+        for (const c of cidrRivals) {
+          const key = `${r.id} ${c.id}`;
+          if (overlaps.has(key) || !matchRoute(c, conn, { src: null, dst: null })) continue;
+          overlaps.add(key);
+          reportOverlap(ctx, r, c, conn);
+        }
+      }
+    }
+  }
+  for (const r of routes) {
+    const st = state.get(r.id)!;
+    if (st.unchecked && !st.won) {
+      ctx.add('route-not-checked', 'routes', r.id, `route ${labelOf(r)} has more value combinations against the routes near it than lint checks (${ctx.opts.maxWitnesses}); shadowing and ties were not checked for it`);
+      continue;
+    }
+    if (!st.matched || st.won) continue;
+    const by = [...st.takenBy.values()].sort((a, b) => b.priority - a.priority || (a.id < b.id ? -1 : 1));
+    const why = by.map((w) => `${labelOf(w)} (${w.priority > r.priority ? `priority ${w.priority} > ${r.priority}` : `same priority ${w.priority}, wins the tie`})`);
+    ctx.add('route-shadowed', 'routes', r.id,
+      `route ${labelOf(r)} can never win: every connection it matches goes to route${by.length > 1 ? 's' : ''} ${why.join(', ')}`, by.map(ref));
+  }
+}
+
+/** Whether only the ids decide between loser `r` and winner `w` on `conn`: swap their ids and route again. */
+function tie(ctx: LintContext, r: StreamRoute, w: StreamRoute, conn: ConnInfo, ties: Map<string, boolean>, tries: Map<string, number>): void {
+  const key = r.id < w.id ? `${r.id} ${w.id}` : `${w.id} ${r.id}`;
+  if (ties.get(key)) return;
+  const n = tries.get(key) ?? 0;
+  if (n >= TIE_TRIES) return;
+  tries.set(key, n + 1);
+  const re = { ...r.entity, id: w.id }, we = { ...w.entity, id: r.id };
+  const swapped = compileRouter([re, we], ctx.services).match(conn);
+  if (!swapped || swapped.entity !== re) return;
+  ties.set(key, true);
+  ctx.add('route-tie', 'routes', r.id,
+    `routes ${labelOf(r)} and ${labelOf(w)} both match connections such as ${connText(conn)} with the same priority ${r.priority}; `
+    + `${labelOf(w)} wins only because its id sorts first. Make one of them more specific, or remove one`, [ref(w)]);
+}
+
+/** The first pair of overlapping CIDR entries of the two routes (sources with sources, destinations with destinations). */
+function cidrPair(a: StreamRoute, b: StreamRoute): { side: 'sources' | 'destinations'; a: string; b: string } | undefined {
+  for (const side of ['sources', 'destinations'] as const) {
+    const x = a[side], y = b[side];
+    if (!x || !y) continue;
+    for (let i = 0; i < x.length; i++) {
+      for (let j = 0; j < y.length; j++) {
+        const n = x[i]!.net, m = y[j]!.net;
+        if (!n || !m || !(n.cidr || m.cidr) || !netsOverlap(n, m)) continue;
+        return { side, a: a.entity[side]![i]!.ip!, b: b.entity[side]![j]!.ip! };
+      }
+    }
+  }
+  return undefined;
+}
+
+function reportOverlap(ctx: LintContext, r: StreamRoute, c: StreamRoute, conn: ConnInfo): void {
+  const p = cidrPair(r, c)!;
+  const svc = (x: StreamRoute) => (x.service ? labelOf(x.service) : 'no service');
+  ctx.add('route-cidr-overlap', 'routes', r.id,
+    `${p.side} ${p.a} of route ${labelOf(r)} (service ${svc(r)}) overlaps ${p.b} of route ${labelOf(c)} (service ${svc(c)}) `
+    + `at the same priority ${r.priority}; connections such as ${connText(conn)} match both`, [ref(c)]);
+}
