@@ -90,7 +90,7 @@ export function createServers(settings: Settings, core: Core, opts: {
 }): Servers {
   const { runtime, manager } = core;
   const logger = opts.logger;
-  const accessLog = settings.accessLog === 'off' ? undefined : AccessLog.open(settings.accessLog.path, logger);
+  const accessLog = settings.accessLog === 'off' ? undefined : AccessLog.open(settings.accessLog.path, logger, settings.accessLog.format);
   const stream = new StreamServer({
     listeners: settings.streamListen.filter((l) => !l.udp), logger, accessLog, metrics: runtime.metrics,
     prereadTimeout: settings.prereadTimeout, pluginDeadline: settings.pluginPrereadTimeout,
