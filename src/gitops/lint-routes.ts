@@ -11,7 +11,7 @@ import { compileRouter, matchRoute, type StreamRoute } from '../router/compile.j
 import type { ConnAddrs } from '../router/match.js';
 import type { ConnInfo } from '../router/types.js';
 import { labelOf, type LintContext } from './lint.js';
-import { mayOverlap, netsOverlap, witnesses, type Proto } from './lint-witness.js';
+import { escapeConn, mayOverlap, netsOverlap, witnesses, type Proto } from './lint-witness.js';
 
 const PROTOS: readonly Proto[] = ['tcp', 'tls', 'udp'];
 /** a tie of one pair is tried on at most this many witnesses */
@@ -35,8 +35,16 @@ function ref(r: StreamRoute): { type: 'routes'; id: string; name?: string } {
   return r.name === undefined ? { type: 'routes', id: r.id } : { type: 'routes', id: r.id, name: r.name };
 }
 
-function allExact(r: StreamRoute): boolean {
-  return !!r.snis && r.snis.suffixes.length === 0 && r.snis.prefixes.length === 0;
+/** `.example.com`, `.com` for `a.example.com` or `.a.example.com` (the suffixes strictly above it). */
+function ancestors(x: string): string[] {
+  const out: string[] = [];
+  for (let i = x.indexOf('.', x.startsWith('.') ? 1 : 0); i >= 0; i = x.indexOf('.', i + 1)) out.push(x.slice(i));
+  return out;
+}
+
+/** Whether the route's SNIs are all exact names or `*.suffix` wildcards (then the SNI index finds its rivals). */
+function indexable(r: StreamRoute): boolean {
+  return !!r.snis && r.snis.prefixes.length === 0;
 }
 
 function portsOf(r: StreamRoute): number[] | undefined {
@@ -47,7 +55,13 @@ function portsOf(r: StreamRoute): number[] | undefined {
 class Pools {
   readonly byPort = new Map<number, StreamRoute[]>();
   readonly anyPort: StreamRoute[] = [];
-  readonly bySni = new Map<string, StreamRoute[]>();
+  /** exact SNI name → routes naming it */
+  readonly exact = new Map<string, StreamRoute[]>();
+  /** `.suffix` → routes with the wildcard `*.suffix` */
+  readonly star = new Map<string, StreamRoute[]>();
+  /** `.suffix` → routes with a name or wildcard under it */
+  readonly under = new Map<string, StreamRoute[]>();
+  /** tls routes without SNIs or with `prefix.*` ones: rivals of every tls route */
   readonly openSni: StreamRoute[] = [];
 
   constructor(readonly all: readonly StreamRoute[], proto: Proto) {
@@ -57,8 +71,16 @@ class Pools {
       if (ports) for (const p of ports) push(this.byPort, p, r);
       else this.anyPort.push(r);
       if (proto !== 'tls') continue;
-      if (allExact(r)) for (const n of r.snis!.exact) push(this.bySni, n, r);
-      else this.openSni.push(r);
+      if (!indexable(r)) { this.openSni.push(r); continue; }
+      for (const n of r.snis!.exact) {
+        push(this.exact, n, r);
+        for (const a of ancestors(n)) push(this.under, a, r);
+      }
+      for (const s of r.snis!.suffixes) {
+        push(this.star, s, r);
+        push(this.under, s, r);
+        for (const a of ancestors(s)) push(this.under, a, r);
+      }
     }
   }
 
@@ -71,9 +93,17 @@ class Pools {
       for (const p of ports) for (const x of this.byPort.get(p) ?? []) set.add(x);
       if (set.size < best.length) best = [...set];
     }
-    if (proto === 'tls' && allExact(r)) {
+    if (proto === 'tls' && indexable(r)) {
       const set = new Set<StreamRoute>(this.openSni);
-      for (const n of r.snis!.exact) for (const x of this.bySni.get(n) ?? []) set.add(x);
+      const add = (l: StreamRoute[] | undefined) => { for (const x of l ?? []) set.add(x); };
+      for (const n of r.snis!.exact) {
+        add(this.exact.get(n));
+        for (const a of ancestors(n)) add(this.star.get(a));
+      }
+      for (const s of r.snis!.suffixes) {
+        add(this.under.get(s));
+        for (const a of ancestors(s)) add(this.star.get(a));
+      }
       if (set.size < best.length) best = [...set];
     }
     return best;
@@ -94,14 +124,30 @@ export function lintRoutes(ctx: LintContext): void {
       const st = state.get(r.id)!;
       const rivals: StreamRoute[] = [];
       for (const c of pools.near(r, proto)) if (c !== r && mayOverlap(r, c, proto)) rivals.push(c);
-      const ws = witnesses(r, rivals, proto, ctx.opts.maxWitnesses);
-      if (!ws) { st.unchecked = true; continue; }
       const cidrRivals = rivals.filter((c) => c.priority === r.priority && r.id < c.id
         && (c.service?.id ?? '') !== (r.service?.id ?? '') && !overlaps.has(`${r.id} ${c.id}`) && cidrPair(r, c));
+      // a connection only this route matches: it can win (most routes do), and then only equal-priority rivals
+      // (ties, CIDR overlaps) need the witnesses
+      let equal = rivals.filter((c) => c.priority === r.priority);
+      if (!st.won) {
+        const esc = escapeConn(r, rivals, proto);
+        if (esc && matchRoute(r, esc, { src: null, dst: null }) && ctx.router.match(esc)?.id === r.id) st.matched = st.won = true;
+      }
+      if (st.won && equal.length === 0) continue;
+      const ws = witnesses(r, rivals, proto, ctx.opts.maxWitnesses);
+      if (!ws) {
+        pairwise(ctx, r, rivals, cidrRivals, proto, st, ties, tieTries, overlaps);
+        continue;
+      }
+      let n = 0;
       for (const conn of ws) {
+        // a pair whose tie is settled (found, or tried enough) and whose overlap is reported tells nothing more
+        if (st.won && (n++ & 63) === 0) equal = equal.filter((c) => !settled(r, c, ties, tieTries) || (cidrRivals.includes(c) && !overlaps.has(`${r.id} ${c.id}`)));
+        if (st.won && equal.length === 0) break;
         const addrs: ConnAddrs = { src: null, dst: null };
         if (!matchRoute(r, conn, addrs)) continue;
         st.matched = true;
+        if (st.won && !equal.some((c) => matchRoute(c, conn, { src: null, dst: null }))) continue;
         const w = ctx.router.match(conn) as StreamRoute | undefined;
         if (!w || w.id === r.id) st.won = true;
         else {
@@ -131,9 +177,41 @@ export function lintRoutes(ctx: LintContext): void {
   }
 }
 
+/**
+ * For a route with too many witnesses against all its rivals at once: a connection only it matches (then it can
+ * win), and ties and CIDR overlaps pair by pair (a pair's witnesses are few), each still routed by the router.
+ */
+function pairwise(ctx: LintContext, r: StreamRoute, rivals: readonly StreamRoute[], cidrRivals: readonly StreamRoute[], proto: Proto,
+  st: RouteState, ties: Map<string, boolean>, tries: Map<string, number>, overlaps: Set<string>): void {
+  if (!st.won) st.unchecked = true;
+  for (const c of rivals) {
+    if (c.priority !== r.priority) continue;
+    const ws = witnesses(r, [c], proto, ctx.opts.maxWitnesses) ?? [];
+    for (const conn of ws) {
+      if (!matchRoute(r, conn, { src: null, dst: null }) || !matchRoute(c, conn, { src: null, dst: null })) continue;
+      const w = ctx.router.match(conn);
+      if (w?.id === c.id) tie(ctx, r, c, conn, ties, tries);
+      if (cidrRivals.includes(c) && !overlaps.has(`${r.id} ${c.id}`)) {
+        overlaps.add(`${r.id} ${c.id}`);
+        reportOverlap(ctx, r, c, conn);
+      }
+    }
+  }
+}
+
+function pairKey(a: StreamRoute, b: StreamRoute): string {
+  return a.id < b.id ? `${a.id} ${b.id}` : `${b.id} ${a.id}`;
+}
+
+/** The pair's tie was found, or tried on enough witnesses. */
+function settled(a: StreamRoute, b: StreamRoute, ties: Map<string, boolean>, tries: Map<string, number>): boolean {
+  const k = pairKey(a, b);
+  return ties.get(k) === true || (tries.get(k) ?? 0) >= TIE_TRIES;
+}
+
 /** Whether only the ids decide between loser `r` and winner `w` on `conn`: swap their ids and route again. */
 function tie(ctx: LintContext, r: StreamRoute, w: StreamRoute, conn: ConnInfo, ties: Map<string, boolean>, tries: Map<string, number>): void {
-  const key = r.id < w.id ? `${r.id} ${w.id}` : `${w.id} ${r.id}`;
+  const key = pairKey(r, w);
   if (ties.get(key)) return;
   const n = tries.get(key) ?? 0;
   if (n >= TIE_TRIES) return;

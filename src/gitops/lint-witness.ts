@@ -12,7 +12,7 @@
  */
 import type { StreamRoute } from '../router/compile.js';
 import type { IpPortMatcher, SniMatcher } from '../router/match.js';
-import { matchSni } from '../router/match.js';
+import { matchSni, sniMatchKind } from '../router/match.js';
 import { netContains, type Addr, type Net } from '../router/ip.js';
 import type { ConnInfo } from '../router/types.js';
 
@@ -59,12 +59,18 @@ export function mayOverlap(a: StreamRoute, b: StreamRoute, proto: Proto): boolea
   if (!a[proto] || !b[proto]) return false;
   if (!sidesOverlap(a.destinations, b.destinations) || !sidesOverlap(a.sources, b.sources)) return false;
   if (proto !== 'tls' || !a.snis || !b.snis) return true;
-  const conn: ConnInfo = { protocol: 'tls', srcIp: '0.0.0.0', srcPort: 1, dstIp: '0.0.0.0', dstPort: 1 };
-  for (const sni of sniCandidates([a.snis, b.snis])) {
-    if (sni === undefined) continue;
-    conn.sni = sni;
-    if (matchSni(a.snis, conn) && matchSni(b.snis, conn)) return true;
+  return snisOverlap(a.snis, b.snis) || snisOverlap(b.snis, a.snis);
+}
+
+/** True when a name `a` stands for (an exact name, a probe under a suffix, a probe after a prefix) is one `b` matches. */
+function snisOverlap(a: SniMatcher, b: SniMatcher): boolean {
+  for (const n of a.exact) if (sniMatchKind(b, n) !== 0) return true;
+  for (const s of a.suffixes) {
+    if (sniMatchKind(b, PROBE + s) !== 0) return true;
+    for (const t of b.suffixes) if (t.endsWith(s) || s.endsWith(t)) return true;
+    for (const p of b.prefixes) if (sniMatchKind(a, p + s.slice(s.lastIndexOf('.') + 1)) !== 0 && sniMatchKind(b, p + s.slice(s.lastIndexOf('.') + 1)) !== 0) return true;
   }
+  for (const p of a.prefixes) if (sniMatchKind(b, p + PROBE) !== 0) return true;
   return false;
 }
 
@@ -106,11 +112,18 @@ function addrCandidates(nets: readonly Net[], own: readonly IpPortMatcher[] | un
   const mine = own && own.every((e) => e.net) ? own.map((e) => e.net!) : undefined;
   const out = new Map<string, Addr>();
   const add = (a: Addr | undefined) => {
-    if (a && (!mine || mine.some((n) => netContains(n, a)))) out.set(addrText(a), a);
+    if (a && (!mine || mine.some((n) => netContains(n, a)))) {
+      const t = addrText(a);
+      if (!out.has(t)) out.set(t, a);
+    }
   };
   add(V4_ZERO);
   add(V6_ZERO);
-  for (const n of nets) { add(addrOf(n)); add(after(n)); }
+  for (const n of nets) {
+    if (mine && !mine.some((m) => netsOverlap(m, n))) continue;
+    add(addrOf(n));
+    add(after(n));
+  }
   return [...out.keys()];
 }
 
@@ -138,7 +151,7 @@ function sideValues(routes: readonly StreamRoute[], side: 'sources' | 'destinati
  * Every witness connection of `route` on `proto` against `rivals` (the route itself included), or undefined
  * when there would be more than `cap`. Only connections the route itself matches are kept by the caller.
  */
-export function witnesses(route: StreamRoute, rivals: readonly StreamRoute[], proto: Proto, cap: number): ConnInfo[] | undefined {
+export function witnesses(route: StreamRoute, rivals: readonly StreamRoute[], proto: Proto, cap: number): Iterable<ConnInfo> | undefined {
   const all = [route, ...rivals];
   const dst = sideValues(all, 'destinations'), src = sideValues(all, 'sources');
   const dIps = addrCandidates(dst.nets, route.destinations), dPorts = portCandidates(dst.ports, route.destinations);
@@ -153,13 +166,92 @@ export function witnesses(route: StreamRoute, rivals: readonly StreamRoute[], pr
   });
   const total = dIps.length * dPorts.length * sIps.length * sPorts.length * snis.length;
   if (total > cap) return undefined;
-  const out: ConnInfo[] = [];
+  return product(proto, dIps, dPorts, sIps, sPorts, snis);
+}
+
+/** The witnesses one at a time (a caller that has its answer stops early). */
+function* product(proto: Proto, dIps: string[], dPorts: number[], sIps: string[], sPorts: number[], snis: (string | undefined)[]): Generator<ConnInfo> {
   for (const dstIp of dIps) for (const dstPort of dPorts) for (const srcIp of sIps) for (const srcPort of sPorts) {
     for (const sni of snis) {
       const c: ConnInfo = { protocol: proto, srcIp, srcPort, dstIp, dstPort };
       if (sni !== undefined) c.sni = sni;
-      out.push(c);
+      yield c;
     }
   }
-  return out;
+}
+
+// ---- escape points: where a route matches and none of its rivals does (for routes with too many witnesses) ----
+
+/** An address inside `within` (or anywhere in the family) covered by none of the nets, or undefined. */
+function gap(within: Net | undefined, v6: boolean, nets: readonly Net[]): Addr | undefined {
+  let at: Addr | undefined = within ? addrOf(within) : v6 ? V6_ZERO : V4_ZERO;
+  // step past the nets that hold `at`, each step to the address after one of them; nets are nested or disjoint
+  for (let steps = 0; at && steps <= nets.length; steps++) {
+    if (within && !netContains(within, at)) return undefined;
+    let holder: Net | undefined;
+    for (const n of nets) {
+      if (n.v6 === v6 && netContains(n, at) && (!holder || n.bits < holder.bits)) holder = n;
+    }
+    if (!holder) return at;
+    at = after(holder);
+  }
+  return undefined;
+}
+
+/**
+ * A source (or destination) the route's side matches and no rival's side does, or undefined. A rival with no
+ * entry on this side matches every value of it: then there is none.
+ */
+export function sideEscape(own: readonly IpPortMatcher[] | undefined, others: readonly (readonly IpPortMatcher[] | undefined)[]): { ip: string; port: number } | undefined {
+  if (others.some((o) => !o)) return undefined;
+  const named = new Set<number>();
+  for (const o of others) for (const e of o!) if (e.port !== undefined) named.add(e.port);
+  for (const e of own ?? [{} as IpPortMatcher]) {
+    let port = e.port;
+    if (port === undefined) { port = 1; while (named.has(port)) port++; }
+    const blockers = others.flatMap((o) => o!.filter((x) => x.port === undefined || x.port === port));
+    if (blockers.some((b) => !b.net)) continue;
+    const nets = blockers.map((b) => b.net!);
+    for (const v6 of e.net ? [e.net.v6] : [false, true]) {
+      const a = gap(e.net, v6, nets);
+      if (a) return { ip: addrText(a), port };
+    }
+  }
+  return undefined;
+}
+
+/** Some value of one side the route matches (its first entry). */
+function anyValue(own: readonly IpPortMatcher[] | undefined): { ip: string; port: number } {
+  const e = own?.[0];
+  return { ip: e?.net ? addrText(e.net) : '0.0.0.0', port: e?.port ?? 1 };
+}
+
+/**
+ * A connection only `route` matches among itself and `rivals`, found on one side alone (sources, destinations,
+ * or SNI), or undefined. Not complete (an escape that needs two sides at once is not found): a caller that gets
+ * undefined knows nothing.
+ */
+export function escapeConn(route: StreamRoute, rivals: readonly StreamRoute[], proto: Proto): ConnInfo | undefined {
+  const src = anyValue(route.sources), dst = anyValue(route.destinations);
+  let sni: string | undefined;
+  if (proto === 'tls' && route.snis) {
+    const m = route.snis;
+    sni = m.exact.size ? [...m.exact][0] : m.suffixes.length ? PROBE + m.suffixes[0] : m.prefixes[0] + PROBE;
+  }
+  const make = (s: { ip: string; port: number }, d: { ip: string; port: number }, n: string | undefined): ConnInfo => {
+    const c: ConnInfo = { protocol: proto, srcIp: s.ip, srcPort: s.port, dstIp: d.ip, dstPort: d.port };
+    if (n !== undefined) c.sni = n;
+    return c;
+  };
+  const s = sideEscape(route.sources, rivals.map((r) => r.sources));
+  if (s) return make(s, dst, sni);
+  const d = sideEscape(route.destinations, rivals.map((r) => r.destinations));
+  if (d) return make(src, d, sni);
+  if (proto !== 'tls' || rivals.some((r) => !r.snis)) return undefined;
+  const probe: ConnInfo = make(src, dst, undefined);
+  for (const name of sniCandidates([route.snis, ...rivals.map((r) => r.snis)])) {
+    if (name === undefined) delete probe.sni; else probe.sni = name;
+    if (matchSni(route.snis, probe) && !rivals.some((r) => matchSni(r.snis, probe))) return probe;
+  }
+  return undefined;
 }
