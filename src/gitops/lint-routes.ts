@@ -165,11 +165,11 @@ export function lintRoutes(ctx: LintContext): void {
   }
   for (const r of routes) {
     const st = state.get(r.id)!;
-    if (st.unchecked && !st.won) {
-      ctx.add('route-not-checked', 'routes', r.id, `route ${labelOf(r)} has more value combinations against the routes near it than lint checks (${ctx.opts.maxWitnesses}); shadowing and ties were not checked for it`);
+    if (st.unchecked && !st.won && st.takenBy.size === 0) {
+      ctx.add('route-not-checked', 'routes', r.id, `route ${labelOf(r)} has more value combinations against the routes near it than lint checks at once (${ctx.opts.maxWitnesses}): no single route shadows it, but whether several together do was not checked (ties were, pair by pair)`);
       continue;
     }
-    if (!st.matched || st.won) continue;
+    if ((!st.matched && !st.unchecked) || st.won) continue;
     const by = [...st.takenBy.values()].sort((a, b) => b.priority - a.priority || (a.id < b.id ? -1 : 1));
     const why = by.map((w) => `${labelOf(w)} (${w.priority > r.priority ? `priority ${w.priority} > ${r.priority}` : `same priority ${w.priority}, wins the tie`})`);
     ctx.add('route-shadowed', 'routes', r.id,
@@ -185,6 +185,7 @@ function pairwise(ctx: LintContext, r: StreamRoute, rivals: readonly StreamRoute
   st: RouteState, ties: Map<string, boolean>, tries: Map<string, number>, overlaps: Set<string>): void {
   if (!st.won) st.unchecked = true;
   for (const c of rivals) {
+    if (!st.won && c.priority >= r.priority && covers(ctx, r, c, proto)) st.takenBy.set(c.id, c);
     if (c.priority !== r.priority) continue;
     const ws = witnesses(r, [c], proto, ctx.opts.maxWitnesses) ?? [];
     for (const conn of ws) {
@@ -197,6 +198,23 @@ function pairwise(ctx: LintContext, r: StreamRoute, rivals: readonly StreamRoute
       }
     }
   }
+}
+
+/**
+ * Whether rival `c` alone takes every connection `r` matches: on every witness of the pair, `c` matches too and a
+ * router of the two picks `c`. Exact without the other routes, as they can only take connections from `r`.
+ */
+function covers(ctx: LintContext, r: StreamRoute, c: StreamRoute, proto: Proto): boolean {
+  const ws = witnesses(r, [c], proto, ctx.opts.maxWitnesses);
+  if (!ws) return false;
+  const pair = compileRouter([r.entity, c.entity], ctx.services);
+  let any = false;
+  for (const conn of ws) {
+    if (!matchRoute(r, conn, { src: null, dst: null })) continue;
+    any = true;
+    if (!matchRoute(c, conn, { src: null, dst: null }) || pair.match(conn)?.id !== c.id) return false;
+  }
+  return any;
 }
 
 function pairKey(a: StreamRoute, b: StreamRoute): string {

@@ -117,20 +117,32 @@ export interface ReplayReport {
 
 const EXAMPLES = 3;
 
+const NONE: ReplayEnd = Object.freeze({ route_id: null, route: null, service_id: null, service: null });
+
 class Side {
   readonly router: Router;
+  /** the router's answer by connection tuple: recorded traffic repeats its tuples */
+  readonly #memo = new Map<string, ReplayEnd>();
   constructor(config: DeclarativeConfig) {
     const services = new Map<string, CompiledService>();
     for (const s of config.services) services.set(s.id, compileService(s));
     this.router = compileRouter(config.routes, services);
   }
 
-  /** The route and service this config gives the connection; route null when none matches. */
-  end(conn: ConnInfo): ReplayEnd {
+  /** The route and service this config gives the connection (`key` names the tuple); route null when none matches. */
+  end(conn: ConnInfo, key: string): ReplayEnd {
+    let e = this.#memo.get(key);
+    if (e) return e;
     const r = this.router.match(conn);
-    if (!r) return { route_id: null, route: null, service_id: null, service: null };
-    return { route_id: r.id, route: r.name ?? r.id, service_id: r.service?.id ?? null, service: r.service ? r.service.name ?? r.service.id : null };
+    e = r ? { route_id: r.id, route: r.name ?? r.id, service_id: r.service?.id ?? null, service: r.service ? r.service.name ?? r.service.id : null } : NONE;
+    if (this.#memo.size < 1_000_000) this.#memo.set(key, e);
+    return e;
   }
+}
+
+/** Whether any route of the config names a source port (else the client's port cannot change a routing). */
+function usesSourcePorts(config: DeclarativeConfig): boolean {
+  return config.routes.some((r) => r.sources?.some((s) => s.port !== undefined && s.port !== null));
 }
 
 function routed(e: ReplayEnd): boolean {
@@ -148,21 +160,23 @@ export function replay(oldCfg: DeclarativeConfig, newCfg: DeclarativeConfig, rea
   const rep: ReplayReport = { sessions: read.sessions.length, skipped: read.skipped, kept: 0, moved: 0, unrouted: 0, still_unrouted: 0, groups: [] };
   const groups = new Map<string, ReplayGroup>();
   const conn: ConnInfo = { protocol: 'tcp', srcIp: '', srcPort: 0, dstIp: '', dstPort: 0 };
+  const ports = usesSourcePorts(oldCfg) || usesSourcePorts(newCfg);
   for (const s of read.sessions) {
+    const key = `${s.protocol} ${s.client_ip} ${ports ? s.client_port : ''} ${s.server_ip} ${s.server_port} ${s.sni ?? ''}`;
     conn.protocol = s.protocol;
     conn.srcIp = s.client_ip;
     conn.srcPort = s.client_port;
     conn.dstIp = s.server_ip;
     conn.dstPort = s.server_port;
     conn.sni = s.sni;
-    const from = a.end(conn), to = b.end(conn);
+    const from = a.end(conn, key), to = b.end(conn, key);
     const was = routed(from), is = routed(to);
     if (was && is && from.route_id === to.route_id && from.service_id === to.service_id) { rep.kept++; continue; }
     if (!was && !is) { rep.still_unrouted++; continue; }
     if (is) rep.moved++; else rep.unrouted++;
-    const key = `${from.route_id}|${from.service_id}|${to.route_id}|${to.service_id}`;
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = { from, to, count: 0, examples: [] }));
+    const gkey = `${from.route_id}|${from.service_id}|${to.route_id}|${to.service_id}`;
+    let g = groups.get(gkey);
+    if (!g) groups.set(gkey, (g = { from, to, count: 0, examples: [] }));
     g.count++;
     if (g.examples.length < EXAMPLES) g.examples.push(sessionText(s));
   }

@@ -12,11 +12,11 @@ export function routesFile(v2 = false, services = 500): string {
       else out.push(`  - name: r-${n}`, '    protocols: [tcp, udp]', `    destinations: [{ip: 192.168.${n >> 8}.${n & 255}, port: ${v2 && s % 10 === 0 ? 3000 : 2000 + r}}]`);
     }
   }
-  // a shadowed route and a tie
+  // a shadowed route (every source of h0.example.com goes to 'shadower', of higher priority) and a tie with r-1
   out.push('- name: extra', '  url: tcp://10.9.9.9:1', '  routes:',
-    '  - name: shadowed', '    protocols: [tls_passthrough]', '    snis: [h0.example.com]', '    sources: [{ip: 10.0.0.0/8}]',
-    '  - name: tie', '    protocols: [tcp]', '    sources: [{ip: 10.0.1.0/24}, {ip: "2001:db8:1::/48"}]',
-    '  - name: wide', '    protocols: [tls_passthrough]', '    snis: [h0.example.com]');
+    '  - name: shadowed', '    protocols: [tls_passthrough]', '    snis: [h0.example.com]',
+    '  - name: shadower', '    protocols: [tls_passthrough]', '    snis: [h0.example.com]', '    sources: [{ip: 0.0.0.0/0}, {ip: "::/0"}]',
+    '  - name: tie', '    protocols: [tcp]', '    sources: [{ip: 10.0.1.0/24}, {ip: "2001:db8:1::/48"}]');
   return out.join('\n') + '\n';
 }
 

@@ -25,9 +25,11 @@ test('lint on 5,000 routes and replay of 100,000 sessions: timed in process and 
   const found = lintConfig(la.config);
   const lintMs = ms(t0);
   const byCode = (c: string) => found.filter((f) => f.code === c).map((f) => f.entity.name);
-  assert.deepEqual(byCode('route-shadowed'), ['shadowed', 'tie'].filter((x) => x !== 'tie' || byCode('route-shadowed').includes('tie')));
-  assert.ok(byCode('route-shadowed').includes('shadowed'));
-  assert.equal(byCode('route-not-checked').length, 0, JSON.stringify(found.filter((f) => f.code === 'route-not-checked').slice(0, 3)));
+  const shadowed = byCode('route-shadowed');
+  assert.deepEqual(shadowed.sort(), ['shadowed', 'tie'], JSON.stringify(found.map((x) => x.message)));
+  // r-1 and 'tie' cover each other: no connection escapes both, and r-1 has too many rivals for the exact check
+  assert.deepEqual(byCode('route-not-checked'), ['r-1']);
+  assert.ok(found.some((f) => f.code === 'route-cidr-overlap'));
   assert.ok(found.some((f) => f.code === 'route-tie' && (f.entity.name === 'tie' || f.related?.some((x) => x.name === 'tie'))));
 
   const log = sessionsLog(100_000);
