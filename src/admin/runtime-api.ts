@@ -4,12 +4,20 @@
  */
 import type { Balancer, HealthName } from '../balancer/types.js';
 import type { TargetHealth as MetricHealth } from '../metrics/metrics.js';
+import type { RecentSession } from '../proxy/recent.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshot } from '../runtime/snapshot.js';
 import { findTarget, NOT_FOUND, paginate } from './entities.js';
 import { sendEmpty, sendJson } from './http.js';
 import type { EntityIndex, Rendered } from './render.js';
 import type { Handler } from './server.js';
+
+/** `GET /sessions/recent`: the ring's size, how many sessions it has seen, its tuples oldest first. */
+export interface RecentExport {
+  capacity: number;
+  seen: number;
+  data: RecentSession[];
+}
 
 export interface RuntimeRoutesContext {
   route(key: string, handler: Handler): void;
@@ -18,6 +26,8 @@ export interface RuntimeRoutesContext {
   runtime: Runtime;
   nodeId: string;
   sessionsByRoute(): Record<string, number> | Promise<Record<string, number>>;
+  /** the ring of recent session tuples; undefined where the process has none (a cluster primary) */
+  recentSessions?: () => RecentExport;
   /** the whole text of `/metrics` when this process's registry is not all of it (a cluster primary) */
   metricsText?: () => Promise<string>;
 }
@@ -88,5 +98,12 @@ export function registerRuntimeRoutes(ctx: RuntimeRoutesContext): void {
     let total = 0;
     for (const n of Object.values(byRoute)) total += n;
     sendJson(res, 200, { total, by_route: byRoute });
+  });
+
+  ctx.route('GET /sessions/recent', (_req, res) => {
+    if (!ctx.recentSessions) {
+      return sendJson(res, 404, { message: 'recent sessions are kept per worker process: not available with nginx_worker_processes > 1' });
+    }
+    sendJson(res, 200, ctx.recentSessions());
   });
 }

@@ -13,7 +13,7 @@ import { registerConfigRoutes } from './config-api.js';
 import { registerEntityRoutes, writeRefusal } from './entities.js';
 import { HttpError, sendJson } from './http.js';
 import { buildIndex, type EntityIndex } from './render.js';
-import { registerRuntimeRoutes } from './runtime-api.js';
+import { registerRuntimeRoutes, type RecentExport } from './runtime-api.js';
 
 export { sendJson } from './http.js';
 
@@ -27,6 +27,8 @@ export interface AdminState {
   connections: () => { accepted: number; active: number; handled: number } | Promise<{ accepted: number; active: number; handled: number }>;
   /** open sessions per route id (`GET /sessions`) */
   sessionsByRoute: () => Record<string, number> | Promise<Record<string, number>>;
+  /** the ring of recent session tuples (`GET /sessions/recent`); absent on a cluster primary */
+  recentSessions?: () => RecentExport;
   settings: Record<string, unknown>;
   /** set on a cluster primary (nginx_worker_processes > 1): the workers' state and combined metrics */
   cluster?: {
@@ -118,6 +120,7 @@ export class AdminServer {
     registerRuntimeRoutes({
       route, snapshot: () => state.manager.current, index: () => this.#index(), runtime: state.runtime,
       nodeId: state.nodeId, sessionsByRoute: state.sessionsByRoute, metricsText: state.cluster?.metricsText,
+      recentSessions: state.recentSessions,
     });
   }
 

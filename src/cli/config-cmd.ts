@@ -3,15 +3,18 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { loadConfigFile, loadConfigText } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
-import type { LoadResult, Problem } from '../config/types.js';
+import type { LoadOptions, LoadResult, Problem } from '../config/types.js';
 import { ConvertError, convertText } from '../gitops/convert.js';
 import { diffConfigs } from '../gitops/diff.js';
 import { diffText } from '../gitops/format.js';
 import { buildPlan, fetchLive, loadLive, PlanError, planText } from '../gitops/plan.js';
+import { parseSessions, replay, ReplayError, type ReadSessions, type ReplayReport } from '../gitops/replay.js';
+import { replayGithub, replayText } from '../gitops/replay-format.js';
 import { ROOT } from '../paths.js';
 import { ANY_PLAIN_LISTENER, routerOf, tlsDetectWarnings } from '../runtime/tls-warnings.js';
 import { parseStreamListen } from '../settings/listen.js';
 import { sortProblems } from '../config/problems.js';
+import { lintCommand } from './lint-cmd.js';
 
 /** GitHub workflow annotation for one problem (lands on the pull request's line). */
 export function githubLine(p: Problem): string {
@@ -67,7 +70,7 @@ function errorCount(r: LoadResult): string {
   return `${n} error${n === 1 ? '' : 's'}`;
 }
 
-function badFormat(format: string, allowed: string[]): boolean {
+export function badFormat(format: string, allowed: string[]): boolean {
   if (allowed.includes(format)) return false;
   console.error(`Error: --format must be ${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}, got '${format}'`);
   process.exitCode = 2;
@@ -75,9 +78,9 @@ function badFormat(format: string, allowed: string[]): boolean {
 }
 
 /** Loads a file, or standard input for `-`. */
-async function load(file: string, strict: boolean | undefined): Promise<LoadResult> {
-  if (file !== '-') return loadConfigFile(file, { strict });
-  return loadConfigText(readFileSync(0, 'utf8'), '<stdin>', { strict });
+export async function load(file: string, strict: boolean | undefined, extra: LoadOptions = {}): Promise<LoadResult> {
+  if (file !== '-') return loadConfigFile(file, { ...extra, strict });
+  return loadConfigText(readFileSync(0, 'utf8'), '<stdin>', { ...extra, strict });
 }
 
 /** Prints why files did not load; true when one did not (the caller exits 2: trouble, not a difference). */
@@ -92,22 +95,66 @@ function troubled(results: LoadResult[]): boolean {
   return bad;
 }
 
+/** Reads recorded sessions for `--replay`; undefined (exit 2 set, reason printed) when they cannot be read. */
+function readReplay(file: string): ReadSessions | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    console.error(`Error: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    process.exitCode = 2;
+    return undefined;
+  }
+  try {
+    return parseSessions(text, file);
+  } catch (err) {
+    if (!(err instanceof ReplayError)) throw err;
+    console.error(`Error: ${err.message}`);
+    process.exitCode = 2;
+    return undefined;
+  }
+}
+
+/** Prints the main text (and the replay) in the chosen format. */
+function printWith(format: string, text: string, json: object, rep: ReplayReport | undefined, source: string): void {
+  if (format === 'json') { console.log(JSON.stringify(json, null, 2)); return; }
+  console.log(text);
+  if (!rep) return;
+  console.log('');
+  console.log(format === 'github' ? replayGithub(rep, source) : replayText(rep, source));
+}
+
+/** With --fail-on-unrouted the exit code speaks of the replay only: 1 when a session would find no route. */
+function exitFor(changed: boolean, rep: ReplayReport | undefined, failOnUnrouted: boolean | undefined): number {
+  if (failOnUnrouted) return rep && rep.unrouted > 0 ? 1 : 0;
+  return changed ? 1 : 0;
+}
+
 function diffCommand(): Command {
   return new Command('diff')
     .description('compare two declarative files: entities added, removed, changed field by field, and the routing changes; exit 0 same, 1 different, 2 trouble')
     .argument('<old>', 'the old file (`-` for standard input)')
     .argument('<new>', 'the new file (`-` for standard input)')
-    .option('--format <format>', 'text or json', 'text')
+    .option('--format <format>', 'text, json or github (replay as workflow annotations)', 'text')
     .option('--strict', 'treat HTTP-only routes and services as errors')
-    .action(async (oldFile: string, newFile: string, o: { format: string; strict?: boolean }) => {
-      if (badFormat(o.format, ['text', 'json'])) return;
+    .option('--replay <sessions>', 'route recorded sessions (the json access log, or GET /sessions/recent saved to a file) through both files')
+    .option('--fail-on-unrouted', 'with --replay: exit 1 when a replayed session would find no route, else 0')
+    .action(async (oldFile: string, newFile: string, o: { format: string; strict?: boolean; replay?: string; failOnUnrouted?: boolean }) => {
+      if (badFormat(o.format, ['text', 'json', 'github'])) return;
+      if (o.failOnUnrouted && !o.replay) {
+        console.error('Error: --fail-on-unrouted needs --replay');
+        process.exitCode = 2;
+        return;
+      }
       const [a, b] = await Promise.all([load(oldFile, o.strict), load(newFile, o.strict)]);
       if (troubled([a, b]) || !a.ok || !b.ok) { process.exitCode = 2; return; }
+      const read = o.replay === undefined ? undefined : readReplay(o.replay);
+      if (o.replay !== undefined && !read) return;
       const d = diffConfigs(a.config, b.config);
-      if (o.format === 'json') {
-        console.log(JSON.stringify({ old: { file: a.file, hash: a.hash }, new: { file: b.file, hash: b.hash }, ...d }, null, 2));
-      } else console.log(diffText(d, { old: a.file, new: b.file }));
-      process.exitCode = d.identical ? 0 : 1;
+      const rep = read && replay(a.config, b.config, read);
+      const json = { old: { file: a.file, hash: a.hash }, new: { file: b.file, hash: b.hash }, ...d, ...(rep ? { replay: { source: o.replay, ...rep } } : {}) };
+      printWith(o.format, diffText(d, { old: a.file, new: b.file }), json, rep, o.replay ?? '');
+      process.exitCode = exitFor(!d.identical, rep, o.failOnUnrouted);
     });
 }
 
@@ -117,9 +164,10 @@ function planCommand(): Command {
     .argument('<file>', 'the declarative file to deploy')
     .requiredOption('--admin <url>', 'the admin API of the running kong-ts, e.g. http://127.0.0.1:8001')
     .option('--token <token>', 'admin_token of the running kong-ts (default: $KONG_ADMIN_TOKEN)')
-    .option('--format <format>', 'text or json', 'text')
-    .action(async (file: string, o: { admin: string; token?: string; format: string }) => {
-      if (badFormat(o.format, ['text', 'json'])) return;
+    .option('--format <format>', 'text, json or github (replay as workflow annotations)', 'text')
+    .option('--fail-on-unrouted', 'exit 1 when a session the proxy saw recently would find no route with the file, else 0')
+    .action(async (file: string, o: { admin: string; token?: string; format: string; failOnUnrouted?: boolean }) => {
+      if (badFormat(o.format, ['text', 'json', 'github'])) return;
       if (!/^https?:\/\/[^/]/.test(o.admin)) {
         console.error(`Error: --admin must be an http(s) URL, got '${o.admin}'`);
         process.exitCode = 2;
@@ -130,10 +178,15 @@ function planCommand(): Command {
       try {
         const live = await fetchLive(o.admin, o.token ?? (process.env.KONG_ADMIN_TOKEN || undefined));
         const liveName = `${o.admin.replace(/\/+$/, '')}/config`;
-        const plan = buildPlan(live, loadLive(live, liveName), next.config, next.hash);
-        if (o.format === 'json') console.log(JSON.stringify({ admin: o.admin, file: next.file, ...plan }, null, 2));
-        else console.log(planText(plan, { live: liveName, file: next.file }));
-        process.exitCode = plan.diff.identical ? 0 : 1;
+        const liveCfg = loadLive(live, liveName);
+        const plan = buildPlan(live, liveCfg, next.config, next.hash);
+        const source = `${o.admin.replace(/\/+$/, '')}/sessions/recent`;
+        const rep = live.recent ? replay(liveCfg, next.config, live.recent) : undefined;
+        const json = { admin: o.admin, file: next.file, ...plan, replay: rep ? { source, ...rep } : null };
+        let text = planText(plan, { live: liveName, file: next.file });
+        if (!rep) text += '\nrecent sessions: none to replay (the proxy saw none yet, or its admin API has no /sessions/recent)';
+        printWith(o.format, text, json, rep, source);
+        process.exitCode = exitFor(!plan.diff.identical, rep, o.failOnUnrouted);
       } catch (err) {
         if (!(err instanceof PlanError)) throw err;
         console.error(`Error: ${err.message}`);
@@ -182,7 +235,7 @@ function convertCommand(): Command {
 }
 
 export function configCommand(): Command {
-  const config = new Command('config').description('declarative configuration tools: parse, diff, plan, convert, init');
+  const config = new Command('config').description('declarative configuration tools: parse, lint, diff, plan, convert, init');
   config.command('parse')
     .description('validate declarative files as `start` would: every error with file:line:column; exit 0 valid, 1 invalid, 2 usage')
     .argument('<files...>', 'declarative files (.yml, .yaml, .json)')
@@ -201,6 +254,7 @@ export function configCommand(): Command {
       report(results, o.format);
       process.exitCode = results.every((r) => r.ok) ? 0 : 1;
     });
+  config.addCommand(lintCommand());
   config.addCommand(diffCommand());
   config.addCommand(planCommand());
   config.addCommand(convertCommand());

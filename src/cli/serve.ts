@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { loadPlugins, pluginSchemas } from '../plugins/registry.js';
 import { AccessLog } from '../proxy/access-log.js';
 import type { SessionRecord } from '../proxy/record.js';
+import { RecentSessions } from '../proxy/recent.js';
 import { StreamServer } from '../proxy/stream-server.js';
 import { applyReloadPolicy } from '../runtime/reload-policy.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
@@ -87,6 +88,8 @@ export interface Servers {
   stream: StreamServer;
   udp: UdpServer;
   accessLog?: AccessLog;
+  /** the routing tuples of the last sessions (`GET /sessions/recent`) */
+  recent: RecentSessions;
 }
 
 /**
@@ -98,11 +101,16 @@ export function createServers(settings: Settings, core: Core, opts: {
 }): Servers {
   const { runtime, manager } = core;
   const logger = opts.logger;
-  const accessLog = settings.accessLog === 'off' ? undefined : AccessLog.open(settings.accessLog.path, logger);
+  const accessLog = settings.accessLog === 'off' ? undefined : AccessLog.open(settings.accessLog.path, logger, settings.accessLog.format);
+  const recent = new RecentSessions();
+  const onEnd = (r: SessionRecord): void => {
+    recent.add(r);
+    opts.onSessionEnd?.(r);
+  };
   const stream = new StreamServer({
     listeners: settings.streamListen.filter((l) => !l.udp), logger, accessLog, metrics: runtime.metrics,
     prereadTimeout: settings.prereadTimeout, pluginDeadline: settings.pluginPrereadTimeout,
-    onSessionEnd: opts.onSessionEnd, trustedIps: settings.trustedIps,
+    onSessionEnd: onEnd, trustedIps: settings.trustedIps,
     maxConnections: settings.maxConnections, maxConnectionsPerIp: settings.maxConnectionsPerIp,
     connectionRatePerIp: settings.connectionRatePerIp,
   });
@@ -118,7 +126,7 @@ export function createServers(settings: Settings, core: Core, opts: {
         const chain = manager.current?.globalChain;
         if (chain?.hasLog) chain.log(r);
       }
-      opts.onSessionEnd?.(r);
+      onEnd(r);
     },
   });
   const live = manager.current!;
@@ -144,7 +152,7 @@ export function createServers(settings: Settings, core: Core, opts: {
       void previous.plugins.close();
     });
   });
-  return { stream, udp, accessLog };
+  return { stream, udp, accessLog, recent };
 }
 
 /** The settings the admin API shows (never the token). */

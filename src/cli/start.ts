@@ -79,7 +79,7 @@ export async function startInstance(settings: Settings, opts: {
   if (settings.streamListen.length === 0) logger.warn("stream_listen is 'off': no stream traffic will be served (set KONG_STREAM_LISTEN or stream_listen)");
 
   claimPrefix(settings.prefix);
-  const { stream, udp, accessLog } = createServers(settings, core, { logger, onSessionEnd: opts.onSessionEnd });
+  const { stream, udp, accessLog, recent } = createServers(settings, core, { logger, onSessionEnd: opts.onSessionEnd });
   let admin: AdminServer | undefined;
   let watcher: ConfigWatcher | undefined;
   try {
@@ -92,6 +92,7 @@ export async function startInstance(settings: Settings, opts: {
           manager, runtime, nodeId: nodeId(settings.prefix), startedAt: Date.now(),
           connections: () => stream.counters(),
           sessionsByRoute: () => stream.sessionsByRoute(),
+          recentSessions: () => ({ capacity: recent.capacity, seen: recent.seen, data: recent.list() }),
           settings: shownSettings(settings),
         },
       });

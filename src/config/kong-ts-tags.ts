@@ -4,11 +4,12 @@
  *   service `kong-ts.proxy_protocol=v1|v2`   send a PROXY protocol header to the upstream (v2 carries the SNI)
  *   route   `kong-ts.max_connections=N`      open connections on the route (more: closed with status 503)
  *   route   `kong-ts.reload=keep|drain|close` what a reload that removes or changes the route does to its sessions
+ *   any     `kong-ts.lint.ignore=CODE`        `config lint` stays silent about that finding on the entity (`all`: every one; one tag per code)
  */
 export const TAG_PREFIX = 'kong-ts.';
 
 interface TagRule {
-  entity: 'services' | 'routes';
+  entity: 'services' | 'routes' | 'any';
   pattern: RegExp;
   expect: string;
 }
@@ -17,6 +18,7 @@ const RULES: Record<string, TagRule> = {
   proxy_protocol: { entity: 'services', pattern: /^v[12]$/, expect: 'v1 or v2' },
   max_connections: { entity: 'routes', pattern: /^\d{1,9}$/, expect: 'a whole number >= 0' },
   reload: { entity: 'routes', pattern: /^(keep|drain|close)$/, expect: 'keep, drain or close' },
+  'lint.ignore': { entity: 'any', pattern: /^[a-z0-9-]+$/, expect: 'a lint code, or all' },
 };
 
 /** The value of tag `kong-ts.<name>=value`, or undefined. */
@@ -32,15 +34,15 @@ export function tagProblems(entity: 'services' | 'routes', tags: readonly unknow
   const seen = new Set<string>();
   tags.forEach((t, index) => {
     if (typeof t !== 'string' || !t.startsWith(TAG_PREFIX)) return;
-    const m = /^kong-ts\.([a-z_]+)=(.*)$/.exec(t);
+    const m = /^kong-ts\.([a-z_.]+)=(.*)$/.exec(t);
     const rule = m ? RULES[m[1]!] : undefined;
     if (!m || !rule) {
       out.push({ index, message: `unknown kong-ts tag '${t}' (known: ${Object.keys(RULES).map((k) => `kong-ts.${k}`).join(', ')})` });
-    } else if (rule.entity !== entity) {
+    } else if (rule.entity !== 'any' && rule.entity !== entity) {
       out.push({ index, message: `tag 'kong-ts.${m[1]}' belongs on ${rule.entity}, not on ${entity}` });
     } else if (!rule.pattern.test(m[2]!)) {
       out.push({ index, message: `tag '${t}': expected ${rule.expect}` });
-    } else if (seen.has(m[1]!)) {
+    } else if (seen.has(m[1]!) && m[1] !== 'lint.ignore') {
       out.push({ index, message: `tag 'kong-ts.${m[1]}' is set more than once` });
     }
     if (m) seen.add(m[1]!);

@@ -182,6 +182,8 @@ export interface LoadOptions {
    * and each plugin's config is validated against its schema (defaults filled in).
    */
   pluginSchemas?: Record<string, object>;
+  /** false: certificates are not checked for expiry (`config lint` reports expiry itself, with its own horizon) */
+  expiry?: boolean;
 }
 
 export type LoadResult =

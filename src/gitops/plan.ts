@@ -8,6 +8,7 @@ import { loadConfigText } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
 import { affectedRoutes, diffConfigs, type ConfigDiff } from './diff.js';
 import { diffText } from './format.js';
+import { ReplayError, sessionsFrom, type ReadSessions } from './replay.js';
 
 export type SessionPolicy = 'keep' | 'drain' | 'close';
 const POLICIES: readonly string[] = ['keep', 'drain', 'close'];
@@ -26,6 +27,8 @@ export interface LiveState {
   policy: SessionPolicy;
   /** `GET /` configuration.reload_drain_timeout, ms */
   drainTimeout?: number;
+  /** `GET /sessions/recent`, read for replay; undefined when absent or empty */
+  recent?: ReadSessions;
 }
 
 export interface SessionImpact {
@@ -131,10 +134,10 @@ async function getJson(base: string, path: string, token: string | undefined, op
 
 /** Reads the running proxy's config, hash, sessions and reload policy from its admin API. */
 export async function fetchLive(admin: string, token?: string): Promise<LiveState> {
-  const [cfg, status, info, sess] = await Promise.all([
+  const [cfg, status, info, sess, recent] = await Promise.all([
     getJson(admin, '/config', token), getJson(admin, '/status', token), getJson(admin, '/', token),
-    getJson(admin, '/sessions', token, true),
-  ]) as [{ config?: unknown }, { configuration_hash?: unknown }, { configuration?: Record<string, unknown> }, { total?: unknown; by_route?: unknown } | undefined];
+    getJson(admin, '/sessions', token, true), getJson(admin, '/sessions/recent', token, true),
+  ]) as [{ config?: unknown }, { configuration_hash?: unknown }, { configuration?: Record<string, unknown> }, { total?: unknown; by_route?: unknown } | undefined, { data?: unknown } | undefined];
   if (typeof cfg?.config !== 'string') throw new PlanError(`GET ${admin}/config did not return {config: "<yaml>"}`);
   const conf = info?.configuration ?? {};
   const pol = String(conf.reload_session_policy ?? 'keep');
@@ -145,6 +148,13 @@ export async function fetchLive(admin: string, token?: string): Promise<LiveStat
     policy: POLICIES.includes(pol) ? (pol as SessionPolicy) : 'keep',
   };
   if (Number.isFinite(drain) && conf.reload_drain_timeout !== undefined && conf.reload_drain_timeout !== null) live.drainTimeout = drain;
+  if (recent && Array.isArray(recent.data) && recent.data.length > 0) {
+    try {
+      live.recent = sessionsFrom(recent.data, `${admin}/sessions/recent`);
+    } catch (err) {
+      if (!(err instanceof ReplayError)) throw err; // nothing replayable: plan without replay
+    }
+  }
   if (sess && typeof sess.total === 'number' && sess.by_route && typeof sess.by_route === 'object') {
     live.sessions = { total: sess.total, by_route: sess.by_route as Record<string, number> };
   }

@@ -239,6 +239,8 @@ function reject(fe: Frontend, a: Accepted, status: number, r?: CompiledRoute): v
       service: r?.service ? { id: r.service.id, name: r.service.name } : undefined,
       client_ip: a.clientIp,
       client_port: a.srcPort,
+      server_ip: a.dstIp,
+      config_hash: a.snap.hash,
       listener: a.spec.text,
       protocol: a.protocol,
       started_at: a.startedAt,

@@ -1,6 +1,8 @@
 /**
  * The stream access log in Kong's `basic` format:
- * `$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received $session_time`.
+ * `$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received $session_time`,
+ * or `json`: one object a line with the fields of `JsonAccessRecord` (README lists them; `config diff --replay`
+ * reads them back).
  * Lines go through a SonicBoom (pino.destination): buffered and non-blocking, one write syscall per batch.
  */
 import { pino } from 'pino';
@@ -44,15 +46,94 @@ export function formatBasic(r: SessionRecord, timeLocal: string = timeLocalNow()
     + `${r.session.received} ${(r.latencies.session / 1000).toFixed(3)}\n`;
 }
 
+/** One line of the `json` access log. Field names are a documented interface: add, never rename. */
+export interface JsonAccessRecord {
+  /** when the session ended, ISO 8601 UTC */
+  time: string;
+  /** when it was accepted, ms since the epoch */
+  started_at: number;
+  /** tcp, tls or udp (tls for terminated and passed-through TLS alike) */
+  protocol: string;
+  client_ip: string;
+  client_port: number;
+  server_ip: string | null;
+  server_port: number;
+  listener: string;
+  sni: string | null;
+  route_id: string | null;
+  route_name: string | null;
+  service_id: string | null;
+  service_name: string | null;
+  /** the peer of the last connect try, `ip:port` */
+  upstream: string | null;
+  status: number;
+  /** bytes received from the client, sent to it */
+  bytes_received: number;
+  bytes_sent: number;
+  /** bytes sent to the upstream, received from it */
+  upstream_bytes_sent: number;
+  upstream_bytes_received: number;
+  /** ms from accept to the end; ms spent before the upstream connected (Kong's kong latency); the last connect */
+  duration_ms: number;
+  proxy_ms: number;
+  connect_ms: number | null;
+  tries: number;
+  closed_by: string | null;
+  config_hash: string | null;
+}
+
+function hostPort(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/** The `json` record of a session. */
+export function jsonRecord(r: SessionRecord, now: number = Date.now()): JsonAccessRecord {
+  const last = r.tries.length ? r.tries[r.tries.length - 1]! : undefined;
+  return {
+    time: new Date(now).toISOString(),
+    started_at: r.started_at,
+    protocol: r.protocol,
+    client_ip: r.client_ip,
+    client_port: r.client_port,
+    server_ip: r.server_ip ?? null,
+    server_port: r.session.server_port,
+    listener: r.listener,
+    sni: r.session.tls?.sni ?? null,
+    route_id: r.route?.id ?? null,
+    route_name: r.route?.name ?? null,
+    service_id: r.service?.id ?? null,
+    service_name: r.service?.name ?? null,
+    upstream: last ? hostPort(last.ip, last.port) : null,
+    status: r.session.status,
+    bytes_received: r.session.received,
+    bytes_sent: r.session.sent,
+    upstream_bytes_sent: r.upstream.sent,
+    upstream_bytes_received: r.upstream.received,
+    duration_ms: r.latencies.session,
+    proxy_ms: r.latencies.kong,
+    connect_ms: r.latencies.connect ?? null,
+    tries: r.tries.length,
+    closed_by: r.session.closed_by ?? null,
+    config_hash: r.config_hash ?? null,
+  };
+}
+
+/** One `json` line (with its newline) for a session record. */
+export function formatJson(r: SessionRecord): string {
+  return JSON.stringify(jsonRecord(r)) + '\n';
+}
+
 /** The stream access log; `open()` returns undefined for `off`. */
 export class AccessLog {
   readonly #dest: SonicBoom;
   readonly #path: string;
   readonly #stdout: boolean;
+  readonly #format: (r: SessionRecord) => string;
   #failed = false;
 
-  private constructor(path: string, logger: Logger) {
+  private constructor(path: string, logger: Logger, format: 'basic' | 'json') {
     this.#path = path;
+    this.#format = format === 'json' ? formatJson : (r) => formatBasic(r);
     this.#stdout = path === 'stdout' || path === '/dev/stdout';
     this.#dest = this.#stdout
       ? pino.destination({ dest: 1, sync: false })
@@ -66,14 +147,14 @@ export class AccessLog {
   }
 
   /** Opens the access log at `path` (`stdout` or `/dev/stdout` mean fd 1); `off` gives undefined. */
-  static open(path: string | 'off', logger: Logger): AccessLog | undefined {
+  static open(path: string | 'off', logger: Logger, format: 'basic' | 'json' = 'basic'): AccessLog | undefined {
     if (path === 'off' || path === '') return undefined;
-    return new AccessLog(path, logger);
+    return new AccessLog(path, logger, format);
   }
 
   /** Appends one line for the session. */
   write(r: SessionRecord): void {
-    this.#dest.write(formatBasic(r));
+    this.#dest.write(this.#format(r));
   }
 
   /** Reopens the file (after log rotation moved it away); a no-op on stdout. */

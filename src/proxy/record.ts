@@ -36,6 +36,10 @@ export interface SessionRecord {
   service?: { id: string; name?: string };
   client_ip: string;
   client_port: number;
+  /** the local address the client connected to (the destination routes match) */
+  server_ip?: string;
+  /** md5 of the configuration the session was routed with (Kong's configuration_hash) */
+  config_hash?: string;
   listener: string;
   protocol: string;
   /** ms since the epoch */

@@ -15,6 +15,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { PluginChain } from '../plugins/chain.js';
 import type { PrereadResult } from '../plugins/types.js';
 import type { CompiledRoute, CompiledService } from '../router/types.js';
+import type { ProxySnapshot } from './types.js';
 import type { ListenSpec } from '../settings/types.js';
 import type { AccessLog } from './access-log.js';
 import type { SessionRecord, TryRecord } from './record.js';
@@ -397,6 +398,8 @@ export class Session implements ResolveWaiter {
       service: { id: this.service.id, name: this.service.name },
       client_ip: this.clientIp,
       client_port: this.clientPort,
+      server_ip: this.serverIp,
+      config_hash: (this.snap as ProxySnapshot).hash,
       listener: this.spec.text,
       protocol: this.tls ? 'tls' : 'tcp',
       started_at: this.startedAt,

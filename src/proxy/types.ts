@@ -16,6 +16,8 @@ export interface RouteChains {
  */
 export interface ProxySnapshot {
   readonly generation: number;
+  /** md5 of the configuration text (the access log's config_hash) */
+  readonly hash?: string;
   readonly router: Router;
   /** the plugin chains of each route by route id, one per protocol the route serves */
   readonly routeChains?: ReadonlyMap<string, RouteChains>;

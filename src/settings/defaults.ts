@@ -16,7 +16,7 @@ export const SETTINGS: Record<string, SettingDoc> = {
   admin_listen: { default: '127.0.0.1:8001', doc: 'admin API address(es), `off` disables it' },
   admin_token: { default: '', doc: 'when set, every admin request needs `Authorization: Bearer <token>`', kongTs: true },
   log_level: { default: 'notice', doc: 'debug, info, notice, warn, error, crit, alert, emerg' },
-  proxy_stream_access_log: { default: 'logs/access.log basic', doc: 'path (relative to prefix, or `stdout`) and format (`basic`); `off` disables it' },
+  proxy_stream_access_log: { default: 'logs/access.log basic', doc: 'path (relative to prefix, or `stdout`) and format (`basic`, or `json`: one JSON object a session, fields in the README); `off` disables it' },
   proxy_stream_error_log: { default: 'stdout', doc: 'where the JSON process log goes (Kong: logs/error.log; kong-ts logs to stdout by default)' },
   ssl_cert: { default: '', doc: 'PEM certificate served when no SNI matches (a self-signed localhost pair is generated when empty)' },
   ssl_cert_key: { default: '', doc: 'PEM private key of ssl_cert' },

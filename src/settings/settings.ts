@@ -20,7 +20,7 @@ export interface Settings {
   adminToken?: string;
   /** pino level */
   logLevel: string;
-  accessLog: { path: string; format: 'basic' } | 'off';
+  accessLog: { path: string; format: 'basic' | 'json' } | 'off';
   errorLog: string;
   sslCert?: string;
   sslCertKey?: string;
@@ -156,8 +156,8 @@ export function resolveSettings(input: SettingsInput = {}): Settings {
   const al = v('proxy_stream_access_log');
   if (al !== 'off' && al !== '') {
     const [path, format = 'basic', ...rest] = al.split(/\s+/);
-    if (format !== 'basic' || rest.length) bad('proxy_stream_access_log', `expected '<path> [basic]' or 'off', got '${al}' (kong-ts knows the 'basic' format)`);
-    accessLog = { path: path === 'stdout' || path === '/dev/stdout' ? 'stdout' : inPrefix(path!), format: 'basic' };
+    if ((format !== 'basic' && format !== 'json') || rest.length) bad('proxy_stream_access_log', `expected '<path> [basic|json]' or 'off', got '${al}' (kong-ts knows the 'basic' and 'json' formats)`);
+    accessLog = { path: path === 'stdout' || path === '/dev/stdout' ? 'stdout' : inPrefix(path!), format: format as 'basic' | 'json' };
   }
   const errorLog = v('proxy_stream_error_log');
   const rank: Record<SettingSource, number> = { default: 0, conf: 1, env: 2, flag: 3 };

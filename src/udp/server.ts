@@ -226,11 +226,12 @@ export class UdpServer {
       if (!route) this.#counters.noRoute++;
       this.#logger.debug({ src: hostPort(rinfo.address, rinfo.port), dst: hostPort(l.host, l.port), route: route?.name ?? route?.id },
         route ? 'route has no service: udp datagram dropped' : 'no Route found with those values');
-      if (this.#ctx.emit) this.#ctx.emit(this.#rejected(l, msg, rinfo, route));
+      if (this.#ctx.emit) this.#ctx.emit(this.#rejected(l, msg, rinfo, route, snap.hash));
       return;
     }
     this.#makeRoom(l, rinfo.address);
     const s = new UdpSession(this.#ctx, l, rinfo.address, rinfo.port, route, route.service, snap.routeChains?.get(route.id)?.udp);
+    s.configHash = snap.hash;
     this.#table.add(s);
     this.#logger.debug({ client: hostPort(rinfo.address, rinfo.port), route: route.name ?? route.id }, 'udp session started');
     s.start(msg);
@@ -252,7 +253,7 @@ export class UdpServer {
     return true;
   }
 
-  #rejected(l: UdpListener, msg: Buffer, rinfo: RemoteInfo, route: CompiledRoute | undefined): SessionRecord {
+  #rejected(l: UdpListener, msg: Buffer, rinfo: RemoteInfo, route: CompiledRoute | undefined, hash: string | undefined): SessionRecord {
     return {
       session: {
         received: msg.length, sent: 0, status: 500, server_port: l.port, closed_by: 'proxy',
@@ -264,6 +265,8 @@ export class UdpServer {
       route: route ? { id: route.id, name: route.name } : undefined,
       client_ip: plainIp(rinfo.address),
       client_port: rinfo.port,
+      server_ip: l.host,
+      config_hash: hash,
       listener: l.spec.text,
       protocol: 'udp',
       started_at: Date.now(),

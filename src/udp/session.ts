@@ -114,6 +114,8 @@ export class UdpSession implements TableEntry {
   /** the route's udp plugin chain (preread runs before the upstream is picked) */
   readonly chain: PluginChain | undefined;
   logValues: Record<string, unknown> | undefined = undefined;
+  /** md5 of the configuration the session was routed with */
+  configHash: string | undefined = undefined;
 
   constructor(ctx: UdpContext, listener: UdpListener, clientIp: string, clientPort: number,
     route: CompiledRoute, service: CompiledService, chain?: PluginChain) {
@@ -273,6 +275,8 @@ export class UdpSession implements TableEntry {
       service: { id: this.service.id, name: this.service.name },
       client_ip: plainIp(this.clientIp),
       client_port: this.clientPort,
+      server_ip: this.listener.host,
+      config_hash: this.configHash,
       listener: this.listener.spec.text,
       protocol: 'udp',
       started_at: this.startedAt,

@@ -72,7 +72,7 @@ test('config diff: an invalid file is trouble (exit 2) with its errors; usage er
   assert.equal(usage.code, 2);
   const fmt = await runCli(['config', 'diff', '--format', 'xml', f['old.yml']!, f['old.yml']!]);
   assert.equal(fmt.code, 2);
-  assert.match(fmt.stderr, /--format must be text or json/);
+  assert.match(fmt.stderr, /--format must be text, json or github/);
 });
 
 test('certificate keys are never printed: `key changed`; certs show subject and fingerprint', () => {

@@ -48,6 +48,7 @@ test('config plan: the diff against the live config and the open sessions each a
     "  route 'gone-route': 1 open session, removed → policy close",
     "  route 'redis': 3 open sessions, changed → policy close",
     "  route 'web-sni': 2 open sessions, changed → policy drain (closed after 30000 ms)",
+    'recent sessions: none to replay (the proxy saw none yet, or its admin API has no /sessions/recent)',
     '',
   ].join('\n')), r.stdout);
 
