@@ -10,6 +10,7 @@ import type { DeclarativeConfig } from '../config/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshot } from '../runtime/snapshot.js';
 import { registerConfigRoutes } from './config-api.js';
+import { DashboardAuth, registerDashboard, type DashboardSources } from './dashboard.js';
 import { registerEntityRoutes, writeRefusal } from './entities.js';
 import { HttpError, sendJson } from './http.js';
 import { buildIndex, type EntityIndex } from './render.js';
@@ -36,6 +37,8 @@ export interface AdminState {
     metricsText(): Promise<string>;
     pids(): number[];
   };
+  /** what the dashboard (`GET /dashboard`) reads beyond the above; it falls back to this process's own state */
+  dashboard?: DashboardSources;
 }
 
 /** `params` holds the `:name` segments of the route pattern, decoded. */
@@ -106,6 +109,8 @@ export class AdminServer {
   #token: Buffer | undefined;
   #indexes = new WeakMap<object, EntityIndex>();
   #emptyIndex: EntityIndex | undefined;
+  #dashboardAuth: DashboardAuth;
+  #stopDashboard: () => void;
 
   constructor(private readonly opts: { listeners: { host: string; port: number }[]; token?: string; logger: Logger; state: AdminState }) {
     this.#token = opts.token ? createHash('sha256').update(opts.token).digest() : undefined;
@@ -122,6 +127,8 @@ export class AdminServer {
       nodeId: state.nodeId, sessionsByRoute: state.sessionsByRoute, metricsText: state.cluster?.metricsText,
       recentSessions: state.recentSessions,
     });
+    this.#dashboardAuth = new DashboardAuth(opts.token);
+    this.#stopDashboard = registerDashboard({ route, state, auth: this.#dashboardAuth, adminAddresses: () => this.addresses() });
   }
 
   /** Adds a handler for `METHOD /path/:param/...`, or for every path under a prefix when it ends in `/*`. */
@@ -154,6 +161,7 @@ export class AdminServer {
   }
 
   async close(): Promise<void> {
+    this.#stopDashboard();
     await Promise.all(this.#servers.map((s) => new Promise((r) => { s.close(r); s.closeAllConnections(); })));
     this.#servers = [];
   }
@@ -175,7 +183,7 @@ export class AdminServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      if (!this.#authorized(req)) return sendJson(res, 401, { message: 'Unauthorized' }, { 'www-authenticate': 'Bearer' });
+      if (!this.#authorized(req) && !this.#dashboardAuth.allows(req)) return sendJson(res, 401, { message: 'Unauthorized' }, { 'www-authenticate': 'Bearer' });
       const url = new URL(req.url ?? '/', 'http://admin');
       let segments: string[];
       try {

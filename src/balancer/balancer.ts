@@ -99,6 +99,7 @@ class CompiledBalancer implements Balancer {
         ip: ps.peer.ip,
         port: ps.peer.port,
         health: (ps.healthy ? (this.#checks ? 'HEALTHY' : 'HEALTHCHECKS_OFF') : 'UNHEALTHY') as HealthName,
+        connections: ps.connections,
       }));
       let health: HealthName;
       if (addresses.length === 0) health = 'DNS_ERROR';

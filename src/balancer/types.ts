@@ -18,7 +18,8 @@ export interface TargetHealth {
   target: string;
   id: string;
   weight: number;
-  addresses: { ip: string; port: number; health: HealthName }[];
+  /** `connections`: proxied connections open to the address now (in this process) */
+  addresses: { ip: string; port: number; health: HealthName; connections?: number }[];
   health: HealthName;
 }
 

@@ -5,6 +5,7 @@
  */
 import { dirname } from 'node:path';
 import type { Resolver } from '../balancer/index.js';
+import { ReloadHistory } from '../admin/dashboard-history.js';
 import { ConfigManager } from '../config/manager.js';
 import { formatProblem } from '../config/problems.js';
 import { KongTsError } from '../errors.js';
@@ -28,6 +29,8 @@ import { quitTimeout } from './pidfile.js';
 export interface Core {
   runtime: Runtime;
   manager: ConfigManager<Snapshot>;
+  /** the last reloads and what the reload policy did on each (the dashboard's history) */
+  reloads: ReloadHistory;
 }
 
 /** Loads the plugin code, builds the runtime and a config manager for `file` (nothing is loaded yet). */
@@ -55,7 +58,7 @@ export async function openCore(settings: Settings, file: string, opts: {
   });
   manager.onLoad((ok) => runtime.metrics.configLoaded(ok, ok ? manager.current : undefined));
   manager.onReload((e) => runtime.metrics.configReload(e));
-  return { runtime, manager };
+  return { runtime, manager, reloads: new ReloadHistory(manager) };
 }
 
 /** The first load: refuses to go on, with every problem, when the file is not good. */
@@ -142,6 +145,7 @@ export function createServers(settings: Settings, core: Core, opts: {
     if (!previous) return;
     const o = applyReloadPolicy(stream.openSessions(), snap, (x) => (x as Snapshot).config,
       { policy: settings.reloadPolicy, drainMs: settings.drainTimeout, logger });
+    core.reloads.notePolicy(snap.generation, o);
     logger.info({ generation: snap.generation, open: stream.activeSessions, ...o },
       `reload touched ${o.kept + o.drained + o.closed} open session(s) of removed or changed routes: ${o.kept} kept, ${o.drained} draining, ${o.closed} closed`);
     // snapshots share their plugins when none changed: the instances are closed when the last of them is retired

@@ -1,6 +1,8 @@
 import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { metricTotals } from '../admin/dashboard-history.js';
+import { listenerRows } from '../admin/dashboard.js';
 import { AdminServer } from '../admin/server.js';
 import type { Resolver } from '../balancer/index.js';
 import { ConfigWatcher } from '../config/watch.js';
@@ -94,6 +96,11 @@ export async function startInstance(settings: Settings, opts: {
           sessionsByRoute: () => stream.sessionsByRoute(),
           recentSessions: () => ({ capacity: recent.capacity, seen: recent.seen, data: recent.list() }),
           settings: shownSettings(settings),
+          dashboard: {
+            reloads: core.reloads,
+            listeners: () => listenerRows(settings.streamListen, [...stream.addresses(), ...udp.addresses().map((a) => ({ ...a, udp: true }))]),
+            totals: () => metricTotals(runtime.metrics, stream.counters().accepted + udp.stats().sessionsTotal),
+          },
         },
       });
       await admin.listen();

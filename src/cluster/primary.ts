@@ -7,6 +7,8 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdminServer as AdminServerType } from '../admin/server.js';
+import { addTotals, type Totals } from '../admin/dashboard-history.js';
+import { combineTargets, listenerRows } from '../admin/dashboard.js';
 import { AdminServer } from '../admin/server.js';
 import type { ConfigManager, ReloadTrigger } from '../config/manager.js';
 import { ConfigWatcher } from '../config/watch.js';
@@ -82,6 +84,8 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
   const supervisor = new Supervisor({
     count: settings.workerProcesses, settings, strict: opts.strict ?? false, defaultCert: runtime.defaultCert, logger,
     current: () => push(manager.current!, 'start'),
+    // what the reload policy did in each worker, summed into the dashboard's reload history
+    onSwapped: (generation, sessions) => { if (sessions) core.reloads.notePolicy(generation, sessions); },
   });
   manager.onSwap((snap, previous) => {
     runtime.registry.retain(snap.balancers.values());
@@ -121,6 +125,16 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
             },
             metricsText: async () => clusterMetricsText(runtime.metrics, [...(await supervisor.reports(true)).values()].map((r) => r.metrics ?? [])),
             pids: () => supervisor.pids(),
+          },
+          dashboard: {
+            reloads: core.reloads,
+            listeners: () => listenerRows(settings.streamListen, started!.addresses),
+            totals: async () => {
+              const t: Totals = { accepted: 0, bytes_in: 0, bytes_out: 0, statuses: {} };
+              for (const r of (await supervisor.reports(false)).values()) if (r.totals) addTotals(t, r.totals);
+              return t;
+            },
+            targets: async () => combineTargets([...(await supervisor.reports(false, true)).values()].map((r) => r.targets)),
           },
         },
       });

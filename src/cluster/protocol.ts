@@ -3,7 +3,10 @@
  * with `serialization: 'advanced'` (structured clone: metric values may be Infinity, which JSON would lose).
  * Every message carries `kts` so it is never mistaken for another library's cluster traffic.
  */
+import type { Totals } from '../admin/dashboard-history.js';
+import type { TargetHealth } from '../balancer/types.js';
 import type { ReloadTrigger } from '../config/manager.js';
+import type { PolicyOutcome } from '../runtime/reload-policy.js';
 import type { Settings } from '../settings/settings.js';
 import type { CertPair } from '../tls/default-cert.js';
 
@@ -35,12 +38,16 @@ export interface WorkerReport {
   rssBytes: number;
   /** prom-client `getMetricsAsJSON()` of the worker's registry, when asked for */
   metrics?: object[];
+  /** session, byte and connection totals (the dashboard's rate charts) */
+  totals?: Totals;
+  /** per upstream id, its targets' health and open connections in this worker, when asked for (the dashboard) */
+  targets?: Record<string, TargetHealth[]>;
 }
 
 export type ToWorker =
   | { kts: 'init'; settings: Settings; strict: boolean; defaultCert: CertPair; config: ConfigPush; udp: boolean }
   | { kts: 'config'; config: ConfigPush }
-  | { kts: 'report'; id: number; metrics: boolean }
+  | { kts: 'report'; id: number; metrics: boolean; targets?: boolean }
   | { kts: 'stop'; graceMs: number }
   | { kts: 'reopen' };
 
@@ -49,7 +56,8 @@ export type FromWorker =
   | { kts: 'ready' }
   | { kts: 'started'; generation: number; hash: string; addresses: { host: string; port: number; udp?: boolean }[] }
   | { kts: 'start-failed'; message: string; user: boolean }
-  | { kts: 'swapped'; generation: number; hash: string }
+  /** `sessions`: what the reload policy did to this worker's open sessions */
+  | { kts: 'swapped'; generation: number; hash: string; sessions?: PolicyOutcome }
   | { kts: 'load-failed'; generation: number; message: string }
   | { kts: 'report'; id: number; report: WorkerReport };
 

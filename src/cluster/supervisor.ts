@@ -6,6 +6,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
+import type { PolicyOutcome } from '../runtime/reload-policy.js';
 import type { Settings } from '../settings/settings.js';
 import type { CertPair } from '../tls/default-cert.js';
 import { isFromWorker, type ConfigPush, type FromWorker, type ToWorker, type WorkerReport } from './protocol.js';
@@ -40,6 +41,8 @@ export interface SupervisorOptions {
   logger: Logger;
   /** the configuration a starting worker gets: always the primary's live one */
   current: () => ConfigPush;
+  /** a worker swapped in `generation`; `sessions`: what the reload policy did to its open sessions */
+  onSwapped?: (generation: number, sessions: PolicyOutcome | undefined) => void;
 }
 
 /** One line per worker in the primary's `/status`. */
@@ -150,6 +153,7 @@ export class Supervisor {
         slot.generation = m.generation;
         slot.hash = m.hash;
         slot.lastError = undefined;
+        this.#opts.onSwapped?.(m.generation, m.sessions);
         break;
       case 'load-failed':
         // the primary loaded this text: a worker refusing it is a bug or a resource limit, so it is loud
@@ -204,7 +208,7 @@ export class Supervisor {
   }
 
   /** Asks every serving worker for its report; a worker that does not answer in time is left out. */
-  async reports(metrics: boolean): Promise<Map<number, WorkerReport>> {
+  async reports(metrics: boolean, targets = false): Promise<Map<number, WorkerReport>> {
     const id = ++this.#requestId;
     const up = this.#slots.filter((s) => s.state === 'up' && s.worker?.isConnected());
     const replies = await Promise.all(up.map((s) => new Promise<WorkerReport | undefined>((resolve) => {
@@ -212,7 +216,7 @@ export class Supervisor {
       const timer = setTimeout(() => done(undefined), REPORT_TIMEOUT_MS);
       const done = (r: WorkerReport | undefined) => { clearTimeout(timer); this.#pending.delete(key); resolve(r); };
       this.#pending.set(key, done);
-      this.#send(s.worker, { kts: 'report', id, metrics });
+      this.#send(s.worker, { kts: 'report', id, metrics, ...(targets ? { targets } : {}) });
     })));
     const out = new Map<number, WorkerReport>();
     up.forEach((s, i) => { if (replies[i]) out.set(s.id, replies[i]!); });

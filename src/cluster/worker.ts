@@ -7,6 +7,7 @@
  * worker's load thread reads it, and the worker compiles it in slices like any process (SecureContexts and
  * balancers cannot cross a process boundary), reusing what did not change.
  */
+import { metricTotals, type ReloadHistory } from '../admin/dashboard-history.js';
 import { refreshTargetHealth } from '../admin/runtime-api.js';
 import { createServers, loadFirst, openCore } from '../cli/serve.js';
 import type { ConfigManager } from '../config/manager.js';
@@ -33,6 +34,7 @@ interface Serving {
   stream: StreamServer;
   udp: UdpServer;
   accessLog?: AccessLog;
+  reloads: ReloadHistory;
 }
 
 class WorkerProcess {
@@ -49,7 +51,7 @@ class WorkerProcess {
     switch (m.kts) {
       case 'init': this.#queue = this.#queue.then(() => this.#init(m)); break;
       case 'config': this.#queue = this.#queue.then(() => this.#apply(m.config)); break;
-      case 'report': void this.#report(m.id, m.metrics); break;
+      case 'report': void this.#report(m.id, m.metrics, m.targets ?? false); break;
       case 'stop': void this.stop(m.graceMs); break;
       case 'reopen': this.#serving?.accessLog?.reopen(); break;
     }
@@ -68,7 +70,7 @@ class WorkerProcess {
       const live = await loadFirst(core, m.config.file, { checked: m.config.checked });
       // a shared udp socket would hand the datagrams of one flow to any worker, so one worker serves udp
       const { stream, udp, accessLog } = createServers(s, core, { logger, udp: m.udp });
-      this.#serving = { logger, runtime, manager, stream, udp, accessLog };
+      this.#serving = { logger, runtime, manager, stream, udp, accessLog, reloads: core.reloads };
       await stream.listen();
       await udp.listen();
       if (this.#stopping) return;
@@ -91,11 +93,14 @@ class WorkerProcess {
     // the manager skips a text it already serves; the primary numbered it anew (POST /config of the same file)
     const trigger = push.hash === manager.current?.hash ? 'admin' : push.trigger;
     const r = await manager.reloadChecked(push.checked, push.file, trigger);
-    if (r.status === 'loaded') send({ kts: 'swapped', generation: r.snapshot.generation, hash: r.snapshot.hash });
+    if (r.status === 'loaded') {
+      const sessions = this.#serving!.reloads.policyOf(r.snapshot.generation);
+      send({ kts: 'swapped', generation: r.snapshot.generation, hash: r.snapshot.hash, ...(sessions ? { sessions } : {}) });
+    }
     else send({ kts: 'load-failed', generation: push.generation, message: r.status === 'invalid' ? r.problems.map((p) => p.message).join('; ') : r.status });
   }
 
-  async #report(id: number, withMetrics: boolean): Promise<void> {
+  async #report(id: number, withMetrics: boolean, withTargets: boolean): Promise<void> {
     const sv = this.#serving;
     const live = sv?.manager.current;
     const report: WorkerReport = {
@@ -107,6 +112,11 @@ class WorkerProcess {
       sessionsByRoute: sv?.stream.sessionsByRoute() ?? {},
       rssBytes: process.memoryUsage.rss(),
     };
+    if (sv) report.totals = await metricTotals(sv.runtime.metrics, sv.stream.counters().accepted + sv.udp.stats().sessionsTotal);
+    if (withTargets && live) {
+      report.targets = {};
+      for (const [id, b] of live.balancers) report.targets[id] = b.health();
+    }
     if (withMetrics && sv) {
       refreshTargetHealth(sv.runtime, live);
       report.metrics = await sv.runtime.metrics.registry.getMetricsAsJSON();

@@ -48,6 +48,8 @@ export interface ReloadEvent {
   generation?: number;
   /** the error, for invalid and unreadable */
   message?: string;
+  /** for invalid: every problem, each with its file:line:column */
+  problems?: Problem[];
   /** wall time from the trigger to the swap (or refusal), ms */
   durationMs: number;
   /** the longest the event loop was held while this reload ran (monitorEventLoopDelay's max), ms */
@@ -208,6 +210,7 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
     } else if (outcome.status === 'invalid') {
       event.hash = outcome.hash;
       event.message = this.stats.lastError;
+      event.problems = outcome.problems;
     } else event.message = outcome.message;
     const log = this.#opts.logger;
     const timing = {
