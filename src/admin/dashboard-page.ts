@@ -56,7 +56,9 @@ function where(p) { return p.file + ':' + p.line + ':' + p.column + (p.path ? ' 
 
 const NS = 'http://www.w3.org/2000/svg';
 function chart(id, rates, series, fmt) {
-  const svg = $(id), W = 300, H = 90, now = Date.now(), span = 300000;
+  // the x axis spans the samples there are: one minute at least, five at most
+  const svg = $(id), W = 300, H = 90, now = Date.now();
+  const span = Math.min(300000, Math.max(60000, rates.length ? now - rates[0].t : 0));
   let max = 0;
   for (const s of series) for (const p of rates) max = Math.max(max, s.get(p) || 0);
   const kids = [];
