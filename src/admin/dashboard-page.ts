@@ -97,13 +97,15 @@ function render(d) {
   }
   fill($('listeners'), d.listeners.map((l) => el('tr', {}, el('td', {}, l.kind), el('td', { class: 'mono' }, l.address),
     el('td', {}, [l.ssl ? 'ssl' : '', l.proxy_protocol ? 'proxy_protocol' : ''].filter(Boolean).join(' ')))));
-  fill($('routes'), d.routes.map((r) => el('tr', { 'data-route': r.name || r.id },
+  if (d.routes) routes = { generation: c.generation, rows: d.routes };
+  const open = d.sessions_by_route, shown = routes.rows.slice(0, MAX_ROUTES);
+  fill($('routes'), shown.map((r) => el('tr', { 'data-route': r.name || r.id },
     el('td', {}, r.name || el('span', { class: 'mono' }, r.id)), el('td', {}, r.service || el('span', { class: 'none' }, 'none')),
     el('td', {}, r.protocols.join(', ')), el('td', { class: 'num' }, r.priority === null ? '-' : r.priority),
     el('td', { class: 'mono' }, [r.sources.length ? 'src ' + r.sources.join(' ') : '', r.destinations.length ? 'dst ' + r.destinations.join(' ') : '',
       r.snis.length ? 'sni ' + r.snis.join(' ') : ''].filter(Boolean).join(' · ')),
-    el('td', { class: 'num sessions' }, r.sessions))));
-  $('routes-count').textContent = d.routes.length;
+    el('td', { class: 'num sessions' }, open[r.id] || 0))));
+  $('routes-count').textContent = routes.rows.length + (shown.length < routes.rows.length ? ', the first ' + shown.length + ' by priority shown' : '');
   const ups = $('upstreams');
   ups.replaceChildren(...(d.upstreams.length ? d.upstreams.map((u) => el('div', { 'data-upstream': u.name },
     el('div', {}, el('b', {}, u.name), ' ', el('span', { class: 'dim' }, u.algorithm), ' ', badge(u.healthy === false ? 'UNHEALTHY' : 'HEALTHY')),
@@ -126,12 +128,13 @@ function render(d) {
   chart('chart-status', d.rates, codes.length ? codes.map((code, i) => ({ name: code, color: code < '400' ? COLORS[1] : code < '500' ? COLORS[2 + (i % 2) * 4] : COLORS[3 + (i % 2) * 3], get: (p) => p.statuses[code] })) : [{ name: 'sessions', color: COLORS[1], get: () => 0 }], num);
 }
 
-let timer, failures = 0;
+let timer, failures = 0, routes = { generation: -1, rows: [] };
+const MAX_ROUTES = 500;
 async function poll() {
   clearTimeout(timer);
   if (!document.hidden) {
     try {
-      const r = await fetch(base + 'data', { cache: 'no-store', credentials: 'same-origin' });
+      const r = await fetch(base + 'data?have=' + routes.generation, { cache: 'no-store', credentials: 'same-origin' });
       if (r.status === 401) throw new Error('unauthorized: open /dashboard?token=<admin_token> once');
       if (!r.ok) throw new Error('HTTP ' + r.status);
       render(await r.json());

@@ -93,8 +93,12 @@ test('/dashboard/data: routes with open sessions, upstream target counts, listen
   assert.equal(d.config.generation, 1);
   assert.equal(d.config.last_error, null);
   assert.equal(d.connections.active, 1);
-  assert.deepEqual(d.routes.map((r: any) => [r.name, r.service, r.protocols, r.priority, r.sources, r.sessions]),
+  assert.deepEqual(d.routes.map((r: any) => [r.name, r.service, r.protocols, r.priority, r.sources, d.sessions_by_route[r.id]]),
     [['loopback', 'echo', ['tcp'], 16 * 1, ['127.0.0.0/8'], 1]]);
+  // a page that holds this generation's rows gets the open sessions alone
+  const again = (await (await fetch(`${admin}/dashboard/data?have=1`)).json()) as any;
+  assert.equal(again.routes, undefined);
+  assert.deepEqual(again.sessions_by_route, d.sessions_by_route);
   assert.equal(d.upstreams[0].name, 'up');
   assert.equal(d.upstreams[0].targets[0].connections, 1);
   assert.deepEqual(d.listeners.map((l: any) => [l.kind, l.address]), [['tcp', `127.0.0.1:${ti.ports[0]}`], ['admin', new URL(admin).host]]);

@@ -29,8 +29,8 @@ const R1 = `      - { name: loopback, protocols: [tcp], sources: [{ ip: 127.0.0.
       - { name: far, protocols: [tcp], sources: [{ ip: 10.0.0.0/8 }], destinations: [{ port: 5555 }] }`;
 const R2 = `      - { name: loopback2, protocols: [tcp], sources: [{ ip: 127.0.0.0/8 }] }
       - { name: far, protocols: [tcp], sources: [{ ip: 10.0.0.0/8 }], destinations: [{ port: 5555 }] }`;
-/** line 5, column 5: an unknown field */
-const BROKEN = '_format_version: "3.0"\nservices:\n  - name: a\n    url: tcp://127.0.0.1:1\n    bogus: 1\n';
+/** line 5, column 5: an unknown field, named like markup (the page must show it as text, never run it) */
+const BROKEN = '_format_version: "3.0"\nservices:\n  - name: a\n    url: tcp://127.0.0.1:1\n    "<img src=x onerror=window.pwned=1>": 1\n';
 
 async function openSession(port: number): Promise<Socket> {
   const s = connect(port, '127.0.0.1');
@@ -103,7 +103,11 @@ test('a live page: routes and sessions, reloads, a broken reload at file:line:co
   // a broken reload: its error with file:line:column, the live config unchanged
   assert.equal(await ti.reload(BROKEN), 'invalid');
   await waitText(page, '#last-error', /the previous config keeps serving/);
-  assert.match(await text(page, '#last-error .problem'), new RegExp(`^${ti.file.replace(/[/.]/g, '\\$&')}:5:5 `));
+  const problem = await text(page, '#last-error .problem');
+  assert.match(problem, new RegExp(`^${ti.file.replace(/[/.]/g, '\\$&')}:5:5 `));
+  assert.match(problem, /<img src=x onerror=window\.pwned=1>/);
+  assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
+  assert.equal(await page.locator('#last-error img').count(), 0);
   assert.match(await text(page, '#reloads tr:first-child'), /invalid/);
   assert.equal(await text(page, '#cfg-generation'), '2');
 
