@@ -13,7 +13,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { explanationText, parseIpPort } from '../cli/route-cmd.js';
-import type { TargetHealth } from '../balancer/types.js';
+import type { Balancer, TargetHealth } from '../balancer/types.js';
 import type { StreamRoute } from '../router/compile.js';
 import { explainWith } from '../router/explain.js';
 import type { ConnInfo } from '../router/types.js';
@@ -122,10 +122,15 @@ function routeRows(snap: Snapshot): RouteRow[] {
   })).sort((a, b) => (b.priority ?? -1) - (a.priority ?? -1) || ((a.name ?? a.id) < (b.name ?? b.id) ? -1 : 1));
 }
 
+/** A balancer's targets with their health and open connections. */
+export function targetRows(b: Balancer): TargetHealth[] {
+  return b.healthWithConnections?.() ?? b.health();
+}
+
 function upstreamRows(snap: Snapshot, targets: Record<string, TargetHealth[]>): unknown[] {
   return snap.config.upstreams.map((u) => {
     const b = snap.balancers.get(u.id);
-    const rows = targets[u.id] ?? b?.health() ?? [];
+    const rows = targets[u.id] ?? (b ? targetRows(b) : []);
     return {
       id: u.id, name: u.name, algorithm: u.algorithm, healthy: b ? b.healthy() : null,
       targets: rows.map((t) => ({

@@ -93,13 +93,22 @@ class CompiledBalancer implements Balancer {
     return this.#up.setHealth(targetOrAddress, healthy);
   }
 
+  /** `health()` with each address's open proxied connections (the dashboard). */
+  healthWithConnections(): TargetHealth[] {
+    const rows = this.health();
+    rows.forEach((row, i) => {
+      const states = this.#targets[i]!.state.addresses;
+      row.addresses.forEach((a, j) => { a.connections = states[j]?.connections ?? 0; });
+    });
+    return rows;
+  }
+
   health(): TargetHealth[] {
     return this.#targets.map(({ entity, state }) => {
       const addresses = state.addresses.map((ps) => ({
         ip: ps.peer.ip,
         port: ps.peer.port,
         health: (ps.healthy ? (this.#checks ? 'HEALTHY' : 'HEALTHCHECKS_OFF') : 'UNHEALTHY') as HealthName,
-        connections: ps.connections,
       }));
       let health: HealthName;
       if (addresses.length === 0) health = 'DNS_ERROR';

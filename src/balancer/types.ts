@@ -45,6 +45,8 @@ export interface Balancer {
   /** Manual override by target id, target (`host:port`), or address (`ip:port` or `ip`); false if nothing matched. */
   setHealth(targetOrAddress: string, healthy: boolean): boolean;
   health(): TargetHealth[];
+  /** `health()` with each address's open proxied connections (the dashboard); absent on test doubles */
+  healthWithConnections?(): TargetHealth[];
   /** true when some peer can be picked and the healthy share of weight reaches `healthchecks.threshold` */
   healthy(): boolean;
   /** Settles when every name target has had its first DNS answer (or error): await it before swapping in. */

@@ -8,6 +8,7 @@
  * balancers cannot cross a process boundary), reusing what did not change.
  */
 import { metricTotals, type ReloadHistory } from '../admin/dashboard-history.js';
+import { targetRows } from '../admin/dashboard.js';
 import { refreshTargetHealth } from '../admin/runtime-api.js';
 import { createServers, loadFirst, openCore } from '../cli/serve.js';
 import type { ConfigManager } from '../config/manager.js';
@@ -115,7 +116,7 @@ class WorkerProcess {
     if (sv) report.totals = await metricTotals(sv.runtime.metrics, sv.stream.counters().accepted + sv.udp.stats().sessionsTotal);
     if (withTargets && live) {
       report.targets = {};
-      for (const [id, b] of live.balancers) report.targets[id] = b.health();
+      for (const [id, b] of live.balancers) report.targets[id] = targetRows(b);
     }
     if (withMetrics && sv) {
       refreshTargetHealth(sv.runtime, live);
