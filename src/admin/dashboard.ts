@@ -68,6 +68,11 @@ export class DashboardAuth {
     this.#cookie = createHash('sha256').update(`kong-ts dashboard\0${token}`).digest('base64url');
   }
 
+  /** an admin_token is set */
+  get enabled(): boolean {
+    return this.#token !== undefined;
+  }
+
   static isDashboardPath(path: string): boolean {
     return path === '/dashboard' || path.startsWith('/dashboard/');
   }
@@ -162,7 +167,7 @@ export function registerDashboard(ctx: DashboardContext): () => void {
 
   const noStore = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
   ctx.route('GET /dashboard', (_req, res, url) => {
-    if (url.searchParams.has('token')) {
+    if (auth.enabled && url.searchParams.has('token')) {
       if (!auth.queryToken(url)) throw new HttpError(401, { message: 'Unauthorized' });
       res.writeHead(303, { location: '/dashboard', 'set-cookie': auth.setCookie(), ...noStore });
       return void res.end();

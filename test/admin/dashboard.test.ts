@@ -86,6 +86,8 @@ test('token rule: bearer anywhere; ?token= once sets a derived cookie that opens
 test('/dashboard/data: routes with open sessions, upstream target counts, listeners, reloads with the policy outcome and a broken reload at file:line:column', async (t) => {
   const { ti, admin, echo } = await start(t);
   const data = async () => (await (await fetch(`${admin}/dashboard/data`)).json()) as any;
+  // no admin_token: the page opens, a stray ?token= changes nothing
+  assert.equal((await fetch(`${admin}/dashboard?token=x`, { redirect: 'manual' })).status, 200);
   const s = await openSession(ti.ports[0]!);
   t.after(() => s.destroy());
 
