@@ -5,7 +5,7 @@
 // connections (throughput), and PING with a new connection per request (-k 0: accept and session setup).
 // Ports are free ones picked at run time. Usage: node scripts/dashboard-cost.mjs [rounds=5] [requests=200000] [workers=1]
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,8 +21,17 @@ const run = promisify(execFile);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const free = () => new Promise((r) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
-/** user+system CPU seconds of a pid so far */
-const cpu = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / 100; };
+/** user+system CPU seconds so far of a pid and its children (a cluster's workers) */
+function cpu(pid) {
+  let total = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let f;
+    try { f = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' '); } catch { continue; }
+    if (Number(d) === pid || Number(f[1]) === pid) total += (Number(f[11]) + Number(f[12])) / 100;
+  }
+  return total;
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'kong-ts-dash-cost-'));
 const [redisPort, proxyPort, adminPort] = [await free(), await free(), await free()];
@@ -88,12 +97,12 @@ for (let i = 0; i < 30; i++) {
 }
 const dataMs = median(times).toFixed(2);
 
-const fmt = (xs) => `median ${Math.round(median(xs))} (${xs.map((x) => Math.round(x)).join(', ')})`;
+const fmt = (xs, d = 0) => `median ${median(xs).toFixed(d)} (${xs.map((x) => x.toFixed(d)).join(', ')})`;
 console.log(`kong-ts ${workersArg === '1' ? 'single process' : `${workersArg} workers`}, ${rounds} alternating rounds, redis-benchmark -c 50 -t ping`);
 for (const mode of ['closed', 'open']) {
   console.log(`page ${mode.padEnd(6)} ping kept-alive (-n ${requests}) req/s: ${fmt(results[mode].ka)}`);
   console.log(`page ${mode.padEnd(6)} ping new conn   (-n ${NEW_CONNS}, -k 0) req/s: ${fmt(results[mode].conn)}`);
-  console.log(`page ${mode.padEnd(6)} kong-ts process CPU µs per request: ${fmt(results[mode].cpu)}`);
+  console.log(`page ${mode.padEnd(6)} kong-ts CPU µs per request (the process and its workers): ${fmt(results[mode].cpu, 1)}`);
 }
 const ratio = (k) => (median(results.open[k]) / median(results.closed[k])).toFixed(3);
 console.log(`open/closed: kept-alive ${ratio('ka')}, new connections ${ratio('conn')}, CPU per request ${ratio('cpu')}; the page made ${polls} polls; /dashboard/data ${body.length} bytes in ${dataMs} ms`);
