@@ -12,6 +12,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { openBrowser } from '../helpers/browser.js';
+import { exclusive } from '../helpers/exclusive.js';
 import { freePort, runCli, startCli, tempDir, exited } from '../helpers/cli.js';
 import { startYaml } from '../helpers/instance.js';
 import { startEcho } from '../helpers/sockets.js';
@@ -64,6 +65,8 @@ async function waitText(page: Page, selector: string, re: RegExp, timeout = 15_0
 }
 
 test('a live page: routes and sessions, reloads, a broken reload at file:line:column, explain as the CLI, charts', { timeout: 120_000 }, async (t) => {
+  // a browser, traffic and (below) a cluster load both cores: no timing test runs beside them
+  t.after(await exclusive());
   const echo = await startEcho();
   t.after(() => echo.close());
   const ti = await startYaml(yaml(echo.port, R1), { settings: { admin_listen: '127.0.0.1:0', admin_token: TOKEN }, tag: 'dash-browser' });
@@ -127,6 +130,8 @@ test('a live page: routes and sessions, reloads, a broken reload at file:line:co
 });
 
 test('cluster: the primary serves the page with its workers combined, and the reload policy counted over workers', { timeout: 120_000 }, async (t) => {
+  // a browser, traffic and (below) a cluster load both cores: no timing test runs beside them
+  t.after(await exclusive());
   const echo = await startEcho();
   t.after(() => echo.close());
   const dir = tempDir('dash-cluster');
