@@ -4,7 +4,7 @@
  * box names the same winner as `kong-ts route explain`, and its charts draw the traffic. Then the same page on a
  * cluster (nginx_worker_processes=2): the primary combines its workers' sessions and the reload policy outcome.
  */
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
@@ -64,9 +64,13 @@ async function waitText(page: Page, selector: string, re: RegExp, timeout = 15_0
   }, [selector, re.source, re.flags], { timeout, polling: 200 });
 }
 
+// a browser, traffic and a cluster load both cores: no timing test runs beside them. The lock is taken in a hook,
+// outside the tests' timeouts, so a long wait for it never leaves a test running on after its timeout
+let release: (() => void) | undefined;
+before(async () => { release = await exclusive(); });
+after(() => release?.());
+
 test('a live page: routes and sessions, reloads, a broken reload at file:line:column, explain as the CLI, charts', { timeout: 120_000 }, async (t) => {
-  // a browser, traffic and (below) a cluster load both cores: no timing test runs beside them
-  t.after(await exclusive());
   const echo = await startEcho();
   t.after(() => echo.close());
   const ti = await startYaml(yaml(echo.port, R1), { settings: { admin_listen: '127.0.0.1:0', admin_token: TOKEN }, tag: 'dash-browser' });
@@ -130,8 +134,6 @@ test('a live page: routes and sessions, reloads, a broken reload at file:line:co
 });
 
 test('cluster: the primary serves the page with its workers combined, and the reload policy counted over workers', { timeout: 120_000 }, async (t) => {
-  // a browser, traffic and (below) a cluster load both cores: no timing test runs beside them
-  t.after(await exclusive());
   const echo = await startEcho();
   t.after(() => echo.close());
   const dir = tempDir('dash-cluster');
