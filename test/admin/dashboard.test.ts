@@ -175,12 +175,12 @@ test('reload history: bounded, unchanged loads left out, policy outcomes noted b
   const h = new ReloadHistory({ current: undefined, onReload: (fn) => listeners.push(fn) });
   const emit = (e: any) => listeners.forEach((f) => f(e));
   h.notePolicy(1, { kept: 1, drained: 0, closed: 0 }); // a swap runs before the manager's reload event
-  emit({ trigger: 'file', at: 0, durationMs: 3, outcome: { status: 'loaded', snapshot: { generation: 1, hash: 'h1' }, problems: [] } });
+  emit({ trigger: 'file', at: 3, durationMs: 3, status: 'loaded', generation: 1, hash: 'h1' });
   h.notePolicy(1, { kept: 0, drained: 2, closed: 0 }); // a worker answering later
-  emit({ trigger: 'file', at: 1, durationMs: 1, outcome: { status: 'unchanged', snapshot: {} } });
+  emit({ trigger: 'file', at: 4, durationMs: 1, status: 'unchanged', generation: 1, hash: 'h1' });
   assert.equal(h.entries().length, 1);
   assert.deepEqual(h.entries()[0]!.sessions, { kept: 1, drained: 2, closed: 0 });
-  for (let g = 2; g < 80; g++) emit({ trigger: 'admin', at: g, durationMs: 1, outcome: { status: 'loaded', snapshot: { generation: g, hash: 'h' }, problems: [] } });
+  for (let g = 2; g < 80; g++) emit({ trigger: 'admin', at: g + 10, durationMs: 1, status: 'loaded', generation: g, hash: 'h' });
   assert.equal(h.entries().length, 50);
   assert.equal(h.entries().at(-1)!.generation, 79);
 });
