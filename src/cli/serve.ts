@@ -41,7 +41,8 @@ export async function openCore(settings: Settings, file: string, opts: {
   } catch (err) {
     throw new KongTsError('KTS_SETTINGS_INVALID', ['plugins'], { detail: (err as Error).message, cause: err });
   }
-  const runtime = createRuntime({ logger: opts.logger, plugins, defaultCert: opts.defaultCert, metrics: opts.metrics, resolver: opts.resolver });
+  const runtime = createRuntime({ logger: opts.logger, plugins, defaultCert: opts.defaultCert, metrics: opts.metrics, resolver: opts.resolver,
+    router: { hostPorts: settings.hostPorts, exactSniFirst: settings.exactSniFirst } });
   const adjust = opts.compileInput ?? ((i: SnapshotInput) => i);
   const manager = new ConfigManager<Snapshot>({
     file, logger: opts.logger, loadOptions: { strict: opts.strict, pluginSchemas: pluginSchemas(plugins) },

@@ -78,10 +78,12 @@ export async function buildSnapshot(input: SnapshotInput, rt: Runtime, listeners
   const config = deepFreeze(input.config);
   const balancers = new Map<string, Balancer>();
   const byName = new Map<string, Balancer>();
+  const hostHeaders = new Map<string, string>();
   for (const u of config.upstreams) {
     const b = compileBalancer(u, config.targets.filter((t) => t.upstream === u.id), rt.registry);
     balancers.set(u.id, b);
     byName.set(u.name, b);
+    if (u.host_header) hostHeaders.set(u.name, u.host_header);
   }
   await Promise.race([
     Promise.all([...balancers.values()].map((b) => b.ready())),
@@ -94,9 +96,9 @@ export async function buildSnapshot(input: SnapshotInput, rt: Runtime, listeners
   for (const s of config.services) {
     const upstreamTls = s.protocol === 'tls' ? compileUpstreamTls(s, caById, certById) : undefined;
     const pp = tagValue(s.tags, 'proxy_protocol');
-    services.set(s.id, compileService(s, { balancer: byName.get(s.host), upstreamTls, proxyProtocol: pp === 'v1' ? 1 : pp === 'v2' ? 2 : undefined }));
+    services.set(s.id, compileService(s, { balancer: byName.get(s.host), hostHeader: hostHeaders.get(s.host), upstreamTls, proxyProtocol: pp === 'v1' ? 1 : pp === 'v2' ? 2 : undefined }));
   }
-  const router = compileRouter(config.routes, services);
+  const router = compileRouter(config.routes, services, rt.router);
   const plugins = compilePluginChains(config.plugins, rt.plugins, rt.logger, {
     metrics: rt.metrics, routes: config.routes.map((r) => ({ id: r.id, service: r.service })),
   });

@@ -40,6 +40,10 @@ export interface Settings {
   connectionRatePerIp?: ConnectionRate;
   reloadPolicy: ReloadPolicy;
   drainTimeout: number;
+  /** `port_maps`: listener port → host port */
+  hostPorts: Map<number, number>;
+  /** `router_exact_sni_first` */
+  exactSniFirst: boolean;
   /** every known key's final string value and where it came from */
   values: Record<string, { value: string; source: SettingSource }>;
   /** keys of the kong.conf file kong-ts does not use (Kong's HTTP keys, mostly) */
@@ -93,6 +97,20 @@ function bad(key: string, detail: string): never {
 function int(key: string, v: string, min: number): number {
   if (!/^\d+$/.test(v) || Number(v) < min) bad(key, `expected a whole number >= ${min}, got '${v}'`);
   return Number(v);
+}
+
+/** Kong's `port_maps` (conf_loader/parse.lua): `host:kong` pairs, both ports 1-65535, Kong's message otherwise. */
+export function parsePortMaps(text: string): { ok: true; map: Map<number, number> } | { ok: false; error: string } {
+  const map = new Map<number, number>();
+  for (const raw of text.split(',')) {
+    const item = raw.trim();
+    if (item === '') continue;
+    const m = /^(\d+):(\d+)$/.exec(item);
+    const host = m ? Number(m[1]) : NaN, kong = m ? Number(m[2]) : NaN;
+    if (!(host >= 1 && host <= 65535 && kong >= 1 && kong <= 65535)) return { ok: false, error: `invalid port mapping (\`port_maps\`): ${item}` };
+    map.set(kong, host);
+  }
+  return { ok: true, map };
 }
 
 /** defaults < kong.conf < KONG_* environment < flags. Throws KongTsError on a bad value. */
@@ -163,6 +181,10 @@ export function resolveSettings(input: SettingsInput = {}): Settings {
   const pluginsPath = v('plugins_path');
   const policy = v('reload_session_policy');
   if (policy !== 'keep' && policy !== 'drain' && policy !== 'close') bad('reload_session_policy', `expected keep, drain or close, got '${policy}'`);
+  const portMaps = parsePortMaps(v('port_maps'));
+  if (!portMaps.ok) bad('port_maps', portMaps.error);
+  const exactSni = v('router_exact_sni_first');
+  if (exactSni !== 'on' && exactSni !== 'off') bad('router_exact_sni_first', `expected on or off, got '${exactSni}'`);
 
   return {
     prefix,
@@ -189,6 +211,8 @@ export function resolveSettings(input: SettingsInput = {}): Settings {
     connectionRatePerIp: parseConnectionRate('stream_connection_rate_per_ip', v('stream_connection_rate_per_ip')),
     reloadPolicy: policy,
     drainTimeout: int('reload_drain_timeout', v('reload_drain_timeout'), 0),
+    hostPorts: portMaps.map,
+    exactSniFirst: exactSni === 'on',
     values,
     ignored,
   };
