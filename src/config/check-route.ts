@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import type { RawEntity } from './flatten.js';
 import type { CheckContext } from './check.js';
 import { entityRef } from './flatten.js';
+import { hostProblem, isKongHostname, wildcardHostProblem } from './kong-values.js';
 
 const STREAM = new Set(['tcp', 'tls', 'tls_passthrough', 'udp']);
 const GROUPS: Record<string, string> = {
@@ -43,7 +44,8 @@ export function checkService(e: RawEntity, ctx: CheckContext): void {
     return;
   }
   const where = typeof r.url === 'string' ? 'url' : 'host';
-  if (!isHostOrIp(host!)) ctx.problems.error([...e.path, where], `invalid hostname or ip address: '${host}'`, { ...opts, field: where });
+  const hostBad = host === '' ? 'length must be at least 1' : hostProblem(host!);
+  if (hostBad) ctx.problems.error([...e.path, where], hostBad, { ...opts, field: where });
   if (isStreamProtocol(protocol) && path != null) {
     const field = typeof r.url === 'string' ? 'url' : 'path';
     ctx.problems.error([...e.path, field], `value must be null when 'protocol' is ${STREAM_LIST}`, { ...opts, field });
@@ -122,16 +124,9 @@ export function checkRoute(e: RawEntity, ctx: CheckContext): 'stream' | 'http' |
   return ok ? 'stream' : 'invalid';
 }
 
-/** Kong's rules for SNI names (routes and sni entities): one wildcard, leftmost or rightmost; no IP, no port. */
-export function sniNameProblem(name: string, allowCatchAll: boolean): string | undefined {
-  if (name === '*') return allowCatchAll ? undefined : "invalid wildcard: must be placed at leftmost or rightmost label";
-  const stars = name.split('*').length - 1;
-  if (stars > 1) return 'invalid wildcard: must have at most one wildcard';
-  if (stars === 1 && !name.startsWith('*.') && !name.endsWith('.*')) return 'invalid wildcard: must be placed at leftmost or rightmost label';
-  if (isIP(name) || isIP(name.replace(/^\[|\]$/g, ''))) return 'must not be an IP';
-  if (/:\d*$/.test(name)) return 'must not have a port';
-  if (!isHostname(name.replace('*', 'x'))) return `invalid value: '${name}'`;
-  return undefined;
+/** Kong's rules for SNI names (routes and sni entities): typedefs.wildcard_host, Kong's messages. */
+export function sniNameProblem(name: string, _allowCatchAll?: boolean): string | undefined {
+  return wildcardHostProblem(name);
 }
 
 /** An IPv4 or IPv6 address, or a CIDR range of either (prefix 0-32 or 0-128). */
@@ -144,12 +139,9 @@ export function isIpOrCidr(s: string): boolean {
   return Number(bits) <= (family === 4 ? 32 : 128);
 }
 
-const LABEL = /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
-
-/** A DNS name: dot-separated labels of letters, digits, `-` and `_` (Kong accepts `_`), 253 characters at most. */
+/** A host name as Kong checks it (kong/tools/ip.lua check_hostname): letters, digits, `-`, `_`, dots; no label ends in `-`. */
 export function isHostname(s: string): boolean {
-  if (s.length === 0 || s.length > 253) return false;
-  return s.replace(/\.$/, '').split('.').every((l) => LABEL.test(l));
+  return isKongHostname(s);
 }
 
 export function isHostOrIp(s: string): boolean {

@@ -3,6 +3,7 @@ import type { RawEntity } from './flatten.js';
 import type { CheckContext } from './check.js';
 import { entityRef } from './flatten.js';
 import { isHostname } from './check-route.js';
+import { upstreamNameProblem } from './kong-values.js';
 import { validatePluginConfig } from './validate.js';
 
 /** Port of a target that names none (Kong's default). */
@@ -10,9 +11,8 @@ export const DEFAULT_TARGET_PORT = 8000;
 
 export function checkUpstream(e: RawEntity, ctx: CheckContext): void {
   const name = e.raw.name;
-  if (typeof name === 'string' && !isHostname(name)) {
-    ctx.problems.error([...e.path, 'name'], `invalid name ('${name}'): must be a valid hostname`, { entity: entityRef(e), field: 'name' });
-  }
+  const bad = typeof name === 'string' ? upstreamNameProblem(name) : undefined;
+  if (bad) ctx.problems.error([...e.path, 'name'], bad, { entity: entityRef(e), field: 'name' });
 }
 
 /**

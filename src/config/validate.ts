@@ -103,7 +103,7 @@ function mapError(err: ErrorObject, at: Path): { path: Path; message: string; an
       return { path: at, message, anchor: 'value' };
     }
     case 'pattern':
-      return { path: at, message: parent['x-message'] ?? `invalid value: '${String(err.data)}'`, anchor: 'value' };
+      return { path: at, message: parent['x-message'] ? String(parent['x-message']).replace('%s', String(err.data)) : `invalid value: '${String(err.data)}'`, anchor: 'value' };
     case 'minLength': case 'minItems':
       return { path: at, message: `length must be at least ${p.limit}`, anchor: 'value' };
     case 'maxLength': case 'maxItems':

@@ -83,9 +83,9 @@ test('required fields point at the entity', () => {
 test('names, ids and tags have formats', () => {
   const r = load(lines(HEAD, 'services:', '- name: "bad name"', '  id: not-a-uuid', '  host: h', '  protocol: tcp', '  tags: ["a,b"]'));
   onlyProblems(r,
-    "kong.yml:3:9: error: services[0].name: invalid value: it must only contain alphanumeric and '., -, _, ~' characters",
+    "kong.yml:3:9: error: services[0].name: invalid value 'bad name': the only accepted ascii characters are alphanumerics or ., -, _, and ~",
     'kong.yml:4:7: error: services[0].id: expected a valid UUID',
-    'kong.yml:7:10: error: services[0].tags[0]: invalid tag: it must be printable ascii without commas or spaces',
+    "kong.yml:7:10: error: services[0].tags[0]: invalid tag 'a,b': expected printable ascii (except `,` and `/`) or valid utf-8 sequences",
   );
 });
 
