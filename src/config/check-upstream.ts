@@ -65,7 +65,7 @@ export function checkPlugin(e: RawEntity, ctx: CheckContext): void {
   const opts = { entity: entityRef(e) };
   const schema = Object.hasOwn(schemas, e.raw.name) ? schemas[e.raw.name] : undefined;
   if (!schema) {
-    ctx.problems.error([...e.path, 'name'], `plugin '${e.raw.name}' is not enabled or does not exist`, { ...opts, field: 'name' });
+    ctx.problems.error([...e.path, 'name'], `plugin '${e.raw.name}' not enabled; add it to the 'plugins' configuration property`, { ...opts, field: 'name' });
     return;
   }
   validatePluginConfig(schema, config, [...e.path, 'config'], ctx.problems, { ...opts, field: 'config' });
