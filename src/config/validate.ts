@@ -94,7 +94,7 @@ function mapError(err: ErrorObject, at: Path): { path: Path; message: string; an
     case 'type':
       return { path: at, message: typeMessage(err.schema), anchor: 'value' };
     case 'enum':
-      return { path: at, message: `expected one of: ${(p.allowedValues as unknown[]).join(', ')}`, anchor: 'value' };
+      return { path: at, message: `expected one of: ${(p.allowedValues as unknown[]).filter((v) => v !== null).join(', ')}`, anchor: 'value' };
     case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum': {
       const min = parent.minimum ?? parent.exclusiveMinimum;
       const max = parent.maximum ?? parent.exclusiveMaximum;
