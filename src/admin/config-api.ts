@@ -59,6 +59,29 @@ export function exportConfig(text: string): string {
   return leaks(doc) ? stringify(redactTree(doc)) : yaml;
 }
 
+/**
+ * The live configuration as Kong's `GET /config` exports it (kong/db/declarative/export.lua): `_format_version`
+ * "3.0", `_transform: false`, one flat list per entity type with every field, foreign keys as ids, certificates'
+ * SNIs as `snis` entities. Private keys stay redacted (kong-ts never hands them out).
+ */
+export function exportKong(index: EntityIndex): string {
+  const doc: Record<string, unknown> = { _format_version: '3.0', _transform: false };
+  for (const type of ENTITY_TYPES) {
+    const list = index.lists[type];
+    if (!list.length) continue;
+    doc[type] = list.map((e) => {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(e)) {
+        if (type === 'certificates' && k === 'snis') continue;
+        out[k] = v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && typeof (v as { id?: unknown }).id === 'string'
+          && k !== 'config' && k !== 'healthchecks' ? (v as { id: string }).id : v;
+      }
+      return out;
+    });
+  }
+  return stringify(doc);
+}
+
 const busy = (): HttpError =>
   new HttpError(429, { message: 'Currently loading previous configuration' }, { 'retry-after': '1' });
 
@@ -69,7 +92,7 @@ export function registerConfigRoutes(ctx: ConfigRoutesContext): void {
     const snap = ctx.manager.current;
     if (!snap) return sendJson(res, 200, { config: '' });
     let yaml = exported.get(snap);
-    if (yaml === undefined) exported.set(snap, (yaml = exportConfig(snap.text)));
+    if (yaml === undefined) exported.set(snap, (yaml = exportKong(ctx.index(snap))));
     sendJson(res, 200, { config: yaml });
   });
 

@@ -33,7 +33,8 @@ export function nestFields(problems: readonly Problem[]): Record<string, unknown
   for (const p of problems) {
     const path = parsePath(p.path);
     if (path.length === 0) {
-      pushEntityMessage(root, p.message);
+      // the document itself (not YAML, not an object): Kong's parse failure
+      root.error ??= `failed parsing declarative configuration: ${p.message}`;
       continue;
     }
     let node: Node = root;
@@ -61,6 +62,16 @@ export function nestFields(problems: readonly Problem[]): Record<string, unknown
     else pushEntityMessage(here as Node, p.message);
   }
   return root;
+}
+
+/** Kong's message writes `fields` as a Lua table (pl.pretty.write): `{services={{host="required field missing"}}}`. */
+export function luaTable(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === null || v === undefined) return 'nil';
+  if (typeof v !== 'object') return String(v);
+  if (Array.isArray(v)) return `{${v.map(luaTable).join(',')}}`;
+  const keys = Object.keys(v).sort();
+  return `{${keys.map((k) => `${/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : `[${JSON.stringify(k)}]`}=${luaTable((v as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
 function at(data: unknown, path: Path): unknown {
@@ -131,9 +142,11 @@ export function declarativeErrorBody(problems: readonly Problem[], text: string,
   const body: Record<string, unknown> = {
     code: 14,
     name: 'invalid declarative configuration',
-    message: `declarative config is invalid (${errors.length} error${errors.length === 1 ? '' : 's'}):\n${errors.map(formatProblem).join('\n')}`,
     fields: nestFields(errors),
   };
+  body.message = `declarative config is invalid: ${luaTable(body.fields)}`;
+  // where each error is in the text that was sent (kong-ts's addition)
+  body.problems = errors.map(formatProblem);
   if (flatten) body.flattened_errors = flattenErrors(errors, text);
   return body;
 }

@@ -42,7 +42,7 @@ function route(r: RouteEntity, ts: number): Rendered {
   return {
     id: r.id, name: r.name ?? null, created_at: ts, updated_at: ts, protocols: r.protocols,
     methods: null, hosts: null, paths: null, headers: null, https_redirect_status_code: 426, regex_priority: 0,
-    strip_path: true, path_handling: 'v0', preserve_host: false, request_buffering: true, response_buffering: true,
+    strip_path: true, path_handling: 'v0', preserve_host: r.preserve_host === true, request_buffering: true, response_buffering: true,
     snis: r.snis ?? null, sources: r.sources ?? null, destinations: r.destinations ?? null,
     tags: tagsOf(r.tags), service: fk(r.service),
   };
@@ -102,7 +102,7 @@ function upstream(u: UpstreamEntity, ts: number): Rendered {
     hash_fallback: u.hash_fallback, hash_on_header: null, hash_fallback_header: null, hash_on_cookie: null,
     hash_on_cookie_path: '/', hash_on_query_arg: null, hash_fallback_query_arg: null, hash_on_uri_capture: null,
     hash_fallback_uri_capture: null, slots: u.slots, healthchecks: healthchecks(u.healthchecks), tags: tagsOf(u.tags),
-    host_header: null, client_certificate: fk(u.client_certificate), use_srv_name: false,
+    host_header: u.host_header ?? null, client_certificate: fk(u.client_certificate), use_srv_name: false,
   };
 }
 

@@ -4,7 +4,7 @@ import { isIPv4 } from 'node:net';
 import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
 import { KongTsError } from '../errors.js';
-import { VERSION } from '../paths.js';
+import { KONG_VERSION, VERSION } from '../paths.js';
 import type { ConfigManager } from '../config/manager.js';
 import type { DeclarativeConfig } from '../config/types.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -12,7 +12,7 @@ import type { Snapshot } from '../runtime/snapshot.js';
 import { registerConfigRoutes } from './config-api.js';
 import { DashboardAuth, registerDashboard, type DashboardSources } from './dashboard.js';
 import { registerEntityRoutes, writeRefusal } from './entities.js';
-import { HttpError, sendJson } from './http.js';
+import { HttpError, sendEmpty, sendJson } from './http.js';
 import { buildIndex, type EntityIndex } from './render.js';
 import { registerRuntimeRoutes, type RecentExport } from './runtime-api.js';
 
@@ -183,7 +183,12 @@ export class AdminServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      if (!this.#authorized(req) && !this.#dashboardAuth.allows(req)) return sendJson(res, 401, { message: 'Unauthorized' }, { 'www-authenticate': 'Bearer' });
+      // Kong's CORS headers (api_helpers.lua cors_filter) on every answer
+      res.setHeader('access-control-allow-origin', req.headers.origin ?? '*');
+      res.setHeader('access-control-allow-credentials', 'true');
+      const method = req.method ?? 'GET';
+      // a browser's preflight carries no credentials: OPTIONS answers without the token, and says nothing else
+      if (method !== 'OPTIONS' && !this.#authorized(req) && !this.#dashboardAuth.allows(req)) return sendJson(res, 401, { message: 'Unauthorized' }, { 'www-authenticate': 'Bearer' });
       const url = new URL(req.url ?? '/', 'http://admin');
       let segments: string[];
       try {
@@ -191,7 +196,7 @@ export class AdminServer {
       } catch {
         throw new HttpError(400, { message: 'bad percent-encoding in the path' });
       }
-      const method = req.method ?? 'GET';
+      if (method === 'OPTIONS') return this.#options(req, res, segments);
       let pathMatched = false;
       for (const e of this.#routes) {
         const params = match(e, segments);
@@ -216,6 +221,23 @@ export class AdminServer {
     }
   }
 
+  /** Kong's OPTIONS: 204 with the path's methods (HEAD beside GET, OPTIONS itself) in Allow; 404 for no such path. */
+  #options(req: IncomingMessage, res: ServerResponse, segments: string[]): void {
+    const methods = new Set<string>(['OPTIONS']);
+    for (const e of this.#routes) {
+      if (!match(e, segments)) continue;
+      methods.add(e.method);
+      if (e.method === 'GET') methods.add('HEAD');
+    }
+    if (methods.size === 1) return sendJson(res, 404, { message: 'Not found' });
+    const allow = [...methods].sort().join(', ');
+    const wanted = req.headers['access-control-request-headers'];
+    sendEmpty(res, 204, {
+      allow, 'access-control-allow-methods': allow,
+      'access-control-allow-headers': typeof wanted === 'string' && wanted ? wanted : 'Content-Type',
+    });
+  }
+
   #info(): unknown {
     const s = this.opts.state;
     const available: Record<string, { version: string; priority: number }> = {};
@@ -224,11 +246,15 @@ export class AdminServer {
     }
     const enabled = new Set((s.manager.current?.config.plugins ?? []).filter((p) => p.enabled).map((p) => p.name));
     return {
-      version: VERSION,
-      edition: 'kong-ts',
+      // Kong's shape: `version` is the Kong version kong-ts is compatible with (decK picks its format from it)
+      tagline: 'Welcome to kong',
+      version: KONG_VERSION,
+      kong_ts_version: VERSION,
+      edition: 'community',
       hostname: hostname(),
       node_id: s.nodeId,
-      tagline: 'Welcome to kong',
+      timers: { running: 0, pending: 0 },
+      lua_version: `kong-ts on Node.js ${process.versions.node}`,
       pids: { master: process.pid, workers: s.cluster?.pids() ?? [process.pid] },
       configuration: { database: 'off', ...s.settings },
       plugins: { available_on_server: available, enabled_in_cluster: [...enabled].sort() },
@@ -241,14 +267,15 @@ export class AdminServer {
     const c = cluster?.connections ?? await s.connections();
     const mem = process.memoryUsage();
     const live = s.manager.current;
+    // Kong's DB-less /status: no `database` entry, the configuration hash beside nginx's numbers
     return {
-      database: { reachable: true },
       server: {
         connections_accepted: c.accepted, connections_active: c.active, connections_handled: c.handled,
         connections_reading: 0, connections_writing: c.active, connections_waiting: 0, total_requests: c.accepted,
       },
       memory: {
         workers_lua_vms: [{ pid: process.pid, http_allocated_gc: `${(mem.heapUsed / 1048576).toFixed(2)} MiB` }],
+        lua_shared_dicts: {},
         rss: `${(mem.rss / 1048576).toFixed(2)} MiB`,
       },
       configuration_hash: live?.hash ?? '00000000000000000000000000000000',

@@ -1,5 +1,5 @@
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { loadConfigFile, loadConfigText } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
@@ -15,6 +15,8 @@ import { ANY_PLAIN_LISTENER, routerOf, tlsDetectWarnings } from '../runtime/tls-
 import { parseStreamListen } from '../settings/listen.js';
 import { sortProblems } from '../config/problems.js';
 import { lintCommand } from './lint-cmd.js';
+import { loadPlugins, pluginSchemas } from '../plugins/registry.js';
+import { resolveSettings } from '../settings/settings.js';
 
 /** GitHub workflow annotation for one problem (lands on the pull request's line). */
 export function githubLine(p: Problem): string {
@@ -77,10 +79,21 @@ export function badFormat(format: string, allowed: string[]): boolean {
   return true;
 }
 
+/**
+ * The load options `start` uses: the plugins of the `plugins` setting (kong.conf given with --conf, KONG_PLUGINS,
+ * else the bundled ones) with their config schemas, so a file is checked by one code path everywhere.
+ */
+export async function startOptions(strict: boolean | undefined, conf?: string, file?: string): Promise<LoadOptions> {
+  const settings = resolveSettings(conf ? { conf } : {});
+  // npm-named plugins resolve as start resolves them: plugins_path, else the declarative file's folder
+  const packages = settings.pluginsPath ?? (file && file !== '-' ? dirname(file) : process.cwd());
+  return { strict, pluginSchemas: pluginSchemas(await loadPlugins(settings.plugins, process.cwd(), packages)) };
+}
+
 /** Loads a file, or standard input for `-`. */
-export async function load(file: string, strict: boolean | undefined, extra: LoadOptions = {}): Promise<LoadResult> {
-  if (file !== '-') return loadConfigFile(file, { ...extra, strict });
-  return loadConfigText(readFileSync(0, 'utf8'), '<stdin>', { ...extra, strict });
+export async function load(file: string, opts: LoadOptions): Promise<LoadResult> {
+  if (file !== '-') return loadConfigFile(file, opts);
+  return loadConfigText(readFileSync(0, 'utf8'), '<stdin>', opts);
 }
 
 /** Prints why files did not load; true when one did not (the caller exits 2: trouble, not a difference). */
@@ -146,7 +159,8 @@ function diffCommand(): Command {
         process.exitCode = 2;
         return;
       }
-      const [a, b] = await Promise.all([load(oldFile, o.strict), load(newFile, o.strict)]);
+      const lo = await startOptions(o.strict, undefined, newFile);
+      const [a, b] = await Promise.all([load(oldFile, lo), load(newFile, lo)]);
       if (troubled([a, b]) || !a.ok || !b.ok) { process.exitCode = 2; return; }
       const read = o.replay === undefined ? undefined : readReplay(o.replay);
       if (o.replay !== undefined && !read) return;
@@ -173,7 +187,7 @@ function planCommand(): Command {
         process.exitCode = 2;
         return;
       }
-      const next = await load(file, false);
+      const next = await load(file, await startOptions(false, undefined, file));
       if (troubled([next]) || !next.ok) { process.exitCode = 2; return; }
       try {
         const live = await fetchLive(o.admin, o.token ?? (process.env.KONG_ADMIN_TOKEN || undefined));
@@ -242,9 +256,11 @@ export function configCommand(): Command {
     .option('--format <format>', 'text, json or github (workflow annotations)', 'text')
     .option('--strict', 'treat HTTP-only routes and services as errors')
     .option('--stream-listen <entries>', 'the stream_listen the file will be served on, for the warnings that depend on it (default: $KONG_STREAM_LISTEN)')
-    .action(async (files: string[], o: { format: string; strict?: boolean; streamListen?: string }) => {
+    .option('--conf <kong.conf>', 'the kong.conf whose `plugins` setting `start` would use (default: KONG_PLUGINS, else bundled)')
+    .action(async (files: string[], o: { format: string; strict?: boolean; streamListen?: string; conf?: string }) => {
       if (badFormat(o.format, ['text', 'json', 'github'])) return;
-      const results = await Promise.all(files.map((f) => load(f, o.strict)));
+      const lo = await startOptions(o.strict, o.conf, files[0]);
+      const results = await Promise.all(files.map((f) => load(f, lo)));
       const bad = addTlsDetectWarnings(results, o.streamListen ?? process.env.KONG_STREAM_LISTEN);
       if (bad) {
         console.error(`Error: ${bad}`);

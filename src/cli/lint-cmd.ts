@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { formatProblem } from '../config/problems.js';
 import { isLintCode, lintConfig, LINT_CODES, SEVERITY_RANK, type Severity } from '../gitops/lint.js';
 import { lintOutput, type LintFileResult } from '../gitops/lint-format.js';
-import { badFormat, load } from './config-cmd.js';
+import { badFormat, load, startOptions } from './config-cmd.js';
 
 function usage(message: string): void {
   console.error(`Error: ${message}`);
@@ -29,7 +29,8 @@ export function lintCommand(): Command {
       if (!/^\d{1,5}$/.test(o.expiryDays)) return usage(`--expiry-days must be a whole number of days, got '${o.expiryDays}'`);
       const unknown = o.disable.filter((c) => !isLintCode(c));
       if (unknown.length) return usage(`--disable: unknown code${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `'${c}'`).join(', ')} (see --list-codes)`);
-      const loaded = await Promise.all(files.map((f) => load(f, false, { expiry: false })));
+      const lo = await startOptions(false, undefined, files[0]);
+      const loaded = await Promise.all(files.map((f) => load(f, { ...lo, expiry: false })));
       let trouble = false;
       for (const r of loaded) {
         if (r.ok) continue;

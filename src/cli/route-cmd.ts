@@ -69,7 +69,8 @@ export function routeCommand(): Command {
       const src = parseIpPort(o.source), dst = parseIpPort(o.destination);
       if (!src) return usage(`--source must be ip:port (e.g. 10.0.0.1:40000 or [::1]:40000), got '${o.source}'`);
       if (!dst) return usage(`--destination must be ip:port (e.g. 127.0.0.1:5555), got '${o.destination}'`);
-      const file = isDeclarativeFile(o.conf) ? o.conf : resolveSettings({ conf: o.conf }).declarativeConfig;
+      const settings = isDeclarativeFile(o.conf) ? undefined : resolveSettings({ conf: o.conf });
+      const file = settings ? settings.declarativeConfig : o.conf;
       if (!file) return usage(`${o.conf} names no declarative_config`);
       const r = await loadConfigFile(file);
       if (!r.ok) {
@@ -80,7 +81,7 @@ export function routeCommand(): Command {
       }
       const conn: ConnInfo = { protocol, srcIp: src.ip, srcPort: src.port, dstIp: dst.ip, dstPort: dst.port };
       if (o.sni !== undefined) conn.sni = o.sni.toLowerCase();
-      const x = explainRoute(r.config, conn);
+      const x = explainRoute(r.config, conn, settings ? { hostPorts: settings.hostPorts, exactSniFirst: settings.exactSniFirst } : {});
       console.log(o.format === 'json' ? JSON.stringify(x, null, 2) : explanationText(x, !!o.all));
       process.exitCode = x.winner ? 0 : 1;
     });

@@ -48,7 +48,8 @@ export async function openCore(settings: Settings, file: string, opts: {
   } catch (err) {
     throw new KongTsError('KTS_SETTINGS_INVALID', ['plugins'], { detail: (err as Error).message, cause: err });
   }
-  const runtime = createRuntime({ logger: opts.logger, plugins, defaultCert: opts.defaultCert, metrics: opts.metrics, resolver: opts.resolver });
+  const runtime = createRuntime({ logger: opts.logger, plugins, defaultCert: opts.defaultCert, metrics: opts.metrics, resolver: opts.resolver,
+    router: { hostPorts: settings.hostPorts, exactSniFirst: settings.exactSniFirst } });
   const adjust = opts.compileInput ?? ((i: SnapshotInput) => i);
   const builder = new SnapshotBuilder(runtime, { streamListen: settings.streamListen, tlsDetect: settings.streamTlsDetect });
   const manager = new ConfigManager<Snapshot>({

@@ -2,13 +2,25 @@ import { isIP } from 'node:net';
 import type { RawEntity } from './flatten.js';
 import type { CheckContext } from './check.js';
 import { entityRef } from './flatten.js';
+import { hostProblem, isKongHostname, wildcardHostProblem } from './kong-values.js';
 
 const STREAM = new Set(['tcp', 'tls', 'tls_passthrough', 'udp']);
 const GROUPS: Record<string, string> = {
   http: 'http', https: 'http', tcp: 'stream', tls: 'stream', udp: 'stream', tls_passthrough: 'passthrough',
   grpc: 'grpc', grpcs: 'grpc', ws: 'ws', wss: 'ws',
 };
-const EXCLUSIVE = "these sets are mutually exclusive: ('http', 'https'), ('tcp', 'tls', 'udp'), ('tls_passthrough'), ('grpc', 'grpcs'), ('ws', 'wss')";
+/** Kong's mutually_exclusive_subsets of route protocols (entities/routes.lua), in Kong's order. */
+const SUBSETS = [['http', 'https'], ['tcp', 'tls', 'udp'], ['tls_passthrough'], ['grpc', 'grpcs'], ['ws', 'wss']];
+function exclusive(protocols: string[]): string {
+  const hit = SUBSETS.filter((set) => set.some((p) => protocols.includes(p)));
+  return `these sets are mutually exclusive: ${hit.map((set) => `(${set.map((p) => `'${p}'`).join(', ')})`).join(', ')}`;
+}
+const CONDITIONAL = "failed conditional validation given value of field 'protocol'";
+/** Kong's L7 requirement per protocol (entities/routes.lua). */
+const L7_FIELDS: Record<string, string[]> = {
+  http: ['methods', 'hosts', 'headers', 'paths'], https: ['methods', 'hosts', 'headers', 'paths', 'snis'],
+  grpc: ['hosts', 'headers', 'paths'], grpcs: ['hosts', 'headers', 'paths', 'snis'],
+};
 const STREAM_LIST = "'tcp', 'tls', 'tls_passthrough' or 'udp'";
 const HTTP_ONLY_FIELDS = ['hosts', 'paths', 'methods', 'headers'];
 const TLS_ONLY_SERVICE_FIELDS = ['client_certificate', 'tls_verify', 'tls_verify_depth', 'ca_certificates'];
@@ -43,17 +55,33 @@ export function checkService(e: RawEntity, ctx: CheckContext): void {
     return;
   }
   const where = typeof r.url === 'string' ? 'url' : 'host';
-  if (!isHostOrIp(host!)) ctx.problems.error([...e.path, where], `invalid hostname or ip address: '${host}'`, { ...opts, field: where });
-  if (isStreamProtocol(protocol) && path != null) {
+  const hostBad = host === '' ? 'length must be at least 1' : hostProblem(host!);
+  if (hostBad) ctx.problems.error([...e.path, where], hostBad, { ...opts, field: where });
+  // Kong's conditional entity checks: the field says `value must be null`, the entity says which field decided it
+  let conditional = false;
+  if ((isStreamProtocol(protocol) || protocol === 'grpc' || protocol === 'grpcs') && path != null) {
     const field = typeof r.url === 'string' ? 'url' : 'path';
-    ctx.problems.error([...e.path, field], `value must be null when 'protocol' is ${STREAM_LIST}`, { ...opts, field });
+    ctx.problems.error([...e.path, field], 'value must be null', { ...opts, field });
+    conditional = true;
+  } else if (path != null && typeof r.url !== 'string') {
+    const bad = servicePathProblem(path);
+    if (bad) ctx.problems.error([...e.path, 'path'], bad, { ...opts, field: 'path' });
   }
   if (protocol !== 'tls' && protocol !== 'https') {
     for (const f of TLS_ONLY_SERVICE_FIELDS) {
-      if (r[f] != null) ctx.problems.error([...e.path, f], "value must be null when 'protocol' is not 'https' or 'tls'", { ...opts, field: f });
+      if (r[f] != null) {
+        ctx.problems.error([...e.path, f], 'value must be null', { ...opts, field: f });
+        conditional = true;
+      }
     }
   }
+  if (conditional) ctx.problems.error(e.path, CONDITIONAL, opts);
   e.derived = { protocol, host, port, path };
+}
+
+/** Kong's service path rules (typedefs.path) that apply to a declarative file. */
+export function servicePathProblem(path: string): string | undefined {
+  return !path.startsWith('/') ? 'should start with: /' : /\/\//.test(path) ? 'must not have empty segments' : undefined;
 }
 
 function parseUrl(url: string): { protocol: string; host: string; port: number; path: string | null } | string {
@@ -82,7 +110,7 @@ export function checkRoute(e: RawEntity, ctx: CheckContext): 'stream' | 'http' |
   const protocols: string[] = Array.isArray(r.protocols) ? r.protocols : ['http', 'https'];
   const groups = new Set(protocols.map((p) => GROUPS[p]));
   if (groups.size > 1) {
-    ctx.problems.error([...e.path, 'protocols'], EXCLUSIVE, { ...opts, field: 'protocols' });
+    ctx.problems.error([...e.path, 'protocols'], exclusive(protocols), { ...opts, field: 'protocols' });
     return 'invalid';
   }
   const stream = protocols.some(isStreamProtocol);
@@ -95,7 +123,8 @@ export function checkRoute(e: RawEntity, ctx: CheckContext): 'stream' | 'http' |
 
   if (has('snis')) {
     if (!protocols.some((p) => ['grpcs', 'https', 'tls', 'tls_passthrough'].includes(p))) {
-      err(['snis'], "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'", 'snis');
+      err([], "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'");
+      err(['snis'], 'length must be 0', 'snis');
     }
     (r.snis as string[]).forEach((name, i) => {
       const bad = sniNameProblem(name, false);
@@ -110,28 +139,30 @@ export function checkRoute(e: RawEntity, ctx: CheckContext): 'stream' | 'http' |
       if (typeof ipp.ip === 'string' && !isIpOrCidr(ipp.ip)) err([side, i, 'ip'], `invalid ip or cidr range: '${ipp.ip}'`, `${side}[${i}].ip`);
     });
   }
-  if (!stream) return ok ? 'http' : 'invalid';
+  if (!stream) {
+    // an HTTP route is checked as Kong checks it (then skipped by the caller when valid)
+    const p = protocols.find((x) => L7_FIELDS[x]) ?? 'http';
+    const wanted = protocols.includes('https') ? L7_FIELDS.https! : protocols.includes('grpcs') ? L7_FIELDS.grpcs! : L7_FIELDS[p] ?? [];
+    if (wanted.length && !wanted.some(has) && !has('sources') && !has('destinations')) {
+      const shown = protocols.includes('https') ? 'https' : protocols.includes('grpcs') ? 'grpcs' : p;
+      err([], `must set one of ${wanted.map((f) => `'${f}'`).join(', ')} when 'protocols' is '${shown}'`);
+    }
+    return ok ? 'http' : 'invalid';
+  }
   for (const f of HTTP_ONLY_FIELDS) {
     if (has(f)) err([f], `cannot set '${f}' when 'protocols' is ${STREAM_LIST}`, f);
   }
   if (protocols.includes('tls_passthrough')) {
-    if (!has('snis')) err(['snis'], "must set snis when 'protocols' is 'tls_passthrough'");
+    if (!has('snis')) err([], "must set snis when 'protocols' is 'tls_passthrough'");
   } else if (!has('sources') && !has('destinations') && !has('snis')) {
     err([], "must set one of 'sources', 'destinations', 'snis' when 'protocols' is 'tcp', 'tls' or 'udp'");
   }
   return ok ? 'stream' : 'invalid';
 }
 
-/** Kong's rules for SNI names (routes and sni entities): one wildcard, leftmost or rightmost; no IP, no port. */
-export function sniNameProblem(name: string, allowCatchAll: boolean): string | undefined {
-  if (name === '*') return allowCatchAll ? undefined : "invalid wildcard: must be placed at leftmost or rightmost label";
-  const stars = name.split('*').length - 1;
-  if (stars > 1) return 'invalid wildcard: must have at most one wildcard';
-  if (stars === 1 && !name.startsWith('*.') && !name.endsWith('.*')) return 'invalid wildcard: must be placed at leftmost or rightmost label';
-  if (isIP(name) || isIP(name.replace(/^\[|\]$/g, ''))) return 'must not be an IP';
-  if (/:\d*$/.test(name)) return 'must not have a port';
-  if (!isHostname(name.replace('*', 'x'))) return `invalid value: '${name}'`;
-  return undefined;
+/** Kong's rules for SNI names (routes and sni entities): typedefs.wildcard_host, Kong's messages. */
+export function sniNameProblem(name: string, _allowCatchAll?: boolean): string | undefined {
+  return wildcardHostProblem(name);
 }
 
 /** An IPv4 or IPv6 address, or a CIDR range of either (prefix 0-32 or 0-128). */
@@ -144,12 +175,9 @@ export function isIpOrCidr(s: string): boolean {
   return Number(bits) <= (family === 4 ? 32 : 128);
 }
 
-const LABEL = /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
-
-/** A DNS name: dot-separated labels of letters, digits, `-` and `_` (Kong accepts `_`), 253 characters at most. */
+/** A host name as Kong checks it (kong/tools/ip.lua check_hostname): letters, digits, `-`, `_`, dots; no label ends in `-`. */
 export function isHostname(s: string): boolean {
-  if (s.length === 0 || s.length > 253) return false;
-  return s.replace(/\.$/, '').split('.').every((l) => LABEL.test(l));
+  return isKongHostname(s);
 }
 
 export function isHostOrIp(s: string): boolean {

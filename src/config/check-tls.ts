@@ -39,7 +39,7 @@ function pair(e: RawEntity, certField: string, keyField: string, mismatch: strin
   if (typeof certs === 'string') return undefined;
   const leaf = certs[0]!;
   if (typeof key !== 'string' && !safeCheck(leaf, key)) ctx.problems.error(e.path, mismatch, opts);
-  expiry(e, certField, leaf, ctx);
+  expiry(e, certField, leaf, ctx, false);
   return leaf;
 }
 
@@ -51,7 +51,7 @@ function safeCheck(cert: X509Certificate, key: Parameters<X509Certificate['check
   }
 }
 
-/** A CA certificate: exactly one certificate, CA:TRUE, not expired. */
+/** A CA certificate: exactly one certificate, CA:TRUE, not expired (Kong's checks). */
 export function checkCaCertificate(e: RawEntity, ctx: CheckContext): void {
   const opts = { entity: entityRef(e), field: 'cert' };
   const path = [...e.path, 'cert'];
@@ -60,16 +60,21 @@ export function checkCaCertificate(e: RawEntity, ctx: CheckContext): void {
   if (certs.length !== 1) return ctx.problems.error(path, `invalid certificate: expected exactly one certificate, got ${certs.length}`, opts);
   const cert = certs[0]!;
   if (!cert.ca) ctx.problems.error(path, 'certificate does not appear to be a CA because it is missing the "CA" basic constraint', opts);
-  expiry(e, 'cert', cert, ctx);
+  expiry(e, 'cert', cert, ctx, true);
   e.derived.cert_digest = cert.fingerprint256.replace(/:/g, '').toLowerCase();
 }
 
-function expiry(e: RawEntity, field: string, cert: X509Certificate, ctx: CheckContext): void {
+/**
+ * Kong refuses an expired CA certificate (entities/ca_certificates.lua) but has no expiry check on certificates:
+ * an expired one is served, with a warning here.
+ */
+function expiry(e: RawEntity, field: string, cert: X509Certificate, ctx: CheckContext, refuse: boolean): void {
   if (ctx.opts.expiry === false) return;
   const end = notAfter(cert);
   const opts = { entity: entityRef(e), field };
   if (end <= ctx.now) {
-    ctx.problems.error([...e.path, field], `certificate expired, "Not After" time is in the past (${cert.validTo})`, opts);
+    if (refuse) ctx.problems.error([...e.path, field], 'certificate expired, "Not After" time is in the past', opts);
+    else ctx.problems.warning([...e.path, field], `certificate expired (${cert.validTo}): served anyway, as Kong does`, opts);
   } else if (end - ctx.now < EXPIRY_WARNING_DAYS * DAY) {
     const days = Math.floor((end - ctx.now) / DAY);
     ctx.problems.warning([...e.path, field], `certificate expires in ${days} day${days === 1 ? '' : 's'} (${cert.validTo})`, opts);

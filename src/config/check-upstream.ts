@@ -3,6 +3,7 @@ import type { RawEntity } from './flatten.js';
 import type { CheckContext } from './check.js';
 import { entityRef } from './flatten.js';
 import { isHostname } from './check-route.js';
+import { upstreamNameProblem } from './kong-values.js';
 import { validatePluginConfig } from './validate.js';
 
 /** Port of a target that names none (Kong's default). */
@@ -10,9 +11,8 @@ export const DEFAULT_TARGET_PORT = 8000;
 
 export function checkUpstream(e: RawEntity, ctx: CheckContext): void {
   const name = e.raw.name;
-  if (typeof name === 'string' && !isHostname(name)) {
-    ctx.problems.error([...e.path, 'name'], `invalid name ('${name}'): must be a valid hostname`, { entity: entityRef(e), field: 'name' });
-  }
+  const bad = typeof name === 'string' ? upstreamNameProblem(name) : undefined;
+  if (bad) ctx.problems.error([...e.path, 'name'], bad, { entity: entityRef(e), field: 'name' });
 }
 
 /**
@@ -65,7 +65,7 @@ export function checkPlugin(e: RawEntity, ctx: CheckContext): void {
   const opts = { entity: entityRef(e) };
   const schema = Object.hasOwn(schemas, e.raw.name) ? schemas[e.raw.name] : undefined;
   if (!schema) {
-    ctx.problems.error([...e.path, 'name'], `plugin '${e.raw.name}' is not enabled or does not exist`, { ...opts, field: 'name' });
+    ctx.problems.error([...e.path, 'name'], `plugin '${e.raw.name}' not enabled; add it to the 'plugins' configuration property`, { ...opts, field: 'name' });
     return;
   }
   validatePluginConfig(schema, config, [...e.path, 'config'], ctx.problems, { ...opts, field: 'config' });

@@ -3,7 +3,7 @@ import type { ProblemList } from './problems.js';
 import type { PemCache } from './pem.js';
 import { entityRef, isObject, type Entities, type RawEntity } from './flatten.js';
 import { idKey, isUnnamed, stableId } from './ids.js';
-import { checkRoute, checkService, isStreamProtocol, sniNameProblem } from './check-route.js';
+import { checkRoute, checkService, isStreamProtocol, servicePathProblem, sniNameProblem } from './check-route.js';
 import { checkCaCertificate, checkCertificate } from './check-tls.js';
 import { tagProblems } from './kong-ts-tags.js';
 import { checkConsumer, checkPlugin, checkUpstream, deriveTarget } from './check-upstream.js';
@@ -26,7 +26,16 @@ const DEFAULT_PLUGIN_PROTOCOLS = ['grpc', 'grpcs', 'http', 'https'];
  * Entities the schema found wrong are not checked further, but their neighbours are.
  */
 export function checkEntities(ents: Entities, ctx: CheckContext): void {
-  for (const e of ents.services) if (!e.bad) checkService(e, ctx);
+  for (const e of ents.services) {
+    if (!e.bad) checkService(e, ctx);
+    // Kong reports every error of an entity: a missing host beside the schema's errors
+    else {
+      const opts = { entity: entityRef(e) };
+      if (e.raw.url === undefined && e.raw.host === undefined) ctx.problems.error([...e.path, 'host'], 'required field missing', { ...opts, field: 'host' });
+      const pathBad = typeof e.raw.path === 'string' ? servicePathProblem(e.raw.path) : undefined;
+      if (pathBad) ctx.problems.error([...e.path, 'path'], pathBad, { ...opts, field: 'path' });
+    }
+  }
   for (const e of ents.targets) deriveTarget(e, ctx);
   assignIdsAndReferences(ents, ctx);
   checkUniqueness(ents, ctx);

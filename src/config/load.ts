@@ -8,6 +8,7 @@ import { flatten, isObject } from './flatten.js';
 import { checkEntities } from './check.js';
 import { normalize } from './normalize.js';
 import { PemCache } from './pem.js';
+import { checkUnserved } from './unserved.js';
 
 export { formatProblem, formatProblems } from './problems.js';
 
@@ -77,6 +78,7 @@ function run(text: string, file: string, opts: LoadOptions): { problems: Problem
   }
   const bad = validateDocument(data, problems);
   if (!isObject(data)) return { problems: problems.items };
+  checkUnserved(data, problems, opts.strict === true);
   const ents = flatten(data, bad);
   checkEntities(ents, { problems, opts, now: Date.now(), pem: new PemCache() });
   if (problems.hasErrors) return { problems: problems.items };

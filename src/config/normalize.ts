@@ -70,6 +70,7 @@ function route(e: RawEntity, r: Record<string, any>): RouteEntity {
     destinations: r.destinations?.length ? r.destinations : null,
     snis: r.snis?.length ? r.snis : null,
     service: e.refs.service ?? null,
+    ...(r.preserve_host === true ? { preserve_host: true } : {}),
     tags: tags(r),
   });
 }
@@ -88,6 +89,7 @@ function upstream(e: RawEntity, r: Record<string, any>): UpstreamEntity {
     slots: r.slots ?? 10000,
     healthchecks: withDefaults(healthcheckSchema(), r.healthchecks) as HealthchecksConfig,
     client_certificate: e.refs.client_certificate ?? null,
+    ...(typeof r.host_header === 'string' ? { host_header: r.host_header } : {}),
     tags: tags(r),
   };
 }

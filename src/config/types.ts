@@ -52,6 +52,8 @@ export interface RouteEntity {
   snis?: string[] | null;
   /** id of the service entity */
   service?: string | null;
+  /** Kong: upstream TLS sends the client's SNI (set only when true) */
+  preserve_host?: boolean;
   tags: string[];
 }
 
@@ -105,6 +107,8 @@ export interface UpstreamEntity {
   healthchecks: HealthchecksConfig;
   /** id of a certificate entity */
   client_certificate?: string | null;
+  /** Kong: the host name sent upstream (upstream TLS SNI) instead of the target's (set only when given) */
+  host_header?: string;
   tags: string[];
 }
 

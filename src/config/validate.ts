@@ -94,7 +94,7 @@ function mapError(err: ErrorObject, at: Path): { path: Path; message: string; an
     case 'type':
       return { path: at, message: typeMessage(err.schema), anchor: 'value' };
     case 'enum':
-      return { path: at, message: `expected one of: ${(p.allowedValues as unknown[]).join(', ')}`, anchor: 'value' };
+      return { path: at, message: `expected one of: ${(p.allowedValues as unknown[]).filter((v) => v !== null).join(', ')}`, anchor: 'value' };
     case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum': {
       const min = parent.minimum ?? parent.exclusiveMinimum;
       const max = parent.maximum ?? parent.exclusiveMaximum;
@@ -103,7 +103,7 @@ function mapError(err: ErrorObject, at: Path): { path: Path; message: string; an
       return { path: at, message, anchor: 'value' };
     }
     case 'pattern':
-      return { path: at, message: parent['x-message'] ?? `invalid value: '${String(err.data)}'`, anchor: 'value' };
+      return { path: at, message: parent['x-message'] ? String(parent['x-message']).replace('%s', String(err.data)) : `invalid value: '${String(err.data)}'`, anchor: 'value' };
     case 'minLength': case 'minItems':
       return { path: at, message: `length must be at least ${p.limit}`, anchor: 'value' };
     case 'maxLength': case 'maxItems':

@@ -280,7 +280,9 @@ export class Session implements ResolveWaiter {
     let up: ProxySocket;
     if (tlsOpts) {
       // tls.connect hands allowHalfOpen on to its TLSSocket (Node's _tls_wrap), though the typings omit it
-      const opts: Record<string, unknown> = { ...tlsOpts(this.peer?.hostname ?? this.service.host), host: this.ip, port: this.port, allowHalfOpen: true };
+      // Kong's proxy_ssl_name: the client's SNI with preserve_host, else the upstream's host_header, else the target host
+      const name = this.route.entity.preserve_host === true && this.sni ? this.sni : this.service.hostHeader ?? this.peer?.hostname ?? this.service.host;
+      const opts: Record<string, unknown> = { ...tlsOpts(name), host: this.ip, port: this.port, allowHalfOpen: true };
       if (this.service.proxyProtocol) {
         // the PROXY header goes before the TLS handshake, on the raw socket (written once it connects)
         const raw = connect({ host: this.ip, port: this.port, allowHalfOpen: true, noDelay: true });

@@ -1,11 +1,12 @@
 /**
  * Compiles routes into an index so a connection looks at a handful of candidates, never at every route.
  *
- * Priority (Kong 3, reference section 2): a high band for routes with `snis` or with both `sources` and
- * `destinations`; inside a band the source weight sits above the destination weight, each the weight of the
- * side's most specific entry (ip 8, port 4, cidr 1, ip+port 12). Ties: an exact SNI match beats a wildcard one
- * (kong-ts's choice; Kong itself treats them as equal), then the smaller route id wins, so the choice never
- * depends on the order of the file.
+ * Priority as Kong 3's `traditional_compatible` router (kong/router/transform.lua): a high band (Kong's bit 61)
+ * for routes with `snis` or with both `sources` and `destinations`; below it the source bits shifted by 4 above the
+ * destination bits, each side the OR of its entries' bits (ip 8, port 4, cidr 1). Ties go to the larger route id,
+ * as atc-router walks its (priority, uuid) keys from the top. Exact and wildcard SNI weigh the same, as in Kong;
+ * the kong-ts setting `router_exact_sni_first` (off by default) prefers an exact SNI match on equal priority.
+ * `port_maps` (kong.conf) turns a listener's port into the host port routes name, as Kong's `host_ports`.
  */
 import type { RouteEntity, ServiceEntity } from '../config/types.js';
 import type { CompiledRoute, CompiledService, ConnInfo, Router, ServiceExtras } from './types.js';
@@ -43,6 +44,21 @@ export interface StreamRoute extends CompiledRoute {
   /** whether a side has an ip entry (the connection's address is parsed only then) */
   readonly srcIp: boolean;
   readonly dstIp: boolean;
+  /** the id lower-cased: atc-router orders equal priorities by the uuid's bytes */
+  readonly idKey: string;
+}
+
+/** What the router is built with besides the routes (from settings). */
+export interface RouterOptions {
+  /** kong-ts's `router_exact_sni_first`: on equal priority an exact SNI match beats a wildcard one */
+  exactSniFirst?: boolean;
+  /** Kong's `port_maps` as `listener port → host port`: routes' destination ports name the host port */
+  hostPorts?: ReadonlyMap<number, number>;
+}
+
+/** The destination port routes see: the host port of `port_maps`, else the listener's. */
+export function routedPort(conn: ConnInfo, opts: RouterOptions | undefined): number {
+  return opts?.hostPorts?.get(conn.dstPort) ?? conn.dstPort;
 }
 
 const BAND = 256;
@@ -54,9 +70,9 @@ export function routePriority(sources: readonly IpPortMatcher[] | undefined,
 }
 
 /** True when every side the route sets matches (protocol, SNI, sources, destinations). */
-export function matchRoute(r: StreamRoute, conn: ConnInfo, addrs: ConnAddrs): boolean {
+export function matchRoute(r: StreamRoute, conn: ConnInfo, addrs: ConnAddrs, dstPort = conn.dstPort): boolean {
   if (!r[conn.protocol]) return false;
-  if (r.destinations && !matchSide(r.destinations, r.dstIp ? dstAddr(conn, addrs) : undefined, conn.dstPort)) return false;
+  if (r.destinations && !matchSide(r.destinations, r.dstIp ? dstAddr(conn, addrs) : undefined, dstPort)) return false;
   if (r.sources && !matchSide(r.sources, r.srcIp ? srcAddr(conn, addrs) : undefined, conn.srcPort)) return false;
   return matchSni(r.snis, conn);
 }
@@ -78,59 +94,62 @@ interface Index {
   any: Bucket;
 }
 
-function better(a: StreamRoute, aExact: boolean, b: StreamRoute | undefined, bExact: boolean): boolean {
+function better(a: StreamRoute, aExact: boolean, b: StreamRoute | undefined, bExact: boolean, exactFirst: boolean): boolean {
   if (!b) return true;
   if (a.priority !== b.priority) return a.priority > b.priority;
-  if (aExact !== bExact) return aExact;
-  return a.id < b.id;
+  if (exactFirst && aExact !== bExact) return aExact;
+  return a.idKey > b.idKey;
 }
 
-function byPriority(a: StreamRoute, b: StreamRoute): number {
-  return b.priority - a.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** Best first: higher priority, then the larger id (atc-router's order). */
+export function byPriority(a: StreamRoute, b: StreamRoute): number {
+  return b.priority - a.priority || (a.idKey > b.idKey ? -1 : a.idKey < b.idKey ? 1 : 0);
 }
 
 type Indexes = Record<ConnInfo['protocol'], Index>;
 
 class StreamRouter implements Router {
   readonly routes: readonly StreamRoute[];
+  readonly options: RouterOptions;
   readonly #index: Indexes;
 
   /** `sorted`: by `byPriority` */
-  constructor(sorted: StreamRoute[], index: Indexes) {
+  constructor(sorted: StreamRoute[], index: Indexes, options: RouterOptions) {
     this.routes = Object.freeze(sorted);
     this.#index = index;
+    this.options = options;
   }
 
   match(conn: ConnInfo): StreamRoute | undefined {
     const idx = this.#index[conn.protocol];
     if (!idx) return undefined;
-    const addrs: ConnAddrs = { src: null, dst: null };
-    const st: Best = { route: undefined, exact: false };
-    const pb = idx.byPort.get(conn.dstPort);
-    if (pb) searchBucket(pb, conn, addrs, st);
-    searchBucket(idx.any, conn, addrs, st);
+    const port = routedPort(conn, this.options);
+    const st: Best = { route: undefined, exact: false, port, exactFirst: this.options.exactSniFirst === true, addrs: { src: null, dst: null } };
+    const pb = idx.byPort.get(port);
+    if (pb) searchBucket(pb, conn, st);
+    searchBucket(idx.any, conn, st);
     return st.route;
   }
 }
 
-interface Best { route: StreamRoute | undefined; exact: boolean }
+interface Best { route: StreamRoute | undefined; exact: boolean; port: number; exactFirst: boolean; addrs: ConnAddrs }
 
-function searchBucket(b: Bucket, conn: ConnInfo, addrs: ConnAddrs, st: Best): void {
+function searchBucket(b: Bucket, conn: ConnInfo, st: Best): void {
   if (b.bySni && conn.sni !== undefined) {
     const list = b.bySni.get(conn.sni);
-    if (list) searchList(list, conn, addrs, st, true);
+    if (list) searchList(list, conn, st, true);
   }
-  searchList(b.other, conn, addrs, st, false);
+  searchList(b.other, conn, st, false);
 }
 
 // Lists are sorted best first, so the first full match is the list's winner and a lower priority ends the scan.
-function searchList(list: readonly StreamRoute[], conn: ConnInfo, addrs: ConnAddrs, st: Best, exactList: boolean): void {
+function searchList(list: readonly StreamRoute[], conn: ConnInfo, st: Best, exactList: boolean): void {
   for (let i = 0; i < list.length; i++) {
     const r = list[i]!;
     if (st.route && r.priority < st.route.priority) return;
-    if (!matchRoute(r, conn, addrs)) continue;
-    const exact = exactList || (conn.protocol === 'tls' && r.snis !== undefined && conn.sni !== undefined && sniMatchKind(r.snis, conn.sni) === 2);
-    if (better(r, exact, st.route, st.exact)) { st.route = r; st.exact = exact; }
+    if (!matchRoute(r, conn, st.addrs, st.port)) continue;
+    const exact = exactList || (st.exactFirst && conn.protocol === 'tls' && r.snis !== undefined && conn.sni !== undefined && sniMatchKind(r.snis, conn.sni) === 2);
+    if (better(r, exact, st.route, st.exact, st.exactFirst)) { st.route = r; st.exact = exact; }
     return;
   }
 }
@@ -196,7 +215,7 @@ async function sortSliced<T>(a: T[], cmp: (x: T, y: T) => number, sl: Slices): P
 }
 
 /** The router of compiled routes, sorted and indexed in slices (`compileRoute` makes them). */
-export async function buildRouter(routes: StreamRoute[], sl: Slices): Promise<Router> {
+export async function buildRouter(routes: StreamRoute[], sl: Slices, options: RouterOptions = {}): Promise<Router> {
   const sorted = await sortSliced(routes, byPriority, sl);
   const idx = emptyIndexes();
   for (let i = 0; i < sorted.length; i++) {
@@ -206,14 +225,14 @@ export async function buildRouter(routes: StreamRoute[], sl: Slices): Promise<Ro
     indexRoute(idx.udp, r, 'udp');
     if ((i & 63) === 0 && sl.due()) await sl.pause();
   }
-  return new StreamRouter(sorted, idx);
+  return new StreamRouter(sorted, idx, options);
 }
 
 /**
  * Compiles the routes of a configuration. Routes whose service is disabled are left out, as are routes with no
  * stream protocol (HTTP routes are not served here). A route without a service is kept: the data path closes it.
  */
-export function compileRouter(routes: RouteEntity[], services: ReadonlyMap<string, CompiledService>): Router {
+export function compileRouter(routes: RouteEntity[], services: ReadonlyMap<string, CompiledService>, options: RouterOptions = {}): Router {
   const out: StreamRoute[] = [];
   for (const e of routes) {
     const r = compileRoute(e, services);
@@ -226,7 +245,7 @@ export function compileRouter(routes: RouteEntity[], services: ReadonlyMap<strin
     indexRoute(idx.tls, r, 'tls');
     indexRoute(idx.udp, r, 'udp');
   }
-  return new StreamRouter(out, idx);
+  return new StreamRouter(out, idx, options);
 }
 
 /** One route, compiled; undefined when it is not served (its service disabled, or no stream protocol). */
@@ -244,6 +263,6 @@ export function compileRoute(e: RouteEntity, services: ReadonlyMap<string, Compi
     id: e.id, name: e.name, entity: e, service,
     priority: routePriority(sources, destinations, snis),
     sources, destinations, snis, tcp, tls, udp,
-    srcIp: !!sources?.some(hasNet), dstIp: !!destinations?.some(hasNet),
+    srcIp: !!sources?.some(hasNet), dstIp: !!destinations?.some(hasNet), idKey: e.id.toLowerCase(),
   });
 }

@@ -4,7 +4,7 @@
  * the router uses, so the explanation cannot drift from what the proxy does.
  */
 import type { DeclarativeConfig, RouteEntity } from '../config/types.js';
-import { compileRouter, compileService, matchRoute, type StreamRoute } from './compile.js';
+import { compileRouter, compileService, matchRoute, routedPort, type RouterOptions, type StreamRoute } from './compile.js';
 import { dstAddr, matchSide, matchSni, sideWeight, sniMatchKind, srcAddr, type ConnAddrs, type SniMatcher } from './match.js';
 import type { CompiledService, ConnInfo, Router } from './types.js';
 
@@ -38,17 +38,19 @@ export interface ExplainContext {
   config: DeclarativeConfig;
   router: Router;
   services: ReadonlyMap<string, CompiledService>;
+  /** the router's settings (port_maps, router_exact_sni_first) */
+  options?: RouterOptions;
 }
 
-export function explainContext(config: DeclarativeConfig): ExplainContext {
+export function explainContext(config: DeclarativeConfig, options: RouterOptions = {}): ExplainContext {
   const services = new Map<string, CompiledService>();
   for (const s of config.services) services.set(s.id, compileService(s));
-  return { config, services, router: compileRouter(config.routes, services) };
+  return { config, services, router: compileRouter(config.routes, services, options), options };
 }
 
 /** Explains which route of `config` takes `conn` (SNI lower-cased, as the data path gives it). */
-export function explainRoute(config: DeclarativeConfig, conn: ConnInfo): Explanation {
-  return explainWith(explainContext(config), conn);
+export function explainRoute(config: DeclarativeConfig, conn: ConnInfo, options: RouterOptions = {}): Explanation {
+  return explainWith(explainContext(config, options), conn);
 }
 
 function sideText(entities: RouteEntity['sources']): string {
@@ -74,12 +76,13 @@ export function priorityText(r: StreamRoute): string {
   return parts.length ? parts.join(' + ') : '0';
 }
 
-function mismatches(r: StreamRoute, conn: ConnInfo, addrs: ConnAddrs): RouteVerdict['mismatches'] {
+function mismatches(r: StreamRoute, conn: ConnInfo, addrs: ConnAddrs, port: number): RouteVerdict['mismatches'] {
   const out: RouteVerdict['mismatches'] = [];
   const e = r.entity;
   if (!r[conn.protocol]) out.push({ field: 'protocols', reason: `[${e.protocols.join(', ')}] does not serve ${conn.protocol} connections` });
-  if (r.destinations && !matchSide(r.destinations, r.dstIp ? dstAddr(conn, addrs) : undefined, conn.dstPort)) {
-    out.push({ field: 'destinations', reason: `no entry of ${sideText(e.destinations)} matched ${addr(conn.dstIp, conn.dstPort)}` });
+  if (r.destinations && !matchSide(r.destinations, r.dstIp ? dstAddr(conn, addrs) : undefined, port)) {
+    const mapped = port !== conn.dstPort ? ` (port_maps: listener port ${conn.dstPort} is host port ${port})` : '';
+    out.push({ field: 'destinations', reason: `no entry of ${sideText(e.destinations)} matched ${addr(conn.dstIp, port)}${mapped}` });
   }
   if (r.sources && !matchSide(r.sources, r.srcIp ? srcAddr(conn, addrs) : undefined, conn.srcPort)) {
     out.push({ field: 'sources', reason: `no entry of ${sideText(e.sources)} matched ${addr(conn.srcIp, conn.srcPort)}` });
@@ -109,6 +112,8 @@ export function explainWith(ctx: ExplainContext, conn: ConnInfo): Explanation {
   let winner: RouteVerdict | undefined;
   const others: RouteVerdict[] = [];
   const addrs: ConnAddrs = { src: null, dst: null };
+  const port = routedPort(conn, ctx.options);
+  const exactFirst = ctx.options?.exactSniFirst === true;
   for (const e of ctx.config.routes) {
     const v: RouteVerdict = { id: e.id, matched: false, mismatches: [] };
     if (e.name !== undefined) v.name = e.name;
@@ -124,13 +129,13 @@ export function explainWith(ctx: ExplainContext, conn: ConnInfo): Explanation {
     }
     v.priority = r.priority;
     v.priority_text = priorityText(r);
-    v.matched = matchRoute(r, conn, addrs);
-    if (!v.matched) v.mismatches = mismatches(r, conn, addrs);
+    v.matched = matchRoute(r, conn, addrs, port);
+    if (!v.matched) v.mismatches = mismatches(r, conn, addrs, port);
     if (won && r.id === won.id) {
       v.note = r.service ? 'matched with the highest priority' : 'matched, but has no service: the connection is closed';
       winner = v;
     } else {
-      if (v.matched && won) v.note = lostBecause(r, won, conn);
+      if (v.matched && won) v.note = lostBecause(r, won, conn, exactFirst);
       others.push(v);
     }
   }
@@ -139,9 +144,9 @@ export function explainWith(ctx: ExplainContext, conn: ConnInfo): Explanation {
   return winner ? { conn, winner, others } : { conn, others };
 }
 
-function lostBecause(r: StreamRoute, won: StreamRoute, conn: ConnInfo): string {
+function lostBecause(r: StreamRoute, won: StreamRoute, conn: ConnInfo, exactFirst: boolean): string {
   if (r.priority < won.priority) return `matched, but with a lower priority: ${r.priority} < ${won.priority} of route ${routeLabel(won)}`;
   const we = exactSni(won, conn), re = exactSni(r, conn);
-  if (we && !re) return `matched with the same priority ${r.priority}, but route ${routeLabel(won)} matched the SNI exactly (this one by wildcard)`;
-  return `matched with the same priority ${r.priority}; the tie goes to the smaller id: ${won.id} < ${r.id}`;
+  if (exactFirst && we && !re) return `matched with the same priority ${r.priority}, but route ${routeLabel(won)} matched the SNI exactly (this one by wildcard; router_exact_sni_first)`;
+  return `matched with the same priority ${r.priority}; the tie goes to the larger id (as Kong): ${won.id} > ${r.id}`;
 }

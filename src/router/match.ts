@@ -17,7 +17,7 @@ export interface SniMatcher {
   readonly exact: ReadonlySet<string>;
   /** for `*.example.com`: `.example.com` (matches any deeper name) */
   readonly suffixes: readonly string[];
-  /** for `example.*`: `example.` (matches any last label) */
+  /** for `example.*`: `example.` (matches any name it starts, `example.a.b` too, as Kong's prefix match) */
   readonly prefixes: readonly string[];
 }
 
@@ -42,23 +42,22 @@ export function compileSnis(snis: readonly string[] | null | undefined): SniMatc
   const suffixes: string[] = [];
   const prefixes: string[] = [];
   for (const raw of snis) {
-    const s = raw.toLowerCase();
-    if (s.startsWith('*.')) suffixes.push(s.slice(1));
-    else if (s.endsWith('.*')) prefixes.push(s.slice(0, -1));
+    let s = raw.toLowerCase();
+    // Kong (transform.lua): `x.*` keeps its text up to the `*`; otherwise a last dot is not used for routing
+    if (s.length > 1 && s.endsWith('*')) { prefixes.push(s.slice(0, -1)); continue; }
+    if (s.length > 1 && s.endsWith('.')) s = s.slice(0, -1);
+    if (s.startsWith('*')) suffixes.push(s.slice(1));
     else exact.add(s);
   }
   return { exact, suffixes, prefixes };
 }
 
-/** Kong's per-entry weight (ip 8, port 4, cidr 1); a side weighs as its most specific entry. */
+/** Kong's side weight (transform.lua): the OR of every entry's bits, ip 8, port 4, cidr 1. */
 export function sideWeight(side: readonly IpPortMatcher[] | undefined): number {
   if (!side) return 0;
-  let best = 0;
-  for (const e of side) {
-    const w = (e.net ? (e.net.cidr ? 1 : 8) : 0) + (e.port !== undefined ? 4 : 0);
-    if (w > best) best = w;
-  }
-  return best;
+  let bits = 0;
+  for (const e of side) bits |= (e.net ? (e.net.cidr ? 1 : 8) : 0) | (e.port !== undefined ? 4 : 0);
+  return bits;
 }
 
 /** True when any entry matches (ip or cidr, port, or both). An absent side matches everything. */
@@ -73,17 +72,18 @@ export function matchSide(side: readonly IpPortMatcher[] | undefined, addr: Addr
   return false;
 }
 
-/** 2 for an exact SNI match, 1 for a wildcard match, 0 for none. */
+/** 2 for an exact SNI match, 1 for a wildcard match (atc-router's ends-with / starts-with), 0 for none. */
 export function sniMatchKind(m: SniMatcher, sni: string): 0 | 1 | 2 {
   if (m.exact.has(sni)) return 2;
-  for (const s of m.suffixes) if (sni.length > s.length && sni.endsWith(s)) return 1;
-  for (const p of m.prefixes) {
-    if (sni.length > p.length && sni.startsWith(p) && sni.indexOf('.', p.length) < 0) return 1;
-  }
+  for (const s of m.suffixes) if (sni.endsWith(s)) return 1;
+  for (const p of m.prefixes) if (sni.startsWith(p)) return 1;
   return 0;
 }
 
-/** SNI is enforced on `tls` connections only; a route with snis never matches a TLS connection without SNI. */
+/**
+ * SNI is enforced on `tls` connections only; a route with snis never matches a TLS connection without SNI (Kong's
+ * preread gives such a connection an empty `tls.sni`, which no route's SNI equals).
+ */
 export function matchSni(m: SniMatcher | undefined, conn: ConnInfo): boolean {
   if (!m || conn.protocol !== 'tls') return true;
   return conn.sni !== undefined && sniMatchKind(m, conn.sni) !== 0;

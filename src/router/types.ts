@@ -33,11 +33,14 @@ export interface CompiledService {
   readonly upstreamTls?: (host: string) => ConnectionOptions;
   /** PROXY protocol version sent to the upstream (the service's `kong-ts.proxy_protocol` tag) */
   readonly proxyProtocol?: 1 | 2;
+  /** the `host_header` of the upstream the service names: the upstream TLS server name (Kong) */
+  readonly hostHeader?: string;
 }
 
 /** What the snapshot compiler adds to a service besides its entity. */
 export interface ServiceExtras {
   balancer?: Balancer;
+  hostHeader?: string;
   upstreamTls?: (host: string) => ConnectionOptions;
   proxyProtocol?: 1 | 2;
 }

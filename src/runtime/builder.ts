@@ -75,6 +75,7 @@ export class SnapshotBuilder {
     }
     const balancers = new Map<string, Balancer>();
     const byName = new Map<string, Balancer>();
+    const hostHeaders = new Map<string, string>();
     const fresh: Balancer[] = [];
     for (const u of config.upstreams) {
       const targets = targetsOf.get(u.id) ?? [];
@@ -84,6 +85,7 @@ export class SnapshotBuilder {
       if (key !== undefined) next.balancers.set(key, b);
       balancers.set(u.id, b);
       byName.set(u.name, b);
+      if (u.host_header) hostHeaders.set(u.name, u.host_header);
       if (sl.due()) await sl.pause();
     }
     if (fresh.length) {
@@ -127,12 +129,13 @@ export class SnapshotBuilder {
         if (tlsKey !== undefined) next.upstreamTls.set(tlsKey, upstreamTls);
       }
       const balancer = byName.get(s.host);
+      const hostHeader = hostHeaders.get(s.host);
       const prev = sfp !== undefined ? last?.services.get(s.id) : undefined;
       let compiled: CompiledService;
-      if (prev && prev.key === sfp && prev.compiled.balancer === balancer && prev.compiled.upstreamTls === upstreamTls) compiled = prev.compiled;
+      if (prev && prev.key === sfp && prev.compiled.balancer === balancer && prev.compiled.hostHeader === hostHeader && prev.compiled.upstreamTls === upstreamTls) compiled = prev.compiled;
       else {
         const pp = tagValue(s.tags, 'proxy_protocol');
-        compiled = compileService(s, { balancer, upstreamTls, proxyProtocol: pp === 'v1' ? 1 : pp === 'v2' ? 2 : undefined });
+        compiled = compileService(s, { balancer, hostHeader, upstreamTls, proxyProtocol: pp === 'v1' ? 1 : pp === 'v2' ? 2 : undefined });
       }
       if (sfp !== undefined) next.services.set(s.id, { key: sfp, compiled });
       services.set(s.id, compiled);
@@ -158,7 +161,7 @@ export class SnapshotBuilder {
       if (sl.due()) await sl.pause();
     }
     const sameRoutes = last?.router !== undefined && reused === config.routes.length && last.routes.size === config.routes.length;
-    const router = sameRoutes ? last.router! : await buildRouter(compiled, sl);
+    const router = sameRoutes ? last.router! : await buildRouter(compiled, sl, rt.router);
     next.router = router;
     const ls = this.#listeners;
     const tlsDetect = sameRoutes && last.tlsDetect ? last.tlsDetect

@@ -4,6 +4,7 @@ import { Metrics } from '../metrics/metrics.js';
 import type { StreamPlugin } from '../plugins/types.js';
 import type { CertPair } from '../tls/default-cert.js';
 import { defaultCertificate } from '../tls/default-cert.js';
+import type { RouterOptions } from '../router/compile.js';
 
 /**
  * The state of a running kong-ts that outlives snapshots: balancer health and counters, metrics, the loaded plugin
@@ -16,12 +17,15 @@ export interface Runtime {
   readonly plugins: ReadonlyMap<string, StreamPlugin>;
   /** served on ssl listeners when no SNI matches: ssl_cert + ssl_cert_key, or a self-signed localhost pair */
   readonly defaultCert: CertPair;
+  /** the router's settings (port_maps, router_exact_sni_first) */
+  readonly router: RouterOptions;
 }
 
 export function createRuntime(opts: {
   logger: Logger; plugins: ReadonlyMap<string, StreamPlugin>; metrics?: Metrics; defaultCert?: CertPair;
   /** the balancers' DNS resolver (tests inject a fake one) */
   resolver?: Resolver;
+  router?: RouterOptions;
 }): Runtime {
   return {
     logger: opts.logger,
@@ -29,5 +33,6 @@ export function createRuntime(opts: {
     metrics: opts.metrics ?? new Metrics({ processMetrics: true }),
     plugins: opts.plugins,
     defaultCert: opts.defaultCert ?? defaultCertificate(),
+    router: opts.router ?? {},
   };
 }

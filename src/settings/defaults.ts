@@ -36,6 +36,8 @@ export const SETTINGS: Record<string, SettingDoc> = {
   stream_connection_rate_per_ip: { default: 'off', doc: 'new connections per client IP: `N/s` or `N/m`, optional `burst=B`; over it: status 429', kongTs: true },
   reload_session_policy: { default: 'keep', doc: 'open sessions whose route a reload removed or changed: `keep` (Kong), `drain` (closed after reload_drain_timeout), `close` (at once); a route tag `kong-ts.reload=keep|drain|close` overrides it', kongTs: true },
   reload_drain_timeout: { default: '30000', doc: 'ms a drained session may still run after the reload', kongTs: true },
+  port_maps: { default: '', doc: 'comma-separated `<host port>:<listener port>` when kong-ts runs behind a port mapping (e.g. a container): routes\' destination ports name the host port, as in Kong' },
+  router_exact_sni_first: { default: 'off', doc: 'on equal route priority, a route matching the SNI exactly beats one matching by wildcard (`on`/`off`; Kong treats them alike, as `off`)', kongTs: true },
   watch: { default: 'on', doc: 'reload when the declarative file changes (`on`/`off`); SIGHUP and `kong-ts reload` always work', kongTs: true },
 };
 

@@ -31,18 +31,19 @@ function parseKeepalive(v: string): ListenSpec['soKeepalive'] | undefined {
 }
 
 /**
- * Parses Kong's `stream_listen` syntax. Returns the entries, or the problem with Kong's usage text.
- * `off` (alone) means no stream listener.
+ * Parses Kong's `stream_listen` syntax as Kong's conf loader does (conf_loader/listeners.lua parse_listeners): an
+ * empty value is refused; `off` as the first entry means no stream listener (what follows it is not read); any
+ * entry that is not `<ip>:<port> [flags]` (an empty one, `off` further on, an unknown flag) gets Kong's usage text.
  */
 export function parseStreamListen(value: string): { ok: true; listeners: ListenSpec[] } | { ok: false; error: string } {
-  const v = value.trim();
-  if (v === '' || v === 'off') return { ok: true, listeners: [] };
+  const entries = value.split(',').map((e) => e.trim());
+  if (value.trim() === '') return { ok: false, error: `stream_listen ${STREAM_LISTEN_USAGE} (the value is empty)` };
+  if (entries[0] === 'off') return { ok: true, listeners: [] };
   const listeners: ListenSpec[] = [];
-  for (const raw of v.split(',')) {
-    const entry = raw.trim();
+  for (const entry of entries) {
     const [addr, ...flags] = entry.split(/\s+/);
     const hp = addr ? parseHostPort(addr) : undefined;
-    if (!hp) return { ok: false, error: `stream_listen '${entry}' ${STREAM_LISTEN_USAGE}` };
+    if (!hp) return { ok: false, error: `stream_listen ${STREAM_LISTEN_USAGE} (got '${entry}')` };
     const spec: ListenSpec = {
       host: hp.host, port: hp.port, ssl: false, proxyProtocol: false, udp: false, reuseport: false, bind: false, text: entry,
     };
@@ -56,7 +57,7 @@ export function parseStreamListen(value: string): { ok: true; listeners: ListenS
       else if (k === 'backlog' && val && /^\d+$/.test(val)) spec.backlog = Number(val);
       else if (k === 'ipv6only' && (val === 'on' || val === 'off')) spec.ipv6only = val === 'on';
       else if (k === 'so_keepalive' && val && parseKeepalive(val)) spec.soKeepalive = parseKeepalive(val);
-      else return { ok: false, error: `stream_listen '${entry}': unknown flag '${f}'; ${STREAM_LISTEN_USAGE}` };
+      else return { ok: false, error: `stream_listen ${STREAM_LISTEN_USAGE} (unknown flag '${f}' in '${entry}')` };
     }
     if (spec.udp && spec.ssl) return { ok: false, error: `stream_listen '${entry}': 'udp' and 'ssl' cannot be combined` };
     listeners.push(spec);

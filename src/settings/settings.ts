@@ -44,6 +44,10 @@ export interface Settings {
   connectionRatePerIp?: ConnectionRate;
   reloadPolicy: ReloadPolicy;
   drainTimeout: number;
+  /** `port_maps`: listener port → host port */
+  hostPorts: Map<number, number>;
+  /** `router_exact_sni_first` */
+  exactSniFirst: boolean;
   /** every known key's final string value and where it came from */
   values: Record<string, { value: string; source: SettingSource }>;
   /** keys of the kong.conf file kong-ts does not use (Kong's HTTP keys, mostly) */
@@ -105,6 +109,20 @@ function size(key: string, v: string): number {
   if (!m || Number(m[1]) < 1) bad(key, `expected a size such as 64m, 512k or 1048576, got '${v}'`);
   const unit = m![2]!.toLowerCase();
   return Number(m![1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1);
+}
+
+/** Kong's `port_maps` (conf_loader/parse.lua): `host:kong` pairs, both ports 1-65535, Kong's message otherwise. */
+export function parsePortMaps(text: string): { ok: true; map: Map<number, number> } | { ok: false; error: string } {
+  const map = new Map<number, number>();
+  for (const raw of text.split(',')) {
+    const item = raw.trim();
+    if (item === '') continue;
+    const m = /^(\d+):(\d+)$/.exec(item);
+    const host = m ? Number(m[1]) : NaN, kong = m ? Number(m[2]) : NaN;
+    if (!(host >= 1 && host <= 65535 && kong >= 1 && kong <= 65535)) return { ok: false, error: `invalid port mapping (\`port_maps\`): ${item}` };
+    map.set(kong, host);
+  }
+  return { ok: true, map };
 }
 
 /** defaults < kong.conf < KONG_* environment < flags. Throws KongTsError on a bad value. */
@@ -175,6 +193,10 @@ export function resolveSettings(input: SettingsInput = {}): Settings {
   const pluginsPath = v('plugins_path');
   const policy = v('reload_session_policy');
   if (policy !== 'keep' && policy !== 'drain' && policy !== 'close') bad('reload_session_policy', `expected keep, drain or close, got '${policy}'`);
+  const portMaps = parsePortMaps(v('port_maps'));
+  if (!portMaps.ok) bad('port_maps', portMaps.error);
+  const exactSni = v('router_exact_sni_first');
+  if (exactSni !== 'on' && exactSni !== 'off') bad('router_exact_sni_first', `expected on or off, got '${exactSni}'`);
 
   return {
     prefix,
@@ -203,6 +225,8 @@ export function resolveSettings(input: SettingsInput = {}): Settings {
     connectionRatePerIp: parseConnectionRate('stream_connection_rate_per_ip', v('stream_connection_rate_per_ip')),
     reloadPolicy: policy,
     drainTimeout: int('reload_drain_timeout', v('reload_drain_timeout'), 0),
+    hostPorts: portMaps.map,
+    exactSniFirst: exactSni === 'on',
     values,
     ignored,
   };

@@ -63,14 +63,14 @@ test('cert_alt and key_alt: both or neither, of another key type', () => {
   assert.equal(r.problems[1]!.column, 13);
 });
 
-test('expired certificates are errors, certificates expiring within 30 days are warnings', () => {
+test('expired certificates are accepted with a warning (Kong has no expiry check on certificates), expiring soon too', () => {
   const p = pki();
   const r = load(lines(HEAD, 'certificates:',
     ...cert({ id: `${ID}1`, cert_pem: p.expiredCert, key_pem: p.expiredKey }),
     ...cert({ id: `${ID}2`, cert_pem: p.soonCert, key_pem: p.soonKey })));
   const line2 = 7 + p.expiredCert.trim().split('\n').length + p.expiredKey.trim().split('\n').length;
   onlyProblems(r,
-    'kong.yml:4:9: error: certificates[0].cert: certificate expired, "Not After" time is in the past (Jan  1 00:00:00 2001 GMT)',
+    'kong.yml:4:9: warning: certificates[0].cert: certificate expired (Jan  1 00:00:00 2001 GMT): served anyway, as Kong does',
     `kong.yml:${line2}:9: warning: certificates[1].cert: certificate expires in 9 days (${new X509Certificate(p.soonCert).validTo})`,
   );
 });
@@ -95,7 +95,7 @@ test('ca_certificates: exactly one certificate, a CA, not expired', () => {
     'error ca_certificates[1].cert: certificate does not appear to be a CA because it is missing the "CA" basic constraint',
     'error ca_certificates[2].cert: invalid certificate: expected exactly one certificate, got 2',
     'error ca_certificates[3].cert: certificate does not appear to be a CA because it is missing the "CA" basic constraint',
-    'error ca_certificates[3].cert: certificate expired, "Not After" time is in the past (Jan  1 00:00:00 2001 GMT)',
+    'error ca_certificates[3].cert: certificate expired, "Not After" time is in the past',
   ]);
   assert.equal(r.problems[0]!.column, 9);
 });

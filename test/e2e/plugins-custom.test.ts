@@ -153,7 +153,7 @@ services:
   // the loaded plugin's own schema is what says no: a plugin the setting did not load is another error
   await assert.rejects(startYaml(yaml, { tag: 'badcfg2' }), (err: Error) => {
     const text = String((err as { detail?: string }).detail ?? '') + err.message;
-    assert.match(text, /kong\.yml:10:\d+: error: .*plugin 'deny-sni' is not enabled/, text);
+    assert.match(text, /kong\.yml:10:\d+: error: .*plugin 'deny-sni' not enabled; add it to the 'plugins' configuration property/, text);
     return true;
   });
 });

@@ -82,8 +82,9 @@ describe('SNI routing with sources, destinations and priorities', () => {
     for (const b of backends.values()) await b.close();
   });
 
-  test('exact SNI beats a wildcard of the same priority; *.x matches deeper names', async () => {
-    assert.equal(await tlsBackendName(ssl, '127.0.0.1', 'api.example.test'), 'exact');
+  test('exact and wildcard SNI weigh the same (the larger route id wins, as Kong); *.x matches deeper names', async () => {
+    const ids = Object.fromEntries(ti.inst.manager.current!.config.routes.map((r) => [r.name, r.id]));
+    assert.equal(await tlsBackendName(ssl, '127.0.0.1', 'api.example.test'), ids.exact! > ids.wild! ? 'exact' : 'wild');
     assert.equal(await tlsBackendName(ssl, '127.0.0.1', 'www.example.test'), 'wild');
     assert.equal(await tlsBackendName(ssl, '127.0.0.1', 'a.b.example.test'), 'wild');
   });

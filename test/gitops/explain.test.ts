@@ -82,16 +82,20 @@ test('reasons name the field that did not match and the priorities of the losers
   ]);
   assert.equal(by['http-route'], undefined, 'HTTP-only routes are left out at load time');
   const tls = explainRoute(c, { protocol: 'tls', srcIp: '10.9.9.9', srcPort: 1, dstIp: '10.0.0.1', dstPort: 1, sni: 'app.example.com' });
-  assert.equal(tls.winner?.name, 'web-exact');
-  const wild = tls.others.find((v) => v.name === 'web-wild')!;
-  assert.match(wild.note!, /same priority 256, but route 'web-exact' matched the SNI exactly/);
-  const none = explainRoute(c, { protocol: 'tls', srcIp: '10.9.9.9', srcPort: 1, dstIp: '10.0.0.1', dstPort: 1 });
-  assert.equal(none.winner, undefined);
-  assert.equal(none.others.find((v) => v.name === 'web-exact')!.mismatches[0]!.reason,
-    'the connection sent no SNI; the route needs one of [app.example.com]');
+  // exact and wildcard SNI weigh the same (Kong): the larger id wins
+  const ids = Object.fromEntries(c.routes.map((r) => [r.name, r.id]));
+  const sniWinner = ids['web-exact']! > ids['web-wild']! ? 'web-exact' : 'web-wild';
+  assert.equal(tls.winner?.name, sniWinner);
+  const loser = tls.others.find((v) => v.name === (sniWinner === 'web-exact' ? 'web-wild' : 'web-exact'))!;
+  assert.match(loser.note!, /same priority 256; the tie goes to the larger id/);
+  const exactFirst = explainRoute(c, { protocol: 'tls', srcIp: '10.9.9.9', srcPort: 1, dstIp: '10.0.0.1', dstPort: 1, sni: 'app.example.com' }, { exactSniFirst: true });
+  assert.equal(exactFirst.winner?.name, 'web-exact');
+  const wrong = explainRoute(c, { protocol: 'tls', srcIp: '10.9.9.9', srcPort: 1, dstIp: '10.0.0.1', dstPort: 1, sni: 'other.test' });
+  assert.equal(wrong.others.find((v) => v.name === 'web-exact')!.mismatches[0]!.reason,
+    "'other.test' matched none of [app.example.com]");
   const tie = explainRoute(c, { protocol: 'tcp', srcIp: '10.9.9.9', srcPort: 1, dstIp: '10.0.0.1', dstPort: 7000 });
-  assert.equal(tie.winner?.name, 'tie-a');
-  assert.match(tie.others[0]!.note!, /tie goes to the smaller id: 00000000-0000-4000-8000-00000000000a < 00000000-0000-4000-8000-00000000000b/);
+  assert.equal(tie.winner?.name, 'tie-b');
+  assert.match(tie.others[0]!.note!, /tie goes to the larger id \(as Kong\): 00000000-0000-4000-8000-00000000000b > 00000000-0000-4000-8000-00000000000a/);
 });
 
 test('route explain CLI: text, json, no route (exit 1), usage and invalid file (exit 2)', async () => {
@@ -112,7 +116,7 @@ test('route explain CLI: text, json, no route (exit 1), usage and invalid file (
   const x = JSON.parse(j.stdout);
   assert.equal(x.conn.sni, 'app.example.com');
   assert.equal(x.conn.protocol, 'tls');
-  assert.equal(x.winner.name, 'web-exact');
+  assert.equal(x.winner.name, 'web-prefix'); // snis + a destination port outweigh snis alone
   const none = await runRoute(['explain', '-c', f['kong.yml']!, '--source', '1.1.1.1:1', '--destination', '1.1.1.1:1']);
   assert.equal(none.code, 1);
   assert.match(none.stdout, /no route matches/);

@@ -96,20 +96,24 @@ test('IPv4 /0 and /32', () => {
   assert.equal(one('0.0.0.0/0').match(conn({ srcIp: '::1' })), undefined);
 });
 
-test('SNI: exact and wildcards, exact ranks above wildcard, none without SNI', () => {
-  const r = build([
+test('SNI: exact and wildcards weigh the same (larger id wins, as Kong); router_exact_sni_first prefers exact', () => {
+  const routes = () => [
     route({ id: 'w1', service: 's1', protocols: ['tls'], snis: ['*.example.com'] }),
     route({ id: 'w2', service: 's1', protocols: ['tls_passthrough'], snis: ['example.*'] }),
-    route({ id: 'z-exact', service: 's1', protocols: ['tls'], snis: ['A.Example.com'] }),
-  ]);
+    route({ id: 'a-exact', service: 's1', protocols: ['tls'], snis: ['A.Example.com'] }),
+  ];
+  const r = build(routes());
   const tls = (sni?: string) => r.match(conn({ protocol: 'tls', sni }))?.id;
-  assert.equal(tls('a.example.com'), 'z-exact'); // exact beats the wildcard despite the larger id
+  assert.equal(tls('a.example.com'), 'w1'); // same priority: the larger id wins, exact or not
   assert.equal(tls('b.c.example.com'), 'w1');
   assert.equal(tls('example.org'), 'w2');
-  assert.equal(tls('example.co.uk'), undefined); // `example.*` replaces one last label only
+  assert.equal(tls('example.co.uk'), 'w2'); // Kong's prefix match: `example.*` takes any deeper name
   assert.equal(tls('example.com'), 'w2');
   assert.equal(tls(undefined), undefined);
   assert.equal(tls('other.org'), undefined);
+  const e = compileRouter(routes(), new Map([['s1', compileService(service({ id: 's1' }))]]), { exactSniFirst: true });
+  assert.equal(e.match(conn({ protocol: 'tls', sni: 'a.example.com' }))?.id, 'a-exact');
+  assert.equal(e.match(conn({ protocol: 'tls', sni: 'b.example.com' }))?.id, 'w1');
 });
 
 test('SNI is not enforced on tcp connections', () => {
@@ -142,11 +146,11 @@ test('routes of disabled services are left out; routes without a service are kep
   assert.equal(m?.service, undefined);
 });
 
-test('ties are broken by route id whatever the file order', () => {
+test('ties go to the larger route id (atc-router), whatever the file order', () => {
   const a = route({ id: 'aaa', service: 's1', destinations: [{ port: 9000 }] });
   const b = route({ id: 'bbb', service: 's1', destinations: [{ port: 9000 }] });
-  assert.equal(build([a, b]).match(conn())?.id, 'aaa');
-  assert.equal(build([b, a]).match(conn())?.id, 'aaa');
+  assert.equal(build([a, b]).match(conn())?.id, 'bbb');
+  assert.equal(build([b, a]).match(conn())?.id, 'bbb');
 });
 
 test('no match', () => {

@@ -27,7 +27,7 @@ test('stream_listen: bad values get Kong usage text', () => {
   for (const bad of ['5555', '127.0.0.1:99999', '127.0.0.1:5555 sssl', '[zz]:1', '127.0.0.1:1 backlog=x', '1.2.3.4:5 udp ssl']) {
     const r = parseStreamListen(bad);
     assert.equal(r.ok, false, bad);
-    if (!r.ok) assert.match(r.error, /stream_listen '.*'/);
+    if (!r.ok) assert.match(r.error, /^stream_listen /);
   }
   const r = parseStreamListen('nope');
   assert.ok(!r.ok && r.error.includes('must be of form: [off] | <ip>:<port>'));
