@@ -116,10 +116,12 @@ test('hostile files and POST /config bodies are refused; the old config serves, 
     const deepJson = '{"config": ' + '['.repeat(5000) + ']'.repeat(5000) + '}';
     for (let i = 0; i < 2; i++) {
       const y = await fetch(`${admin}/config`, { method: 'POST', body: deepYaml, headers: { 'content-type': 'text/yaml' } });
-      const yb = await y.json() as { code: number; message: string };
+      const yb = await y.json() as { code: number; message: string; problems: string[] };
       assert.equal(y.status, 400);
       assert.equal(yb.code, 14);
-      assert.match(yb.message, /<admin POST \/config>:1:208: error: nesting deeper than 200 levels/);
+      // Kong's message, and our file:line:column beside it
+      assert.match(yb.message, /^declarative config is invalid: .*nesting deeper than 200 levels/);
+      assert.match(yb.problems.join('\n'), /<admin POST \/config>:1:208: error: nesting deeper than 200 levels/);
       const j = await fetch(`${admin}/config`, { method: 'POST', body: deepJson, headers: { 'content-type': 'application/json' } });
       assert.equal(j.status, 400);
       assert.match(((await j.json()) as { message: string }).message, /^Cannot parse JSON body: 1:211: nesting deeper than 200 levels/);
