@@ -15,7 +15,7 @@ import { compileTrustedIps } from '../proxy-protocol/index.js';
 import { acceptConnection, type Frontend } from './accept.js';
 import { AcceptGuard } from '../limits/accept-guard.js';
 import { Limits } from './limits.js';
-import { Leases, type Session } from './session.js';
+import { Leases, sessionSweeper, type Session } from './session.js';
 import type { ProxySnapshot } from './types.js';
 
 export interface StreamServerOptions {
@@ -62,9 +62,10 @@ export class StreamServer {
     if (!trusted && opts.listeners.some((l) => l.proxyProtocol)) {
       opts.logger.warn('a proxy_protocol listener with empty trusted_ips refuses every connection: set trusted_ips to the addresses of your load balancers');
     }
+    const sessions = new Set<Session>();
     this.#ctx = {
       logger: opts.logger, accessLog: opts.accessLog, onSessionEnd: opts.onSessionEnd, metrics: opts.metrics,
-      sessions: new Set(), leases: new Leases(), prereadDeadline: opts.pluginDeadline ?? 3000,
+      sessions, sweeper: sessionSweeper(sessions), leases: new Leases(), prereadDeadline: opts.pluginDeadline ?? 3000,
       prereadTimeout: opts.prereadTimeout ?? 5000, trusted, limits: new Limits(opts),
       onFdShortage: (code) => { for (const g of this.#guards) g.noteError({ code }); },
     };
