@@ -6,7 +6,7 @@
  * its Session on the socket, nothing allocates a closure per connection, and upstream reads land in reused
  * buffers (see onUpstreamRead).
  */
-import { connect, isIP, type Socket } from 'node:net';
+import { connect, isIP, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { Peer } from '../balancer/index.js';
@@ -106,6 +106,42 @@ function nextUpstreamBuffer(): Buffer {
 const ONREAD = { buffer: nextUpstreamBuffer, callback: onUpstreamRead };
 
 /**
+ * Accepted sockets take no `onread` option (only `net.connect` does). Node keeps the option in three symbol-keyed
+ * fields of every net.Socket and switches a handle to caller-owned buffers with `useUserBuffer`; when this Node
+ * has both, a plain client is read the same way as the upstream (no allocation, no stream machinery per read).
+ * Otherwise (another Node version) the client is read through 'data' events, as before.
+ */
+const USER_BUFFER = ((): { buf: symbol; cb: symbol; gen: symbol } | undefined => {
+  try {
+    const probe = new Socket();
+    const syms = Object.getOwnPropertySymbols(probe);
+    const find = (name: string) => syms.find((x) => x.description === name);
+    const buf = find('kBuffer');
+    const cb = find('kBufferCb');
+    const gen = find('kBufferGen');
+    if (!buf || !cb || !gen) return undefined;
+    const p = probe as unknown as Record<symbol, unknown>;
+    if (p[buf] !== null || p[cb] !== null || p[gen] !== null) return undefined;
+    return { buf, cb, gen };
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Switches a plain, not yet reading client socket to reads into the shared buffers; false when it cannot. */
+function readClientIntoBuffers(c: Socket): boolean {
+  const u = USER_BUFFER;
+  const handle = (c as unknown as { _handle?: { useUserBuffer?: (b: Buffer) => void; reading?: boolean } })._handle;
+  if (u === undefined || !handle || typeof handle.useUserBuffer !== 'function' || handle.reading || c.readableLength > 0) return false;
+  const f = c as unknown as Record<symbol, unknown>;
+  f[u.buf] = LANDING;
+  f[u.cb] = onClientRead;
+  f[u.gen] = nextUpstreamBuffer;
+  handle.useUserBuffer(LANDING);
+  return true;
+}
+
+/**
  * The session is also the plugins' preread context (client address, listener port, SNI, route, service), so a
  * connection costs one object, not two.
  */
@@ -157,8 +193,9 @@ export class Session implements ResolveWaiter {
   lastProgress = 0;
   clientClosed = false;
   upstreamClosed = false;
-  /** the upstream's private read buffer while it moves bulk data */
+  /** the upstream's and the client's private read buffers while they move bulk data */
   readBuf: Buffer | null = null;
+  clientBuf: Buffer | null = null;
 
   constructor(a: Accepted, client: Socket, ctx: SessionContext, route: CompiledRoute) {
     this.client = client as ProxySocket;
@@ -360,7 +397,7 @@ export class Session implements ResolveWaiter {
     const c = this.client;
     c.on('end', onClientEnd);
     c.on('drain', onClientDrain);
-    c.on('data', onClientData);
+    if (this.spec.ssl || this.spec.proxyProtocol || !readClientIntoBuffers(c)) c.on('data', onClientData);
     c.resume(); // paused since accept (pauseOnConnect): its bytes waited in the kernel, none were lost
     // a client that finished (TLS: FIN right after its handshake) before we listened for 'end' is not left hanging
     if (c.readableEnded) onClientEnd.call(c);
@@ -563,6 +600,26 @@ function onUpstreamRead(this: ProxySocket, nread: number, buf: Buffer): boolean 
 }
 
 // ---- client listeners (this = the client socket) ----
+
+/** Client → upstream for plain clients: the mirror of onUpstreamRead. */
+function onClientRead(this: ProxySocket, nread: number, buf: Buffer): boolean {
+  const s = this[SESSION];
+  const up = s.upstream!;
+  s.moved++;
+  let ok: boolean;
+  if (buf === LANDING) {
+    const copy = Buffer.allocUnsafe(nread);
+    buf.copy(copy, 0, 0, nread);
+    ok = up.write(copy);
+    if (nread >= BULK_READ) nextRead = s.clientBuf = Buffer.allocUnsafe(READ_SIZE);
+  } else {
+    ok = up.write(buf.subarray(0, nread));
+    if (nread < BULK_READ) s.clientBuf = null;
+    else if (up.writableLength > 0) nextRead = s.clientBuf = Buffer.allocUnsafe(READ_SIZE);
+    else nextRead = buf;
+  }
+  return ok;
+}
 
 function onClientData(this: ProxySocket, chunk: Buffer): void {
   const s = this[SESSION];
