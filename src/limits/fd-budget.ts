@@ -3,7 +3,9 @@
  * no kind of traffic can take them all (issue 14: spoofed UDP sources once opened a socket per session until TCP
  * clients, the admin API and the logs had none left):
  *
- *   reserve      max(64, limit / 16): listeners, log files, the admin API, DNS, health checks, plugin sockets
+ *   reserve      128 (a quarter of the limit below 512): listeners, log files, the admin API, DNS, health checks,
+ *                plugin sockets; Node itself holds about 20. Under very small limits the EMFILE guard
+ *                (accept-guard.ts) is the backstop.
  *   UDP          a third of the rest (one connected socket per session), when there are udp listeners
  *   TCP          what is left, two descriptors per proxied connection (client and upstream)
  *
@@ -26,7 +28,7 @@ export function fdBudget(limit: number | undefined, opts: { udp: boolean }): FdB
   if (limit === undefined || !Number.isFinite(limit) || limit >= Number.MAX_SAFE_INTEGER) {
     return { limit: undefined, reserve: 0, tcp: Infinity, udp: undefined };
   }
-  const reserve = Math.max(64, Math.floor(limit / 16));
+  const reserve = limit <= 512 ? Math.floor(limit / 4) : 128;
   const free = Math.max(0, limit - reserve);
   const udp = opts.udp ? Math.max(1, Math.floor(free / 3)) : 0;
   const tcp = Math.max(1, Math.floor((free - udp) / 2));
