@@ -24,6 +24,8 @@ import { tlsDetectWarnings } from '../runtime/tls-warnings.js';
 import type { Settings } from '../settings/settings.js';
 import type { CertPair } from '../tls/default-cert.js';
 import { UdpServer } from '../udp/server.js';
+import { fdLimit } from '../limits/accept-guard.js';
+import { fdBudget } from '../limits/fd-budget.js';
 import { quitTimeout } from './pidfile.js';
 
 export interface Core {
@@ -111,15 +113,18 @@ export function createServers(settings: Settings, core: Core, opts: {
     recent.add(r);
     opts.onSessionEnd?.(r);
   };
+  const udpListeners = opts.udp === false ? [] : settings.streamListen.filter((l) => l.udp);
+  const fds = fdBudget(fdLimit(), { udp: udpListeners.length > 0 });
   const stream = new StreamServer({
     listeners: settings.streamListen.filter((l) => !l.udp), logger, accessLog, metrics: runtime.metrics,
     prereadTimeout: settings.prereadTimeout, pluginDeadline: settings.pluginPrereadTimeout,
     onSessionEnd: onEnd, trustedIps: settings.trustedIps,
     maxConnections: settings.maxConnections, maxConnectionsPerIp: settings.maxConnectionsPerIp,
     connectionRatePerIp: settings.connectionRatePerIp,
+    fdConnections: fds.tcp, fdLimit: fds.limit,
   });
   const udp = new UdpServer({
-    listeners: opts.udp === false ? [] : settings.streamListen.filter((l) => l.udp), logger,
+    listeners: udpListeners, logger, fdSessions: fds.udp, fdLimit: fds.limit,
     pickPeer: (service, ip) => (service.balancer ? service.balancer.pick(ip) ?? null : undefined),
     pluginDeadline: settings.pluginPrereadTimeout,
     onSessionEnd: (r) => {

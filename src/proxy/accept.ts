@@ -222,6 +222,18 @@ function beginSession(s: Session): void {
   s.begin();
 }
 
+/**
+ * Refuses a new connection before anything is read (the process is near its open-file limit): closed at once with
+ * a record carrying `status`, so the access log shows it.
+ */
+export function refuseConnection(fe: Frontend, client: Socket, spec: ListenSpec, snap: ProxySnapshot | undefined, status: number): void {
+  if (client.remoteAddress === undefined || !snap) {
+    client.destroy();
+    return;
+  }
+  reject(fe, new Accepted(client, spec, snap), status);
+}
+
 /** Closes a connection that never became a session, with its record (status 400, 429, 500 or 503). */
 function reject(fe: Frontend, a: Accepted, status: number, r?: CompiledRoute): void {
   if (a.hold) fe.limits.release(a.hold);

@@ -6,7 +6,7 @@
  * its Session on the socket, nothing allocates a closure per connection, and upstream reads land in reused
  * buffers (see onUpstreamRead).
  */
-import { connect, isIP, type Socket } from 'node:net';
+import { connect, isIP, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { Peer } from '../balancer/index.js';
@@ -23,6 +23,7 @@ import { resolveHost, type ResolveWaiter } from './resolve.js';
 import type { Accepted } from './accept.js';
 import type { Hold, Limits } from './limits.js';
 import { encodeProxyV1, encodeProxyV2 } from '../proxy-protocol/index.js';
+import { Sweeper } from './sweep.js';
 
 /** What every session of one server shares. */
 export interface SessionContext {
@@ -39,6 +40,8 @@ export interface SessionContext {
   readonly prereadDeadline: number;
   /** told when a socket call fails for want of file descriptors (EMFILE/ENFILE): the listeners pause accepting */
   readonly onFdShortage?: (code: string) => void;
+  /** the server's one timer for connect, read and write timeouts (see sweep.ts and checkSession) */
+  readonly sweeper: Sweeper<Session>;
 }
 
 /** Counts the sessions of each snapshot, so a retired snapshot's resources are released after its last session. */
@@ -103,6 +106,42 @@ function nextUpstreamBuffer(): Buffer {
 const ONREAD = { buffer: nextUpstreamBuffer, callback: onUpstreamRead };
 
 /**
+ * Accepted sockets take no `onread` option (only `net.connect` does). Node keeps the option in three symbol-keyed
+ * fields of every net.Socket and switches a handle to caller-owned buffers with `useUserBuffer`; when this Node
+ * has both, a plain client is read the same way as the upstream (no allocation, no stream machinery per read).
+ * Otherwise (another Node version) the client is read through 'data' events, as before.
+ */
+const USER_BUFFER = ((): { buf: symbol; cb: symbol; gen: symbol } | undefined => {
+  try {
+    const probe = new Socket();
+    const syms = Object.getOwnPropertySymbols(probe);
+    const find = (name: string) => syms.find((x) => x.description === name);
+    const buf = find('kBuffer');
+    const cb = find('kBufferCb');
+    const gen = find('kBufferGen');
+    if (!buf || !cb || !gen) return undefined;
+    const p = probe as unknown as Record<symbol, unknown>;
+    if (p[buf] !== null || p[cb] !== null || p[gen] !== null) return undefined;
+    return { buf, cb, gen };
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Switches a plain, not yet reading client socket to reads into the shared buffers; false when it cannot. */
+function readClientIntoBuffers(c: Socket): boolean {
+  const u = USER_BUFFER;
+  const handle = (c as unknown as { _handle?: { useUserBuffer?: (b: Buffer) => void; reading?: boolean } })._handle;
+  if (u === undefined || !handle || typeof handle.useUserBuffer !== 'function' || handle.reading || c.readableLength > 0) return false;
+  const f = c as unknown as Record<symbol, unknown>;
+  f[u.buf] = LANDING;
+  f[u.cb] = onClientRead;
+  f[u.gen] = nextUpstreamBuffer;
+  handle.useUserBuffer(LANDING);
+  return true;
+}
+
+/**
  * The session is also the plugins' preread context (client address, listener port, SNI, route, service), so a
  * connection costs one object, not two.
  */
@@ -144,12 +183,19 @@ export class Session implements ResolveWaiter {
   ip = '';
   status = 200;
   closedBy: string | undefined;
-  /** 1 while waiting for the second half of an idle limit (write_timeout shorter than read_timeout) */
-  stage = 0;
+  /** reads from either side so far (bumped by the data handlers; the sweep compares it with what it saw) */
+  moved = 0;
+  /** what the last sweep saw: `moved`, and the bytes waiting to be written to the upstream and to the client */
+  seenMoved = 0;
+  seenUpPending = 0;
+  seenClientPending = 0;
+  /** performance.now() of the sweep that last saw progress */
+  lastProgress = 0;
   clientClosed = false;
   upstreamClosed = false;
-  /** the upstream's private read buffer while it moves bulk data */
+  /** the upstream's and the client's private read buffers while they move bulk data */
   readBuf: Buffer | null = null;
+  clientBuf: Buffer | null = null;
 
   constructor(a: Accepted, client: Socket, ctx: SessionContext, route: CompiledRoute) {
     this.client = client as ProxySocket;
@@ -173,6 +219,8 @@ export class Session implements ResolveWaiter {
     ctx.sessions.add(this);
     ctx.leases.acquire(a.snap);
     ctx.metrics?.connectionOpened();
+    const svc = this.service;
+    ctx.sweeper.watch(Math.min(svc.connectTimeout, svc.readTimeout, svc.writeTimeout));
     client.on('error', onClientError);
     client.on('close', onClientClose);
     // closed before this session existed (between the TLS handshake and here): end it like any closed client
@@ -298,9 +346,7 @@ export class Session implements ResolveWaiter {
     }
     up[SESSION] = this;
     this.upstream = up;
-    up.setTimeout(this.service.connectTimeout);
     up.on('error', onUpstreamError);
-    up.on('timeout', onUpstreamTimeout);
     up.on('close', onUpstreamClose);
   }
 
@@ -333,7 +379,7 @@ export class Session implements ResolveWaiter {
 
   connected(up: ProxySocket): void {
     this.state = PIPING;
-    this.connectedAt = performance.now();
+    this.lastProgress = this.connectedAt = performance.now();
     const ms = this.connectedAt - this.tryStart;
     this.tries?.push({ ip: this.ip, port: this.port, balancer_latency: Math.round(ms) });
     const s = this.service;
@@ -342,7 +388,6 @@ export class Session implements ResolveWaiter {
       s.balancer!.connected(this.peer);
       this.held = this.peer;
     }
-    up.setTimeout(Math.min(s.readTimeout, s.writeTimeout));
     up.on('end', onUpstreamEnd);
     up.on('drain', onUpstreamDrain);
     if (s.upstreamTls) up.on('data', onUpstreamData); // TLS sockets do not take onread: decrypted chunks come as data
@@ -354,7 +399,7 @@ export class Session implements ResolveWaiter {
     const c = this.client;
     c.on('end', onClientEnd);
     c.on('drain', onClientDrain);
-    c.on('data', onClientData);
+    if (this.spec.ssl || this.spec.proxyProtocol || !readClientIntoBuffers(c)) c.on('data', onClientData);
     c.resume(); // paused since accept (pauseOnConnect): its bytes waited in the kernel, none were lost
     // a client that finished (TLS: FIN right after its handshake) before we listened for 'end' is not left hanging
     if (c.readableEnded) onClientEnd.call(c);
@@ -465,20 +510,44 @@ function onUpstreamError(this: ProxySocket, err: NodeJS.ErrnoException): void {
   s.abort('upstream');
 }
 
-function onUpstreamTimeout(this: ProxySocket): void {
-  const s = this[SESSION];
-  if (s.upstream !== this) return;
-  if (s.state === CONNECTING) return s.tryFailed(this, 'timeout', 'ETIMEDOUT');
-  const { readTimeout: r, writeTimeout: w } = s.service;
-  // nginx semantics: write_timeout bounds a write that makes no progress, read_timeout a silent upstream;
-  // one socket timer does both by waiting the shorter one first, then the rest when nothing is stuck.
-  if (s.stage === 0 && w < r && this.writableLength === 0) {
-    s.stage = 1;
-    this.setTimeout(r - w);
+/**
+ * The sweep's look at one session (see sweep.ts): connect_timeout bounds a try from its start (TLS handshake
+ * included); once piping, progress is a read on either side or a change in the bytes waiting to be written. With no
+ * progress, a write pending to the upstream is cut after write_timeout (nginx: a write that makes no progress),
+ * otherwise the pair is cut after read_timeout (silent on both sides); write_timeout never extends read_timeout.
+ * A client left alone after its upstream closed gets read_timeout to finish.
+ */
+export function checkSession(s: Session, now: number): void {
+  if (s.state === CONNECTING) {
+    const up = s.upstream;
+    if (up !== null && now - s.tryStart >= s.service.connectTimeout) s.tryFailed(up, 'timeout', 'ETIMEDOUT');
     return;
   }
-  s.ctx.logger.debug({ readTimeout: r, writeTimeout: w, pending: this.writableLength }, 'stream session idle timeout');
+  if (s.state !== PIPING) return;
+  const up = s.upstream;
+  const upPending = up === null || s.upstreamClosed ? 0 : up.writableLength;
+  const clientPending = s.client.writableLength;
+  if (s.moved !== s.seenMoved || upPending !== s.seenUpPending || clientPending !== s.seenClientPending) {
+    s.seenMoved = s.moved;
+    s.seenUpPending = upPending;
+    s.seenClientPending = clientPending;
+    s.lastProgress = now;
+    return;
+  }
+  const { readTimeout: r, writeTimeout: w } = s.service;
+  const idle = now - s.lastProgress;
+  if (s.upstreamClosed) {
+    if (idle >= r) s.client.destroy();
+    return;
+  }
+  if (idle < (upPending > 0 && w < r ? w : r)) return;
+  s.ctx.logger.debug({ readTimeout: r, writeTimeout: w, pending: upPending }, 'stream session idle timeout');
   s.abort('proxy');
+}
+
+/** A new sweeper over a server's sessions. */
+export function sessionSweeper(sessions: Set<Session>): Sweeper<Session> {
+  return new Sweeper(sessions, checkSession, performance.now.bind(performance));
 }
 
 function onUpstreamClose(this: ProxySocket): void {
@@ -487,11 +556,7 @@ function onUpstreamClose(this: ProxySocket): void {
   s.upstreamClosed = true;
   const c = s.client;
   if (!this.readableEnded) c.destroy(); // reset, timeout or error: the pair ends
-  else if (!c.readableEnded && !c.destroyed) {
-    // the upstream is gone but the client keeps its side open: bound how long it may linger
-    c.setTimeout(s.service.readTimeout);
-    c.on('timeout', onClientLinger);
-  }
+  // else the upstream is gone but the client keeps its side open: the sweep bounds how long it may linger
   if (s.clientClosed) s.finish();
 }
 
@@ -508,7 +573,7 @@ function onUpstreamDrain(this: ProxySocket): void {
 /** Upstream → client for TLS upstreams (decrypted chunks are fresh buffers: no copy needed). */
 function onUpstreamData(this: ProxySocket, chunk: Buffer): void {
   const s = this[SESSION];
-  if (s.stage !== 0) resetIdle(s, this);
+  s.moved++;
   if (!s.client.write(chunk)) this.pause();
 }
 
@@ -520,7 +585,7 @@ function onUpstreamData(this: ProxySocket, chunk: Buffer): void {
 function onUpstreamRead(this: ProxySocket, nread: number, buf: Buffer): boolean {
   const s = this[SESSION];
   const c = s.client;
-  if (s.stage !== 0) resetIdle(s, this);
+  s.moved++;
   let ok: boolean;
   if (buf === LANDING) {
     const copy = Buffer.allocUnsafe(nread);
@@ -536,17 +601,32 @@ function onUpstreamRead(this: ProxySocket, nread: number, buf: Buffer): boolean 
   return ok; // false pauses the upstream until the client drains
 }
 
-function resetIdle(s: Session, up: Socket): void {
-  s.stage = 0;
-  up.setTimeout(Math.min(s.service.readTimeout, s.service.writeTimeout));
-}
-
 // ---- client listeners (this = the client socket) ----
+
+/** Client → upstream for plain clients: the mirror of onUpstreamRead. */
+function onClientRead(this: ProxySocket, nread: number, buf: Buffer): boolean {
+  const s = this[SESSION];
+  const up = s.upstream!;
+  s.moved++;
+  let ok: boolean;
+  if (buf === LANDING) {
+    const copy = Buffer.allocUnsafe(nread);
+    buf.copy(copy, 0, 0, nread);
+    ok = up.write(copy);
+    if (nread >= BULK_READ) nextRead = s.clientBuf = Buffer.allocUnsafe(READ_SIZE);
+  } else {
+    ok = up.write(buf.subarray(0, nread));
+    if (nread < BULK_READ) s.clientBuf = null;
+    else if (up.writableLength > 0) nextRead = s.clientBuf = Buffer.allocUnsafe(READ_SIZE);
+    else nextRead = buf;
+  }
+  return ok;
+}
 
 function onClientData(this: ProxySocket, chunk: Buffer): void {
   const s = this[SESSION];
   const up = s.upstream!;
-  if (s.stage !== 0) resetIdle(s, up);
+  s.moved++;
   if (!up.write(chunk)) this.pause();
 }
 
@@ -565,10 +645,6 @@ function onClientError(this: ProxySocket, err: NodeJS.ErrnoException): void {
   const s = this[SESSION];
   s.ctx.logger.debug({ err: err.code ?? err.message, side: 'client' }, 'stream session error');
   s.abort('client');
-}
-
-function onClientLinger(this: ProxySocket): void {
-  this.destroy();
 }
 
 function onClientClose(this: ProxySocket): void {

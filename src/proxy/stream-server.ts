@@ -12,10 +12,11 @@ import type { AccessLog } from './access-log.js';
 import type { SessionRecord } from './record.js';
 import type { ConnectionRate } from '../limits/settings.js';
 import { compileTrustedIps } from '../proxy-protocol/index.js';
-import { acceptConnection, type Frontend } from './accept.js';
+import { acceptConnection, refuseConnection, type Frontend } from './accept.js';
+import { RateLimitedWarn } from '../limits/fd-budget.js';
 import { AcceptGuard } from '../limits/accept-guard.js';
 import { Limits } from './limits.js';
-import { Leases, type Session } from './session.js';
+import { Leases, sessionSweeper, type Session } from './session.js';
 import type { ProxySnapshot } from './types.js';
 
 export interface StreamServerOptions {
@@ -33,6 +34,10 @@ export interface StreamServerOptions {
   maxConnections?: number;
   maxConnectionsPerIp?: number;
   connectionRatePerIp?: ConnectionRate;
+  /** proxied connections the open-file limit allows (limits/fd-budget.ts); new ones beyond it get 503 */
+  fdConnections?: number;
+  /** the open-file limit it was derived from (for the log) */
+  fdLimit?: number;
 }
 
 const LISTEN_ERRORS: Record<string, string> = {
@@ -54,17 +59,25 @@ export class StreamServer {
   readonly #ctx: Frontend;
   readonly #logger: Logger;
   #accepted = 0;
+  readonly #fdConnections: number;
+  readonly #fdLimit: number | undefined;
+  readonly #fdWarn: RateLimitedWarn;
+  #fdRefused = 0;
 
   constructor(opts: StreamServerOptions) {
     this.#specs = opts.listeners;
     this.#logger = opts.logger;
+    this.#fdConnections = opts.fdConnections ?? Infinity;
+    this.#fdLimit = opts.fdLimit;
+    this.#fdWarn = new RateLimitedWarn(opts.logger);
     const trusted = opts.trustedIps?.length ? compileTrustedIps(opts.trustedIps) : undefined;
     if (!trusted && opts.listeners.some((l) => l.proxyProtocol)) {
       opts.logger.warn('a proxy_protocol listener with empty trusted_ips refuses every connection: set trusted_ips to the addresses of your load balancers');
     }
+    const sessions = new Set<Session>();
     this.#ctx = {
       logger: opts.logger, accessLog: opts.accessLog, onSessionEnd: opts.onSessionEnd, metrics: opts.metrics,
-      sessions: new Set(), leases: new Leases(), prereadDeadline: opts.pluginDeadline ?? 3000,
+      sessions, sweeper: sessionSweeper(sessions), leases: new Leases(), prereadDeadline: opts.pluginDeadline ?? 3000,
       prereadTimeout: opts.prereadTimeout ?? 5000, trusted, limits: new Limits(opts),
       onFdShortage: (code) => { for (const g of this.#guards) g.noteError({ code }); },
     };
@@ -191,6 +204,14 @@ export class StreamServer {
   #accept(client: Socket, spec: ListenSpec): void {
     this.#accepted++;
     try {
+      if (this.#ctx.sessions.size >= this.#fdConnections) {
+        // near the open-file limit: refuse this one cleanly (503, logged) rather than fail its upstream connect
+        this.#fdRefused++;
+        this.#fdWarn.warn({ open: this.#ctx.sessions.size, cap: this.#fdConnections, fdLimit: this.#fdLimit, refused: this.#fdRefused },
+          'near the open-file limit: new connection refused (503)');
+        refuseConnection(this.#ctx, client, spec, this.#current, 503);
+        return;
+      }
       acceptConnection(this.#ctx, client, spec, this.#current);
     } catch (err) {
       this.#logger.debug({ err }, 'stream accept failed');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { CertificateEntity, SniEntity } from '../config/types.js';
 import type { CertPair } from './default-cert.js';
@@ -61,12 +62,21 @@ function normalize(name: string): string {
   return n.endsWith('.') ? n.slice(0, -1) : n;
 }
 
+/**
+ * Session tickets (TLS 1.2 and 1.3 resumption) are sealed with these keys, the same for every context of this
+ * process and every snapshot, so a returning client skips the full handshake, also after a reload. Node's
+ * standalone contexts keep no server-side session-id cache (that needs a tls.Server), so tickets are the way.
+ * Each process draws its own keys at start: with several workers a ticket resumes on the worker that issued it.
+ */
+const TICKET_KEYS = randomBytes(48);
+const SESSION_TIMEOUT_S = 300;
+
 /** One context per certificate; with cert_alt both pairs go in, and OpenSSL picks by the client's sigalgs. */
 export function contextFor(c: Pick<CertificateEntity, 'cert' | 'key' | 'cert_alt' | 'key_alt'>, what: string): SecureContext {
   try {
     return c.cert_alt && c.key_alt
-      ? createSecureContext({ cert: [c.cert, c.cert_alt], key: [c.key, c.key_alt] })
-      : createSecureContext({ cert: c.cert, key: c.key });
+      ? createSecureContext({ cert: [c.cert, c.cert_alt], key: [c.key, c.key_alt], ticketKeys: TICKET_KEYS, sessionTimeout: SESSION_TIMEOUT_S })
+      : createSecureContext({ cert: c.cert, key: c.key, ticketKeys: TICKET_KEYS, sessionTimeout: SESSION_TIMEOUT_S });
   } catch (e) {
     // The message of OpenSSL's error names the problem; the key itself never goes into it.
     throw new Error(`${what}: cannot build a TLS context: ${(e as Error).message}`, { cause: e });

@@ -21,6 +21,7 @@ import type { CompiledRoute, ConnInfo } from '../router/types.js';
 import type { ListenSpec } from '../settings/types.js';
 import { plainIp, UdpSession, type PickPeer, type UdpContext, type UdpCounters, type UdpListener } from './session.js';
 import { oldestOfSource, SessionTable } from './table.js';
+import { RateLimitedWarn } from '../limits/fd-budget.js';
 
 export type { PickPeer, UdpPeer } from './session.js';
 
@@ -38,6 +39,10 @@ export interface UdpServerOptions {
   maxSessionsPerSource?: number;
   /** ms an async plugin preread may take before the chain goes on without it */
   pluginDeadline?: number;
+  /** sessions the open-file limit leaves to UDP (limits/fd-budget.ts); lowers maxSessions when smaller */
+  fdSessions?: number;
+  /** the open-file limit it was derived from (for the log) */
+  fdLimit?: number;
   /** SO_RCVBUF and SO_SNDBUF of the listener sockets in bytes (default 4 MiB; the kernel may cap it) */
   socketBufferSize?: number;
 }
@@ -91,18 +96,29 @@ export class UdpServer {
   readonly #max: number;
   readonly #maxPerSource: number;
   readonly #bufferSize: number;
+  readonly #capWarn: RateLimitedWarn;
+  readonly #sourceCapWarn: RateLimitedWarn;
 
   constructor(opts: UdpServerOptions) {
     this.#specs = opts.listeners.filter((l) => l.udp);
     this.#logger = opts.logger;
     this.#onSessionEnd = opts.onSessionEnd;
-    this.#max = Math.max(1, opts.maxSessions ?? 10_000);
-    this.#maxPerSource = Math.max(1, opts.maxSessionsPerSource ?? Math.ceil(this.#max / 10));
+    const configured = Math.max(1, opts.maxSessions ?? 10_000);
+    this.#max = Math.max(1, Math.min(configured, opts.fdSessions ?? Infinity));
+    if (this.#max < configured && this.#specs.length > 0) {
+      opts.logger.info({ maxSessions: this.#max, configured, fdLimit: opts.fdLimit },
+        'udp sessions capped by the open-file limit (descriptors are kept for TCP, the admin API and logs)');
+    }
+    this.#maxPerSource = Math.max(1, Math.min(this.#max, opts.maxSessionsPerSource ?? Math.ceil(this.#max / 10)));
+    this.#capWarn = new RateLimitedWarn(opts.logger);
+    this.#sourceCapWarn = new RateLimitedWarn(opts.logger);
     this.#bufferSize = opts.socketBufferSize ?? 4 * 1024 * 1024;
     this.#ctx = {
       logger: opts.logger, table: this.#table, counters: this.#counters, pickPeer: opts.pickPeer,
       prereadDeadline: opts.pluginDeadline ?? 3000,
       emit: opts.onSessionEnd ? (r) => this.#emit(r) : undefined,
+      onFdShortage: (code) => this.#capWarn.warn({ code, sessions: this.#table.size, fdLimit: opts.fdLimit },
+        'out of file descriptors: udp session refused (502)'),
     };
   }
 
@@ -239,10 +255,17 @@ export class UdpServer {
 
   #makeRoom(l: UdpListener, ip: string): void {
     const byPort = l.sources.get(ip);
-    if (byPort && byPort.size >= this.#maxPerSource) this.#evict(oldestOfSource<UdpSession>(byPort));
+    if (byPort && byPort.size >= this.#maxPerSource) {
+      this.#evict(oldestOfSource<UdpSession>(byPort));
+      this.#sourceCapWarn.warn({ client: plainIp(ip), cap: this.#maxPerSource, evicted: this.#counters.evicted },
+        'udp sessions of one client address at their cap: its least recently active session was ended for a new one');
+    }
+    if (this.#table.size < this.#max) return;
     while (this.#table.size >= this.#max) {
       if (!this.#evict(this.#table.oldest())) break;
     }
+    this.#capWarn.warn({ cap: this.#max, evicted: this.#counters.evicted },
+      'udp sessions at their cap: the least recently active session was ended for a new one');
   }
 
   #evict(s: UdpSession | undefined): boolean {

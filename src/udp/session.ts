@@ -60,6 +60,8 @@ export interface UdpContext {
   readonly emit?: (r: SessionRecord) => void;
   /** ms an async plugin preread may take */
   readonly prereadDeadline: number;
+  /** told when an upstream socket cannot be opened for want of descriptors (EMFILE/ENFILE) */
+  readonly onFdShortage?: (code: string) => void;
 }
 
 const SESSION = Symbol('kong-ts.udp-session');
@@ -208,6 +210,8 @@ export class UdpSession implements TableEntry {
     } catch (err) {
       this.tries.push({ ip, port: this.peerPort, balancer_latency: this.sinceStart(), state: 'failed', code: (err as NodeJS.ErrnoException).code });
       this.ctx.logger.debug({ err }, 'udp upstream socket failed');
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EMFILE' || code === 'ENFILE') this.ctx.onFdShortage?.(code);
       this.end(502, 'proxy');
       return;
     }
@@ -318,6 +322,7 @@ function onUpstreamError(this: UpstreamSocket, err: NodeJS.ErrnoException): void
   const s = this[SESSION];
   if (s.done) return;
   s.ctx.logger.debug({ code: err.code, upstream: `${s.peerIp}:${s.peerPort}` }, 'udp upstream error');
+  if (err.code === 'EMFILE' || err.code === 'ENFILE') s.ctx.onFdShortage?.(err.code);
   if (s.pending !== null) {
     s.tries.push({ ip: s.peerIp, port: s.peerPort, balancer_latency: s.sinceStart(), state: 'failed', code: err.code });
   } else {
