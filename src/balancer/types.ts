@@ -59,6 +59,7 @@ export interface PeerState {
   successes: number;
   tcpFailures: number;
   timeouts: number;
+  httpFailures: number;
   connections: number;
   /** connect time EWMA in ms; `measured` false until the first sample */
   ewma: number;

@@ -4,6 +4,21 @@ import type { Resolver } from './dns.js';
 import { ActiveChecker, activeLimits, countResult, passiveLimits, type CheckResult, type Limits } from './health.js';
 import { TargetState, type TargetOwner } from './target.js';
 import type { PeerState } from './types.js';
+import type { TcpCheck } from './probe-tcp.js';
+import { tagValue } from '../config/kong-ts-tags.js';
+import { decodeEscapes } from '../config/escapes.js';
+
+/** The send/expect of tags `kong-ts.healthcheck.send` / `.expect` (checked when the file was loaded). */
+export function tcpCheckOf(tags: readonly string[] | undefined): TcpCheck | undefined {
+  const bytes = (name: string): Buffer | undefined => {
+    const v = tagValue(tags, name);
+    const b = v === undefined ? undefined : decodeEscapes(v);
+    return Buffer.isBuffer(b) && b.length > 0 ? b : undefined;
+  };
+  const send = bytes('healthcheck.send');
+  const expect = bytes('healthcheck.expect');
+  return send || expect ? { send, expect } : undefined;
+}
 
 export interface UpstreamOptions {
   resolver: Resolver;
@@ -58,11 +73,11 @@ export class UpstreamState implements TargetOwner {
     this.#active = activeLimits(hc);
     this.#passive = passiveLimits(hc);
     const a = hc.active;
-    if (a.type !== 'tcp' && (a.healthy.interval > 0 || a.unhealthy.interval > 0) && !this.#warnedType) {
+    if ((a.type === 'grpc' || a.type === 'grpcs') && (a.healthy.interval > 0 || a.unhealthy.interval > 0) && !this.#warnedType) {
       this.#warnedType = true;
-      this.log.warn({ type: a.type }, 'active health checks of a stream upstream are TCP connects');
+      this.log.warn({ type: a.type }, 'active grpc health checks of a stream upstream are TCP connects');
     }
-    this.#checker.configure(a);
+    this.#checker.configure(a, tcpCheckOf(upstream.tags));
   }
 
   /** The state of a target, created (healthy, checked at once) when the upstream did not have it yet. */
@@ -108,6 +123,7 @@ export class UpstreamState implements TargetOwner {
     ps.successes = 0;
     ps.tcpFailures = 0;
     ps.timeouts = 0;
+    ps.httpFailures = 0;
     if (ps.healthy === healthy) return;
     ps.healthy = healthy;
     this.healthVersion++;

@@ -4,6 +4,7 @@ import type { CheckContext } from './check.js';
 import { entityRef } from './flatten.js';
 import { isHostname } from './check-route.js';
 import { validatePluginConfig } from './validate.js';
+import { checkHealthchecks } from './check-healthchecks.js';
 
 /** Port of a target that names none (Kong's default). */
 export const DEFAULT_TARGET_PORT = 8000;
@@ -13,6 +14,7 @@ export function checkUpstream(e: RawEntity, ctx: CheckContext): void {
   if (typeof name === 'string' && !isHostname(name)) {
     ctx.problems.error([...e.path, 'name'], `invalid name ('${name}'): must be a valid hostname`, { entity: entityRef(e), field: 'name' });
   }
+  checkHealthchecks(e, ctx);
 }
 
 /**

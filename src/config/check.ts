@@ -37,7 +37,7 @@ export function checkEntities(ents: Entities, ctx: CheckContext): void {
   for (const e of ents.upstreams) if (!e.bad) checkUpstream(e, ctx);
   for (const e of ents.consumers) if (!e.bad) checkConsumer(e, ctx);
   for (const e of ents.plugins) if (!e.bad) checkPlugin(e, ctx);
-  for (const type of ['services', 'routes'] as const) {
+  for (const type of ['services', 'routes', 'upstreams'] as const) {
     for (const e of ents[type]) {
       if (e.bad || !Array.isArray(e.raw.tags)) continue;
       for (const p of tagProblems(type, e.raw.tags)) ctx.problems.error([...e.path, 'tags', p.index], p.message, { entity: entityRef(e), field: 'tags' });
