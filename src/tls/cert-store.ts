@@ -1,4 +1,4 @@
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { CertificateEntity, SniEntity } from '../config/types.js';
 import type { CertPair } from './default-cert.js';
 
@@ -8,6 +8,17 @@ export interface CertStore {
   lookup(sni: string | undefined): SecureContext;
   /** the default certificate's context */
   readonly defaultContext: SecureContext;
+  /** The certificate `lookup(sni)` serves (for contexts built from it with more settings, e.g. client auth). */
+  certFor(sni: string | undefined): CertSource;
+}
+
+/** A certificate and key as a context was built from; `id` is the certificate entity's (or 'default'). */
+export interface CertSource {
+  readonly id: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly cert_alt?: string | null;
+  readonly key_alt?: string | null;
 }
 
 class Store implements CertStore {
@@ -18,9 +29,13 @@ class Store implements CertStore {
   readonly #rightWild = new Map<string, SecureContext>();
   readonly #catchAll: SecureContext | undefined;
   readonly defaultContext: SecureContext;
+  readonly #sources = new Map<SecureContext, CertSource>();
 
-  constructor(certs: CertificateEntity[], snis: SniEntity[], dflt: CertPair | SecureContext, built?: ReadonlyMap<string, SecureContext>) {
+  constructor(certs: CertificateEntity[], snis: SniEntity[], dflt: CertPair | SecureContext, built?: ReadonlyMap<string, SecureContext>,
+    defaultSource?: Pick<CertPair, 'cert' | 'key'>) {
     this.defaultContext = 'cert' in dflt ? contextFor({ cert: dflt.cert, key: dflt.key }, 'the default certificate') : dflt;
+    const src = 'cert' in dflt ? dflt : defaultSource;
+    if (src) this.#sources.set(this.defaultContext, { id: 'default', cert: src.cert, key: src.key });
     const byId = new Map(certs.map((c) => [c.id, c]));
     const contexts = new Map<string, SecureContext>();
     let catchAll: SecureContext | undefined;
@@ -32,6 +47,7 @@ class Store implements CertStore {
         ctx = contextFor(cert, `certificate ${cert.id}`);
         contexts.set(cert.id, ctx);
       }
+      this.#sources.set(ctx, cert);
       const name = normalize(sni.name);
       if (name === '*') catchAll = ctx;
       else if (name.startsWith('*.')) this.#leftWild.set(name.slice(2), ctx);
@@ -54,6 +70,12 @@ class Store implements CertStore {
     }
     return this.#catchAll ?? this.defaultContext;
   }
+
+  certFor(sni: string | undefined): CertSource {
+    const src = this.#sources.get(this.lookup(sni));
+    if (!src) throw new Error('the certificate of this SNI was built without its PEM (no defaultSource)');
+    return src;
+  }
 }
 
 function normalize(name: string): string {
@@ -61,12 +83,15 @@ function normalize(name: string): string {
   return n.endsWith('.') ? n.slice(0, -1) : n;
 }
 
-/** One context per certificate; with cert_alt both pairs go in, and OpenSSL picks by the client's sigalgs. */
-export function contextFor(c: Pick<CertificateEntity, 'cert' | 'key' | 'cert_alt' | 'key_alt'>, what: string): SecureContext {
+/**
+ * One context per certificate; with cert_alt both pairs go in, and OpenSSL picks by the client's sigalgs. `more`
+ * adds options (client auth: `ca`, `allowPartialTrustChain`).
+ */
+export function contextFor(c: Pick<CertificateEntity, 'cert' | 'key' | 'cert_alt' | 'key_alt'>, what: string, more: SecureContextOptions = {}): SecureContext {
   try {
     return c.cert_alt && c.key_alt
-      ? createSecureContext({ cert: [c.cert, c.cert_alt], key: [c.key, c.key_alt] })
-      : createSecureContext({ cert: c.cert, key: c.key });
+      ? createSecureContext({ ...more, cert: [c.cert, c.cert_alt], key: [c.key, c.key_alt] })
+      : createSecureContext({ ...more, cert: c.cert, key: c.key });
   } catch (e) {
     // The message of OpenSSL's error names the problem; the key itself never goes into it.
     throw new Error(`${what}: cannot build a TLS context: ${(e as Error).message}`, { cause: e });
@@ -80,6 +105,6 @@ export function contextFor(c: Pick<CertificateEntity, 'cert' | 'key' | 'cert_alt
  * Throws at config time when a certificate or key cannot be loaded.
  */
 export function compileCertStore(certs: CertificateEntity[], snis: SniEntity[], dflt: CertPair | SecureContext,
-  built?: ReadonlyMap<string, SecureContext>): CertStore {
-  return new Store(certs, snis, dflt, built);
+  built?: ReadonlyMap<string, SecureContext>, defaultSource?: Pick<CertPair, 'cert' | 'key'>): CertStore {
+  return new Store(certs, snis, dflt, built, defaultSource);
 }
