@@ -7,6 +7,7 @@ import { checkRoute, checkService, isStreamProtocol, sniNameProblem } from './ch
 import { checkCaCertificate, checkCertificate } from './check-tls.js';
 import { tagProblems } from './kong-ts-tags.js';
 import { checkMtlsPlugins } from './check-mtls.js';
+import { checkServiceTags } from './check-service-tags.js';
 import { checkConsumer, checkPlugin, checkUpstream, deriveTarget } from './check-upstream.js';
 
 export interface CheckContext {
@@ -39,6 +40,7 @@ export function checkEntities(ents: Entities, ctx: CheckContext): void {
   for (const e of ents.consumers) if (!e.bad) checkConsumer(e, ctx);
   for (const e of ents.plugins) if (!e.bad) checkPlugin(e, ctx);
   checkMtlsPlugins(ents, ctx);
+  checkServiceTags(ents, ctx);
   for (const type of ['services', 'routes', 'upstreams'] as const) {
     for (const e of ents[type]) {
       if (e.bad || !Array.isArray(e.raw.tags)) continue;
