@@ -126,7 +126,7 @@ function newPeerState(ip: string, port: number, hostname: string, targetId: stri
   const ps: PeerState = {
     peer, key: isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`,
     healthy: true, successes: 0, tcpFailures: 0, timeouts: 0, httpFailures: 0, connections: 0,
-    ewma: 0, measured: false, ewmaAt: 0, probing: false, gone: false,
+    ewma: 0, measured: false, ewmaAt: 0, probing: false, rampStart: 0, gone: false,
   };
   states.set(peer, ps);
   return ps;

@@ -7,6 +7,7 @@ import type { PeerState } from './types.js';
 import type { TcpCheck } from './probe-tcp.js';
 import { tagValue } from '../config/kong-ts-tags.js';
 import { decodeEscapes } from '../config/escapes.js';
+import { slowStartMs } from './slow-start.js';
 
 /** The send/expect of tags `kong-ts.healthcheck.send` / `.expect` (checked when the file was loaded). */
 export function tcpCheckOf(tags: readonly string[] | undefined): TcpCheck | undefined {
@@ -40,6 +41,12 @@ export class UpstreamState implements TargetOwner {
   latestTargetIds: ReadonlySet<string> = new Set();
   addrVersion = 0;
   healthVersion = 0;
+  /** moves whenever a peer starts a slow-start ramp (balancers then apply ramps again) */
+  rampVersion = 0;
+  /** ms of slow start (tag kong-ts.slow_start), 0 when off */
+  slowStartMs = 0;
+  /** false until the first compile's targets are in: those start at full weight */
+  #attached = false;
   readonly resolver: Resolver;
   readonly minTtl: number;
   readonly errorTtl: number;
@@ -70,6 +77,7 @@ export class UpstreamState implements TargetOwner {
       this.name = upstream.name;
       this.log = this.#baseLog.child({ upstream: upstream.name });
     }
+    this.slowStartMs = slowStartMs(upstream.tags);
     this.#active = activeLimits(hc);
     this.#passive = passiveLimits(hc);
     const a = hc.active;
@@ -105,7 +113,19 @@ export class UpstreamState implements TargetOwner {
   addressesChanged(_target: TargetState, added: PeerState[]): void {
     this.addrVersion++;
     this.healthVersion++;
+    if (this.#attached) for (const ps of added) this.#ramp(ps);
     for (const ps of added) this.#checker.probeNow(ps);
+  }
+
+  /** The first compile of this upstream is in: targets added from now on ramp up under slow start. */
+  markAttached(): void {
+    this.#attached = true;
+  }
+
+  #ramp(ps: PeerState): void {
+    if (this.slowStartMs <= 0) return;
+    ps.rampStart = performance.now();
+    this.rampVersion++;
   }
 
   /** A passive check result (from a balancer's report). */
@@ -127,6 +147,7 @@ export class UpstreamState implements TargetOwner {
     if (ps.healthy === healthy) return;
     ps.healthy = healthy;
     this.healthVersion++;
+    if (healthy) this.#ramp(ps);
     const t = this.targets.get(ps.peer.targetId);
     const fields = { target: t?.target ?? ps.peer.hostname, address: ps.key, reason };
     if (healthy) this.log.info(fields, 'target address is healthy');

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeEscapes } from '../../src/config/escapes.js';
+import { durationSeconds } from '../../src/config/kong-ts-tags.js';
 import { assertOk, formatted, HEAD, lines, load } from './helpers.js';
 
 function upstreamYaml(extra: string[], tags: string[] = []): string {
@@ -46,6 +47,15 @@ describe('healthchecks.active rules', () => {
       /tag 'kong-ts.healthcheck.send=A\\x4': bad escape/);
     assert.match(formatted(load(upstreamYaml(['type: tcp'], ['kong-ts.healthcheck.send=A\\q']))).join('\n'), /unknown escape '\\q'/);
     assert.match(formatted(load(upstreamYaml(['type: tcp'], ['kong-ts.reload=keep']))).join('\n'), /belongs on routes, not on upstreams/);
+  });
+
+  it('takes kong-ts.slow_start as a duration on upstreams', () => {
+    assertOk(load(upstreamYaml(['type: tcp'], ['kong-ts.slow_start=30s'])));
+    assertOk(load(upstreamYaml(['type: tcp'], ['kong-ts.slow_start=500ms'])));
+    assert.match(formatted(load(upstreamYaml(['type: tcp'], ['kong-ts.slow_start=soon']))).join('\n'),
+      /tag 'kong-ts.slow_start=soon': expected a duration such as 30s, 500ms or 2m/);
+    assert.equal(durationSeconds('2m'), 120);
+    assert.equal(durationSeconds('250ms'), 0.25);
   });
 
   it('decodes \\r \\n \\t \\s \\\\ and \\xHH', () => {
