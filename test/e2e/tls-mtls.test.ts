@@ -133,6 +133,13 @@ describe('mtls-auth: client certificates at the handshake', () => {
       plugins: [{ name: 'mtls-auth', protocols: ['tls'], config: { ca_certificates: ['11111111-2222-4333-8444-555555555555'], revocation_check_mode: 'STRICT' } }],
     }));
     assert.equal(strict.ok, false);
+    const onTcp = load(kongFile({
+      ca_certificates: [{ id: '11111111-2222-4333-8444-555555555555', cert: clientCA.cert }],
+      services: [{ name: 's', url: 'tcp://127.0.0.1:9', routes: [{ name: 'plain', protocols: ['tcp'], destinations: [{ port: 9 }],
+        plugins: [{ name: 'mtls-auth', protocols: ['tls'], config: { ca_certificates: ['11111111-2222-4333-8444-555555555555'] } }] }] }],
+    }));
+    assert.ok(onTcp.ok);
+    assert.match(onTcp.problems.map((p) => p.message).join('\n'), /mtls-auth on a route without protocol 'tls' has no effect/);
     assert.match(strict.problems.map((p) => p.message).join('\n'), /STRICT is not supported/);
   });
 });
