@@ -6,6 +6,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { generateSelfSigned } from '../../src/tls/default-cert.js';
+import { refreshTargetHealth } from '../../src/admin/runtime-api.js';
 import { count, poolYaml, startLb, waitFor, type LbInstance } from './balancer-helpers.js';
 
 // Active http and tcp send/expect probes against real servers through a running instance.
@@ -162,6 +163,11 @@ test('tcp send/expect probe: a real redis-server answering PING with +PONG is HE
   redis.proc.kill('SIGCONT');
   await waitFor(() => healthOf(lb, redis.port) === 'HEALTHY', 15_000, 'redis healthy again');
   assert.equal(healthOf(lb, liarPort), 'UNHEALTHY');
+  // the metric a scrape of /metrics shows
+  refreshTargetHealth(lb.inst.runtime, lb.inst.manager.current);
+  const text = await lb.inst.runtime.metrics.metricsText();
+  assert.ok(text.includes(`kong_upstream_target_health{upstream="pool",target="127.0.0.1:${liarPort}",state="unhealthy"} 1`), text);
+  assert.ok(text.includes(`kong_upstream_target_health{upstream="pool",target="127.0.0.1:${redis.port}",state="healthy"} 1`));
   const stopped = lb.logs.find((l) => l.msg === 'target address is unhealthy' && l.reason === 'timeout');
   assert.ok(stopped, 'the stop was counted as timeouts');
 });
