@@ -8,7 +8,8 @@ import { ClientAuth } from './client-auth.js';
 /**
  * The client-auth contexts of a snapshot: for each route whose `tls` chain holds an mtls-auth plugin (Kong's
  * scoping: route, service or global), a ClientAuth over one context map shared by every route of the snapshot
- * (keyed by certificate id, CA ids and flags, so routes with the same settings share their contexts).
+ * (keyed by content, so routes with the same settings share their contexts; pass the previous snapshot's map as
+ * `cache` to reuse the unchanged ones).
  */
 export function compileClientAuth(config: DeclarativeConfig, chains: ReadonlyMap<string, RouteChains>, certs: CertStore,
   cache = new Map<string, SecureContext>()): Map<string, ClientAuth> {

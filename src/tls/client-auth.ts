@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { SecureContext } from 'node:tls';
 import type { CaCertificateEntity } from '../config/types.js';
-import { contextFor, type CertStore } from './cert-store.js';
+import { contextFor, type CertSource, type CertStore } from './cert-store.js';
 
 /** The client-certificate settings of one route (from its mtls-auth plugin). */
 export interface ClientAuthSettings {
@@ -10,10 +11,11 @@ export interface ClientAuthSettings {
 
 /**
  * The handshake contexts of one route that asks for client certificates: the certificate the SNI chooses, with
- * the route's CA certificates as the trust store for the client's chain. Contexts are keyed by certificate id, CA
- * ids and partial-chain flag in a map shared by every route of the snapshot (two routes with the same settings
- * share them; a later snapshot may be handed the map of the previous one to reuse them). The route's own SNIs are
- * built up front; a name that reaches another certificate (a wildcard SNI) builds its context on first use, once.
+ * the route's CA certificates as the trust store for the client's chain. Contexts are keyed by the content of the
+ * certificate and of the CA list (sha256) and the partial-chain flag, in a map shared by every route of the snapshot:
+ * two routes with the same settings share them, and a later snapshot handed the same map reuses what did not change.
+ * The route's own SNIs are built up front; a name that reaches another certificate (a wildcard SNI) builds its
+ * context on first use, once. A handshake costs a lookup by SNI and one by certificate object.
  */
 export class ClientAuth {
   readonly #store: CertStore;
@@ -21,6 +23,7 @@ export class ClientAuth {
   readonly #partial: boolean;
   readonly #suffix: string;
   readonly #cache: Map<string, SecureContext>;
+  readonly #bySource = new Map<CertSource, SecureContext>();
 
   constructor(settings: ClientAuthSettings, store: CertStore, cas: ReadonlyMap<string, CaCertificateEntity>,
     cache: Map<string, SecureContext>, snis: readonly string[]) {
@@ -31,7 +34,7 @@ export class ClientAuth {
       return ca.cert;
     });
     this.#partial = settings.allowPartialChain;
-    this.#suffix = `|${[...settings.caIds].sort().join(',')}|${this.#partial ? 1 : 0}`;
+    this.#suffix = `|${digest(this.#ca.join('\n'))}|${this.#partial ? 1 : 0}`;
     this.#cache = cache;
     for (const sni of snis) this.contextFor(sni.replace(/^\*\./, 'x.').replace(/\.\*$/, '.x'));
   }
@@ -39,12 +42,19 @@ export class ClientAuth {
   /** The context of a handshake with this SNI. */
   contextFor(sni: string | undefined): SecureContext {
     const src = this.#store.certFor(sni);
-    const key = src.id + this.#suffix;
-    let ctx = this.#cache.get(key);
+    let ctx = this.#bySource.get(src);
+    if (ctx !== undefined) return ctx;
+    const key = digest(`${src.cert}\n${src.key}\n${src.cert_alt ?? ''}\n${src.key_alt ?? ''}`) + this.#suffix;
+    ctx = this.#cache.get(key);
     if (ctx === undefined) {
       ctx = contextFor(src, `certificate ${src.id} with mtls-auth`, { ca: [...this.#ca], allowPartialTrustChain: this.#partial });
       this.#cache.set(key, ctx);
     }
+    this.#bySource.set(src, ctx);
     return ctx;
   }
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
 }
