@@ -160,7 +160,7 @@ function legend(fmt, metric) {
 }
 const shown = [
   ['Sessions by status', 'sessions/s'], ['Bandwidth', 'bytes/s'], ['Session duration', 'ms'],
-  ['TLS handshakes', 'handshakes/s'], ['Config load duration', 's'], ['Unhealthy targets', 'targets'],
+  ['TLS handshakes', 'handshakes/s'], ['Config reload duration', 'ms'], ['Unhealthy targets', 'targets'],
 ];
 const charts = [];
 for (const [title, unit] of shown) {
