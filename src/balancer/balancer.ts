@@ -1,5 +1,6 @@
 import type { TargetEntity, UpstreamEntity } from '../config/types.js';
 import { checksEnabled } from './health.js';
+import { applyRamp, slowStartMs } from './slow-start.js';
 import { recordLatency, Latency } from './latency.js';
 import { LeastConnections } from './least-connections.js';
 import type { BalancerRegistry } from './registry.js';
@@ -46,6 +47,10 @@ class CompiledBalancer implements Balancer {
   readonly #algo: Algorithm;
   readonly #threshold: number;
   readonly #checks: boolean;
+  /** slow start in ms (tag kong-ts.slow_start), 0 when off; consistent hashing keeps its table and never ramps */
+  readonly #slowMs: number;
+  /** the upstream's rampVersion when no slot was ramping any more: until it moves, picks skip the ramp */
+  #rampIdleAt = -1;
   #slots: Slot[] = [];
   /** the address arrays the slots were built from (a target's array is replaced whenever its addresses change) */
   #builtFrom: readonly unknown[] = [];
@@ -62,12 +67,17 @@ class CompiledBalancer implements Balancer {
     this.#algo = algorithmOf(u);
     this.#threshold = u.healthchecks.threshold;
     this.#checks = checksEnabled(u.healthchecks);
+    this.#slowMs = u.algorithm === 'consistent-hashing' && u.hash_on === 'ip' ? 0 : slowStartMs(u.tags);
     this.#rebuild();
   }
 
   pick(clientIp: string, exclude?: Excluded): Peer | undefined {
     if (this.#builtAt !== this.#up.addrVersion) this.#refresh();
     if (this.#threshold > 0 && !this.#aboveThreshold()) return undefined;
+    if (this.#slowMs > 0 && this.#rampIdleAt !== this.#up.rampVersion) {
+      const version = this.#up.rampVersion;
+      if (!applyRamp(this.#slots, this.#slowMs, performance.now())) this.#rampIdleAt = version;
+    }
     return this.#algo.pick(this.#slots, clientIp, exclude)?.peer;
   }
 
@@ -157,9 +167,10 @@ class CompiledBalancer implements Balancer {
     this.#builtFrom = this.#targets.map((t) => t.state.addresses);
     const slots: Slot[] = [];
     for (const { entity, state } of this.#targets) {
-      for (const ps of state.addresses) slots.push({ peer: ps.peer, state: ps, weight: entity.weight, current: 0 });
+      for (const ps of state.addresses) slots.push({ peer: ps.peer, state: ps, weight: entity.weight, eff: entity.weight, current: 0 });
     }
     this.#slots = slots;
+    this.#rampIdleAt = -1;
     this.#algo.rebuild(slots);
     this.#builtAt = this.#up.addrVersion;
     this.#judgedAt = -1;

@@ -1,24 +1,36 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { HealthchecksConfig } from '../config/types.js';
+import { httpProbe } from './probe-http.js';
+import { tcpProbe, type Probe, type TcpCheck } from './probe-tcp.js';
 import type { PeerState } from './types.js';
 
-export type CheckResult = 'success' | 'tcp_failure' | 'timeout';
+export type CheckResult = 'success' | 'tcp_failure' | 'timeout' | 'http_failure';
 
 /** How many consecutive results flip a peer; 0 means that counter never trips. */
 export interface Limits {
   successes: number;
   tcpFailures: number;
   timeouts: number;
+  httpFailures: number;
 }
 
 export function activeLimits(hc: HealthchecksConfig): Limits {
   const a = hc.active;
-  return { successes: a.healthy.successes, tcpFailures: a.unhealthy.tcp_failures, timeouts: a.unhealthy.timeouts };
+  return {
+    successes: a.healthy.successes, tcpFailures: a.unhealthy.tcp_failures, timeouts: a.unhealthy.timeouts,
+    httpFailures: a.unhealthy.http_failures ?? 0,
+  };
 }
 
 export function passiveLimits(hc: HealthchecksConfig): Limits {
   const p = hc.passive;
-  return { successes: p.healthy.successes, tcpFailures: p.unhealthy.tcp_failures, timeouts: p.unhealthy.timeouts };
+  return { successes: p.healthy.successes, tcpFailures: p.unhealthy.tcp_failures, timeouts: p.unhealthy.timeouts, httpFailures: 0 };
+}
+
+/** The probe of an active configuration: http and https as Kong's; tcp, grpc and grpcs a connect (tcp with send/expect). */
+export function probeFor(active: HealthchecksConfig['active'], tcpCheck: TcpCheck | undefined): Probe {
+  if (active.type === 'http' || active.type === 'https') return httpProbe(active, active.type === 'https');
+  return tcpProbe(active.type === 'tcp' ? tcpCheck : undefined);
 }
 
 /** Whether any check (active or passive) can change a peer's health: Kong's HEALTHCHECKS_OFF otherwise. */
@@ -38,12 +50,17 @@ export function countResult(ps: PeerState, result: CheckResult, limits: Limits):
     ps.successes++;
     ps.tcpFailures = 0;
     ps.timeouts = 0;
+    ps.httpFailures = 0;
     return !ps.healthy && limits.successes > 0 && ps.successes >= limits.successes ? true : undefined;
   }
   ps.successes = 0;
   if (result === 'tcp_failure') {
     ps.tcpFailures++;
     return ps.healthy && limits.tcpFailures > 0 && ps.tcpFailures >= limits.tcpFailures ? false : undefined;
+  }
+  if (result === 'http_failure') {
+    ps.httpFailures++;
+    return ps.healthy && limits.httpFailures > 0 && ps.httpFailures >= limits.httpFailures ? false : undefined;
   }
   ps.timeouts++;
   return ps.healthy && limits.timeouts > 0 && ps.timeouts >= limits.timeouts ? false : undefined;
@@ -57,15 +74,16 @@ export interface CheckHost {
 }
 
 /**
- * Active TCP checks of one upstream: healthy peers every `healthy.interval` s, unhealthy ones every
- * `unhealthy.interval` s, a connect within `timeout` s counting as a success, at most `concurrency` probes at once.
- * Kong's other active types (http, https, grpc) are probed with the same TCP connect: a stream proxy has no
- * request to send. Timers and probe sockets are unref()ed so they never keep the process alive.
+ * Active checks of one upstream: healthy peers every `healthy.interval` s, unhealthy ones every
+ * `unhealthy.interval` s, with the probe of `type` (probe-http.ts, probe-tcp.ts) and its `timeout`, at most
+ * `concurrency` probes at once. Timers and probe sockets are unref()ed so they never keep the process alive.
  */
 export class ActiveChecker {
   readonly #host: CheckHost;
   #timers: NodeJS.Timeout[] = [];
   #active: HealthchecksConfig['active'] | undefined;
+  #key = '';
+  #probe: Probe | undefined;
   #queue: PeerState[] = [];
   #sockets = new Set<Socket>();
   #stopped = false;
@@ -79,12 +97,15 @@ export class ActiveChecker {
   }
 
   /** Starts, restarts or stops the timers for a (new) configuration; unchanged settings keep the running timers. */
-  configure(active: HealthchecksConfig['active']): void {
+  configure(active: HealthchecksConfig['active'], tcpCheck?: TcpCheck): void {
     const on = active.healthy.interval > 0 || active.unhealthy.interval > 0;
-    if (on && this.#active && JSON.stringify(this.#active) === JSON.stringify(active)) return;
+    const key = JSON.stringify([active, tcpCheck?.send?.toString('hex'), tcpCheck?.expect?.toString('hex')]);
+    if (on && this.#active && this.#key === key) return;
     this.#clearTimers();
     this.#dropQueue();
     this.#active = on ? structuredClone(active) : undefined;
+    this.#key = key;
+    this.#probe = on ? probeFor(active, tcpCheck) : undefined;
     if (!on) return;
     this.#every(active.healthy.interval, true);
     this.#every(active.unhealthy.interval, false);
@@ -131,27 +152,18 @@ export class ActiveChecker {
     const active = this.#active;
     if (active === undefined) return;
     const limit = Math.max(1, active.concurrency);
-    while (this.#sockets.size < limit && this.#queue.length > 0) this.#probe(this.#queue.shift()!, active.timeout);
+    while (this.#sockets.size < limit && this.#queue.length > 0) this.#run(this.#queue.shift()!, active.timeout);
   }
 
-  #probe(ps: PeerState, timeoutSeconds: number): void {
-    const socket = connect({ host: ps.peer.ip, port: ps.peer.port });
-    this.#sockets.add(socket);
-    socket.unref();
-    socket.setTimeout(Math.max(1, timeoutSeconds * 1000));
-    let done = false;
-    const finish = (result: CheckResult): void => {
-      if (done) return;
-      done = true;
-      socket.destroy();
-      this.#sockets.delete(socket);
+  #run(ps: PeerState, timeoutSeconds: number): void {
+    let socket: Socket | undefined = undefined;
+    socket = this.#probe!(ps.peer, timeoutSeconds * 1000, (result) => {
+      if (socket) this.#sockets.delete(socket);
       ps.probing = false;
       if (this.#stopped || ps.gone) return;
-      this.#host.result(ps, result);
+      if (result !== undefined) this.#host.result(ps, result);
       this.#pump();
-    };
-    socket.once('connect', () => finish('success'));
-    socket.once('timeout', () => finish('timeout'));
-    socket.once('error', () => finish('tcp_failure'));
+    });
+    this.#sockets.add(socket);
   }
 }

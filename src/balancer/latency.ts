@@ -24,7 +24,7 @@ export class Latency implements Algorithm {
     for (let k = 0; k < n; k++) {
       const s = slots[(start + k) % n]!;
       if (!usable(s, exclude)) continue;
-      const score = s.state.measured ? s.state.ewma / s.weight : -1;
+      const score = s.state.measured ? s.state.ewma / s.eff : -1;
       if (score < bestScore) {
         best = s;
         bestScore = score;

@@ -20,7 +20,7 @@ export class LeastConnections implements Algorithm {
     for (let k = 0; k < n; k++) {
       const s = slots[(start + k) % n]!;
       if (!usable(s, exclude)) continue;
-      const score = (s.state.connections + 1) / s.weight;
+      const score = (s.state.connections + 1) / s.eff;
       if (score < bestScore) {
         best = s;
         bestScore = score;

@@ -46,6 +46,7 @@ export class BalancerRegistry {
     }
     st.configure(upstream, upstream.healthchecks);
     for (const t of targets) st.ensureTarget(t);
+    st.markAttached();
     st.latestTargetIds = new Set(targets.map((t) => t.id));
     return st;
   }

@@ -22,8 +22,8 @@ export function pickSmooth(slots: readonly Slot[], exclude: Excluded | undefined
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!;
     if (!usable(s, exclude)) continue;
-    s.current += s.weight;
-    total += s.weight;
+    s.current += s.eff;
+    total += s.eff;
     if (best === undefined || s.current > best.current) best = s;
   }
   if (best !== undefined) best.current -= total;

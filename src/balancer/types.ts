@@ -62,12 +62,15 @@ export interface PeerState {
   successes: number;
   tcpFailures: number;
   timeouts: number;
+  httpFailures: number;
   connections: number;
   /** connect time EWMA in ms; `measured` false until the first sample */
   ewma: number;
   measured: boolean;
   ewmaAt: number;
   probing: boolean;
+  /** performance.now() when slow start began for it (turned healthy, or added); 0 when not ramping */
+  rampStart: number;
   /** set when its target or address is gone: late reports are ignored */
   gone: boolean;
 }
@@ -77,6 +80,8 @@ export interface Slot {
   readonly peer: Peer;
   readonly state: PeerState;
   readonly weight: number;
+  /** the weight the algorithms use: `weight`, or less while the peer ramps up under slow start (slow-start.ts) */
+  eff: number;
   /** smooth weighted round-robin's running weight */
   current: number;
 }

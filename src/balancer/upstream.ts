@@ -4,6 +4,22 @@ import type { Resolver } from './dns.js';
 import { ActiveChecker, activeLimits, countResult, passiveLimits, type CheckResult, type Limits } from './health.js';
 import { TargetState, type TargetOwner } from './target.js';
 import type { PeerState } from './types.js';
+import type { TcpCheck } from './probe-tcp.js';
+import { tagValue } from '../config/kong-ts-tags.js';
+import { decodeEscapes } from '../config/escapes.js';
+import { slowStartMs } from './slow-start.js';
+
+/** The send/expect of tags `kong-ts.healthcheck.send` / `.expect` (checked when the file was loaded). */
+export function tcpCheckOf(tags: readonly string[] | undefined): TcpCheck | undefined {
+  const bytes = (name: string): Buffer | undefined => {
+    const v = tagValue(tags, name);
+    const b = v === undefined ? undefined : decodeEscapes(v);
+    return Buffer.isBuffer(b) && b.length > 0 ? b : undefined;
+  };
+  const send = bytes('healthcheck.send');
+  const expect = bytes('healthcheck.expect');
+  return send || expect ? { send, expect } : undefined;
+}
 
 export interface UpstreamOptions {
   resolver: Resolver;
@@ -25,6 +41,12 @@ export class UpstreamState implements TargetOwner {
   latestTargetIds: ReadonlySet<string> = new Set();
   addrVersion = 0;
   healthVersion = 0;
+  /** moves whenever a peer starts a slow-start ramp (balancers then apply ramps again) */
+  rampVersion = 0;
+  /** ms of slow start (tag kong-ts.slow_start), 0 when off */
+  slowStartMs = 0;
+  /** false until the first compile's targets are in: those start at full weight */
+  #attached = false;
   readonly resolver: Resolver;
   readonly minTtl: number;
   readonly errorTtl: number;
@@ -55,14 +77,15 @@ export class UpstreamState implements TargetOwner {
       this.name = upstream.name;
       this.log = this.#baseLog.child({ upstream: upstream.name });
     }
+    this.slowStartMs = slowStartMs(upstream.tags);
     this.#active = activeLimits(hc);
     this.#passive = passiveLimits(hc);
     const a = hc.active;
-    if (a.type !== 'tcp' && (a.healthy.interval > 0 || a.unhealthy.interval > 0) && !this.#warnedType) {
+    if ((a.type === 'grpc' || a.type === 'grpcs') && (a.healthy.interval > 0 || a.unhealthy.interval > 0) && !this.#warnedType) {
       this.#warnedType = true;
-      this.log.warn({ type: a.type }, 'active health checks of a stream upstream are TCP connects');
+      this.log.warn({ type: a.type }, 'active grpc health checks of a stream upstream are TCP connects');
     }
-    this.#checker.configure(a);
+    this.#checker.configure(a, tcpCheckOf(upstream.tags));
   }
 
   /** The state of a target, created (healthy, checked at once) when the upstream did not have it yet. */
@@ -90,7 +113,19 @@ export class UpstreamState implements TargetOwner {
   addressesChanged(_target: TargetState, added: PeerState[]): void {
     this.addrVersion++;
     this.healthVersion++;
+    if (this.#attached) for (const ps of added) this.#ramp(ps);
     for (const ps of added) this.#checker.probeNow(ps);
+  }
+
+  /** The first compile of this upstream is in: targets added from now on ramp up under slow start. */
+  markAttached(): void {
+    this.#attached = true;
+  }
+
+  #ramp(ps: PeerState): void {
+    if (this.slowStartMs <= 0) return;
+    ps.rampStart = performance.now();
+    this.rampVersion++;
   }
 
   /** A passive check result (from a balancer's report). */
@@ -108,9 +143,11 @@ export class UpstreamState implements TargetOwner {
     ps.successes = 0;
     ps.tcpFailures = 0;
     ps.timeouts = 0;
+    ps.httpFailures = 0;
     if (ps.healthy === healthy) return;
     ps.healthy = healthy;
     this.healthVersion++;
+    if (healthy) this.#ramp(ps);
     const t = this.targets.get(ps.peer.targetId);
     const fields = { target: t?.target ?? ps.peer.hostname, address: ps.key, reason };
     if (healthy) this.log.info(fields, 'target address is healthy');

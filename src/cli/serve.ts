@@ -126,7 +126,7 @@ export function createServers(settings: Settings, core: Core, opts: {
   const udp = new UdpServer({
     listeners: udpListeners, logger, fdSessions: fds.udp, fdLimit: fds.limit,
     pickPeer: (service, ip) => (service.balancer ? service.balancer.pick(ip) ?? null : undefined),
-    pluginDeadline: settings.pluginPrereadTimeout,
+    pluginDeadline: settings.pluginPrereadTimeout, trustedIps: settings.trustedIps,
     onSessionEnd: (r) => {
       accessLog?.write(r);
       runtime.metrics.observeSession(r);

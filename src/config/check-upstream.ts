@@ -5,6 +5,7 @@ import { entityRef } from './flatten.js';
 import { isHostname } from './check-route.js';
 import { upstreamNameProblem } from './kong-values.js';
 import { validatePluginConfig } from './validate.js';
+import { checkHealthchecks } from './check-healthchecks.js';
 
 /** Port of a target that names none (Kong's default). */
 export const DEFAULT_TARGET_PORT = 8000;
@@ -13,6 +14,7 @@ export function checkUpstream(e: RawEntity, ctx: CheckContext): void {
   const name = e.raw.name;
   const bad = typeof name === 'string' ? upstreamNameProblem(name) : undefined;
   if (bad) ctx.problems.error([...e.path, 'name'], bad, { entity: entityRef(e), field: 'name' });
+  checkHealthchecks(e, ctx);
 }
 
 /**

@@ -6,6 +6,8 @@ import { idKey, isUnnamed, stableId } from './ids.js';
 import { checkRoute, checkService, isStreamProtocol, servicePathProblem, sniNameProblem } from './check-route.js';
 import { checkCaCertificate, checkCertificate } from './check-tls.js';
 import { tagProblems } from './kong-ts-tags.js';
+import { checkMtlsPlugins } from './check-mtls.js';
+import { checkServiceTags } from './check-service-tags.js';
 import { checkConsumer, checkPlugin, checkUpstream, deriveTarget } from './check-upstream.js';
 
 export interface CheckContext {
@@ -46,7 +48,9 @@ export function checkEntities(ents: Entities, ctx: CheckContext): void {
   for (const e of ents.upstreams) if (!e.bad) checkUpstream(e, ctx);
   for (const e of ents.consumers) if (!e.bad) checkConsumer(e, ctx);
   for (const e of ents.plugins) if (!e.bad) checkPlugin(e, ctx);
-  for (const type of ['services', 'routes'] as const) {
+  checkMtlsPlugins(ents, ctx);
+  checkServiceTags(ents, ctx);
+  for (const type of ['services', 'routes', 'upstreams'] as const) {
     for (const e of ents[type]) {
       if (e.bad || !Array.isArray(e.raw.tags)) continue;
       for (const p of tagProblems(type, e.raw.tags)) ctx.problems.error([...e.path, 'tags', p.index], p.message, { entity: entityRef(e), field: 'tags' });

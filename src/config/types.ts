@@ -87,8 +87,13 @@ export interface HealthchecksConfig {
     type: 'tcp' | 'http' | 'https' | 'grpc' | 'grpcs';
     timeout: number;
     concurrency: number;
-    healthy: { interval: number; successes: number };
-    unhealthy: { interval: number; tcp_failures: number; timeouts: number };
+    /** http and https probes: the request's path, extra headers (name → values), TLS name and verification */
+    http_path?: string;
+    headers?: Record<string, string[]> | null;
+    https_sni?: string | null;
+    https_verify_certificate?: boolean;
+    healthy: { interval: number; successes: number; http_statuses?: number[] };
+    unhealthy: { interval: number; tcp_failures: number; timeouts: number; http_failures?: number; http_statuses?: number[] };
   };
   passive: {
     type: 'tcp' | 'http' | 'https' | 'grpc' | 'grpcs';

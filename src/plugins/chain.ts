@@ -43,8 +43,10 @@ export class PluginChain {
   readonly #metrics: Metrics | undefined;
   /** the plugin names of this chain, highest priority first */
   readonly names: readonly string[];
+  readonly #all: readonly Entry[];
 
   constructor(entries: readonly Entry[], logger: Logger, metrics: Metrics | undefined) {
+    this.#all = entries;
     this.#preread = entries.filter((e) => typeof e.instance.preread === 'function');
     this.#log = entries.filter((e) => typeof e.instance.log === 'function');
     this.#logger = logger;
@@ -55,6 +57,11 @@ export class PluginChain {
   /** false when no plugin of this chain has a preread step: the data path can skip `preread` entirely. */
   get hasPreread(): boolean { return this.#preread.length > 0; }
   get hasLog(): boolean { return this.#log.length > 0; }
+
+  /** The instance of the plugin `name` in this chain (config-time use: a plugin whose work is done elsewhere). */
+  instanceOf(name: string): PluginInstance | undefined {
+    return this.#all.find((e) => e.name === name)?.instance;
+  }
 
   /**
    * Runs the preread steps and calls `done(result, ctx)` once. When every plugin answers synchronously,

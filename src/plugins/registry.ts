@@ -13,10 +13,11 @@ import { tcpLog } from './bundled/tcp-log.js';
 import { udpLog } from './bundled/udp-log.js';
 import { syslog } from './bundled/syslog.js';
 import { prometheus } from './bundled/prometheus.js';
+import { mtlsAuth } from './bundled/mtls-auth.js';
 
 /** The bundled stream plugins by name. */
 export const bundledPlugins: ReadonlyMap<string, StreamPlugin> = new Map<string, StreamPlugin>(
-  [ipRestriction, fileLog, tcpLog, udpLog, syslog, prometheus].map((p) => [p.name, p]),
+  [ipRestriction, fileLog, tcpLog, udpLog, syslog, prometheus, mtlsAuth].map((p) => [p.name, p]),
 );
 
 const NAME = /^[a-z0-9][a-z0-9_.-]*$/i;

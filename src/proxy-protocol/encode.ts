@@ -50,9 +50,11 @@ export interface ProxyV2Options {
   authority?: string;
   /** PP2_TYPE_ALPN: the negotiated application protocol */
   alpn?: string;
+  /** the transport of the proxied connection: 'tcp' (STREAM, the default) or 'udp' (DGRAM, one header per datagram) */
+  transport?: 'tcp' | 'udp';
 }
 
-/** A v2 PROXY command over TCP, with AUTHORITY and ALPN TLVs when given; AF_UNSPEC when an address is not an IP. */
+/** A v2 PROXY command (TCP, or UDP), with AUTHORITY and ALPN TLVs when given; AF_UNSPEC when an address is not an IP. */
 export function encodeProxyV2(src: ProxyAddress, dst: ProxyAddress, opts: ProxyV2Options = {}): Buffer {
   const f = family(src, dst);
   const addrLen = !f ? 0 : f.six ? 36 : 12;
@@ -62,7 +64,8 @@ export function encodeProxyV2(src: ProxyAddress, dst: ProxyAddress, opts: ProxyV
   const buf = Buffer.alloc(16 + addrLen + tlvLen);
   V2_SIGNATURE.copy(buf, 0);
   buf[12] = 0x21; // version 2, PROXY
-  buf[13] = !f ? 0x00 : f.six ? 0x21 : 0x11; // family and STREAM
+  const proto = opts.transport === 'udp' ? 0x02 : 0x01; // DGRAM or STREAM
+  buf[13] = !f ? 0x00 : (f.six ? 0x20 : 0x10) | proto; // family and transport
   buf.writeUInt16BE(addrLen + tlvLen, 14);
   if (f && !f.six) {
     writeV4(buf, 16, f.s);

@@ -4,4 +4,5 @@ export { parseProxyHeader, formatV6, V1_MAX, V2_MAX_PAYLOAD, V2_SIGNATURE, PP2_T
 export type { ParseResult, ProxyAddress, ProxyHeader, ProxySsl, ProxyTlv } from './parse.js';
 export { readProxyHeader, type ReadOptions, type ReadResult } from './read.js';
 export { encodeProxyV1, encodeProxyV2, type ProxyV2Options } from './encode.js';
+export { datagramHeader, unwrapDatagram, type Unwrapped } from './datagram.js';
 export { compileTrustedIps, type TrustedIps } from './trusted.js';

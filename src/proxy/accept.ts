@@ -16,7 +16,7 @@ import type { CompiledRoute, ConnInfo } from '../router/types.js';
 import type { ListenSpec } from '../settings/types.js';
 import { MAX_HELLO, type ClientHello } from '../tls/client-hello.js';
 import { peekClientHello } from '../tls/peek.js';
-import { terminateTls, type TlsInfo } from '../tls/terminate.js';
+import { ClientCertError, terminateTls, type TlsInfo } from '../tls/terminate.js';
 import type { TLSSocket } from 'node:tls';
 import type { Hold, Limits } from './limits.js';
 import { emitRecord, Session, type SessionContext } from './session.js';
@@ -38,6 +38,8 @@ export class Accepted implements ConnInfo {
   dstPort: number;
   sni: string | undefined = undefined;
   hold: Hold | undefined = undefined;
+  /** a refused client certificate (mtls-auth): `NONE` or `FAILED:reason` for the record */
+  clientVerify: string | undefined = undefined;
   readonly t0 = performance.now();
   readonly startedAt = Date.now();
 
@@ -199,7 +201,16 @@ function routeHello(fe: Frontend, a: Accepted, r: CompiledRoute, hello: ClientHe
     return;
   }
   if (!a.snap.certs) return reject(fe, a, 500, r);
-  terminateTls(a.client, buffered, a.snap.certs, { handshakeTimeoutMs: fe.prereadTimeout, sni: hello.sni },
+  const auth = a.snap.clientAuth?.get(r.id);
+  let secureContext;
+  try {
+    secureContext = auth?.contextFor(hello.sni);
+  } catch (err) {
+    fe.logger.error({ err, route: r.name ?? r.id }, 'cannot build the client-auth TLS context: connection closed');
+    return reject(fe, a, 500, r);
+  }
+  terminateTls(a.client, buffered, a.snap.certs,
+    { handshakeTimeoutMs: fe.prereadTimeout, sni: hello.sni, secureContext, requestCert: auth !== undefined },
     (err, tlsSocket, info) => terminated(fe, a, r, hello, err, tlsSocket, info));
 }
 
@@ -207,12 +218,22 @@ function terminated(fe: Frontend, a: Accepted, r: CompiledRoute, hello: ClientHe
   tlsSocket: TLSSocket | undefined, info: TlsInfo | undefined): void {
   fe.metrics?.tlsHandshake(!err);
   if (err || !tlsSocket) {
+    if (err instanceof ClientCertError) {
+      a.clientVerify = err.verify;
+      fe.logger.info({ src: hostPort(a.srcIp, a.srcPort), sni: hello.sni ?? null, route: r.name ?? r.id, reason: err.message }, 'client certificate refused');
+      return reject(fe, a, 401, r);
+    }
     fe.logger.debug({ src: hostPort(a.srcIp, a.srcPort), sni: hello.sni ?? null, reason: err?.message }, 'TLS handshake failed');
     return reject(fe, a, 400, r);
   }
   tlsSocket.pause();
   const s = new Session(a, tlsSocket, fe, r);
   s.tls = { version: info?.version, cipher: info?.cipher, sni: hello.sni, alpn: hello.alpn.length ? hello.alpn : undefined };
+  if (info?.client) {
+    s.tls.client_verify = 'SUCCESS';
+    s.tls.client_subject = info.client.subject;
+    s.tls.client_fingerprint = info.client.fingerprint;
+  }
   // one turn later: records that came with the client's Finished (a close_notify and FIN from clients that only
   // handshake) are read by then, and such a session needs no upstream connection (see Session.start)
   setImmediate(beginSession, s);
@@ -243,7 +264,8 @@ function reject(fe: Frontend, a: Accepted, status: number, r?: CompiledRoute): v
     const ms = Math.round(performance.now() - a.t0);
     emitRecord(fe, {
       session: { received: client.bytesRead, sent: 0, status, server_port: a.dstPort, closed_by: 'proxy',
-        tls: a.sni !== undefined ? { sni: a.sni } : undefined },
+        tls: a.clientVerify !== undefined ? { sni: a.sni, client_verify: a.clientVerify }
+          : a.sni !== undefined ? { sni: a.sni } : undefined },
       upstream: { received: 0, sent: 0 },
       latencies: { kong: ms, session: ms },
       tries: [],

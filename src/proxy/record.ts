@@ -15,7 +15,11 @@ export interface TryRecord {
 
 export interface SessionRecord {
   session: {
-    tls?: { version?: string; cipher?: string; client_verify?: string; sni?: string; alpn?: string[]; passthrough?: boolean };
+    tls?: {
+      version?: string; cipher?: string; client_verify?: string; sni?: string; alpn?: string[]; passthrough?: boolean;
+      /** mtls-auth: the accepted client certificate's subject DN and SHA-256 fingerprint (lower-case hex) */
+      client_subject?: string; client_fingerprint?: string;
+    };
     /** bytes received from the client */
     received: number;
     /** bytes sent to the client */

@@ -1,6 +1,7 @@
 import type { PluginChain } from '../plugins/chain.js';
 import type { Router } from '../router/types.js';
 import type { CertStore } from '../tls/cert-store.js';
+import type { ClientAuth } from '../tls/client-auth.js';
 
 /** A route's plugin chains by connection protocol (Kong runs a plugin only on the protocols it names). */
 export interface RouteChains {
@@ -30,4 +31,6 @@ export interface ProxySnapshot {
   /** plain listeners (the ListenSpec objects of the settings) that look for a TLS ClientHello before routing
    * (`stream_tls_detect = auto`) */
   readonly tlsDetect?: ReadonlySet<object>;
+  /** tls routes that require a client certificate (mtls-auth), by route id */
+  readonly clientAuth?: ReadonlyMap<string, ClientAuth>;
 }

@@ -18,6 +18,7 @@ import { tlsDetectSet, type ListenerAddress } from '../router/tls-listeners.js';
 import type { CompiledService, Router } from '../router/types.js';
 import { Slicer } from '../slices.js';
 import { compileCertStore, contextFor } from '../tls/cert-store.js';
+import { compileClientAuth } from '../tls/client-auth-routes.js';
 import { compileUpstreamTls } from '../tls/upstream.js';
 import type { Runtime } from './runtime.js';
 import { deepFreeze, type Snapshot, type SnapshotInput, type SnapshotListeners } from './snapshot.js';
@@ -47,6 +48,8 @@ export class SnapshotBuilder {
   readonly #listeners: SnapshotListeners | undefined;
   #last: Parts | undefined;
   #defaultContext: SecureContext | undefined;
+  /** mtls-auth handshake contexts by content (tls/client-auth.ts), handed from build to build */
+  #clientAuthContexts = new Map<string, SecureContext>();
 
   constructor(rt: Runtime, listeners?: SnapshotListeners) {
     this.#rt = rt;
@@ -113,7 +116,7 @@ export class SnapshotBuilder {
       if (sl.due()) await sl.pause();
     }
     this.#defaultContext ??= contextFor({ cert: rt.defaultCert.cert, key: rt.defaultCert.key }, 'the default certificate');
-    const certs = compileCertStore(config.certificates as CertificateEntity[], config.snis as DeclarativeConfig['snis'], this.#defaultContext, built);
+    const certs = compileCertStore(config.certificates as CertificateEntity[], config.snis as DeclarativeConfig['snis'], this.#defaultContext, built, rt.defaultCert);
     await sl.tick();
 
     // services: reused while the entity, its balancer and its upstream TLS are the same
@@ -195,6 +198,10 @@ export class SnapshotBuilder {
       if (max !== undefined) routeMax.set(r.id, Number(max));
       if (sl.due()) await sl.pause();
     }
+    // contexts of unchanged certificates and CA lists are reused; the map starts over when it has grown large
+    const authContexts = new Map(this.#clientAuthContexts.size > 1000 ? [] : this.#clientAuthContexts);
+    const clientAuth = compileClientAuth(config, routeChains, certs, authContexts);
+    this.#clientAuthContexts = authContexts;
     const changes = last && fps && last.fps ? { from: last.config, affected: await affectedSince(last, next, sl) } : undefined;
 
     const snapshot: Snapshot = Object.freeze(Object.defineProperties({
@@ -214,6 +221,7 @@ export class SnapshotBuilder {
       tlsDetect,
       routeById,
       changes,
+      clientAuth,
     } as Omit<Snapshot, 'text'>, {
       // decoded on first use (GET /config): a large file is not copied into a string on every reload
       text: { get: () => input.text, enumerable: true },

@@ -7,6 +7,7 @@ import type { RouteChains } from '../proxy/types.js';
 import type { ListenerAddress } from '../router/tls-listeners.js';
 import type { CompiledService, Router } from '../router/types.js';
 import type { CertStore } from '../tls/cert-store.js';
+import type { ClientAuth } from '../tls/client-auth.js';
 import type { Runtime } from './runtime.js';
 
 /**
@@ -40,6 +41,8 @@ export interface Snapshot {
   readonly routeById?: ReadonlyMap<string, RouteEntity>;
   /** the routes of `from` (the config this one replaced) that this one removed or changed, worked out while building */
   readonly changes?: { readonly from: DeclarativeConfig; readonly affected: ReadonlyMap<string, 'removed' | 'changed'> };
+  /** tls routes with an mtls-auth plugin: their handshake contexts (tls/client-auth.ts) */
+  readonly clientAuth: ReadonlyMap<string, ClientAuth>;
 }
 
 /** What the process serves, for the parts of a snapshot that depend on its listeners. */

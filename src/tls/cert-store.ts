@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { CertificateEntity, SniEntity } from '../config/types.js';
 import type { CertPair } from './default-cert.js';
 
@@ -9,6 +9,17 @@ export interface CertStore {
   lookup(sni: string | undefined): SecureContext;
   /** the default certificate's context */
   readonly defaultContext: SecureContext;
+  /** The certificate `lookup(sni)` serves (for contexts built from it with more settings, e.g. client auth). */
+  certFor(sni: string | undefined): CertSource;
+}
+
+/** A certificate and key as a context was built from; `id` is the certificate entity's (or 'default'). */
+export interface CertSource {
+  readonly id: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly cert_alt?: string | null;
+  readonly key_alt?: string | null;
 }
 
 class Store implements CertStore {
@@ -19,9 +30,13 @@ class Store implements CertStore {
   readonly #rightWild = new Map<string, SecureContext>();
   readonly #catchAll: SecureContext | undefined;
   readonly defaultContext: SecureContext;
+  readonly #sources = new Map<SecureContext, CertSource>();
 
-  constructor(certs: CertificateEntity[], snis: SniEntity[], dflt: CertPair | SecureContext, built?: ReadonlyMap<string, SecureContext>) {
+  constructor(certs: CertificateEntity[], snis: SniEntity[], dflt: CertPair | SecureContext, built?: ReadonlyMap<string, SecureContext>,
+    defaultSource?: Pick<CertPair, 'cert' | 'key'>) {
     this.defaultContext = 'cert' in dflt ? contextFor({ cert: dflt.cert, key: dflt.key }, 'the default certificate') : dflt;
+    const src = 'cert' in dflt ? dflt : defaultSource;
+    if (src) this.#sources.set(this.defaultContext, { id: 'default', cert: src.cert, key: src.key });
     const byId = new Map(certs.map((c) => [c.id, c]));
     const contexts = new Map<string, SecureContext>();
     let catchAll: SecureContext | undefined;
@@ -33,6 +48,7 @@ class Store implements CertStore {
         ctx = contextFor(cert, `certificate ${cert.id}`);
         contexts.set(cert.id, ctx);
       }
+      this.#sources.set(ctx, cert);
       const name = normalize(sni.name);
       if (name === '*') catchAll = ctx;
       else if (name.startsWith('*.')) this.#leftWild.set(name.slice(2), ctx);
@@ -55,6 +71,12 @@ class Store implements CertStore {
     }
     return this.#catchAll ?? this.defaultContext;
   }
+
+  certFor(sni: string | undefined): CertSource {
+    const src = this.#sources.get(this.lookup(sni));
+    if (!src) throw new Error('the certificate of this SNI was built without its PEM (no defaultSource)');
+    return src;
+  }
 }
 
 function normalize(name: string): string {
@@ -71,12 +93,17 @@ function normalize(name: string): string {
 const TICKET_KEYS = randomBytes(48);
 const SESSION_TIMEOUT_S = 300;
 
-/** One context per certificate; with cert_alt both pairs go in, and OpenSSL picks by the client's sigalgs. */
-export function contextFor(c: Pick<CertificateEntity, 'cert' | 'key' | 'cert_alt' | 'key_alt'>, what: string): SecureContext {
+/**
+ * One context per certificate; with cert_alt both pairs go in, and OpenSSL picks by the client's sigalgs. `more`
+ * adds options (client auth: `ca`, `allowPartialTrustChain`). A context that verifies client certificates seals
+ * its tickets with keys of its own: a ticket from a context that asked for no certificate never resumes there.
+ */
+export function contextFor(c: Pick<CertificateEntity, 'cert' | 'key' | 'cert_alt' | 'key_alt'>, what: string, more: SecureContextOptions = {}): SecureContext {
+  const tickets = { ticketKeys: more.ca ? randomBytes(48) : TICKET_KEYS, sessionTimeout: SESSION_TIMEOUT_S };
   try {
     return c.cert_alt && c.key_alt
-      ? createSecureContext({ cert: [c.cert, c.cert_alt], key: [c.key, c.key_alt], ticketKeys: TICKET_KEYS, sessionTimeout: SESSION_TIMEOUT_S })
-      : createSecureContext({ cert: c.cert, key: c.key, ticketKeys: TICKET_KEYS, sessionTimeout: SESSION_TIMEOUT_S });
+      ? createSecureContext({ ...more, ...tickets, cert: [c.cert, c.cert_alt], key: [c.key, c.key_alt] })
+      : createSecureContext({ ...more, ...tickets, cert: c.cert, key: c.key });
   } catch (e) {
     // The message of OpenSSL's error names the problem; the key itself never goes into it.
     throw new Error(`${what}: cannot build a TLS context: ${(e as Error).message}`, { cause: e });
@@ -90,6 +117,6 @@ export function contextFor(c: Pick<CertificateEntity, 'cert' | 'key' | 'cert_alt
  * Throws at config time when a certificate or key cannot be loaded.
  */
 export function compileCertStore(certs: CertificateEntity[], snis: SniEntity[], dflt: CertPair | SecureContext,
-  built?: ReadonlyMap<string, SecureContext>): CertStore {
-  return new Store(certs, snis, dflt, built);
+  built?: ReadonlyMap<string, SecureContext>, defaultSource?: Pick<CertPair, 'cert' | 'key'>): CertStore {
+  return new Store(certs, snis, dflt, built, defaultSource);
 }

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
+import { TLSSocket, type SecureContext } from 'node:tls';
 import type { CertStore } from './cert-store.js';
 
 export interface TerminateOptions {
@@ -9,6 +9,21 @@ export interface TerminateOptions {
   sni?: string;
   /** ALPN protocols the server accepts (none by default: a layer-4 proxy negotiates none, like Kong) */
   ALPNProtocols?: string[];
+  /** a context other than the SNI's (a route's client-auth context, tls/client-auth.ts) */
+  secureContext?: SecureContext;
+  /** request a client certificate and refuse the handshake without a trusted one (mtls-auth) */
+  requestCert?: boolean;
+}
+
+/** A client certificate that was missing or not trusted: the session's status is 401. */
+export class ClientCertError extends Error {
+  readonly status = 401;
+  /** nginx's `$ssl_client_verify` for the record: `NONE` or `FAILED:reason` */
+  readonly verify: string;
+  constructor(message: string, verify: string) {
+    super(message);
+    this.verify = verify;
+  }
 }
 
 /** What the handshake settled, for the session log (`session.tls` in Kong's log record). */
@@ -19,13 +34,15 @@ export interface TlsInfo {
   cipher: string;
   /** negotiated ALPN protocol, if any */
   alpn?: string;
+  /** a verified client certificate (routes with mtls-auth): its subject DN and SHA-256 fingerprint (hex) */
+  client?: { subject: string; fingerprint: string };
 }
 
 export type TerminateCallback = (err: Error | null, tlsSocket?: TLSSocket, info?: TlsInfo) => void;
 
 class Handshake {
   timer: NodeJS.Timeout | undefined;
-  constructor(readonly raw: Socket, readonly tls: TLSSocket, readonly done: TerminateCallback) {}
+  constructor(readonly raw: Socket, readonly tls: TLSSocket, readonly done: TerminateCallback, readonly requestCert: boolean) {}
 }
 
 const kHandshake = Symbol('kong-ts.handshake');
@@ -39,19 +56,23 @@ type Wrapped = TLSSocket & { [kHandshake]?: Handshake };
  * Attach your own 'error' listener to the TLS socket inside `done`: the ones added here are removed.
  */
 export function terminateTls(socket: Socket, buffered: Buffer, store: CertStore, opts: TerminateOptions, done: TerminateCallback): void {
-  const secureContext = store.lookup(opts.sni);
+  const secureContext = opts.secureContext ?? store.lookup(opts.sni);
+  const requestCert = opts.requestCert === true;
   // Node's TLSSocket feeds whatever is in the wrapped socket's read buffer to OpenSSL before reading the
   // handle (initRead in lib/_tls_wrap.js), so unshift is the way to put the peeked bytes back.
   if (buffered.length > 0) socket.unshift(buffered);
   let tls: Wrapped;
   try {
-    tls = new TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: opts.ALPNProtocols });
+    tls = new TLSSocket(socket, {
+      isServer: true, secureContext, ALPNProtocols: opts.ALPNProtocols,
+      ...(requestCert ? { requestCert: true, rejectUnauthorized: true } : {}),
+    });
   } catch (e) {
     socket.destroy();
     done(e as Error);
     return;
   }
-  const hs = new Handshake(socket, tls, done);
+  const hs = new Handshake(socket, tls, done, requestCert);
   tls[kHandshake] = hs;
   hs.timer = setTimeout(onTimeout, opts.handshakeTimeoutMs, hs);
   tls.on('secure', onSecure);
@@ -63,6 +84,12 @@ function settle(hs: Handshake, err: Error | null): void {
   const t = hs.tls as Wrapped;
   if (t[kHandshake] !== hs) return;
   t[kHandshake] = undefined;
+  let client: TlsInfo['client'];
+  if (!err && hs.requestCert) {
+    const c = clientCert(t);
+    if (c instanceof ClientCertError) err = c;
+    else client = c;
+  }
   clearTimeout(hs.timer);
   t.removeListener('secure', onSecure);
   t.removeListener('error', onError);
@@ -76,7 +103,26 @@ function settle(hs: Handshake, err: Error | null): void {
     hs.done(err);
     return;
   }
-  hs.done(null, t, tlsInfo(t));
+  const info = tlsInfo(t);
+  if (client) info.client = client;
+  hs.done(null, t, info);
+}
+
+/**
+ * The verified client certificate, or the reason it is refused. Node's server TLSSocket (outside tls.Server) does
+ * not act on its verification result itself: OpenSSL's verify result is read here (`ssl.verifyError()`, what
+ * tls.Server does on 'secure').
+ */
+function clientCert(t: TLSSocket): { subject: string; fingerprint: string } | ClientCertError {
+  const ssl = (t as unknown as { ssl?: { verifyError?(): Error | null } }).ssl;
+  const err = ssl?.verifyError?.() ?? null;
+  const peer = t.getPeerX509Certificate();
+  if (!peer) return new ClientCertError('TLS handshake failed: no required TLS certificate was sent', 'NONE');
+  if (err) {
+    const code = (err as Error & { code?: string }).code ?? err.message;
+    return new ClientCertError(`TLS certificate failed verification: ${code}`, `FAILED:${code}`);
+  }
+  return { subject: peer.subject.split('\n').join(','), fingerprint: peer.fingerprint256.replace(/:/g, '').toLowerCase() };
 }
 
 function ignore(): void {}
@@ -88,7 +134,13 @@ function onSecure(this: Wrapped): void {
 
 function onError(this: Wrapped, e: Error): void {
   const hs = this[kHandshake];
-  if (hs) settle(hs, new Error(`TLS handshake failed: ${describe(e)}`, { cause: e }));
+  if (!hs) return;
+  // OpenSSL ends the handshake itself when a required client certificate is missing
+  if (hs.requestCert && /PEER_DID_NOT_RETURN_A_CERTIFICATE|certificate required/i.test(`${(e as { code?: string }).code} ${describe(e)}`)) {
+    settle(hs, new ClientCertError('TLS handshake failed: no required TLS certificate was sent', 'NONE'));
+    return;
+  }
+  settle(hs, new Error(`TLS handshake failed: ${describe(e)}`, { cause: e }));
 }
 
 /** OpenSSL's short reason (`unsupported protocol`) and Node's code, not the multi-line OpenSSL error string. */

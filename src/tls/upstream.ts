@@ -14,7 +14,7 @@ let systemCa: string[] | undefined;
  * The system's trust store, read once: Kong trusts the system store (`lua_ssl_trusted_certificate = system`).
  * Node ≥ 22.15 reads it itself; on Node 20 the distribution's bundle file is read, else Node's Mozilla roots.
  */
-function systemStore(): string[] {
+export function systemStore(): string[] {
   if (systemCa) return systemCa;
   const get = (tls as unknown as { getCACertificates?: (kind: string) => string[] }).getCACertificates;
   if (get) return (systemCa = get('system'));

@@ -22,6 +22,8 @@ import type { ListenSpec } from '../settings/types.js';
 import { plainIp, UdpSession, type PickPeer, type UdpContext, type UdpCounters, type UdpListener } from './session.js';
 import { oldestOfSource, SessionTable } from './table.js';
 import { RateLimitedWarn } from '../limits/fd-budget.js';
+import { receiveProxied } from './proxy.js';
+import { compileTrustedIps, type TrustedIps } from '../proxy-protocol/index.js';
 
 export type { PickPeer, UdpPeer } from './session.js';
 
@@ -45,6 +47,8 @@ export interface UdpServerOptions {
   fdLimit?: number;
   /** SO_RCVBUF and SO_SNDBUF of the listener sockets in bytes (default 4 MiB; the kernel may cap it) */
   socketBufferSize?: number;
+  /** who may send PROXY protocol v2 datagrams to `udp proxy_protocol` listeners (the `trusted_ips` setting) */
+  trustedIps?: string[];
 }
 
 export interface UdpStats {
@@ -98,8 +102,10 @@ export class UdpServer {
   readonly #bufferSize: number;
   readonly #capWarn: RateLimitedWarn;
   readonly #sourceCapWarn: RateLimitedWarn;
+  readonly #trusted: TrustedIps | undefined;
 
   constructor(opts: UdpServerOptions) {
+    this.#trusted = opts.trustedIps?.length ? compileTrustedIps(opts.trustedIps) : undefined;
     this.#specs = opts.listeners.filter((l) => l.udp);
     this.#logger = opts.logger;
     this.#onSessionEnd = opts.onSessionEnd;
@@ -173,11 +179,9 @@ export class UdpServer {
   }
 
   #listenOne(spec: ListenSpec): Promise<void> {
-    for (const flag of ['ssl', 'proxyProtocol'] as const) {
-      if (spec[flag]) {
-        const name = flag === 'proxyProtocol' ? 'proxy_protocol' : flag;
-        return Promise.reject(new KongTsError('KTS_NOT_SUPPORTED', [`stream_listen '${spec.text}': the '${name}' flag with 'udp'`]));
-      }
+    if (spec.ssl) return Promise.reject(new KongTsError('KTS_NOT_SUPPORTED', [`stream_listen '${spec.text}': the 'ssl' flag with 'udp'`]));
+    if (spec.proxyProtocol && !this.#trusted) {
+      this.#logger.warn({ listen: spec.text }, 'a udp proxy_protocol listener with empty trusted_ips drops every datagram: set trusted_ips');
     }
     if (spec.reuseport) this.#logger.info({ listen: spec.text }, 'reuseport is accepted and has no effect in a single process');
     const socket = createSocket({ type: isIP(spec.host) === 6 ? 'udp6' : 'udp4', ipv6Only: spec.ipv6only ?? false, lookup: literalLookup });
@@ -215,42 +219,70 @@ export class UdpServer {
 
   #onMessage(l: UdpListener, msg: Buffer, rinfo: RemoteInfo): void {
     this.#counters.datagramsIn++;
+    if (l.spec.proxyProtocol) return this.#onProxied(l, msg, rinfo);
     const s = l.sources.get(rinfo.address)?.get(rinfo.port) as UdpSession | undefined;
     if (s !== undefined) {
       s.fromClient(msg);
       return;
     }
-    try {
-      this.#newSession(l, msg, rinfo);
-    } catch (err) {
+    this.#start(l, msg, rinfo, rinfo.address, rinfo.port);
+  }
+
+  /** proxy_protocol listeners (udp/proxy.ts): sessions are the clients inside the headers; replies go to the sender */
+  #onProxied(l: UdpListener, raw: Buffer, rinfo: RemoteInfo): void {
+    const r = receiveProxied(this.#trusted, l, raw, rinfo.address, rinfo.port, this.#logger);
+    if (r === undefined) {
       this.#counters.dropped++;
-      this.#logger.debug({ err }, 'udp session start failed');
+      return;
+    }
+    const s = l.sources.get(r.ip)?.get(r.port) as UdpSession | undefined;
+    if (s !== undefined) {
+      s.replyIp = rinfo.address;
+      s.replyPort = rinfo.port;
+      s.fromClient(r.msg);
+      return;
+    }
+    const started = this.#start(l, r.msg, rinfo, r.ip, r.port);
+    if (started) {
+      started.replyIp = rinfo.address;
+      started.replyPort = rinfo.port;
     }
   }
 
-  #newSession(l: UdpListener, msg: Buffer, rinfo: RemoteInfo): void {
+  #start(l: UdpListener, msg: Buffer, rinfo: RemoteInfo, ip: string, port: number): UdpSession | undefined {
+    try {
+      return this.#newSession(l, msg, rinfo, ip, port);
+    } catch (err) {
+      this.#counters.dropped++;
+      this.#logger.debug({ err }, 'udp session start failed');
+      return undefined;
+    }
+  }
+
+  #newSession(l: UdpListener, msg: Buffer, rinfo: RemoteInfo, ip: string, port: number): UdpSession | undefined {
     const snap = this.#current;
     if (!snap) {
       this.#counters.dropped++;
       this.#logger.debug('udp datagram before any configuration was loaded: dropped');
-      return;
+      return undefined;
     }
-    const conn: ConnInfo = { protocol: 'udp', srcIp: rinfo.address, srcPort: rinfo.port, dstIp: l.host, dstPort: l.port };
+    const conn: ConnInfo = { protocol: 'udp', srcIp: ip, srcPort: port, dstIp: l.host, dstPort: l.port };
     const route = snap.router.match(conn);
     if (!route || !route.service) {
       this.#counters.dropped++;
       if (!route) this.#counters.noRoute++;
-      this.#logger.debug({ src: hostPort(rinfo.address, rinfo.port), dst: hostPort(l.host, l.port), route: route?.name ?? route?.id },
+      this.#logger.debug({ src: hostPort(ip, port), dst: hostPort(l.host, l.port), route: route?.name ?? route?.id },
         route ? 'route has no service: udp datagram dropped' : 'no Route found with those values');
-      if (this.#ctx.emit) this.#ctx.emit(this.#rejected(l, msg, rinfo, route, snap.hash));
-      return;
+      if (this.#ctx.emit) this.#ctx.emit(this.#rejected(l, msg, { ...rinfo, address: ip, port }, route, snap.hash));
+      return undefined;
     }
-    this.#makeRoom(l, rinfo.address);
-    const s = new UdpSession(this.#ctx, l, rinfo.address, rinfo.port, route, route.service, snap.routeChains?.get(route.id)?.udp);
+    this.#makeRoom(l, ip);
+    const s = new UdpSession(this.#ctx, l, ip, port, route, route.service, snap.routeChains?.get(route.id)?.udp);
     s.configHash = snap.hash;
     this.#table.add(s);
-    this.#logger.debug({ client: hostPort(rinfo.address, rinfo.port), route: route.name ?? route.id }, 'udp session started');
+    this.#logger.debug({ client: hostPort(ip, port), route: route.name ?? route.id }, 'udp session started');
     s.start(msg);
+    return s;
   }
 
   #makeRoom(l: UdpListener, ip: string): void {

@@ -18,6 +18,7 @@ import type { ListenSpec } from '../settings/types.js';
 import type { SessionTable, TableEntry } from './table.js';
 import type { PluginChain } from '../plugins/chain.js';
 import type { PrereadResult } from '../plugins/types.js';
+import { upstreamHeader } from './proxy.js';
 
 /** A peer picked by a balancer. */
 export interface UdpPeer {
@@ -113,6 +114,12 @@ export class UdpSession implements TableEntry {
   upSent = 0;
   upReceived = 0;
 
+  /** where replies go: the client, or the proxy that sent its datagrams (udp/proxy.ts) */
+  replyIp: string;
+  replyPort: number;
+  /** PROXY protocol v2 header sent in front of every upstream datagram (udp/proxy.ts), or null */
+  readonly ppHeader: Buffer | null;
+
   /** the route's udp plugin chain (preread runs before the upstream is picked) */
   readonly chain: PluginChain | undefined;
   logValues: Record<string, unknown> | undefined = undefined;
@@ -130,6 +137,9 @@ export class UdpSession implements TableEntry {
     this.byPort = listener.sources.get(clientIp) ?? new Map();
     this.route = route;
     this.service = service;
+    this.replyIp = clientIp;
+    this.replyPort = clientPort;
+    this.ppHeader = upstreamHeader(service.proxyProtocol, clientIp, clientPort, listener);
   }
 
   /** Picks the upstream and forwards the first datagram. */
@@ -240,7 +250,8 @@ export class UdpSession implements TableEntry {
 
   toUpstream(msg: Buffer): void {
     this.upSent += msg.length;
-    this.upstream!.send(msg);
+    if (this.ppHeader === null) this.upstream!.send(msg);
+    else this.upstream!.send([this.ppHeader, msg]);
   }
 
   /** Ends the session once: closes the upstream socket, leaves the table, reports the record. */
@@ -303,7 +314,7 @@ function onUpstreamMessage(this: UpstreamSocket, msg: Buffer): void {
   s.ctx.counters.datagramsOut++;
   s.lastSeen = performance.now();
   s.ctx.table.touch(s);
-  s.listener.socket.send(msg, s.clientPort, s.clientIp);
+  s.listener.socket.send(msg, s.replyPort, s.replyIp);
 }
 
 // A burst of replies must not overflow the default ~200 KiB buffer while the event loop is busy; the limit costs

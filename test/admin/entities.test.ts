@@ -79,7 +79,7 @@ describe('admin API: entities (Kong DB-less shapes)', () => {
     assert.equal((await h.get('/upstreams/off.upstream/targets/127.0.0.2:7002')).status, 404);
     assert.equal((await h.get('/services/nope/routes')).status, 404);
     assert.deepEqual((await h.get('/plugins/enabled')).body.enabled_plugins,
-      ['file-log', 'ip-restriction', 'prometheus', 'syslog', 'tcp-log', 'udp-log']);
+      ['file-log', 'ip-restriction', 'mtls-auth', 'prometheus', 'syslog', 'tcp-log', 'udp-log']);
   });
 
   it('pages with size, an opaque offset and next, across every page', async () => {

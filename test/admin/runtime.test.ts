@@ -19,7 +19,7 @@ describe('admin API: node info, status, sessions', () => {
     assert.equal(r.body.node_id, '3f0d6a2e-0000-4000-8000-000000000001');
     assert.equal(r.body.configuration.database, 'off');
     assert.equal(r.body.plugins.available_on_server['ip-restriction'].priority, 990);
-    assert.deepEqual(Object.keys(r.body.plugins.available_on_server), ['file-log', 'ip-restriction', 'prometheus', 'syslog', 'tcp-log', 'udp-log']);
+    assert.deepEqual(Object.keys(r.body.plugins.available_on_server), ['file-log', 'ip-restriction', 'mtls-auth', 'prometheus', 'syslog', 'tcp-log', 'udp-log']);
     assert.deepEqual(r.body.plugins.enabled_in_cluster, ['ip-restriction', 'prometheus']);
   });
 

@@ -16,7 +16,7 @@ const GOOD = `export default { name: 'hello', priority: 5, configSchema: { type:
 
 test('bundled, off, single bundled names', async () => {
   const all = await loadPlugins('bundled', '/');
-  assert.deepEqual([...all.keys()].sort(), ['file-log', 'ip-restriction', 'prometheus', 'syslog', 'tcp-log', 'udp-log']);
+  assert.deepEqual([...all.keys()].sort(), ['file-log', 'ip-restriction', 'mtls-auth', 'prometheus', 'syslog', 'tcp-log', 'udp-log']);
   assert.equal((await loadPlugins('off', '/')).size, 0);
   assert.deepEqual([...(await loadPlugins(['file-log', ' tcp-log '], '/')).keys()], ['file-log', 'tcp-log']);
   const schemas = pluginSchemas(all);
