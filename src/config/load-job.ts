@@ -139,7 +139,8 @@ export function runJob(job: LoadJob, port: MessagePort): LoadReply {
       port.postMessage({ type, items, fps: items.map(fingerprint) } satisfies Chunk);
     }
   }
-  // entity origins stay here: only problems use them, and 100,000 of them would weigh on the main thread's heap
+  const origins = Object.entries(config.origins);
+  for (let i = 0; i < origins.length; i += CHUNK * 4) port.postMessage({ origins: origins.slice(i, i + CHUNK * 4) } satisfies Chunk);
   const utf8 = text === '' ? undefined : new TextEncoder().encode(text);
   return {
     id, status: 'ok', hash, problems: checked.problems, formatVersion: checked.formatVersion, counts,
