@@ -6,6 +6,7 @@
 import { parse } from 'yaml';
 import { entityOfPath, NESTED } from '../config/flatten.js';
 import type { Path } from '../config/parse.js';
+import { PLAIN_TEXT } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
 import type { EntityType, Problem } from '../config/types.js';
 import { REDACTED } from './render.js';
@@ -34,7 +35,7 @@ export function nestFields(problems: readonly Problem[]): Record<string, unknown
     const path = parsePath(p.path);
     if (path.length === 0) {
       // the document itself (not YAML, not an object): Kong's parse failure
-      root.error ??= `failed parsing declarative configuration: ${p.message}`;
+      root.error ??= `failed parsing declarative configuration: ${p.message === PLAIN_TEXT ? 'expected an object' : p.message}`;
       continue;
     }
     let node: Node = root;

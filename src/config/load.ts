@@ -57,8 +57,10 @@ const TOP_LEVEL = new Set(['_format_version', '_transform', '_comment', '_ignore
  * A file that is not a declarative config at all (a password file, a key, a kong.conf given by mistake) is said to
  * be that, in one line: its lines are never echoed back as values or unknown fields into the log.
  */
+export const PLAIN_TEXT = 'not a declarative config: the file is plain text, not a YAML or JSON mapping';
+
 function notDeclarative(data: unknown): string | undefined {
-  if (typeof data === 'string') return 'not a declarative config: the file is plain text, not a YAML or JSON mapping';
+  if (typeof data === 'string') return PLAIN_TEXT;
   if (!isObject(data)) return undefined;
   const keys = Object.keys(data);
   if (keys.length === 0 || keys.some((k) => TOP_LEVEL.has(k))) return undefined;

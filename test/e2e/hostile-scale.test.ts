@@ -154,7 +154,8 @@ services:
     const rssAfter = rssKiB(pid);
     t.diagnostic(`kong-ts RSS: ${(rssStart / 1024).toFixed(1)} MiB at start, ${(rssBase / 1024).toFixed(1)} MiB after 5k warm-up, ` +
       `${(rssPeakShort / 1024).toFixed(1)} MiB right after the run, ${(rssAfter / 1024).toFixed(1)} MiB 2 s later`);
-    assert.ok(rssAfter - rssBase < 30 * 1024, `RSS grew by ${((rssAfter - rssBase) / 1024).toFixed(1)} MiB`);
+    // the ring of recent session tuples (10,000) and a busy machine's heap growth fit; a per-session leak does not
+    assert.ok(rssAfter - rssBase < 48 * 1024, `RSS grew by ${((rssAfter - rssBase) / 1024).toFixed(1)} MiB`);
 
     const conc = await ask<{ open: number; again: number; openMs: number; echoMs: number; closeMs: number }>(gen, { cmd: 'concurrent', port, n: CONCURRENT }, 100_000);
     const rssConc = rssKiB(pid);

@@ -82,9 +82,10 @@ const cases: Record<LintCode, { bad: () => string; good: () => string; expect?: 
   },
   'route-not-checked': {
     bad: () => HEAD + 'services:\n' + svc('a', Array.from({ length: 12 }, (_, i) => `{ name: r${i}, protocols: [tcp], sources: [{ ip: 10.${i}.0.0/16, port: ${1000 + i} }], destinations: [{ ip: 10.${i}.0.0/16, port: ${2000 + i} }] }`)
-      .concat('{ name: all, protocols: [tcp], sources: [{ ip: 0.0.0.0/0 }] }', '{ name: cover, protocols: [tcp], sources: [{ ip: 0.0.0.0/0 }, { ip: "::/0" }] }')),
+      // 'all' is taken by 'lo' and 'hi' together (equal priority, larger ids win as in Kong), by neither alone
+      .concat('{ name: all, protocols: [tcp], sources: [{ ip: 0.0.0.0/0 }] }', '{ name: lo, protocols: [tcp], sources: [{ ip: 0.0.0.0/1 }] }', '{ name: hi, protocols: [tcp], sources: [{ ip: 128.0.0.0/1 }] }')),
     good: () => HEAD + 'services:\n' + svc('a', ['{ name: all, protocols: [tcp], sources: [{ ip: 0.0.0.0/0 }] }']),
-    expect: /route '(all|cover)' has more value combinations against the routes near it than lint checks at once \(200\)/,
+    expect: /route 'all' has more value combinations against the routes near it than lint checks at once \(200\)/,
   },
 };
 
@@ -108,12 +109,13 @@ for (const [code, c] of Object.entries(cases) as [LintCode, (typeof cases)[LintC
   });
 }
 
-test('lint: a route with an exact SNI beside a wildcard one is not shadowed; tls SNI witnesses go through the router', () => {
+test('lint: exact and wildcard SNIs weigh the same, as in Kong: the larger id wins; tls SNI witnesses go through the router', () => {
   const text = HEAD + 'services:\n' + svc('a', ['{ name: wild, protocols: [tls_passthrough], snis: ["*.example.com"] }',
     '{ name: exact, protocols: [tls_passthrough], snis: [a.example.com] }', '{ name: deep, protocols: [tls_passthrough], snis: [x.a.example.com] }']);
   const fs = lint(text);
-  assert.deepEqual(codes(fs, 'route-shadowed'), []);
-  assert.deepEqual(codes(fs, 'route-tie'), []);
+  // every name 'exact' and 'deep' match, '*.example.com' matches too, and 'wild' has the larger id
+  assert.deepEqual(codes(fs, 'route-shadowed').map((f) => f.entity.name).sort(), ['deep', 'exact']);
+  assert.ok(codes(fs, 'route-shadowed').every((f) => /goes to route 'wild'/.test(f.message)));
 });
 
 test('lint: the ignore tag silences a code on its entity (and on the route a pair finding names); --disable drops a code', () => {

@@ -100,7 +100,7 @@ services:
     protocols: [tcp]
     destinations: [{port: 2222}]
 `);
-  const generic = await runCli(['config', 'parse', file], { env: { KONG_STREAM_LISTEN: '' } });
+  const generic = await runCli(['config', 'parse', file], { env: { KONG_STREAM_LISTEN: undefined } });
   assert.equal(generic.code, 0, generic.stderr);
   assert.match(generic.stdout, /kong\.yml:6:5: warning: services\[0\]\.routes\[0\]: route 'tls-any' \(tls, no destinations\) makes every plain listener/);
   assert.match(generic.stdout, /parse successful/);
