@@ -108,16 +108,21 @@ function troubled(results: LoadResult[]): boolean {
   return bad;
 }
 
-/** Reads recorded sessions for `--replay`; undefined (exit 2 set, reason printed) when they cannot be read. */
-function readReplay(file: string): ReadSessions | undefined {
-  let text: string;
+/** A file's text; undefined, with the reason printed and exit code 2 set, when it cannot be read. */
+function readOrExit2(file: string): string | undefined {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     console.error(`Error: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     process.exitCode = 2;
     return undefined;
   }
+}
+
+/** Reads recorded sessions for `--replay`; undefined (exit 2 set, reason printed) when they cannot be read. */
+function readReplay(file: string): ReadSessions | undefined {
+  const text = readOrExit2(file);
+  if (text === undefined) return undefined;
   try {
     return parseSessions(text, file);
   } catch (err) {
@@ -215,14 +220,8 @@ function convertCommand(): Command {
     .argument('<file>', 'the declarative file to convert')
     .option('-o, --output <file>', 'write the result there (default: standard output, notes on standard error)')
     .action((file: string, o: { output?: string }) => {
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch (err) {
-        console.error(`Error: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-        process.exitCode = 2;
-        return;
-      }
+      const text = readOrExit2(file);
+      if (text === undefined) return;
       let r;
       try {
         r = convertText(text, file);
