@@ -6,8 +6,8 @@ import type { DeclarativeConfig } from '../../src/config/types.js';
 
 export { runCli, tempDir };
 
-export function runRoute(args: string[]): Promise<RunResult> {
-  return runCli(['route', ...args]);
+export function runRoute(args: string[], opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+  return runCli(['route', ...args], opts);
 }
 
 /** Writes files into a fresh temp dir; returns their paths by name. */
