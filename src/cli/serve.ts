@@ -16,6 +16,7 @@ import { AccessLog } from '../proxy/access-log.js';
 import type { SessionRecord } from '../proxy/record.js';
 import { RecentSessions } from '../proxy/recent.js';
 import { StreamServer } from '../proxy/stream-server.js';
+import { Leases } from '../runtime/leases.js';
 import { applyReloadPolicy } from '../runtime/reload-policy.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
 import { SnapshotBuilder } from '../runtime/builder.js';
@@ -115,28 +116,21 @@ export function createServers(settings: Settings, core: Core, opts: {
   };
   const udpListeners = opts.udp === false ? [] : settings.streamListen.filter((l) => l.udp);
   const fds = fdBudget(fdLimit(), { udp: udpListeners.length > 0 });
+  // one count of open sessions per snapshot for both servers: a snapshot's plugins close after its last TCP and UDP session
+  const leases = new Leases();
   const stream = new StreamServer({
     listeners: settings.streamListen.filter((l) => !l.udp), logger, accessLog, metrics: runtime.metrics,
     prereadTimeout: settings.prereadTimeout, pluginDeadline: settings.pluginPrereadTimeout,
     onSessionEnd: onEnd, trustedIps: settings.trustedIps,
     maxConnections: settings.maxConnections, maxConnectionsPerIp: settings.maxConnectionsPerIp,
     connectionRatePerIp: settings.connectionRatePerIp,
-    fdConnections: fds.tcp, fdLimit: fds.limit,
+    fdConnections: fds.tcp, fdLimit: fds.limit, leases,
   });
   const udp = new UdpServer({
     listeners: udpListeners, logger, fdSessions: fds.udp, fdLimit: fds.limit,
     pickPeer: (service, ip) => (service.balancer ? service.balancer.pick(ip) ?? null : undefined),
     pluginDeadline: settings.pluginPrereadTimeout, trustedIps: settings.trustedIps,
-    onSessionEnd: (r) => {
-      accessLog?.write(r);
-      runtime.metrics.observeSession(r);
-      // a session's own plugins log it (udp/session.ts); datagrams no route took go to the live global plugins
-      if (!r.route) {
-        const chain = manager.current?.globalChain;
-        if (chain?.hasLog) chain.log(r);
-      }
-      onEnd(r);
-    },
+    accessLog, metrics: runtime.metrics, onSessionEnd: onEnd, leases,
   });
   const live = manager.current!;
   stream.swap(live);
@@ -149,13 +143,14 @@ export function createServers(settings: Settings, core: Core, opts: {
     users.set(snap.plugins, (users.get(snap.plugins) ?? 0) + 1);
     runtime.registry.retain(snap.balancers.values());
     if (!previous) return;
-    const o = applyReloadPolicy(stream.openSessions(), snap, (x) => (x as Snapshot).config,
+    const open = [...stream.openSessions(), ...udp.openSessions()];
+    const o = applyReloadPolicy(open, snap, (x) => (x as Snapshot).config,
       { policy: settings.reloadPolicy, drainMs: settings.drainTimeout, logger });
     core.reloads.notePolicy(snap.generation, o);
-    logger.info({ generation: snap.generation, open: stream.activeSessions, ...o },
+    logger.info({ generation: snap.generation, open: stream.activeSessions + udp.activeSessions, ...o },
       `reload touched ${o.kept + o.drained + o.closed} open session(s) of removed or changed routes: ${o.kept} kept, ${o.drained} draining, ${o.closed} closed`);
     // snapshots share their plugins when none changed: the instances are closed when the last of them is retired
-    stream.retire(previous, () => {
+    leases.retire(previous, () => {
       const left = (users.get(previous.plugins) ?? 1) - 1;
       if (left > 0) return void users.set(previous.plugins, left);
       users.delete(previous.plugins);

@@ -12,49 +12,25 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { readProxyHeader, type TrustedIps } from '../proxy-protocol/index.js';
-import type { CompiledRoute, ConnInfo } from '../router/types.js';
+import type { CompiledRoute } from '../router/types.js';
 import type { ListenSpec } from '../settings/types.js';
 import { MAX_HELLO, type ClientHello } from '../tls/client-hello.js';
 import { peekClientHello } from '../tls/peek.js';
 import { ClientCertError, terminateTls, type TlsInfo } from '../tls/terminate.js';
 import type { TLSSocket } from 'node:tls';
-import type { Hold, Limits } from './limits.js';
-import { emitRecord, Session, type SessionContext } from './session.js';
-import type { ProxySnapshot } from './types.js';
+import { Accepted } from './accepted.js';
+import type { Limits } from './limits.js';
+import { buildRecord, emitRecord, wantsRecord } from './record.js';
+import { Session, type SessionContext } from './session.js';
+import { routeChain, type ProxySnapshot } from './types.js';
+
+export { Accepted } from './accepted.js';
 
 /** What the accept path shares across connections (one per StreamServer). */
 export interface Frontend extends SessionContext {
   readonly prereadTimeout: number;
   readonly trusted: TrustedIps | undefined;
   readonly limits: Limits;
-}
-
-/** One accepted connection on its way to a session; it is also the router's ConnInfo. */
-export class Accepted implements ConnInfo {
-  protocol: 'tcp' | 'tls' = 'tcp';
-  srcIp: string;
-  srcPort: number;
-  dstIp: string;
-  dstPort: number;
-  sni: string | undefined = undefined;
-  hold: Hold | undefined = undefined;
-  /** a refused client certificate (mtls-auth): `NONE` or `FAILED:reason` for the record */
-  clientVerify: string | undefined = undefined;
-  readonly t0 = performance.now();
-  readonly startedAt = Date.now();
-
-  constructor(readonly client: Socket, readonly spec: ListenSpec, readonly snap: ProxySnapshot) {
-    this.srcIp = client.remoteAddress!;
-    this.srcPort = client.remotePort ?? 0;
-    this.dstIp = client.localAddress ?? '';
-    this.dstPort = client.localPort ?? 0;
-  }
-
-  /** the client's address as logged: IPv4-mapped IPv6 addresses shown as IPv4 */
-  get clientIp(): string {
-    const ip = this.srcIp;
-    return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
-  }
 }
 
 function hostPort(host: string, port: number): string {
@@ -108,7 +84,7 @@ function admit(fe: Frontend, a: Accepted): void {
       fe.logger.info({ client: a.clientIp, listen: a.spec.text, status: hold }, `connection refused: ${fe.limits.reason}`);
       return reject(fe, a, hold);
     }
-    a.hold = hold;
+    a.limitHold = hold;
   }
   if (a.spec.ssl) void routeTls(fe, a);
   else if (a.snap.tlsDetect?.has(a.spec)) void detectTls(fe, a);
@@ -129,7 +105,7 @@ function checked(fe: Frontend, a: Accepted, r: CompiledRoute | undefined): Compi
     return undefined;
   }
   const max = a.snap.routeMax?.get(r.id);
-  if (max !== undefined && !fe.limits.admitRoute((a.hold ??= {}), r.id, max)) {
+  if (max !== undefined && !fe.limits.admitRoute((a.limitHold ??= {}), r.id, max)) {
     fe.logger.info({ route: r.name ?? r.id, client: a.clientIp }, `connection refused: ${fe.limits.reason}`);
     reject(fe, a, 503, r);
     return undefined;
@@ -187,7 +163,7 @@ async function detectTls(fe: Frontend, a: Accepted): Promise<void> {
   const r = route(fe, a);
   if (!r) return;
   const s = new Session(a, a.client, fe, r);
-  if (peek.buffered.length > 0) s.head = peek.buffered;
+  if (peek.buffered.length > 0) s.earlyBytes = peek.buffered;
   s.begin();
 }
 
@@ -195,7 +171,7 @@ async function detectTls(fe: Frontend, a: Accepted): Promise<void> {
 function routeHello(fe: Frontend, a: Accepted, r: CompiledRoute, hello: ClientHello, buffered: Buffer): void {
   if (r.entity.protocols.includes('tls_passthrough')) {
     const s = new Session(a, a.client, fe, r);
-    s.head = buffered;
+    s.earlyBytes = buffered;
     s.tls = { sni: hello.sni, alpn: hello.alpn.length ? hello.alpn : undefined, passthrough: true };
     s.begin();
     return;
@@ -255,30 +231,26 @@ export function refuseConnection(fe: Frontend, client: Socket, spec: ListenSpec,
   reject(fe, new Accepted(client, spec, snap), status);
 }
 
-/** Closes a connection that never became a session, with its record (status 400, 429, 500 or 503). */
+/**
+ * Closes a connection that never became a session, with its record (status 400, 401, 429, 500 or 503), logged
+ * through the chain a session of it would have run: the route's chain for its protocol (routeChain: a refused
+ * passthrough connection through the route's `tls_passthrough` chain), or the global chain when no route took it.
+ */
 function reject(fe: Frontend, a: Accepted, status: number, r?: CompiledRoute): void {
-  if (a.hold) fe.limits.release(a.hold);
+  if (a.limitHold) fe.limits.release(a.limitHold);
   const client = a.client;
-  const chain = r ? a.snap.routeChains?.get(r.id)?.[a.protocol] : a.snap.globalChain;
-  if (fe.accessLog || fe.onSessionEnd || fe.metrics || chain?.hasLog) {
+  const chain = r ? routeChain(a.snap, r, a.protocol) : a.snap.globalChain;
+  if (wantsRecord(fe, chain)) {
     const ms = Math.round(performance.now() - a.t0);
-    emitRecord(fe, {
-      session: { received: client.bytesRead, sent: 0, status, server_port: a.dstPort, closed_by: 'proxy',
-        tls: a.clientVerify !== undefined ? { sni: a.sni, client_verify: a.clientVerify }
-          : a.sni !== undefined ? { sni: a.sni } : undefined },
-      upstream: { received: 0, sent: 0 },
-      latencies: { kong: ms, session: ms },
-      tries: [],
-      route: r ? { id: r.id, name: r.name } : undefined,
-      service: r?.service ? { id: r.service.id, name: r.service.name } : undefined,
-      client_ip: a.clientIp,
-      client_port: a.srcPort,
-      server_ip: a.dstIp,
-      config_hash: a.snap.hash,
-      listener: a.spec.text,
-      protocol: a.protocol,
-      started_at: a.startedAt,
-    }, chain);
+    emitRecord(fe, buildRecord({
+      route: r, service: r?.service,
+      clientIp: a.clientIp, clientPort: a.srcPort, serverIp: a.dstIp, serverPort: a.dstPort,
+      listener: a.spec.text, protocol: a.protocol, configHash: a.snap.hash, startedAt: a.startedAt,
+      status, closedBy: 'proxy',
+      tls: a.clientVerify !== undefined ? { sni: a.sni, client_verify: a.clientVerify } : a.sni !== undefined ? { sni: a.sni } : undefined,
+      received: client.bytesRead, sent: 0, upstreamReceived: 0, upstreamSent: 0,
+      kongMs: ms, sessionMs: ms, tries: [],
+    }), chain);
   }
   client.destroy();
 }

@@ -16,7 +16,8 @@ import { acceptConnection, refuseConnection, type Frontend } from './accept.js';
 import { RateLimitedWarn } from '../limits/fd-budget.js';
 import { AcceptGuard } from '../limits/accept-guard.js';
 import { Limits } from './limits.js';
-import { Leases, sessionSweeper, type Session } from './session.js';
+import { Leases } from '../runtime/leases.js';
+import { sessionSweeper, type Session } from './session.js';
 import type { ProxySnapshot } from './types.js';
 
 export interface StreamServerOptions {
@@ -38,6 +39,8 @@ export interface StreamServerOptions {
   fdConnections?: number;
   /** the open-file limit it was derived from (for the log) */
   fdLimit?: number;
+  /** snapshot leases shared with the UDP server (cli/serve.ts), so a snapshot retires after its last session of either */
+  leases?: Leases;
 }
 
 const LISTEN_ERRORS: Record<string, string> = {
@@ -77,7 +80,7 @@ export class StreamServer {
     const sessions = new Set<Session>();
     this.#ctx = {
       logger: opts.logger, accessLog: opts.accessLog, onSessionEnd: opts.onSessionEnd, metrics: opts.metrics,
-      sessions, sweeper: sessionSweeper(sessions), leases: new Leases(), prereadDeadline: opts.pluginDeadline ?? 3000,
+      sessions, sweeper: sessionSweeper(sessions), leases: opts.leases ?? new Leases(), prereadDeadline: opts.pluginDeadline ?? 3000,
       prereadTimeout: opts.prereadTimeout ?? 5000, trusted, limits: new Limits(opts),
       onFdShortage: (code) => { for (const g of this.#guards) g.noteError({ code }); },
     };
@@ -120,7 +123,8 @@ export class StreamServer {
 
   /**
    * Call when `snap` is replaced: `cb` runs once the last session accepted with it has ended (at once when none is
-   * open), so its plugin instances (files, sockets) are closed only when nothing uses them any more.
+   * open), so its plugin instances (files, sockets) are closed only when nothing uses them any more. With leases
+   * shared with the UDP server, its sessions count too.
    */
   retire(snap: ProxySnapshot, cb: () => void): void {
     this.#ctx.leases.retire(snap, cb);

@@ -1,5 +1,5 @@
 import type { PluginChain } from '../plugins/chain.js';
-import type { Router } from '../router/types.js';
+import type { CompiledRoute, ConnInfo, Router } from '../router/types.js';
 import type { CertStore } from '../tls/cert-store.js';
 import type { ClientAuth } from '../tls/client-auth.js';
 
@@ -33,4 +33,12 @@ export interface ProxySnapshot {
   readonly tlsDetect?: ReadonlySet<object>;
   /** tls routes that require a client certificate (mtls-auth), by route id */
   readonly clientAuth?: ReadonlyMap<string, ClientAuth>;
+}
+
+/**
+ * The plugin chain a connection of `protocol` runs on `route`, by the chain key compiled onto the route: a TLS
+ * connection on a tls_passthrough route runs the route's `tls_passthrough` chain, whether it is proxied or refused.
+ */
+export function routeChain(snap: ProxySnapshot, route: CompiledRoute, protocol: ConnInfo['protocol']): PluginChain | undefined {
+  return snap.routeChains?.get(route.id)?.[protocol === 'tls' ? route.tlsChain : protocol];
 }

@@ -262,6 +262,7 @@ export function compileRoute(e: RouteEntity, services: ReadonlyMap<string, Compi
   return Object.freeze({
     id: e.id, name: e.name, entity: e, service,
     priority: routePriority(sources, destinations, snis),
+    tlsChain: p.includes('tls_passthrough') ? 'tls_passthrough' : 'tls',
     sources, destinations, snis, tcp, tls, udp,
     srcIp: !!sources?.some(hasNet), dstIp: !!destinations?.some(hasNet), idKey: e.id.toLowerCase(),
   });

@@ -53,6 +53,8 @@ export interface CompiledRoute {
   readonly service?: CompiledService;
   /** Kong 3 priority: higher wins */
   readonly priority: number;
+  /** the key of the route's plugin chain for a TLS connection: `tls_passthrough` on passthrough routes, else `tls` */
+  readonly tlsChain: 'tls' | 'tls_passthrough';
 }
 
 export interface Router {

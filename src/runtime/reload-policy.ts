@@ -4,10 +4,15 @@ import { affectedRoutes } from '../gitops/diff.js';
 import type { Logger } from '../log.js';
 import type { ReloadPolicy } from '../settings/settings.js';
 
-/** An open session as the reload policy sees it. */
+/**
+ * An open session as the reload policy sees it: a TCP connection (proxy/session.ts) or a UDP session
+ * (udp/session.ts). `abort` ends it with closed_by `reload`: a TCP connection is cut both ways; a UDP session, which
+ * has no stream to close, ends with its record and its client's next datagram starts a new session on the new
+ * snapshot (the route as it is now).
+ */
 export interface OpenSession {
   readonly route: { readonly id: string };
-  /** the snapshot the session was accepted with */
+  /** the snapshot the session was accepted with (a UDP session: the one of its first datagram) */
   readonly snap: object;
   abort(by: string): void;
 }
@@ -25,7 +30,9 @@ export interface NextConfig {
  * What a reload does to open sessions whose route it removed or changed (`affectedRoutes`, the same rule
  * `kong-ts config plan` shows): `keep` them (Kong's behaviour), `drain` them (closed after `drainMs`), or `close`
  * them at once. The route's `kong-ts.reload` tag (in the new file, or in the session's own file when the route is
- * gone) overrides the setting. Sessions of untouched routes are never affected.
+ * gone) overrides the setting. Sessions of untouched routes are never affected. UDP sessions follow the same rule:
+ * `keep` lets them run until they go idle, `drain` ends those still open after `drainMs` (one that went idle first
+ * has already ended), `close` ends them now.
  */
 export function applyReloadPolicy(
   sessions: Iterable<OpenSession>, next: NextConfig, configOf: (snap: object) => DeclarativeConfig | undefined,

@@ -15,9 +15,12 @@ import { lookup } from 'node:dns';
 import { isIP } from 'node:net';
 import { KongTsError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ProxySnapshot } from '../proxy/types.js';
-import type { SessionRecord } from '../proxy/record.js';
+import type { AccessLog } from '../proxy/access-log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { routeChain, type ProxySnapshot } from '../proxy/types.js';
+import { buildRecord, emitRecord, wantsRecord, type SessionRecord } from '../proxy/record.js';
 import type { CompiledRoute, ConnInfo } from '../router/types.js';
+import { Leases } from '../runtime/leases.js';
 import type { ListenSpec } from '../settings/types.js';
 import { plainIp, UdpSession, type PickPeer, type UdpContext, type UdpCounters, type UdpListener } from './session.js';
 import { oldestOfSource, SessionTable } from './table.js';
@@ -31,8 +34,12 @@ export interface UdpServerOptions {
   /** every `stream_listen` entry; those without the `udp` flag are left to the TCP server */
   listeners: ListenSpec[];
   logger: Logger;
-  /** called once per session when it ends (and once per datagram that found no route) */
+  /** where records go, as on the TCP server: once per session when it ends, and once per datagram no route took */
+  accessLog?: AccessLog;
+  metrics?: Metrics;
   onSessionEnd?: (r: SessionRecord) => void;
+  /** snapshot leases shared with the TCP server (cli/serve.ts), so a snapshot retires after its last session of either */
+  leases?: Leases;
   /** the balancer hook: see {@link PickPeer} */
   pickPeer?: PickPeer;
   /** sessions open at once over all listeners (default 10,000) */
@@ -93,7 +100,6 @@ export class UdpServer {
   readonly #specs: ListenSpec[];
   readonly #listeners: UdpListener[] = [];
   readonly #logger: Logger;
-  readonly #onSessionEnd?: (r: SessionRecord) => void;
   readonly #ctx: UdpContext;
   readonly #counters: UdpCounters = { evicted: 0, datagramsIn: 0, datagramsOut: 0, dropped: 0, noRoute: 0, sessionsTotal: 0 };
   readonly #table = new SessionTable<UdpSession>();
@@ -108,7 +114,6 @@ export class UdpServer {
     this.#trusted = opts.trustedIps?.length ? compileTrustedIps(opts.trustedIps) : undefined;
     this.#specs = opts.listeners.filter((l) => l.udp);
     this.#logger = opts.logger;
-    this.#onSessionEnd = opts.onSessionEnd;
     const configured = Math.max(1, opts.maxSessions ?? 10_000);
     this.#max = Math.max(1, Math.min(configured, opts.fdSessions ?? Infinity));
     if (this.#max < configured && this.#specs.length > 0) {
@@ -120,9 +125,9 @@ export class UdpServer {
     this.#sourceCapWarn = new RateLimitedWarn(opts.logger);
     this.#bufferSize = opts.socketBufferSize ?? 4 * 1024 * 1024;
     this.#ctx = {
-      logger: opts.logger, table: this.#table, counters: this.#counters, pickPeer: opts.pickPeer,
+      logger: opts.logger, accessLog: opts.accessLog, metrics: opts.metrics, onSessionEnd: opts.onSessionEnd,
+      table: this.#table, counters: this.#counters, pickPeer: opts.pickPeer, leases: opts.leases ?? new Leases(),
       prereadDeadline: opts.pluginDeadline ?? 3000,
-      emit: opts.onSessionEnd ? (r) => this.#emit(r) : undefined,
       onFdShortage: (code) => this.#capWarn.warn({ code, sessions: this.#table.size, fdLimit: opts.fdLimit },
         'out of file descriptors: udp session refused (502)'),
     };
@@ -139,6 +144,19 @@ export class UdpServer {
 
   get activeSessions(): number {
     return this.#table.size;
+  }
+
+  /** The sessions open now (for the reload policy: ending one removes it from the table, so this is a copy). */
+  openSessions(): UdpSession[] {
+    return this.#table.all();
+  }
+
+  /**
+   * Call when `snap` is replaced: `cb` runs once the last session that started with it has ended (with leases
+   * shared with the TCP server, its connections count too).
+   */
+  retire(snap: ProxySnapshot, cb: () => void): void {
+    this.#ctx.leases.retire(snap, cb);
   }
 
   stats(): UdpStats {
@@ -273,12 +291,13 @@ export class UdpServer {
       if (!route) this.#counters.noRoute++;
       this.#logger.debug({ src: hostPort(ip, port), dst: hostPort(l.host, l.port), route: route?.name ?? route?.id },
         route ? 'route has no service: udp datagram dropped' : 'no Route found with those values');
-      if (this.#ctx.emit) this.#ctx.emit(this.#rejected(l, msg, { ...rinfo, address: ip, port }, route, snap.hash));
+      // logged as a refused TCP connection is: the route's chain when a route took it, else the global plugins
+      const chain = route ? routeChain(snap, route, 'udp') : snap.globalChain;
+      if (wantsRecord(this.#ctx, chain)) emitRecord(this.#ctx, this.#rejected(l, msg, ip, port, route, snap.hash), chain);
       return undefined;
     }
     this.#makeRoom(l, ip);
-    const s = new UdpSession(this.#ctx, l, ip, port, route, route.service, snap.routeChains?.get(route.id)?.udp);
-    s.configHash = snap.hash;
+    const s = new UdpSession(this.#ctx, l, ip, port, snap, route, route.service);
     this.#table.add(s);
     this.#logger.debug({ client: hostPort(ip, port), route: route.name ?? route.id }, 'udp session started');
     s.start(msg);
@@ -308,32 +327,14 @@ export class UdpServer {
     return true;
   }
 
-  #rejected(l: UdpListener, msg: Buffer, rinfo: RemoteInfo, route: CompiledRoute | undefined, hash: string | undefined): SessionRecord {
-    return {
-      session: {
-        received: msg.length, sent: 0, status: 500, server_port: l.port, closed_by: 'proxy',
-        datagrams_received: 1, datagrams_sent: 0,
-      },
-      upstream: { received: 0, sent: 0 },
-      latencies: { kong: 0, session: 0 },
-      tries: [],
-      route: route ? { id: route.id, name: route.name } : undefined,
-      client_ip: plainIp(rinfo.address),
-      client_port: rinfo.port,
-      server_ip: l.host,
-      config_hash: hash,
-      listener: l.spec.text,
-      protocol: 'udp',
-      started_at: Date.now(),
-    };
-  }
-
-  // A throwing handler never reaches the data path.
-  #emit(r: SessionRecord): void {
-    try {
-      this.#onSessionEnd!(r);
-    } catch (err) {
-      this.#logger.error({ err }, 'session log handler failed');
-    }
+  #rejected(l: UdpListener, msg: Buffer, ip: string, port: number, route: CompiledRoute | undefined, hash: string | undefined): SessionRecord {
+    return buildRecord({
+      route, service: undefined,
+      clientIp: plainIp(ip), clientPort: port, serverIp: l.host, serverPort: l.port,
+      listener: l.spec.text, protocol: 'udp', configHash: hash, startedAt: Date.now(),
+      status: 500, closedBy: 'proxy',
+      received: msg.length, sent: 0, datagramsReceived: 1, datagramsSent: 0, upstreamReceived: 0, upstreamSent: 0,
+      kongMs: 0, sessionMs: 0, tries: [],
+    });
   }
 }

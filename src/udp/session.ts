@@ -11,8 +11,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { Logger } from '../log.js';
-import type { SessionRecord, TryRecord } from '../proxy/record.js';
+import { buildRecord, emitRecord, wantsRecord, type RecordSink, type SessionRecord, type TryRecord } from '../proxy/record.js';
+import { routeChain, type ProxySnapshot } from '../proxy/types.js';
+import type { Leases } from '../runtime/leases.js';
 import type { CompiledRoute, CompiledService } from '../router/types.js';
 import type { ListenSpec } from '../settings/types.js';
 import type { SessionTable, TableEntry } from './table.js';
@@ -51,14 +52,13 @@ export interface UdpCounters {
   sessionsTotal: number;
 }
 
-/** What every session of one server shares. */
-export interface UdpContext {
-  readonly logger: Logger;
+/** What every session of one server shares; records go out through it (it is the server's RecordSink). */
+export interface UdpContext extends RecordSink {
   readonly table: SessionTable<UdpSession>;
   readonly counters: UdpCounters;
   readonly pickPeer?: PickPeer;
-  /** undefined when nobody wants records: then none is built */
-  readonly emit?: (r: SessionRecord) => void;
+  /** open sessions per snapshot, shared with the TCP server: a retired snapshot's plugins close after the last of both */
+  readonly leases: Leases;
   /** ms an async plugin preread may take */
   readonly prereadDeadline: number;
   /** told when an upstream socket cannot be opened for want of descriptors (EMFILE/ENFILE) */
@@ -90,6 +90,8 @@ export class UdpSession implements TableEntry {
   readonly clientPort: number;
   readonly byPort: Map<number, TableEntry>;
   readonly sources: Map<string, Map<number, TableEntry>>;
+  /** the snapshot of the session's first datagram: its route, service and plugins serve the session to the end */
+  readonly snap: ProxySnapshot;
   readonly route: CompiledRoute;
   readonly service: CompiledService;
   readonly startedAt = Date.now();
@@ -123,12 +125,11 @@ export class UdpSession implements TableEntry {
   /** the route's udp plugin chain (preread runs before the upstream is picked) */
   readonly chain: PluginChain | undefined;
   logValues: Record<string, unknown> | undefined = undefined;
-  /** md5 of the configuration the session was routed with */
-  configHash: string | undefined = undefined;
 
   constructor(ctx: UdpContext, listener: UdpListener, clientIp: string, clientPort: number,
-    route: CompiledRoute, service: CompiledService, chain?: PluginChain) {
-    this.chain = chain;
+    snap: ProxySnapshot, route: CompiledRoute, service: CompiledService) {
+    this.snap = snap;
+    this.chain = routeChain(snap, route, 'udp');
     this.ctx = ctx;
     this.listener = listener;
     this.clientIp = clientIp;
@@ -140,6 +141,7 @@ export class UdpSession implements TableEntry {
     this.replyIp = clientIp;
     this.replyPort = clientPort;
     this.ppHeader = upstreamHeader(service.proxyProtocol, clientIp, clientPort, listener);
+    ctx.leases.acquire(snap);
   }
 
   /** Picks the upstream and forwards the first datagram. */
@@ -254,7 +256,16 @@ export class UdpSession implements TableEntry {
     else this.upstream!.send([this.ppHeader, msg]);
   }
 
-  /** Ends the session once: closes the upstream socket, leaves the table, reports the record. */
+  /**
+   * Ends the session for the reload policy (runtime/reload-policy.ts): a UDP session has no stream to close, so
+   * `close` and a `drain` that runs out end it here, with its record; the client's next datagram starts a new
+   * session on the live snapshot.
+   */
+  abort(by: string): void {
+    this.end(200, by);
+  }
+
+  /** Ends the session once: closes the upstream socket, leaves the table, reports the record, lets go of its snapshot. */
   end(status: number, closedBy: string): void {
     if (this.done) return;
     this.done = true;
@@ -268,34 +279,24 @@ export class UdpSession implements TableEntry {
       } catch { /* already closed */ }
     }
     this.ctx.table.remove(this);
-    const chain = this.chain?.hasLog ? this.chain : undefined;
-    if (this.ctx.emit || chain) {
-      const r = this.record(status, closedBy);
-      this.ctx.emit?.(r);
-      chain?.log(r); // the plugins of the snapshot this session started with
-    }
+    // logged through the plugins of the snapshot this session started with
+    if (wantsRecord(this.ctx, this.chain)) emitRecord(this.ctx, this.record(status, closedBy), this.chain);
+    this.ctx.leases.release(this.snap); // after the record: the snapshot's plugins may close now
   }
 
-  record(status: number, closedBy: string): SessionRecord & { plugin_values?: Record<string, unknown> } {
-    return {
-      plugin_values: this.logValues,
-      session: {
-        received: this.rxBytes, sent: this.txBytes, status, server_port: this.listener.port, closed_by: closedBy,
-        datagrams_received: this.rxCount, datagrams_sent: this.txCount,
-      },
-      upstream: { received: this.upReceived, sent: this.upSent },
-      latencies: { kong: this.kongLatency, session: this.sinceStart() },
+  record(status: number, closedBy: string): SessionRecord {
+    const l = this.listener;
+    return buildRecord({
+      route: this.route, service: this.service,
+      clientIp: plainIp(this.clientIp), clientPort: this.clientPort, serverIp: l.host, serverPort: l.port,
+      listener: l.spec.text, protocol: 'udp', configHash: this.snap.hash, startedAt: this.startedAt,
+      status, closedBy,
+      received: this.rxBytes, sent: this.txBytes, datagramsReceived: this.rxCount, datagramsSent: this.txCount,
+      upstreamReceived: this.upReceived, upstreamSent: this.upSent,
+      kongMs: this.kongLatency, sessionMs: this.sinceStart(),
       tries: this.tries,
-      route: { id: this.route.id, name: this.route.name },
-      service: { id: this.service.id, name: this.service.name },
-      client_ip: plainIp(this.clientIp),
-      client_port: this.clientPort,
-      server_ip: this.listener.host,
-      config_hash: this.configHash,
-      listener: this.listener.spec.text,
-      protocol: 'udp',
-      started_at: this.startedAt,
-    };
+      pluginValues: this.logValues,
+    });
   }
 
   sinceStart(): number {
