@@ -243,7 +243,7 @@ ${svc('sink', sinkPort, '127.0.0.34')}
     assert.ok(written < 64 * 1024 * 1024, 'the proxy pushed back instead of buffering without bound');
     await once(s, 'close');
     const ms = Date.now() - t0;
-    assert.ok(ms >= 500 && ms < 4000, `closed after ${ms} ms`);
+    assert.ok(ms >= 500 && ms < 15_000, `closed after ${ms} ms`); // the write timeout, not the client giving up
     const rec = await recordOf('r-stall');
     assert.equal(rec.session.closed_by, 'proxy');
     assert.ok(rec.session.received < 64 * 1024 * 1024, `read ${rec.session.received} bytes from the client`);
