@@ -7,8 +7,6 @@ import { X509Certificate, createHash } from 'node:crypto';
 import type { DeclarativeConfig, EntityType, RouteEntity } from '../config/types.js';
 import { MATCH_FIELDS, type MatchField } from '../router/match-fields.js';
 
-export { ipPortText } from '../router/match-fields.js';
-
 /** The entity types in the order diffs list them. */
 export const ENTITY_ORDER: readonly EntityType[] = [
   'services', 'routes', 'upstreams', 'targets', 'certificates', 'snis', 'ca_certificates', 'plugins', 'consumers',

@@ -56,8 +56,9 @@ export interface MatchField {
   weightText?(points: number): string;
   /** the values as people read them, sorted (a set: order never counts); empty when unset */
   texts(e: RouteEntity): string[];
-  /** where `config diff` sentences put the field (lower first), and its words there; undefined: nothing to say */
+  /** where `config diff` sentences put the field (lower first) */
   readonly sentenceRank: number;
+  /** the field's words in those sentences, from `texts`; undefined: nothing to say */
   phrase(texts: readonly string[]): string | undefined;
 }
 
