@@ -8,6 +8,7 @@ import type {
   CaCertificateEntity, CertificateEntity, ConsumerEntity, DeclarativeConfig, EntityType, HealthchecksConfig,
   PluginEntity, RouteEntity, ServiceEntity, SniEntity, TargetEntity, UpstreamEntity,
 } from '../config/types.js';
+import { MATCH_FIELDS } from '../router/match-fields.js';
 
 export const REDACTED = '[redacted]';
 
@@ -39,13 +40,16 @@ function service(s: ServiceEntity, ts: number): Rendered {
 }
 
 function route(r: RouteEntity, ts: number): Rendered {
-  return {
-    id: r.id, name: r.name ?? null, created_at: ts, updated_at: ts, protocols: r.protocols,
+  const out: Rendered = {
+    id: r.id, name: r.name ?? null, created_at: ts, updated_at: ts,
     methods: null, hosts: null, paths: null, headers: null, https_redirect_status_code: 426, regex_priority: 0,
     strip_path: true, path_handling: 'v0', preserve_host: r.preserve_host === true, request_buffering: true, response_buffering: true,
-    snis: r.snis ?? null, sources: r.sources ?? null, destinations: r.destinations ?? null,
-    tags: tagsOf(r.tags), service: fk(r.service),
   };
+  // every match field (router/match-fields.ts) as the file gave it, null when unset
+  for (const f of MATCH_FIELDS) out[f.name] = r[f.name] ?? null;
+  out.tags = tagsOf(r.tags);
+  out.service = fk(r.service);
+  return out;
 }
 
 function certificate(c: CertificateEntity, ts: number, snis: string[]): Rendered {

@@ -6,6 +6,7 @@ import type { SourceMap } from './parse.js';
 import { pathString } from './parse.js';
 import { isObject, type Entities, type RawEntity } from './flatten.js';
 import { declarativeSchema } from './validate.js';
+import { normalizeMatchFields } from '../router/match-fields.js';
 
 /**
  * Builds the normalized config from checked entities: defaults filled in, url shorthand expanded, references as
@@ -65,10 +66,7 @@ function service(e: RawEntity, r: Record<string, any>): ServiceEntity {
 function route(e: RawEntity, r: Record<string, any>): RouteEntity {
   return withName(r, {
     id: e.id!,
-    protocols: r.protocols ?? ['http', 'https'],
-    sources: r.sources?.length ? r.sources : null,
-    destinations: r.destinations?.length ? r.destinations : null,
-    snis: r.snis?.length ? r.snis : null,
+    ...normalizeMatchFields(r),
     service: e.refs.service ?? null,
     ...(r.preserve_host === true ? { preserve_host: true } : {}),
     tags: tags(r),

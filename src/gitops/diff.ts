@@ -6,6 +6,7 @@
 import type { DeclarativeConfig, EntityType, RouteEntity, ServiceEntity } from '../config/types.js';
 import { ENTITY_ORDER, Labels, certText, entities, label, naturalKey, view, type AnyEntity, type ViewField } from './view.js';
 import { routingChanges, type RouteChange } from './routing.js';
+import { matchKey, unservedBy } from '../router/match-fields.js';
 
 export type { RouteChange, RouteReach } from './routing.js';
 
@@ -118,11 +119,6 @@ function diffFields(a: Map<string, ViewField>, b: Map<string, ViewField>): Field
 
 // ---- affected routes: the reload policy's question, kept cheap (string keys, no views) ----
 
-function matchKey(r: RouteEntity): string {
-  const side = (s: RouteEntity['sources']) => (s ?? []).map((p) => `${p.ip ?? ''}|${p.port ?? ''}`).sort().join(',');
-  return `${[...r.protocols].sort().join(',')};${side(r.sources)};${side(r.destinations)};${[...(r.snis ?? [])].sort().join(',')}`;
-}
-
 function serviceKey(s: ServiceEntity | undefined, certs: Map<string, string>, cas: Map<string, string>): string {
   if (!s) return '-';
   if (!s.enabled) return 'disabled';
@@ -138,13 +134,13 @@ function byId<T extends { id: string }>(list: readonly T[]): Map<string, T> {
 }
 
 function isStream(r: RouteEntity): boolean {
-  return r.protocols.some((p) => p === 'tcp' || p === 'tls' || p === 'udp' || p === 'tls_passthrough');
+  return unservedBy(r) === undefined;
 }
 
 /**
  * The routes of the old configuration whose open connections a reload concerns: `removed` when the route is gone
- * (or is no longer served: its service disabled, no stream protocol left); `changed` when its service id, its
- * matching fields (protocols, sources, destinations, snis), or its service's host, port, protocol or TLS fields
+ * (or is no longer served: its service disabled, no stream protocol left); `changed` when its service id, one of
+ * its match fields (router/match-fields.ts: `matchKey`), or its service's host, port, protocol or TLS fields
  * (client certificate, tls_verify, tls_verify_depth, CA certificates, including their content) changed.
  * Routes not in the map are untouched. Linear in the number of routes and services.
  */

@@ -3,22 +3,21 @@
  * go now, e.g. `route 'redis' now sends dst :6379 from 10.0.0.0/8 to service 'redis-b' (was 'redis-a')`.
  */
 import type { DeclarativeConfig, RouteEntity, ServiceEntity } from '../config/types.js';
-import { ipPortText, type Labels } from './view.js';
+import { SENTENCE_FIELDS, unservedBy, type MatchFieldName } from '../router/match-fields.js';
+import type { Labels } from './view.js';
 
-/** What one route does in one configuration. */
-export interface RouteReach {
-  protocols: string[];
-  snis: string[];
-  /** `10.0.0.0/8`, `:1234`, `10.0.0.1:1234`, sorted */
-  sources: string[];
-  destinations: string[];
+/**
+ * What one route does in one configuration: each match field's values as people read them, sorted (sources and
+ * destinations as `10.0.0.0/8`, `:1234`, `10.0.0.1:1234`), then where its connections go.
+ */
+export type RouteReach = Record<MatchFieldName, string[]> & {
   /** the service's name (or id); null when the route has none (its connections are closed) */
   service: string | null;
   /** where the service sends traffic: `tcp://10.0.0.1:6379` */
   target: string | null;
   /** why the route is not served (service disabled, no stream protocol); absent when it is */
   not_served?: string;
-}
+};
 
 export interface RouteChange {
   id: string;
@@ -31,23 +30,17 @@ export interface RouteChange {
   message: string;
 }
 
-const STREAM = new Set(['tcp', 'tls', 'udp', 'tls_passthrough']);
-
 function targetText(s: ServiceEntity): string {
   return `${s.protocol}://${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;
 }
 
 function reach(r: RouteEntity, services: Map<string, ServiceEntity>, labels: Labels): RouteReach {
   const svc = r.service ? services.get(r.service) : undefined;
-  const out: RouteReach = {
-    protocols: [...r.protocols].sort(),
-    snis: [...(r.snis ?? [])].sort(),
-    sources: (r.sources ?? []).map(ipPortText).sort(),
-    destinations: (r.destinations ?? []).map(ipPortText).sort(),
-    service: r.service ? labels.of(r.service) : null,
-    target: svc ? targetText(svc) : null,
-  };
-  if (!r.protocols.some((p) => STREAM.has(p))) out.not_served = `protocols ${out.protocols.join(',')} are not served by kong-ts`;
+  const fields = {} as Record<MatchFieldName, string[]>;
+  for (const f of SENTENCE_FIELDS) fields[f.name] = f.texts(r);
+  const out: RouteReach = { ...fields, service: r.service ? labels.of(r.service) : null, target: svc ? targetText(svc) : null };
+  const unserved = unservedBy(r);
+  if (unserved) out.not_served = `${unserved.name} ${out[unserved.name].join(',')} are not served by kong-ts`;
   else if (svc && !svc.enabled) out.not_served = `service '${out.service}' is disabled`;
   return out;
 }
@@ -55,10 +48,10 @@ function reach(r: RouteEntity, services: Map<string, ServiceEntity>, labels: Lab
 /** `tls sni a.example.com dst :443 from 10.0.0.0/8` (the protocol is left out when it is plain tcp). */
 export function matchText(r: RouteReach): string {
   const parts: string[] = [];
-  if (r.protocols.join(',') !== 'tcp') parts.push(r.protocols.join('/'));
-  if (r.snis.length) parts.push(`sni ${r.snis.join(',')}`);
-  if (r.destinations.length) parts.push(`dst ${r.destinations.join(',')}`);
-  if (r.sources.length) parts.push(`from ${r.sources.join(',')}`);
+  for (const f of SENTENCE_FIELDS) {
+    const p = f.phrase(r[f.name]);
+    if (p !== undefined) parts.push(p);
+  }
   return parts.join(' ');
 }
 

@@ -4,7 +4,8 @@
  * private keys are compared but never shown.
  */
 import { X509Certificate, createHash } from 'node:crypto';
-import type { DeclarativeConfig, EntityType, IpPort } from '../config/types.js';
+import type { DeclarativeConfig, EntityType, RouteEntity } from '../config/types.js';
+import { MATCH_FIELDS, type MatchField } from '../router/match-fields.js';
 
 /** The entity types in the order diffs list them. */
 export const ENTITY_ORDER: readonly EntityType[] = [
@@ -26,6 +27,9 @@ const REFS: Partial<Record<EntityType, Record<string, EntityType>>> = {
   targets: { upstream: 'upstreams' },
   plugins: { route: 'routes', service: 'services', consumer: 'consumers' },
 };
+
+/** A route's match fields compare and show as the table reads them (sets: order never counts). */
+const ROUTE_MATCH = new Map<string, MatchField>(MATCH_FIELDS.map((f) => [f.name, f]));
 
 const SECRET = new Set(['key', 'key_alt']);
 const PEM = new Set(['cert', 'cert_alt']);
@@ -92,13 +96,6 @@ export function naturalKey(type: EntityType, e: AnyEntity, labels: Labels): stri
   return label(type, e, labels);
 }
 
-/** `10.0.0.0/8`, `:6379`, `10.0.0.1:80`, `[2001:db8::1]:80` */
-export function ipPortText(p: IpPort): string {
-  const ip = p.ip ?? '';
-  if (p.port === undefined || p.port === null) return ip;
-  return `${ip.includes(':') ? `[${ip}]` : ip}:${p.port}`;
-}
-
 /** A short, public description of a PEM certificate: subject and sha256 fingerprint prefix. */
 export function certText(pem: string): string {
   try {
@@ -131,8 +128,8 @@ export function view(type: EntityType, e: AnyEntity, labels: Labels): Map<string
         const ids = [...(v as string[])].sort();
         out.set(k, { cmp: JSON.stringify(ids), show: ids.map((id) => labels.of(id)).sort() });
       } else out.set(k, { cmp: v === null ? '' : String(v), show: v === null ? null : labels.of(String(v)) });
-    } else if ((k === 'sources' || k === 'destinations') && Array.isArray(v)) {
-      const s = (v as IpPort[]).map(ipPortText).sort();
+    } else if (type === 'routes' && ROUTE_MATCH.has(k) && Array.isArray(v)) {
+      const s = ROUTE_MATCH.get(k)!.texts(e as unknown as RouteEntity);
       out.set(k, { cmp: JSON.stringify(s), show: s });
     } else if (Array.isArray(v)) {
       const s = sortedStrings(v);

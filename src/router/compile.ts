@@ -1,6 +1,7 @@
 /**
  * Compiles routes into an index so a connection looks at a handful of candidates, never at every route.
  *
+ * Matching and priority come from the table of match fields (match-fields.ts).
  * Priority as Kong 3's `traditional_compatible` router (kong/router/transform.lua): a high band (Kong's bit 61)
  * for routes with `snis` or with both `sources` and `destinations`; below it the source bits shifted by 4 above the
  * destination bits, each side the OR of its entries' bits (ip 8, port 4, cidr 1). Ties go to the larger route id,
@@ -9,11 +10,11 @@
  * `port_maps` (kong.conf) turns a listener's port into the host port routes name, as Kong's `host_ports`.
  */
 import type { RouteEntity, ServiceEntity } from '../config/types.js';
-import type { CompiledRoute, CompiledService, ConnInfo, Router, ServiceExtras } from './types.js';
-import {
-  compileIpPorts, compileSnis, dstAddr, matchSide, matchSni, sideWeight, sniMatchKind, srcAddr,
-  type ConnAddrs, type IpPortMatcher, type SniMatcher,
-} from './match.js';
+import type { CompiledService, ConnInfo, Router, ServiceExtras } from './types.js';
+import { sniMatchKind, type ConnAddrs } from './match.js';
+import { compileMatch, firstMismatch, priorityOf, type StreamRoute } from './match-fields.js';
+
+export type { StreamRoute } from './match-fields.js';
 
 /** Resolves a service's numbers once, so the data path computes nothing per connection. */
 export function compileService(s: ServiceEntity, extra: ServiceExtras = {}): CompiledService {
@@ -32,22 +33,6 @@ export function compileService(s: ServiceEntity, extra: ServiceExtras = {}): Com
   });
 }
 
-/** A compiled route with its parsed sides; `matchRoute` and the side matchers work on it. */
-export interface StreamRoute extends CompiledRoute {
-  readonly sources?: readonly IpPortMatcher[];
-  readonly destinations?: readonly IpPortMatcher[];
-  readonly snis?: SniMatcher;
-  /** which connection protocols this route serves */
-  readonly tcp: boolean;
-  readonly tls: boolean;
-  readonly udp: boolean;
-  /** whether a side has an ip entry (the connection's address is parsed only then) */
-  readonly srcIp: boolean;
-  readonly dstIp: boolean;
-  /** the id lower-cased: atc-router orders equal priorities by the uuid's bytes */
-  readonly idKey: string;
-}
-
 /** What the router is built with besides the routes (from settings). */
 export interface RouterOptions {
   /** kong-ts's `router_exact_sni_first`: on equal priority an exact SNI match beats a wildcard one */
@@ -61,24 +46,9 @@ export function routedPort(conn: ConnInfo, opts: RouterOptions | undefined): num
   return opts?.hostPorts?.get(conn.dstPort) ?? conn.dstPort;
 }
 
-const BAND = 256;
-
-export function routePriority(sources: readonly IpPortMatcher[] | undefined,
-  destinations: readonly IpPortMatcher[] | undefined, snis: SniMatcher | undefined): number {
-  const band = snis || (sources && destinations) ? BAND : 0;
-  return band + sideWeight(sources) * 16 + sideWeight(destinations);
-}
-
-/** True when every side the route sets matches (protocol, SNI, sources, destinations). */
+/** True when every match field of the route matches (match-fields.ts: protocols, destinations, sources, snis). */
 export function matchRoute(r: StreamRoute, conn: ConnInfo, addrs: ConnAddrs, dstPort = conn.dstPort): boolean {
-  if (!r[conn.protocol]) return false;
-  if (r.destinations && !matchSide(r.destinations, r.dstIp ? dstAddr(conn, addrs) : undefined, dstPort)) return false;
-  if (r.sources && !matchSide(r.sources, r.srcIp ? srcAddr(conn, addrs) : undefined, conn.srcPort)) return false;
-  return matchSni(r.snis, conn);
-}
-
-function hasNet(e: IpPortMatcher): boolean {
-  return e.net !== undefined;
+  return firstMismatch(r, conn, addrs, dstPort, 0) < 0;
 }
 
 interface Bucket {
@@ -142,13 +112,18 @@ function searchBucket(b: Bucket, conn: ConnInfo, st: Best): void {
   searchList(b.other, conn, st, false);
 }
 
+/** Whether a TLS connection's SNI is one of the route's exact names (not a wildcard's): `router_exact_sni_first`. */
+export function exactSni(r: StreamRoute, conn: ConnInfo): boolean {
+  return conn.protocol === 'tls' && r.snis !== undefined && conn.sni !== undefined && sniMatchKind(r.snis, conn.sni) === 2;
+}
+
 // Lists are sorted best first, so the first full match is the list's winner and a lower priority ends the scan.
 function searchList(list: readonly StreamRoute[], conn: ConnInfo, st: Best, exactList: boolean): void {
   for (let i = 0; i < list.length; i++) {
     const r = list[i]!;
     if (st.route && r.priority < st.route.priority) return;
     if (!matchRoute(r, conn, st.addrs, st.port)) continue;
-    const exact = exactList || (st.exactFirst && conn.protocol === 'tls' && r.snis !== undefined && conn.sni !== undefined && sniMatchKind(r.snis, conn.sni) === 2);
+    const exact = exactList || (st.exactFirst && exactSni(r, conn));
     if (better(r, exact, st.route, st.exact, st.exactFirst)) { st.route = r; st.exact = exact; }
     return;
   }
@@ -252,18 +227,10 @@ export function compileRouter(routes: RouteEntity[], services: ReadonlyMap<strin
 export function compileRoute(e: RouteEntity, services: ReadonlyMap<string, CompiledService>): StreamRoute | undefined {
   const service = e.service ? services.get(e.service) : undefined;
   if (service && !service.entity.enabled) return undefined;
-  const p = e.protocols;
-  const tcp = p.includes('tcp'), udp = p.includes('udp');
-  const tls = p.includes('tls') || p.includes('tls_passthrough');
-  if (!tcp && !tls && !udp) return undefined;
-  const sources = compileIpPorts(e.sources);
-  const destinations = compileIpPorts(e.destinations);
-  const snis = compileSnis(e.snis);
+  const m = compileMatch(e);
+  if (!m) return undefined;
   return Object.freeze({
-    id: e.id, name: e.name, entity: e, service,
-    priority: routePriority(sources, destinations, snis),
-    tlsChain: p.includes('tls_passthrough') ? 'tls_passthrough' : 'tls',
-    sources, destinations, snis, tcp, tls, udp,
-    srcIp: !!sources?.some(hasNet), dstIp: !!destinations?.some(hasNet), idKey: e.id.toLowerCase(),
+    id: e.id, name: e.name, entity: e, service, priority: priorityOf(m), ...m, idKey: e.id.toLowerCase(),
+    tlsChain: e.protocols.includes('tls_passthrough') ? 'tls_passthrough' : 'tls',
   });
 }

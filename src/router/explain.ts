@@ -1,14 +1,18 @@
 /**
  * `route explain`: which route takes a connection and why, and for every other route why it did not. The winner
- * always comes from the real compiled router (`router.match`); the reasons come from the same per-side matchers
- * the router uses, so the explanation cannot drift from what the proxy does.
+ * always comes from the real compiled router (`router.match`); the misses come from the router's own matcher
+ * (`firstMismatch` over the table of match fields, match-fields.ts), so the explanation cannot drift from what the
+ * proxy does. This module only words and orders them.
  */
-import type { DeclarativeConfig, RouteEntity } from '../config/types.js';
-import { compileRouter, compileService, matchRoute, routedPort, type RouterOptions, type StreamRoute } from './compile.js';
-import { dstAddr, matchSide, matchSni, sideWeight, sniMatchKind, srcAddr, type ConnAddrs, type SniMatcher } from './match.js';
+import type { DeclarativeConfig } from '../config/types.js';
+import { compileRouter, compileService, exactSni, routedPort, type RouterOptions, type StreamRoute } from './compile.js';
+import type { ConnAddrs } from './match.js';
+import { MATCH_FIELDS, firstMismatch, priorityText, unservedBy, type MatchFieldName } from './match-fields.js';
 import type { CompiledService, ConnInfo, Router } from './types.js';
 
-export type ExplainField = 'protocols' | 'sources' | 'destinations' | 'snis' | 'service';
+export { priorityText } from './match-fields.js';
+
+export type ExplainField = MatchFieldName | 'service';
 
 export interface RouteVerdict {
   id: string;
@@ -53,50 +57,17 @@ export function explainRoute(config: DeclarativeConfig, conn: ConnInfo, options:
   return explainWith(explainContext(config, options), conn);
 }
 
-function sideText(entities: RouteEntity['sources']): string {
-  const list = (entities ?? []).map((p) => (p.port !== undefined && p.port !== null ? `${p.ip ? (p.ip.includes(':') ? `[${p.ip}]` : p.ip) : ''}:${p.port}` : p.ip ?? ''));
-  return `[${list.join(', ')}]`;
-}
-
-function addr(ip: string, port: number): string {
-  return `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
-}
-
-function sniList(m: SniMatcher): string {
-  return [...m.exact, ...m.suffixes.map((s) => '*' + s), ...m.prefixes.map((p) => p + '*')].join(', ');
-}
-
-/** `256 (snis) + 16 (sources: 1×16) + 4 (destinations)`: Kong 3's priority in parts. */
-export function priorityText(r: StreamRoute): string {
-  const parts: string[] = [];
-  if (r.snis || (r.sources && r.destinations)) parts.push(`256 (${r.snis ? 'snis' : 'sources and destinations'})`);
-  const sw = sideWeight(r.sources), dw = sideWeight(r.destinations);
-  if (sw) parts.push(`${sw * 16} (sources: ${sw}×16)`);
-  if (dw) parts.push(`${dw} (destinations)`);
-  return parts.length ? parts.join(' + ') : '0';
-}
-
+/**
+ * Every field that misses, in the matcher's order: the first is the one `router.match` stopped at, the rest are
+ * found by asking the same matcher on from the field after each miss.
+ */
 function mismatches(r: StreamRoute, conn: ConnInfo, addrs: ConnAddrs, port: number): RouteVerdict['mismatches'] {
   const out: RouteVerdict['mismatches'] = [];
-  const e = r.entity;
-  if (!r[conn.protocol]) out.push({ field: 'protocols', reason: `[${e.protocols.join(', ')}] does not serve ${conn.protocol} connections` });
-  if (r.destinations && !matchSide(r.destinations, r.dstIp ? dstAddr(conn, addrs) : undefined, port)) {
-    const mapped = port !== conn.dstPort ? ` (port_maps: listener port ${conn.dstPort} is host port ${port})` : '';
-    out.push({ field: 'destinations', reason: `no entry of ${sideText(e.destinations)} matched ${addr(conn.dstIp, port)}${mapped}` });
-  }
-  if (r.sources && !matchSide(r.sources, r.srcIp ? srcAddr(conn, addrs) : undefined, conn.srcPort)) {
-    out.push({ field: 'sources', reason: `no entry of ${sideText(e.sources)} matched ${addr(conn.srcIp, conn.srcPort)}` });
-  }
-  if (!matchSni(r.snis, conn)) {
-    out.push({ field: 'snis', reason: conn.sni === undefined
-      ? `the connection sent no SNI; the route needs one of [${sniList(r.snis!)}]`
-      : `'${conn.sni}' matched none of [${sniList(r.snis!)}]` });
+  for (let i = firstMismatch(r, conn, addrs, port, 0); i >= 0; i = firstMismatch(r, conn, addrs, port, i + 1)) {
+    const f = MATCH_FIELDS[i]!;
+    out.push({ field: f.name, reason: f.why(r, conn, port) });
   }
   return out;
-}
-
-function exactSni(r: StreamRoute, conn: ConnInfo): boolean {
-  return conn.protocol === 'tls' && r.snis !== undefined && conn.sni !== undefined && sniMatchKind(r.snis, conn.sni) === 2;
 }
 
 function routeLabel(r: { id: string; name?: string }): string {
@@ -122,15 +93,17 @@ export function explainWith(ctx: ExplainContext, conn: ConnInfo): Explanation {
     const r = compiled.get(e.id);
     if (!r) {
       const s = e.service ? ctx.services.get(e.service) : undefined;
-      if (s && !s.entity.enabled) v.mismatches.push({ field: 'service', reason: `service '${svc}' is disabled` });
-      else v.mismatches.push({ field: 'protocols', reason: `[${e.protocols.join(', ')}] are not served by kong-ts (no stream protocol)` });
+      // the router left it out: its service is disabled, or a match field makes it a route kong-ts does not serve
+      const f = s && !s.entity.enabled ? undefined : unservedBy(e);
+      if (f) v.mismatches.push({ field: f.name, reason: f.unserved!(e) });
+      else v.mismatches.push({ field: 'service', reason: `service '${svc}' is disabled` });
       others.push(v);
       continue;
     }
     v.priority = r.priority;
     v.priority_text = priorityText(r);
-    v.matched = matchRoute(r, conn, addrs, port);
-    if (!v.matched) v.mismatches = mismatches(r, conn, addrs, port);
+    v.mismatches = mismatches(r, conn, addrs, port);
+    v.matched = v.mismatches.length === 0;
     if (won && r.id === won.id) {
       v.note = r.service ? 'matched with the highest priority' : 'matched, but has no service: the connection is closed';
       winner = v;
