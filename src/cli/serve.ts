@@ -28,6 +28,7 @@ import { UdpServer } from '../udp/server.js';
 import { fdLimit } from '../limits/accept-guard.js';
 import { fdBudget } from '../limits/fd-budget.js';
 import { quitTimeout } from './pidfile.js';
+import { holdYoungGeneration } from '../young-gen.js';
 
 export interface Core {
   runtime: Runtime;
@@ -108,6 +109,8 @@ export function createServers(settings: Settings, core: Core, opts: {
 }): Servers {
   const { runtime, manager } = core;
   const logger = opts.logger;
+  // idle connections do not pay for a young generation grown by their own burst (young-gen.ts)
+  holdYoungGeneration();
   const accessLog = settings.accessLog === 'off' ? undefined : AccessLog.open(settings.accessLog.path, logger, settings.accessLog.format);
   const recent = new RecentSessions();
   const onEnd = (r: SessionRecord): void => {

@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import { Slicer } from '../slices.js';
+import { whileLoading } from '../young-gen.js';
 import { assemble, type Fingerprints } from './assemble.js';
 import type { LoadSource } from './load-job.js';
 import { ConfigLoader, type LoaderReply } from './loader.js';
@@ -194,7 +195,7 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
     const slicer = new Slicer();
     let outcome: ReloadOutcome<Snapshot>;
     try {
-      outcome = await this.#run(job, slicer);
+      outcome = await whileLoading(() => this.#run(job, slicer));
     } finally {
       delay.disable();
     }

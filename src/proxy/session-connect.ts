@@ -42,7 +42,7 @@ export function hostResolved(s: Session, err: NodeJS.ErrnoException | null, ip: 
   if (s.state !== SessionState.Connecting || s.clientClosed) return;
   if (err) {
     s.attempts++;
-    s.tryRecords?.push({ ip: s.service.host, port: s.service.port, balancer_latency: 0, state: 'failed', code: err.code });
+    s.addTry({ ip: s.service.host, port: s.service.port, balancer_latency: 0, state: 'failed', code: err.code });
     failConnect(s, `cannot resolve '${s.service.host}': ${err.code ?? err.message}`);
     return;
   }
@@ -105,7 +105,7 @@ export function tryFailed(s: Session, up: ProxySocket, state: 'failed' | 'timeou
   s.upstream = null;
   up.destroy();
   const ms = performance.now() - s.tryStartedAt;
-  s.tryRecords?.push({ ip: s.upstreamIp, port: s.upstreamPort, balancer_latency: Math.round(ms), state, code });
+  s.addTry({ ip: s.upstreamIp, port: s.upstreamPort, balancer_latency: Math.round(ms), state, code });
   if (s.peer) s.service.balancer!.report(s.peer, state, ms);
   if (code === 'EMFILE' || code === 'ENFILE') s.ctx.onFdShortage?.(code);
   if (s.clientClosed) return s.finish();
@@ -131,7 +131,7 @@ function connected(s: Session, up: ProxySocket): void {
   s.state = SessionState.Piping;
   s.lastProgressAt = s.connectedAt = performance.now();
   const ms = s.connectedAt - s.tryStartedAt;
-  s.tryRecords?.push({ ip: s.upstreamIp, port: s.upstreamPort, balancer_latency: Math.round(ms) });
+  s.addTry({ ip: s.upstreamIp, port: s.upstreamPort, balancer_latency: Math.round(ms) });
   if (s.peer) {
     const b = s.service.balancer!;
     b.report(s.peer, 'ok', ms);

@@ -20,7 +20,7 @@ export function reportSession(s: Session): void {
     kongMs: Math.round((s.connectedAt || now) - s.acceptedAt),
     sessionMs: Math.round(now - s.acceptedAt),
     connectMs: s.connectedAt ? Math.round(s.connectedAt - s.tryStartedAt) : undefined,
-    tries: s.tryRecords!,
+    tries: s.recordedTries,
     pluginValues: s.logValues,
   }), s.chain);
 }

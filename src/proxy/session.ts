@@ -27,6 +27,12 @@ import { routeChain, type ProxySnapshot } from './types.js';
 
 export { SessionState, type SessionContext } from './session-types.js';
 
+/**
+ * `tryRecords` of a session that keeps a record but has made no try yet: shared, never written. The first try makes
+ * an array of exactly one slot; `[]` then push() would reserve 17 slots (152 bytes) for the connection's whole life.
+ */
+const NO_TRIES: TryRecord[] = [];
+
 export class Session implements ResolveWaiter {
   // ---- what the connection came with (fixed at accept) ----
   readonly client: ProxySocket;
@@ -73,7 +79,7 @@ export class Session implements ResolveWaiter {
   /** performance.now() when the current try started, and when the upstream connected (0 before) */
   tryStartedAt = 0;
   connectedAt = 0;
-  /** every try, for the record (null when nobody reads records) */
+  /** every try, for the record (null when nobody reads records; NO_TRIES: none yet) */
   tryRecords: TryRecord[] | null;
 
   // ---- pipe (session-pipe.ts) ----
@@ -116,7 +122,7 @@ export class Session implements ResolveWaiter {
     this.startedAt = a.startedAt;
     this.acceptedAt = a.t0;
     this.upstreamPort = this.service.port;
-    this.tryRecords = ctx.accessLog || ctx.onSessionEnd || ctx.metrics || this.chain?.hasLog ? [] : null;
+    this.tryRecords = ctx.accessLog || ctx.onSessionEnd || ctx.metrics || this.chain?.hasLog ? NO_TRIES : null;
     ctx.sessions.add(this);
     ctx.leases.acquire(a.snap);
     ctx.metrics?.connectionOpened();
@@ -133,6 +139,18 @@ export class Session implements ResolveWaiter {
     const src = { ip: this.clientIp, port: this.clientPort };
     const dst = { ip: this.serverIp, port: this.serverPort };
     return this.service.proxyProtocol === 1 ? encodeProxyV1(src, dst) : encodeProxyV2(src, dst, { authority: this.sni });
+  }
+
+  /** Notes one connect try for the record (when one is kept). */
+  addTry(t: TryRecord): void {
+    const tries = this.tryRecords;
+    if (tries === NO_TRIES) this.tryRecords = [t];
+    else tries?.push(t);
+  }
+
+  /** The tries for the record. */
+  get recordedTries(): TryRecord[] {
+    return this.tryRecords === NO_TRIES || this.tryRecords === null ? [] : this.tryRecords;
   }
 
   setLogValue(key: string, value: unknown): void {
