@@ -3,15 +3,17 @@
  *
  * V8 doubles the young generation (two semi-spaces, up to 16 MiB each on 64-bit) when many objects survive its
  * scavenges, and keeps the doubled space committed and touched. A burst of long-lived connections is exactly that
- * (every Session and socket survives), so the first thousands of idle connections paid a one-time 16 MiB on top of
- * their own objects (kib_per_idle_conn 9 at 4,000 connections, of which about 4 was this growth). Before the config
- * load moved to its own thread, the load grew the main heap at start, so the growth was paid before the first
- * connection and did not show per connection.
+ * (every Session and socket survives): 4,000 idle connections grew it from 16 to 32 MiB on top of their own objects
+ * (about 11 MiB live). Before the config load moved to its own thread, the load had grown the main heap at start,
+ * so that cost was paid before the first connection and did not show per connection (kib_per_idle_conn 6 then, 9
+ * after the move, 7.9 with this hold).
  *
  * A serving process (`holdYoungGeneration`) keeps the young generation at the size start left it, except while a
  * config load runs: the load thread's heap and the main thread's sliced build allocate a lot and get to grow it
- * (`whileLoading`). The growth factor is the one V8 knob read at each growth rather than at heap setup, and it is
- * process-wide (every isolate, the load thread's too), hence growth allowed during loads.
+ * (`whileLoading`). The growth factor is the one V8 knob read at each growth rather than at heap setup (the
+ * semi-space limits are fixed when the heap is made). It is process-wide (every isolate, the load thread's too),
+ * hence growth allowed during loads; and starting a Worker sets V8's flags again (seen on Node 20), which is why the
+ * hold is applied again at the end of every load (the load thread starts within one).
  */
 import { setFlagsFromString } from 'node:v8';
 
