@@ -77,7 +77,7 @@ for (let r = 0; r < rounds; r++) {
   for (const mode of r % 2 ? ['open', 'closed'] : ['closed', 'open']) {
     if (mode === 'open') { await page.goto(`http://127.0.0.1:${adminPort}/dashboard`); await page.waitForSelector('#routes tr'); }
     else await page.goto('about:blank');
-    const c0 = cpu(kong.pid), t0 = Date.now();
+    const c0 = cpu(kong.pid);
     results[mode].ka.push(await bench(true));
     results[mode].conn.push(await bench(false));
     // CPU of the kong-ts process per request served: what the data path cost, whatever the machine's load did to throughput

@@ -21,3 +21,31 @@ export function createLogger(opts: { level?: string; file?: string } = {}): Logg
 
 /** A logger that drops everything (tests, library use). */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/**
+ * A warn line at most once per `intervalMs` (default 10 s), saying how many times it was suppressed meanwhile:
+ * when a cap refuses a flood, the log must not become the next flood.
+ */
+export class RateLimitedWarn {
+  readonly #logger: Logger;
+  readonly #intervalMs: number;
+  #last = -Infinity;
+  #suppressed = 0;
+
+  constructor(logger: Logger, intervalMs = 10_000) {
+    this.#logger = logger;
+    this.#intervalMs = intervalMs;
+  }
+
+  warn(fields: Record<string, unknown>, msg: string): void {
+    const now = Date.now();
+    if (now - this.#last < this.#intervalMs) {
+      this.#suppressed++;
+      return;
+    }
+    this.#last = now;
+    const n = this.#suppressed;
+    this.#suppressed = 0;
+    this.#logger.warn({ ...fields, suppressed: n }, msg);
+  }
+}

@@ -8,7 +8,7 @@ import type { Snapshot } from '../runtime/snapshot.js';
 import { declarativeErrorBody } from './declarative-errors.js';
 import { HttpError, readBody, redactPem, sendEmpty, sendJson } from './http.js';
 import { ENTITY_TYPES, REDACTED, type EntityIndex } from './render.js';
-import type { Handler } from './server.js';
+import type { Handler } from './types.js';
 
 /** The file name posted configs are reported under (in problems and logs). */
 export const POSTED_FILE = '<admin POST /config>';

@@ -12,7 +12,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
-import { explanationText, parseIpPort } from '../cli/route-cmd.js';
 import type { Balancer, TargetHealth } from '../balancer/types.js';
 import type { StreamRoute } from '../router/compile.js';
 import { explainWith } from '../router/explain.js';
@@ -20,29 +19,14 @@ import type { ConnInfo } from '../router/types.js';
 import type { Snapshot } from '../runtime/snapshot.js';
 import type { ListenSpec } from '../settings/types.js';
 import { VERSION } from '../paths.js';
-import { metricTotals, ReloadHistory, Sampler, SAMPLE_EVERY_MS, type Totals } from './dashboard-history.js';
+import { hostPort, parseIpPort } from '../net/address.js';
+import { explanationText } from '../gitops/explain-format.js';
+import { metricTotals, ReloadHistory, Sampler, SAMPLE_EVERY_MS } from './dashboard-history.js';
 import { DASHBOARD_CSP, dashboardPage } from './dashboard-page.js';
 import { HttpError, sendJson } from './http.js';
-import type { AdminState, Handler } from './server.js';
+import type { AdminState, Handler, ListenerRow } from './types.js';
 
 export const COOKIE = 'kong_ts_dashboard';
-
-/** What the dashboard reads beyond AdminState; start.ts and cluster/primary.ts fill it. */
-export interface DashboardSources {
-  reloads: ReloadHistory;
-  /** the stream listeners as bound (real ports), one row each */
-  listeners(): ListenerRow[];
-  /** counters since start for the rate charts (a cluster primary sums its workers') */
-  totals(): Promise<Totals>;
-  /** per upstream id, its targets' health and open connections (a cluster primary combines its workers'); the live balancers' by default */
-  targets?(): Promise<Record<string, TargetHealth[]>>;
-}
-
-export interface ListenerRow { kind: 'tcp' | 'udp' | 'admin'; address: string; ssl: boolean; proxy_protocol: boolean; text?: string }
-
-function hostPort(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
 
 /** Pairs the listeners as configured with the addresses they were bound to (in order, TCP and UDP apart). */
 export function listenerRows(specs: readonly ListenSpec[], bound: readonly { host: string; port: number; udp?: boolean }[]): ListenerRow[] {
@@ -50,7 +34,7 @@ export function listenerRows(specs: readonly ListenSpec[], bound: readonly { hos
   for (const udp of [false, true]) {
     const s = specs.filter((x) => x.udp === udp), b = bound.filter((x) => !!x.udp === udp);
     s.forEach((spec, i) => rows.push({
-      kind: udp ? 'udp' : 'tcp', address: b[i] ? hostPort(b[i]!.host, b[i]!.port) : hostPort(spec.host, spec.port),
+      kind: udp ? 'udp' : 'tcp', address: b[i] ? hostPort(b[i].host, b[i].port) : hostPort(spec.host, spec.port),
       ssl: spec.ssl, proxy_protocol: spec.proxyProtocol, text: spec.text,
     }));
   }

@@ -69,7 +69,8 @@ export function nestFields(problems: readonly Problem[]): Record<string, unknown
 export function luaTable(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (v === null || v === undefined) return 'nil';
-  if (typeof v !== 'object') return String(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v !== 'object') return 'nil'; // JSON holds nothing else
   if (Array.isArray(v)) return `{${v.map(luaTable).join(',')}}`;
   const keys = Object.keys(v).sort();
   return `{${keys.map((k) => `${/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : `[${JSON.stringify(k)}]`}=${luaTable((v as Record<string, unknown>)[k])}`).join(',')}}`;

@@ -5,7 +5,7 @@
 import type { EntityType } from '../config/types.js';
 import { HttpError, sendJson } from './http.js';
 import { ENTITY_TYPES, type EntityIndex, type Rendered } from './render.js';
-import type { Handler } from './server.js';
+import type { Handler } from './types.js';
 
 export interface EntityRoutesContext {
   route(key: string, handler: Handler): void;

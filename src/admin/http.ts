@@ -6,7 +6,7 @@ export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** An answer that a handler gives by throwing: the server sends it as is, and logs nothing (a user mistake). */
 export class HttpError extends Error {
   constructor(readonly status: number, readonly body: Record<string, unknown>, readonly headers: Record<string, string> = {}) {
-    super(String(body.message ?? status));
+    super(typeof body.message === 'string' ? body.message : String(status));
   }
 }
 
@@ -56,18 +56,6 @@ export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
 }
 
 /** The media type of a request, lower case, without parameters. */
-export function mediaType(req: IncomingMessage): string {
-  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-}
-
-export function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new HttpError(400, { message: `Cannot parse JSON body: ${(err as Error).message}` });
-  }
-}
-
 /**
  * The fields of a multipart/form-data body (`curl -F config=@kong.yml`), as text. Only what the admin API needs:
  * named parts, no nested multiparts.

@@ -2,22 +2,14 @@
  * Endpoints over the state that outlives snapshots: upstream health (and the manual overrides Kong allows in
  * DB-less mode), Prometheus metrics, open sessions per route.
  */
-import type { Balancer, HealthName } from '../balancer/types.js';
-import type { TargetHealth as MetricHealth } from '../metrics/metrics.js';
-import type { RecentSession } from '../proxy/recent.js';
+import type { Balancer } from '../balancer/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshot } from '../runtime/snapshot.js';
+import { refreshTargetHealth } from '../runtime/target-health.js';
 import { findTarget, NOT_FOUND, paginate } from './entities.js';
 import { sendEmpty, sendJson } from './http.js';
 import type { EntityIndex, Rendered } from './render.js';
-import type { Handler } from './server.js';
-
-/** `GET /sessions/recent`: the ring's size, how many sessions it has seen, its tuples oldest first. */
-export interface RecentExport {
-  capacity: number;
-  seen: number;
-  data: RecentSession[];
-}
+import type { Handler, RecentExport } from './types.js';
 
 export interface RuntimeRoutesContext {
   route(key: string, handler: Handler): void;
@@ -30,19 +22,6 @@ export interface RuntimeRoutesContext {
   recentSessions?: () => RecentExport;
   /** the whole text of `/metrics` when this process's registry is not all of it (a cluster primary) */
   metricsText?: () => Promise<string>;
-}
-
-const METRIC_HEALTH: Record<HealthName, MetricHealth> = {
-  HEALTHY: 'healthy', UNHEALTHY: 'unhealthy', DNS_ERROR: 'dns_error', HEALTHCHECKS_OFF: 'healthchecks_off',
-};
-
-/** Sets the per-target health gauges from the live balancers (targets of older snapshots are forgotten). */
-export function refreshTargetHealth(runtime: Runtime, snap: Snapshot | undefined): void {
-  const m = runtime.metrics;
-  m.clearTargetHealth();
-  for (const b of snap?.balancers.values() ?? []) {
-    for (const t of b.health()) m.setTargetHealth(b.upstreamName, t.target, METRIC_HEALTH[t.health]);
-  }
 }
 
 export function registerRuntimeRoutes(ctx: RuntimeRoutesContext): void {

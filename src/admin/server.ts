@@ -3,46 +3,19 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
-import { KongTsError } from '../errors.js';
 import { KONG_VERSION, VERSION } from '../paths.js';
-import type { ConfigManager } from '../config/manager.js';
+import { hostPort, unmapIPv4 } from '../net/address.js';
+import { listenFailed } from '../net/listen.js';
 import type { DeclarativeConfig } from '../config/types.js';
-import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshot } from '../runtime/snapshot.js';
 import { registerConfigRoutes } from './config-api.js';
-import { DashboardAuth, registerDashboard, type DashboardSources } from './dashboard.js';
+import { DashboardAuth, registerDashboard } from './dashboard.js';
 import { registerEntityRoutes, writeRefusal } from './entities.js';
 import { HttpError, sendEmpty, sendJson } from './http.js';
 import { buildIndex, type EntityIndex } from './render.js';
-import { registerRuntimeRoutes, type RecentExport } from './runtime-api.js';
+import { registerRuntimeRoutes } from './runtime-api.js';
+import type { AdminState, Handler } from './types.js';
 
-export { sendJson } from './http.js';
-
-/** What the admin API reads of the running proxy. */
-export interface AdminState {
-  manager: ConfigManager<Snapshot>;
-  runtime: Runtime;
-  nodeId: string;
-  startedAt: number;
-  /** counters of the stream server */
-  connections: () => { accepted: number; active: number; handled: number } | Promise<{ accepted: number; active: number; handled: number }>;
-  /** open sessions per route id (`GET /sessions`) */
-  sessionsByRoute: () => Record<string, number> | Promise<Record<string, number>>;
-  /** the ring of recent session tuples (`GET /sessions/recent`); absent on a cluster primary */
-  recentSessions?: () => RecentExport;
-  settings: Record<string, unknown>;
-  /** set on a cluster primary (nginx_worker_processes > 1): the workers' state and combined metrics */
-  cluster?: {
-    status(): Promise<{ workers: unknown[]; connections: { accepted: number; active: number; handled: number } }>;
-    metricsText(): Promise<string>;
-    pids(): number[];
-  };
-  /** what the dashboard (`GET /dashboard`) reads beyond the above; it falls back to this process's own state */
-  dashboard?: DashboardSources;
-}
-
-/** `params` holds the `:name` segments of the route pattern, decoded. */
-export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: Record<string, string>) => void | Promise<void>;
 
 interface Entry {
   method: string;
@@ -61,7 +34,7 @@ const EMPTY: DeclarativeConfig = {
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');
   if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  const v4 = unmapIPv4(h);
   return isIPv4(v4) && v4.startsWith('127.');
 }
 
@@ -72,7 +45,7 @@ export function isLoopbackHost(host: string): boolean {
  */
 export function exposedAdminWarning(listeners: readonly { host: string; port: number }[], token: string | undefined): string | undefined {
   if (token) return undefined;
-  const open = listeners.filter((l) => !isLoopbackHost(l.host)).map((l) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`));
+  const open = listeners.filter((l) => !isLoopbackHost(l.host)).map((l) => hostPort(l.host, l.port));
   if (open.length === 0) return undefined;
   return `the admin API listens on ${open.join(', ')} without admin_token: whoever reaches it can replace the configuration `
     + '(POST /config), which is root-equivalent for this process (file-log appends to any file it can write, custom plugins '
@@ -115,7 +88,7 @@ export class AdminServer {
   constructor(private readonly opts: { listeners: { host: string; port: number }[]; token?: string; logger: Logger; state: AdminState }) {
     this.#token = opts.token ? createHash('sha256').update(opts.token).digest() : undefined;
     const exposed = exposedAdminWarning(opts.listeners, opts.token);
-    if (exposed) opts.logger.warn({ admin_listen: opts.listeners.map((l) => `${l.host}:${l.port}`) }, exposed);
+    if (exposed) opts.logger.warn({ admin_listen: opts.listeners.map((l) => hostPort(l.host, l.port)) }, exposed);
     const state = opts.state;
     const route = this.route.bind(this);
     this.route('GET /', (_req, res) => sendJson(res, 200, this.#info()));
@@ -146,7 +119,7 @@ export class AdminServer {
       server.keepAliveTimeout = 5000;
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) =>
-          reject(new KongTsError('KTS_LISTEN_FAILED', [`admin_listen ${l.host}:${l.port}`], { detail: err.code ?? err.message, cause: err })));
+          reject(listenFailed(err, `admin_listen ${hostPort(l.host, l.port)}`)));
         server.listen({ host: l.host, port: l.port }, () => resolve());
       });
       this.#servers.push(server);

@@ -115,10 +115,10 @@ class CompiledBalancer implements Balancer {
 
   health(): TargetHealth[] {
     return this.#targets.map(({ entity, state }) => {
-      const addresses = state.addresses.map((ps) => ({
+      const addresses = state.addresses.map((ps): TargetHealth['addresses'][number] => ({
         ip: ps.peer.ip,
         port: ps.peer.port,
-        health: (ps.healthy ? (this.#checks ? 'HEALTHY' : 'HEALTHCHECKS_OFF') : 'UNHEALTHY') as HealthName,
+        health: ps.healthy ? (this.#checks ? 'HEALTHY' : 'HEALTHCHECKS_OFF') : 'UNHEALTHY',
       }));
       let health: HealthName;
       if (addresses.length === 0) health = 'DNS_ERROR';

@@ -2,9 +2,7 @@ import type { Socket } from 'node:net';
 import type { HealthchecksConfig } from '../config/types.js';
 import { httpProbe } from './probe-http.js';
 import { tcpProbe, type Probe, type TcpCheck } from './probe-tcp.js';
-import type { PeerState } from './types.js';
-
-export type CheckResult = 'success' | 'tcp_failure' | 'timeout' | 'http_failure';
+import type { CheckResult, PeerState } from './types.js';
 
 /** How many consecutive results flip a peer; 0 means that counter never trips. */
 export interface Limits {

@@ -2,7 +2,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { HealthchecksConfig } from '../config/types.js';
 import { systemStore } from '../tls/upstream.js';
-import type { CheckResult } from './health.js';
+import type { CheckResult } from './types.js';
 import { finishOnce, watch, type Probe, type ProbeDone } from './probe-tcp.js';
 
 type Active = HealthchecksConfig['active'];

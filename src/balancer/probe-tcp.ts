@@ -1,6 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import type { Peer } from './types.js';
-import type { CheckResult } from './health.js';
+import type { CheckResult, Peer } from './types.js';
 
 /** Called once per probe: the result to count, or undefined when the answer counts neither way. */
 export type ProbeDone = (result: CheckResult | undefined) => void;

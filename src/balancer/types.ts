@@ -10,6 +10,9 @@ export interface Peer {
 
 export type Outcome = 'ok' | 'failed' | 'timeout';
 
+/** What one active health probe concluded (health.ts counts it, probe-tcp.ts and probe-http.ts give it). */
+export type CheckResult = 'success' | 'tcp_failure' | 'timeout' | 'http_failure';
+
 export type HealthName = 'HEALTHY' | 'UNHEALTHY' | 'DNS_ERROR' | 'HEALTHCHECKS_OFF';
 
 /** What the admin API shows for one target (`GET /upstreams/{u}/health`). */

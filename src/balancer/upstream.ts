@@ -1,9 +1,9 @@
 import type { Logger } from '../log.js';
 import type { HealthchecksConfig, TargetEntity, UpstreamEntity } from '../config/types.js';
 import type { Resolver } from './dns.js';
-import { ActiveChecker, activeLimits, countResult, passiveLimits, type CheckResult, type Limits } from './health.js';
+import { ActiveChecker, activeLimits, countResult, passiveLimits, type Limits } from './health.js';
 import { TargetState, type TargetOwner } from './target.js';
-import type { PeerState } from './types.js';
+import type { CheckResult, PeerState } from './types.js';
 import type { TcpCheck } from './probe-tcp.js';
 import { tagValue } from '../config/kong-ts-tags.js';
 import { decodeEscapes } from '../config/escapes.js';

@@ -1,9 +1,9 @@
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { loadConfigFile, loadConfigText } from '../config/load.js';
+import { loadConfigText } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
-import type { LoadOptions, LoadResult, Problem } from '../config/types.js';
+import type { LoadResult, Problem } from '../config/types.js';
 import { ConvertError, convertText } from '../gitops/convert.js';
 import { diffConfigs } from '../gitops/diff.js';
 import { diffText } from '../gitops/format.js';
@@ -15,11 +15,10 @@ import { ANY_PLAIN_LISTENER, routerOf, tlsDetectWarnings } from '../runtime/tls-
 import { parseStreamListen } from '../settings/listen.js';
 import { sortProblems } from '../config/problems.js';
 import { lintCommand } from './lint-cmd.js';
-import { loadPlugins, pluginSchemas } from '../plugins/registry.js';
-import { resolveSettings } from '../settings/settings.js';
+import { badFormat, load, startOptions } from './config-input.js';
 
 /** GitHub workflow annotation for one problem (lands on the pull request's line). */
-export function githubLine(p: Problem): string {
+function githubLine(p: Problem): string {
   const esc = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
   const prop = (s: string) => esc(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
   return `::${p.severity === 'error' ? 'error' : 'warning'} file=${prop(p.file)},line=${p.line},col=${p.column},title=${prop(p.path || 'kong-ts')}::${esc(p.message)}`;
@@ -70,30 +69,6 @@ function addTlsDetectWarnings(results: LoadResult[], streamListen: string | unde
 function errorCount(r: LoadResult): string {
   const n = r.problems.filter((p) => p.severity === 'error').length;
   return `${n} error${n === 1 ? '' : 's'}`;
-}
-
-export function badFormat(format: string, allowed: string[]): boolean {
-  if (allowed.includes(format)) return false;
-  console.error(`Error: --format must be ${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}, got '${format}'`);
-  process.exitCode = 2;
-  return true;
-}
-
-/**
- * The load options `start` uses: the plugins of the `plugins` setting (kong.conf given with --conf, KONG_PLUGINS,
- * else the bundled ones) with their config schemas, so a file is checked by one code path everywhere.
- */
-export async function startOptions(strict: boolean | undefined, conf?: string, file?: string): Promise<LoadOptions> {
-  const settings = resolveSettings(conf ? { conf } : {});
-  // npm-named plugins resolve as start resolves them: plugins_path, else the declarative file's folder
-  const packages = settings.pluginsPath ?? (file && file !== '-' ? dirname(file) : process.cwd());
-  return { strict, pluginSchemas: pluginSchemas(await loadPlugins(settings.plugins, process.cwd(), packages)) };
-}
-
-/** Loads a file, or standard input for `-`. */
-export async function load(file: string, opts: LoadOptions): Promise<LoadResult> {
-  if (file !== '-') return loadConfigFile(file, opts);
-  return loadConfigText(readFileSync(0, 'utf8'), '<stdin>', opts);
 }
 
 /** Prints why files did not load; true when one did not (the caller exits 2: trouble, not a difference). */

@@ -1,9 +1,10 @@
 /** `kong-ts config lint FILE...`: findings about what valid files mean (src/gitops/lint*.ts). */
 import { Command } from 'commander';
 import { formatProblem } from '../config/problems.js';
-import { isLintCode, lintConfig, LINT_CODES, SEVERITY_RANK, type Severity } from '../gitops/lint.js';
+import { lintConfig } from '../gitops/lint.js';
+import { isLintCode, LINT_CODES, SEVERITY_RANK, type Severity } from '../gitops/lint-types.js';
 import { lintOutput, type LintFileResult } from '../gitops/lint-format.js';
-import { badFormat, load, startOptions } from './config-cmd.js';
+import { badFormat, load, startOptions } from './config-input.js';
 
 function usage(message: string): void {
   console.error(`Error: ${message}`);

@@ -4,10 +4,11 @@ import { VERSION } from '../paths.js';
 import { resolveSettings } from '../settings/settings.js';
 import { configCommand } from './config-cmd.js';
 import { routeCommand } from './route-cmd.js';
-import { quitTimeoutPath, runningPid, signalRunning, waitExit } from './pidfile.js';
+import { quitTimeoutPath, runningPid, signalRunning, waitExit } from '../process/pidfile.js';
 import { writeFileSync } from 'node:fs';
 import { startInstance } from './start.js';
 import { startCluster } from '../cluster/primary.js';
+import { hostPort } from '../net/address.js';
 
 interface CommonOpts { conf?: string; prefix?: string; set?: string[]; v?: boolean; vv?: boolean }
 
@@ -32,7 +33,10 @@ function flagSettings(o: CommonOpts & Record<string, unknown>): Record<string, s
   return out;
 }
 
-function settingsFrom(o: CommonOpts & Record<string, unknown>) {
+/** The options commander hands an action of a command made with withCommon or withStart. */
+type Opts = CommonOpts & Record<string, unknown>;
+
+function settingsFrom(o: Opts) {
   return resolveSettings({ conf: o.conf, flags: flagSettings(o) });
 }
 
@@ -55,7 +59,7 @@ const withStart = (c: Command) => withCommon(c)
   .option('--log-level <level>', 'debug, info, notice, warn, error, crit')
   .option('--strict', 'treat HTTP-only routes and services as errors instead of skipping them');
 
-async function start(o: CommonOpts & Record<string, unknown>): Promise<void> {
+async function start(o: Opts): Promise<void> {
   const s = settingsFrom(o);
   // one process keeps the single-process path as it is; more fork workers under a primary
   if (s.workerProcesses > 1) await startCluster(s, { strict: o.strict === true });
@@ -70,7 +74,7 @@ withStart(program.command('start'))
 withStart(program.command('restart'))
   .description('quit the kong-ts running in the prefix (letting open sessions finish for up to -t seconds), then start in the foreground')
   .option('-t, --timeout <seconds>', 'how long the old instance\'s open sessions may take', '10')
-  .action(async (o) => {
+  .action(async (o: Opts) => {
     const s = settingsFrom(o);
     const pid = runningPid(s.prefix);
     if (pid) {
@@ -83,7 +87,7 @@ withStart(program.command('restart'))
 
 withCommon(program.command('stop'))
   .description('stop the kong-ts running in the prefix at once (SIGTERM)')
-  .action(async (o) => {
+  .action(async (o: Opts) => {
     const s = settingsFrom(o);
     const pid = signalRunning(s.prefix, 'SIGTERM');
     if (!(await waitExit(pid, 10_000))) throw new Error(`kong-ts (pid ${pid}) did not stop within 10 s`);
@@ -93,7 +97,7 @@ withCommon(program.command('stop'))
 withCommon(program.command('quit'))
   .description('stop gracefully: stop accepting, let open sessions finish, close the rest after the timeout (SIGQUIT)')
   .option('-t, --timeout <seconds>', 'how long open sessions may take', '10')
-  .action(async (o) => {
+  .action(async (o: Opts) => {
     const s = settingsFrom(o);
     const secs = Number(o.timeout);
     if (!Number.isFinite(secs) || secs < 0) throw new Error(`-t expects seconds, got '${o.timeout}'`);
@@ -105,7 +109,7 @@ withCommon(program.command('quit'))
 
 withCommon(program.command('reload'))
   .description('re-read the declarative file of the running kong-ts (SIGHUP); a broken file keeps the old config')
-  .action((o) => {
+  .action((o: Opts) => {
     const s = settingsFrom(o);
     signalRunning(s.prefix, 'SIGHUP');
     console.log('Kong reloaded (see its log for the outcome)');
@@ -113,7 +117,7 @@ withCommon(program.command('reload'))
 
 withCommon(program.command('health'))
   .description('tell whether kong-ts is running in the prefix, and the state of its config')
-  .action(async (o) => {
+  .action(async (o: Opts) => {
     const s = settingsFrom(o);
     const pid = runningPid(s.prefix);
     if (!pid) {
@@ -126,7 +130,7 @@ withCommon(program.command('health'))
     if (!a) return console.log('admin API ........ off');
     const host = a.host === '0.0.0.0' ? '127.0.0.1' : a.host === '::' ? '::1' : a.host;
     try {
-      const res = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${a.port}/status`, {
+      const res = await fetch(`http://${hostPort(host, a.port)}/status`, {
         headers: s.adminToken ? { authorization: `Bearer ${s.adminToken}` } : {}, signal: AbortSignal.timeout(3000),
       });
       const st = (await res.json()) as { configuration_hash: string; configuration_generation: number; last_config_error: string | null };
@@ -146,7 +150,7 @@ program.addCommand(routeCommand());
 program.command('version')
   .description('print the version')
   .option('-a, --all', 'also print the Node.js version')
-  .action((o) => {
+  .action((o: { all?: boolean }) => {
     console.log(o.all ? `kong-ts: ${VERSION}\nnode: ${process.version}` : VERSION);
   });
 

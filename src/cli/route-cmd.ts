@@ -1,46 +1,11 @@
-import { isIP } from 'node:net';
 import { Command } from 'commander';
 import { loadConfigFile } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
-import { explainRoute, type Explanation, type RouteVerdict } from '../router/explain.js';
+import { explainRoute } from '../router/explain.js';
+import { explanationText } from '../gitops/explain-format.js';
 import type { ConnInfo } from '../router/types.js';
+import { parseIpPort } from '../net/address.js';
 import { isDeclarativeFile, resolveSettings } from '../settings/settings.js';
-
-/** `1.2.3.4:80` or `[::1]:80` → ip and port; undefined when malformed. */
-export function parseIpPort(s: string): { ip: string; port: number } | undefined {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(s) ?? /^([^:\s]+):(\d{1,5})$/.exec(s);
-  if (!m || !isIP(m[1]!)) return undefined;
-  const port = Number(m[2]);
-  return port <= 65535 ? { ip: m[1]!, port } : undefined;
-}
-
-function hostPort(ip: string, port: number): string {
-  return `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
-}
-
-function verdictHead(v: RouteVerdict): string {
-  return `route '${v.name ?? v.id}'${v.service ? ` → service '${v.service}'` : ''}`;
-}
-
-const SHOWN = 20;
-
-/** The explanation as text: the connection, the winner and its priority, then every other route's reason. */
-export function explanationText(x: Explanation, all: boolean): string {
-  const c = x.conn;
-  const out = [`connection: ${c.protocol} from ${hostPort(c.srcIp, c.srcPort)} to ${hostPort(c.dstIp, c.dstPort)}${c.sni !== undefined ? `, sni '${c.sni}'` : ''}`];
-  if (x.winner) {
-    out.push(`winner: ${verdictHead(x.winner)}`, `  priority ${x.winner.priority} = ${x.winner.priority_text}`);
-    if (!x.winner.service) out.push('  the route has no service: the connection is closed');
-  } else out.push('no route matches: kong-ts logs "no Route found with those values" and closes the connection');
-  if (x.others.length) out.push(`other routes (${x.others.length}):`);
-  const shown = all ? x.others : x.others.slice(0, SHOWN);
-  for (const v of shown) {
-    const why = v.matched ? v.note ?? 'matched' : v.mismatches.map((m) => `${m.field}: ${m.reason}`).join('; ');
-    out.push(`  ${verdictHead(v)}${v.priority !== undefined && !v.matched ? ` (priority ${v.priority})` : ''}: ${why}`);
-  }
-  if (shown.length < x.others.length) out.push(`  ... and ${x.others.length - shown.length} more (use --all)`);
-  return out.join('\n');
-}
 
 interface ExplainOpts {
   conf: string; sni?: string; source: string; destination: string; protocol?: string; format: string; all?: boolean;

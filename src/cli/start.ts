@@ -1,6 +1,3 @@
-import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { metricTotals } from '../admin/dashboard-history.js';
 import { listenerRows } from '../admin/dashboard.js';
 import { AdminServer } from '../admin/server.js';
@@ -12,42 +9,12 @@ import type { SessionRecord } from '../proxy/record.js';
 import { StreamServer } from '../proxy/stream-server.js';
 import type { Settings } from '../settings/settings.js';
 import { UdpServer } from '../udp/server.js';
-import { claimPrefix, releasePrefix } from './pidfile.js';
-import { createServers, handleSignals, loadFirst, openCore, shownSettings, warnTlsDetect } from './serve.js';
+import { nodeId, readDefaultCert } from '../process/node.js';
+import { claimPrefix, releasePrefix } from '../process/pidfile.js';
+import { createServers, handleSignals, loadFirst, openCore, shownSettings, warnTlsDetect } from '../process/serve.js';
 import type { ConfigManager } from '../config/manager.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshot } from '../runtime/snapshot.js';
-
-export function nodeId(prefix: string): string {
-  const file = join(prefix, 'node.id');
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch {
-    const id = randomUUID();
-    try { writeFileSync(file, id + '\n'); } catch { /* the id is then per run */ }
-    return id;
-  }
-}
-
-/** ssl_cert + ssl_cert_key (paths or inline PEM), or undefined for the generated localhost pair. */
-export function readDefaultCert(settings: Settings): { cert: string; key: string } | undefined {
-  if (!settings.sslCert || !settings.sslCertKey) return undefined;
-  const read = (v: string, key: string) => {
-    if (v.startsWith('-----')) return v;
-    try {
-      return readFileSync(v, 'utf8');
-    } catch (err) {
-      throw new KongTsError('KTS_SETTINGS_INVALID', [key], { detail: `cannot read ${v}: ${(err as NodeJS.ErrnoException).code}`, cause: err });
-    }
-  };
-  const pair = { cert: read(settings.sslCert, 'ssl_cert'), key: read(settings.sslCertKey, 'ssl_cert_key') };
-  try {
-    if (!new X509Certificate(pair.cert).checkPrivateKey(createPrivateKey(pair.key))) throw new Error('the key does not match the certificate');
-  } catch (err) {
-    throw new KongTsError('KTS_SETTINGS_INVALID', ['ssl_cert'], { detail: (err as Error).message, cause: err });
-  }
-  return pair;
-}
 
 /** A running kong-ts: what `start` builds and what tests drive in-process. */
 export interface Instance {

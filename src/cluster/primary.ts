@@ -18,9 +18,9 @@ import { Metrics } from '../metrics/metrics.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshot } from '../runtime/snapshot.js';
 import type { Settings } from '../settings/settings.js';
-import { claimPrefix, releasePrefix } from '../cli/pidfile.js';
-import { handleSignals, loadFirst, openCore, shownSettings, warnTlsDetect } from '../cli/serve.js';
-import { nodeId, readDefaultCert } from '../cli/start.js';
+import { claimPrefix, releasePrefix } from '../process/pidfile.js';
+import { handleSignals, loadFirst, openCore, shownSettings, warnTlsDetect } from '../process/serve.js';
+import { nodeId, readDefaultCert } from '../process/node.js';
 import { clusterMetricsText } from './metrics.js';
 import type { ConfigPush, WorkerReport } from './protocol.js';
 import { Supervisor } from './supervisor.js';
@@ -101,7 +101,7 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
 
   let admin: AdminServer | undefined;
   let watcher: ConfigWatcher | undefined;
-  let started;
+  let started: Awaited<ReturnType<typeof supervisor.start>>;
   try {
     started = await supervisor.start();
     if (settings.adminListen.length) {

@@ -219,7 +219,7 @@ export class Supervisor {
       this.#send(s.worker, { kts: 'report', id, metrics, ...(targets ? { targets } : {}) });
     })));
     const out = new Map<number, WorkerReport>();
-    up.forEach((s, i) => { if (replies[i]) out.set(s.id, replies[i]!); });
+    up.forEach((s, i) => { if (replies[i]) out.set(s.id, replies[i]); });
     return out;
   }
 

@@ -9,8 +9,8 @@
  */
 import { metricTotals, type ReloadHistory } from '../admin/dashboard-history.js';
 import { targetRows } from '../admin/dashboard.js';
-import { refreshTargetHealth } from '../admin/runtime-api.js';
-import { createServers, loadFirst, openCore } from '../cli/serve.js';
+import { createServers, loadFirst, openCore } from '../process/serve.js';
+import { refreshTargetHealth } from '../runtime/target-health.js';
 import type { ConfigManager } from '../config/manager.js';
 import { isUserError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';

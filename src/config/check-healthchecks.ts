@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { CheckContext } from './check.js';
+import type { CheckContext } from './check-context.js';
 import { entityRef, isObject, type RawEntity } from './flatten.js';
 import { isHostname } from './check-route.js';
 import { tagValue } from './kong-ts-tags.js';

@@ -1,4 +1,4 @@
-import type { CheckContext } from './check.js';
+import type { CheckContext } from './check-context.js';
 import { entityRef, isObject, type Entities } from './flatten.js';
 
 /** mtls-auth's `config.ca_certificates` name `ca_certificates` entities by id, as in Kong Enterprise; no STRICT. */

@@ -1,10 +1,10 @@
 import { isIP } from 'node:net';
 import type { RawEntity } from './flatten.js';
-import type { CheckContext } from './check.js';
+import type { CheckContext } from './check-context.js';
 import { entityRef } from './flatten.js';
 import { hostProblem, isKongHostname, wildcardHostProblem } from './kong-values.js';
+import { isStreamProtocol } from '../net/protocols.js';
 
-const STREAM = new Set(['tcp', 'tls', 'tls_passthrough', 'udp']);
 const GROUPS: Record<string, string> = {
   http: 'http', https: 'http', tcp: 'stream', tls: 'stream', udp: 'stream', tls_passthrough: 'passthrough',
   grpc: 'grpc', grpcs: 'grpc', ws: 'ws', wss: 'ws',
@@ -25,10 +25,6 @@ const STREAM_LIST = "'tcp', 'tls', 'tls_passthrough' or 'udp'";
 const HTTP_ONLY_FIELDS = ['hosts', 'paths', 'methods', 'headers'];
 const TLS_ONLY_SERVICE_FIELDS = ['client_certificate', 'tls_verify', 'tls_verify_depth', 'ca_certificates'];
 const DEFAULT_PORT: Record<string, number> = { https: 443, grpcs: 443, wss: 443 };
-
-export function isStreamProtocol(p: unknown): boolean {
-  return STREAM.has(p as string);
-}
 
 /** Expands the url shorthand and checks the rules that tie a service's fields to its protocol. */
 export function checkService(e: RawEntity, ctx: CheckContext): void {
@@ -55,7 +51,7 @@ export function checkService(e: RawEntity, ctx: CheckContext): void {
     return;
   }
   const where = typeof r.url === 'string' ? 'url' : 'host';
-  const hostBad = host === '' ? 'length must be at least 1' : hostProblem(host!);
+  const hostBad = host === '' ? 'length must be at least 1' : hostProblem(host);
   if (hostBad) ctx.problems.error([...e.path, where], hostBad, { ...opts, field: where });
   // Kong's conditional entity checks: the field says `value must be null`, the entity says which field decided it
   let conditional = false;
@@ -178,8 +174,4 @@ export function isIpOrCidr(s: string): boolean {
 /** A host name as Kong checks it (kong/tools/ip.lua check_hostname): letters, digits, `-`, `_`, dots; no label ends in `-`. */
 export function isHostname(s: string): boolean {
   return isKongHostname(s);
-}
-
-export function isHostOrIp(s: string): boolean {
-  return isIP(s) !== 0 || isHostname(s);
 }

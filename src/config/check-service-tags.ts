@@ -1,4 +1,4 @@
-import type { CheckContext } from './check.js';
+import type { CheckContext } from './check-context.js';
 import { entityRef, type Entities } from './flatten.js';
 import { tagValue } from './kong-ts-tags.js';
 

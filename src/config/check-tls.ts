@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { RawEntity } from './flatten.js';
-import type { CheckContext } from './check.js';
+import type { CheckContext } from './check-context.js';
 import { entityRef } from './flatten.js';
 import { keyType, notAfter } from './pem.js';
 

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { RawEntity } from './flatten.js';
-import type { CheckContext } from './check.js';
+import type { CheckContext } from './check-context.js';
 import { entityRef } from './flatten.js';
 import { isHostname } from './check-route.js';
 import { upstreamNameProblem } from './kong-values.js';

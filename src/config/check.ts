@@ -1,22 +1,14 @@
-import type { EntityType, LoadOptions } from './types.js';
-import type { ProblemList } from './problems.js';
-import type { PemCache } from './pem.js';
+import type { EntityType } from './types.js';
+import type { CheckContext } from './check-context.js';
 import { entityRef, isObject, type Entities, type RawEntity } from './flatten.js';
 import { idKey, isUnnamed, stableId } from './ids.js';
-import { checkRoute, checkService, isStreamProtocol, servicePathProblem, sniNameProblem } from './check-route.js';
+import { checkRoute, checkService, servicePathProblem, sniNameProblem } from './check-route.js';
+import { isStreamProtocol } from '../net/protocols.js';
 import { checkCaCertificate, checkCertificate } from './check-tls.js';
 import { tagProblems } from './kong-ts-tags.js';
 import { checkMtlsPlugins } from './check-mtls.js';
 import { checkServiceTags } from './check-service-tags.js';
 import { checkConsumer, checkPlugin, checkUpstream, deriveTarget } from './check-upstream.js';
-
-export interface CheckContext {
-  problems: ProblemList;
-  opts: LoadOptions;
-  /** epoch ms the expiry checks compare with */
-  now: number;
-  pem: PemCache;
-}
 
 /** The field by which an entity may be referenced besides its id. */
 const NAME_FIELD: Partial<Record<EntityType, string>> = { services: 'name', routes: 'name', upstreams: 'name', consumers: 'username' };

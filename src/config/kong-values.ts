@@ -86,11 +86,6 @@ function nameOnly(host: string): string | undefined {
   return undefined;
 }
 
-/** typedefs.sni (no wildcard): a name, no IP, no port. */
-export function sniProblem(host: string): string | undefined {
-  return nameOnly(host);
-}
-
 /** typedefs.wildcard_host (route snis, sni entities): one `*`, first or last character, then as sni. */
 export function wildcardHostProblem(host: string): string | undefined {
   const idx = host.indexOf('*');

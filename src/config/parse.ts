@@ -188,7 +188,7 @@ function markAliases(doc: Document.Parsed): void {
           if (err && typeof err === 'object' && !('aliasRange' in err) && node.range) Object.assign(err, { aliasRange: node.range });
           throw err;
         }
-      }) as typeof node.toJSON;
+      });
     },
   });
 }

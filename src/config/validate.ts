@@ -84,7 +84,7 @@ function report(errors: ErrorObject[], data: unknown, base: Path, problems: Prob
 
 /** Kong-style messages for ajv's keywords. */
 function mapError(err: ErrorObject, at: Path): { path: Path; message: string; anchor: 'value' | 'key' } | undefined {
-  const p = err.params as Record<string, any>;
+  const p = err.params;
   const parent = (err.parentSchema ?? {}) as Record<string, any>;
   switch (err.keyword) {
     case 'required':

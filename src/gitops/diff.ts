@@ -1,12 +1,11 @@
 /**
  * Compares two normalized declarative configurations: which entities were added, removed or changed (field by
- * field), and what that means for routing. Pure: no I/O, no logging, so the CLI, `config plan` and the data
- * path's reload policy can all use it.
+ * field), and what that means for routing. Pure: no I/O, no logging. Which routes a reload
+ * concerns (`affectedRoutes`, the reload policy's question) is runtime/affected-routes.ts.
  */
-import type { DeclarativeConfig, EntityType, RouteEntity, ServiceEntity } from '../config/types.js';
+import type { DeclarativeConfig, EntityType } from '../config/types.js';
 import { ENTITY_ORDER, Labels, certText, entities, label, naturalKey, view, type AnyEntity, type ViewField } from './view.js';
 import { routingChanges, type RouteChange } from './routing.js';
-import { matchKey, unservedBy } from '../router/match-fields.js';
 
 export type { RouteChange, RouteReach } from './routing.js';
 
@@ -113,66 +112,6 @@ function diffFields(a: Map<string, ViewField>, b: Map<string, ViewField>): Field
     if (x && x.show !== null) c.old = same ? x.cmp : x.show;
     if (y && y.show !== null) c.new = same ? y.cmp : y.show;
     out.push(c);
-  }
-  return out;
-}
-
-// ---- affected routes: the reload policy's question, kept cheap (string keys, no views) ----
-
-function serviceKey(s: ServiceEntity | undefined, certs: Map<string, string>, cas: Map<string, string>): string {
-  if (!s) return '-';
-  if (!s.enabled) return 'disabled';
-  const cc = s.client_certificate ? `${s.client_certificate}=${certs.get(s.client_certificate) ?? ''}` : '';
-  const ca = (s.ca_certificates ?? []).map((id) => `${id}=${cas.get(id) ?? ''}`).sort().join(',');
-  return `${s.protocol}|${s.host}|${s.port}|${cc}|${s.tls_verify ?? ''}|${s.tls_verify_depth ?? ''}|${ca}`;
-}
-
-function byId<T extends { id: string }>(list: readonly T[]): Map<string, T> {
-  const m = new Map<string, T>();
-  for (const e of list) m.set(e.id, e);
-  return m;
-}
-
-function isStream(r: RouteEntity): boolean {
-  return unservedBy(r) === undefined;
-}
-
-/**
- * The routes of the old configuration whose open connections a reload concerns: `removed` when the route is gone
- * (or is no longer served: its service disabled, no stream protocol left); `changed` when its service id, one of
- * its match fields (router/match-fields.ts: `matchKey`), or its service's host, port, protocol or TLS fields
- * (client certificate, tls_verify, tls_verify_depth, CA certificates, including their content) changed.
- * Routes not in the map are untouched. Linear in the number of routes and services.
- */
-export function affectedRoutes(oldCfg: DeclarativeConfig, newCfg: DeclarativeConfig): Map<string, 'removed' | 'changed'> {
-  const out = new Map<string, 'removed' | 'changed'>();
-  const newRoutes = byId(newCfg.routes);
-  const oldServices = byId(oldCfg.services), newServices = byId(newCfg.services);
-  const pemKey = (c: { cert: string; key?: string }) => c.cert + (c.key ?? '');
-  const oldCerts = new Map(oldCfg.certificates.map((c) => [c.id, pemKey(c)]));
-  const newCerts = new Map(newCfg.certificates.map((c) => [c.id, pemKey(c)]));
-  const oldCas = new Map(oldCfg.ca_certificates.map((c) => [c.id, c.cert]));
-  const newCas = new Map(newCfg.ca_certificates.map((c) => [c.id, c.cert]));
-  const oldKeys = new Map<string, string>(), newKeys = new Map<string, string>();
-  const svcKey = (id: string | null | undefined, side: 'old' | 'new'): string => {
-    const cache = side === 'old' ? oldKeys : newKeys;
-    const k = id ?? '';
-    let v = cache.get(k);
-    if (v === undefined) {
-      v = side === 'old'
-        ? serviceKey(id ? oldServices.get(id) : undefined, oldCerts, oldCas)
-        : serviceKey(id ? newServices.get(id) : undefined, newCerts, newCas);
-      cache.set(k, v);
-    }
-    return v;
-  };
-  for (const o of oldCfg.routes) {
-    if (!isStream(o) || svcKey(o.service, 'old') === 'disabled') continue; // never served: no connection to worry about
-    const n = newRoutes.get(o.id);
-    if (!n || !isStream(n) || svcKey(n.service, 'new') === 'disabled') { out.set(o.id, 'removed'); continue; }
-    if ((o.service ?? '') !== (n.service ?? '') || matchKey(o) !== matchKey(n) || svcKey(o.service, 'old') !== svcKey(n.service, 'new')) {
-      out.set(o.id, 'changed');
-    }
   }
   return out;
 }

@@ -5,12 +5,11 @@
  * route name).
  */
 import type { PluginEntity, RouteEntity } from '../config/types.js';
-import { labelOf, type LintContext } from './lint.js';
-
-const STREAM = ['tcp', 'tls', 'tls_passthrough', 'udp'] as const;
+import { isStreamProtocol } from '../net/protocols.js';
+import { labelOf, type LintContext } from './lint-types.js';
 
 function streamProtocols(list: readonly string[]): string[] {
-  return list.filter((p) => (STREAM as readonly string[]).includes(p));
+  return list.filter(isStreamProtocol);
 }
 
 export function lintEntities(ctx: LintContext): void {

@@ -1,5 +1,5 @@
 /** The text, JSON and GitHub-annotation forms of `config lint` findings. */
-import type { Finding, Severity } from './lint.js';
+import type { Finding, Severity } from './lint-types.js';
 
 export interface LintFileResult {
   file: string;

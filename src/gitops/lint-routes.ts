@@ -10,7 +10,8 @@
 import { compileRouter, matchRoute, type StreamRoute } from '../router/compile.js';
 import type { ConnAddrs } from '../router/match.js';
 import type { ConnInfo } from '../router/types.js';
-import { labelOf, type LintContext } from './lint.js';
+import { hostPort } from '../net/address.js';
+import { labelOf, type LintContext } from './lint-types.js';
 import { escapeConn, mayOverlap, netsOverlap, witnesses, type Proto } from './lint-witness.js';
 
 const PROTOS: readonly Proto[] = ['tcp', 'tls', 'udp'];
@@ -27,8 +28,7 @@ interface RouteState {
 
 /** `tcp 10.0.0.1:1 → 10.0.0.2:6379` or `tls … sni a.example.com` */
 export function connText(c: ConnInfo): string {
-  const a = (ip: string, port: number) => `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
-  return `${c.protocol} ${a(c.srcIp, c.srcPort)} → ${a(c.dstIp, c.dstPort)}${c.sni !== undefined ? ` sni ${c.sni}` : c.protocol === 'tls' ? ' (no sni)' : ''}`;
+  return `${c.protocol} ${hostPort(c.srcIp, c.srcPort)} → ${hostPort(c.dstIp, c.dstPort)}${c.sni !== undefined ? ` sni ${c.sni}` : c.protocol === 'tls' ? ' (no sni)' : ''}`;
 }
 
 function ref(r: StreamRoute): { type: 'routes'; id: string; name?: string } {

@@ -9,7 +9,7 @@ import { matchSni } from '../router/match.js';
 import type { StreamRoute } from '../router/compile.js';
 import type { ConnInfo } from '../router/types.js';
 import { compileCertStore, type CertStore } from '../tls/cert-store.js';
-import { labelOf, type LintContext } from './lint.js';
+import { labelOf, type LintContext } from './lint-types.js';
 
 const DAY = 86_400_000;
 const PROBE = 'x-lint-probe';

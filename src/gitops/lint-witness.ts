@@ -206,7 +206,7 @@ export function sideEscape(own: readonly IpPortMatcher[] | undefined, others: re
   if (others.some((o) => !o)) return undefined;
   const named = new Set<number>();
   for (const o of others) for (const e of o!) if (e.port !== undefined) named.add(e.port);
-  for (const e of own ?? [{} as IpPortMatcher]) {
+  for (const e of own ?? [{}]) {
     let port = e.port;
     if (port === undefined) { port = 1; while (named.has(port)) port++; }
     const blockers = others.flatMap((o) => o!.filter((x) => x.port === undefined || x.port === port));

@@ -6,7 +6,8 @@
 import type { DeclarativeConfig } from '../config/types.js';
 import { loadConfigText } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
-import { affectedRoutes, diffConfigs, type ConfigDiff } from './diff.js';
+import { affectedRoutes } from '../runtime/affected-routes.js';
+import { diffConfigs, type ConfigDiff } from './diff.js';
 import { diffText } from './format.js';
 import { ReplayError, sessionsFrom, type ReadSessions } from './replay.js';
 
@@ -140,11 +141,11 @@ export async function fetchLive(admin: string, token?: string): Promise<LiveStat
   ]) as [{ config?: unknown }, { configuration_hash?: unknown }, { configuration?: Record<string, unknown> }, { total?: unknown; by_route?: unknown } | undefined, { data?: unknown } | undefined];
   if (typeof cfg?.config !== 'string') throw new PlanError(`GET ${admin}/config did not return {config: "<yaml>"}`);
   const conf = info?.configuration ?? {};
-  const pol = String(conf.reload_session_policy ?? 'keep');
+  const pol = typeof conf.reload_session_policy === 'string' ? conf.reload_session_policy : 'keep';
   const drain = Number(conf.reload_drain_timeout);
   const live: LiveState = {
     configText: cfg.config,
-    hash: String(status?.configuration_hash ?? ''),
+    hash: typeof status?.configuration_hash === 'string' ? status.configuration_hash : '',
     policy: POLICIES.includes(pol) ? (pol as SessionPolicy) : 'keep',
   };
   if (Number.isFinite(drain) && conf.reload_drain_timeout !== undefined && conf.reload_drain_timeout !== null) live.drainTimeout = drain;

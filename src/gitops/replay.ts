@@ -6,6 +6,7 @@
 import type { DeclarativeConfig } from '../config/types.js';
 import { compileRouter, compileService } from '../router/compile.js';
 import type { CompiledService, ConnInfo, Router } from '../router/types.js';
+import { hostPort } from '../net/address.js';
 
 /** The fields replay reads (the JSON access log and `/sessions/recent` both carry them). */
 export interface ReplaySession {
@@ -150,8 +151,7 @@ function routed(e: ReplayEnd): boolean {
 }
 
 export function sessionText(s: ReplaySession): string {
-  const a = (ip: string, port: number) => `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
-  return `${s.protocol} ${a(s.client_ip, s.client_port)} → ${a(s.server_ip, s.server_port)}${s.sni ? ` sni ${s.sni}` : ''}`;
+  return `${s.protocol} ${hostPort(s.client_ip, s.client_port)} → ${hostPort(s.server_ip, s.server_port)}${s.sni ? ` sni ${s.sni}` : ''}`;
 }
 
 /** Routes every session through both configurations. Linear in the sessions; each routing is one `router.match`. */

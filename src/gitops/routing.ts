@@ -5,6 +5,7 @@
 import type { DeclarativeConfig, RouteEntity, ServiceEntity } from '../config/types.js';
 import { SENTENCE_FIELDS, unservedBy, type MatchFieldName } from '../router/match-fields.js';
 import type { Labels } from './view.js';
+import { hostPort } from '../net/address.js';
 
 /**
  * What one route does in one configuration: each match field's values as people read them, sorted (sources and
@@ -31,7 +32,7 @@ export interface RouteChange {
 }
 
 function targetText(s: ServiceEntity): string {
-  return `${s.protocol}://${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;
+  return `${s.protocol}://${hostPort(s.host, s.port)}`;
 }
 
 function reach(r: RouteEntity, services: Map<string, ServiceEntity>, labels: Labels): RouteReach {

@@ -2,7 +2,7 @@
  * Maximum connection counts per listener and per route. A listener's count could also be left to
  * `server.maxConnections` (Node drops the connection after accept and emits 'drop'); this counter is for the
  * places Node has no knob: a route is known only after the router ran, and its count must survive reloads, so it
- * is kept by the route's stable id (design.md: runtime state lives beside the snapshot, keyed by id).
+ * is kept by the route's stable id (docs/architecture.md: runtime state lives beside the snapshot, keyed by id).
  */
 
 /** One counter with a maximum; 0 = unlimited. */

@@ -11,7 +11,6 @@
  *
  * Where the limit cannot be read, the fixed caps stay (UDP 10,000 sessions, TCP unbounded).
  */
-import type { Logger } from '../log.js';
 
 export interface FdBudget {
   /** the soft open-file limit, undefined when unknown */
@@ -33,32 +32,4 @@ export function fdBudget(limit: number | undefined, opts: { udp: boolean }): FdB
   const udp = opts.udp ? Math.max(1, Math.floor(free / 3)) : 0;
   const tcp = Math.max(1, Math.floor((free - udp) / 2));
   return { limit, reserve, tcp, udp: opts.udp ? udp : undefined };
-}
-
-/**
- * A warn line at most once per `intervalMs` (default 10 s), saying how many times it was suppressed meanwhile:
- * when a cap refuses a flood, the log must not become the next flood.
- */
-export class RateLimitedWarn {
-  readonly #logger: Logger;
-  readonly #intervalMs: number;
-  #last = -Infinity;
-  #suppressed = 0;
-
-  constructor(logger: Logger, intervalMs = 10_000) {
-    this.#logger = logger;
-    this.#intervalMs = intervalMs;
-  }
-
-  warn(fields: Record<string, unknown>, msg: string): void {
-    const now = Date.now();
-    if (now - this.#last < this.#intervalMs) {
-      this.#suppressed++;
-      return;
-    }
-    this.#last = now;
-    const n = this.#suppressed;
-    this.#suppressed = 0;
-    this.#logger.warn({ ...fields, suppressed: n }, msg);
-  }
 }

@@ -12,15 +12,13 @@
  *   closes a session whose plugin raised an error.
  * - `log` never throws: a failing plugin is logged (at most once per 10 s per plugin entity) and counted.
  */
-import type { Logger } from '../log.js';
+import { RateLimitedWarn, type Logger } from '../log.js';
 import type { PluginEntity } from '../config/types.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { LogRecord, PluginInstance, PrereadContext, PrereadResult, StreamPlugin } from './types.js';
 import { PluginError } from './errors.js';
 import { validatePluginConfig } from './validate.js';
-
-const STREAM_PROTOCOLS = new Set(['tcp', 'tls', 'tls_passthrough', 'udp']);
-const WARN_EVERY_MS = 10_000;
+import { isStreamProtocol } from '../net/protocols.js';
 
 /** One created plugin instance with what the chain needs to run and report it. */
 interface Entry {
@@ -30,7 +28,7 @@ interface Entry {
   readonly instance: PluginInstance;
   readonly logger: Logger;
   logErrors: number;
-  lastWarnAt: number;
+  readonly logWarn: RateLimitedWarn;
 }
 
 export type PrereadDone<C> = (result: PrereadResult, ctx: C) => void;
@@ -91,11 +89,7 @@ export class PluginChain {
   #logFailed(e: Entry, err: unknown): void {
     e.logErrors++;
     this.#metrics?.pluginError(e.name);
-    const now = Date.now();
-    if (now - e.lastWarnAt >= WARN_EVERY_MS) {
-      e.lastWarnAt = now;
-      e.logger.warn({ err, failures: e.logErrors }, 'plugin log step failed');
-    }
+    e.logWarn.warn({ err, failures: e.logErrors }, 'plugin log step failed');
   }
 }
 
@@ -185,7 +179,7 @@ export interface CompileOptions {
 
 function runsOnStreams(p: PluginEntity): boolean {
   if (!p.enabled || p.consumer) return false;
-  for (const proto of p.protocols) if (STREAM_PROTOCOLS.has(proto)) return true;
+  for (const proto of p.protocols) if (isStreamProtocol(proto)) return true;
   return false;
 }
 
@@ -216,7 +210,7 @@ export function compilePluginChains(
         throw new PluginError('KONG_PLUGIN_CONFIG',
           `plugin '${p.name}' (${p.id}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
-      entries.set(p, { name: p.name, id: p.id, priority: plugin.priority, instance, logger: child, logErrors: 0, lastWarnAt: 0 });
+      entries.set(p, { name: p.name, id: p.id, priority: plugin.priority, instance, logger: child, logErrors: 0, logWarn: new RateLimitedWarn(child) });
     }
   } catch (err) {
     for (const e of entries.values()) void closeEntry(e);

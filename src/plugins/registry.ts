@@ -46,7 +46,7 @@ async function importPlugin(spec: string, baseDir: string, packagesDir: string):
   const url = isPath ? pathToFileURL(resolve(baseDir, spec)).href : resolvePluginPackage(spec, packagesDir);
   let mod: Record<string, unknown>;
   try {
-    mod = await import(url);
+    mod = (await import(url)) as Record<string, unknown>;
   } catch (err) {
     throw new PluginError('KONG_PLUGIN_LOAD',
       `cannot load plugin '${spec}': ${err instanceof Error ? err.message : String(err)}`, { cause: err });

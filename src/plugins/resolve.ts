@@ -49,7 +49,7 @@ function exportTarget(e: Exports | undefined): string | undefined {
 function esmEntry(pkgDir: string, subpath: string): string | undefined {
   let pkg: { exports?: Exports; main?: string };
   try {
-    pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
+    pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as typeof pkg;
   } catch {
     return undefined;
   }

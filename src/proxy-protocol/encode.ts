@@ -4,16 +4,13 @@
  * are IPv4, and an IPv4 end is mapped into IPv6 when the other one is IPv6 (a header has one family).
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { unmapIPv4 } from '../net/address.js';
 import { PP2_TYPE_ALPN, PP2_TYPE_AUTHORITY, V2_SIGNATURE, type ProxyAddress } from './parse.js';
-
-function unmapped(ip: string): string {
-  return ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
-}
 
 /** The family both addresses can be written in, with the addresses in it; undefined when one is not an IP. */
 function family(src: ProxyAddress, dst: ProxyAddress): { six: boolean; s: string; d: string } | undefined {
-  const s = unmapped(src.ip);
-  const d = unmapped(dst.ip);
+  const s = unmapIPv4(src.ip);
+  const d = unmapIPv4(dst.ip);
   const s4 = isIPv4(s), d4 = isIPv4(d);
   if (s4 && d4) return { six: false, s, d };
   if ((!s4 && !isIPv6(s)) || (!d4 && !isIPv6(d))) return undefined;

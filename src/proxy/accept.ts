@@ -23,6 +23,7 @@ import type { Limits } from './limits.js';
 import { buildRecord, emitRecord, wantsRecord } from './record.js';
 import { Session, type SessionContext } from './session.js';
 import { routeChain, type ProxySnapshot } from './types.js';
+import { hostPort } from '../net/address.js';
 
 export { Accepted } from './accepted.js';
 
@@ -31,10 +32,6 @@ export interface Frontend extends SessionContext {
   readonly prereadTimeout: number;
   readonly trusted: TrustedIps | undefined;
   readonly limits: Limits;
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** Errors on a socket before its session exists: the PROXY reader and the ClientHello peek report them. */

@@ -8,6 +8,7 @@ import type { ConnInfo } from '../router/types.js';
 import type { ListenSpec } from '../settings/types.js';
 import type { Hold } from './limits.js';
 import type { ProxySnapshot } from './types.js';
+import { unmapIPv4 } from '../net/address.js';
 
 /** One accepted connection on its way to a session; it is also the router's ConnInfo. */
 export class Accepted implements ConnInfo {
@@ -33,7 +34,6 @@ export class Accepted implements ConnInfo {
 
   /** the client's address as logged: IPv4-mapped IPv6 addresses shown as IPv4 */
   get clientIp(): string {
-    const ip = this.srcIp;
-    return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+    return unmapIPv4(this.srcIp);
   }
 }

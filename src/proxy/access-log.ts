@@ -8,6 +8,7 @@
 import { pino } from 'pino';
 import type { Logger } from '../log.js';
 import type { SessionRecord } from './record.js';
+import { hostPort } from '../net/address.js';
 
 type SonicBoom = ReturnType<typeof pino.destination>;
 
@@ -80,10 +81,6 @@ export interface JsonAccessRecord {
   tries: number;
   closed_by: string | null;
   config_hash: string | null;
-}
-
-function hostPort(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
 /** The `json` record of a session. */

@@ -50,8 +50,3 @@ export function resolveHost(host: string, w: ResolveWaiter): string | undefined 
   });
   return undefined;
 }
-
-/** Forgets every cached answer (tests; a reload could call it). */
-export function clearResolveCache(): void {
-  cache.clear();
-}

@@ -13,7 +13,9 @@ import type { SessionRecord } from './record.js';
 import type { ConnectionRate } from '../limits/settings.js';
 import { compileTrustedIps } from '../proxy-protocol/index.js';
 import { acceptConnection, refuseConnection, type Frontend } from './accept.js';
-import { RateLimitedWarn } from '../limits/fd-budget.js';
+import { RateLimitedWarn } from '../log.js';
+import { hostPort } from '../net/address.js';
+import { listenFailed } from '../net/listen.js';
 import { AcceptGuard } from '../limits/accept-guard.js';
 import { Limits } from './limits.js';
 import { Leases } from '../runtime/leases.js';
@@ -39,19 +41,8 @@ export interface StreamServerOptions {
   fdConnections?: number;
   /** the open-file limit it was derived from (for the log) */
   fdLimit?: number;
-  /** snapshot leases shared with the UDP server (cli/serve.ts), so a snapshot retires after its last session of either */
+  /** snapshot leases shared with the UDP server (process/serve.ts), so a snapshot retires after its last session of either */
   leases?: Leases;
-}
-
-const LISTEN_ERRORS: Record<string, string> = {
-  EADDRINUSE: 'address already in use',
-  EACCES: 'permission denied (ports below 1024 need privileges)',
-  EADDRNOTAVAIL: 'address not available on this machine',
-  EAFNOSUPPORT: 'address family not supported',
-};
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 export class StreamServer {
@@ -188,9 +179,7 @@ export class StreamServer {
     srv.on('connection', (socket: Socket) => this.#accept(socket, spec));
     return new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
-        const why = LISTEN_ERRORS[err.code ?? ''] ?? err.message;
-        reject(new KongTsError('KTS_LISTEN_FAILED', [`${hostPort(spec.host, spec.port)} (stream_listen '${spec.text}')`],
-          { detail: why, cause: err }));
+        reject(listenFailed(err, `${hostPort(spec.host, spec.port)} (stream_listen '${spec.text}')`));
       };
       srv.once('error', onError);
       srv.listen({ host: spec.host, port: spec.port, backlog: spec.backlog ?? 511, ipv6Only: spec.ipv6only ?? false }, () => {

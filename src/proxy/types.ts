@@ -12,7 +12,7 @@ export interface RouteChains {
 }
 
 /**
- * What the stream server needs from a configuration snapshot (the lead's full `Snapshot` is a superset).
+ * What the stream server needs from a configuration snapshot (runtime/snapshot.ts's `Snapshot` is a superset).
  * A connection reads it once, at accept, and keeps it for its whole life.
  */
 export interface ProxySnapshot {

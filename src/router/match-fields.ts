@@ -13,6 +13,8 @@ import {
   compileIpPorts, compileSnis, dstAddr, matchSide, matchSni, sideWeight, srcAddr,
   type ConnAddrs, type IpPortMatcher, type SniMatcher,
 } from './match.js';
+import { hostPort } from '../net/address.js';
+import { isStreamProtocol } from '../net/protocols.js';
 
 /** What the match fields compile to, on every compiled route (the router's hot path reads these properties). */
 export interface CompiledMatch {
@@ -66,11 +68,7 @@ export interface MatchField {
 export function ipPortText(p: IpPort): string {
   const ip = p.ip ?? '';
   if (p.port === undefined || p.port === null) return ip;
-  return `${ip.includes(':') ? `[${ip}]` : ip}:${p.port}`;
-}
-
-function addrText(ip: string, port: number): string {
-  return `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+  return hostPort(ip, p.port);
 }
 
 function entriesText(list: readonly IpPort[] | null | undefined): string {
@@ -86,13 +84,11 @@ const listOrNull = (raw: any) => (raw?.length ? raw : null);
 
 const hasNet = (e: IpPortMatcher): boolean => e.net !== undefined;
 
-const STREAM = new Set(['tcp', 'tls', 'udp', 'tls_passthrough']);
-
 const protocols: MatchField = {
   name: 'protocols',
   normalize: (raw) => raw ?? ['http', 'https'],
   // HTTP routes are checked at load time but not served here
-  serves: (e) => e.protocols.some((p) => STREAM.has(p)),
+  serves: (e) => e.protocols.some(isStreamProtocol),
   unserved: (e) => `[${e.protocols.join(', ')}] are not served by kong-ts (no stream protocol)`,
   compile(e) {
     const p = e.protocols;
@@ -116,7 +112,7 @@ const destinations: MatchField = {
   matches: (r, conn, addrs, port) => !r.destinations || matchSide(r.destinations, r.dstIp ? dstAddr(conn, addrs) : undefined, port),
   why(r, conn, port) {
     const mapped = port !== conn.dstPort ? ` (port_maps: listener port ${conn.dstPort} is host port ${port})` : '';
-    return `no entry of ${entriesText(r.entity.destinations)} matched ${addrText(conn.dstIp, port)}${mapped}`;
+    return `no entry of ${entriesText(r.entity.destinations)} matched ${hostPort(conn.dstIp, port)}${mapped}`;
   },
   // Kong's side bits (transform.lua), destinations in the low four
   weight: (r) => sideWeight(r.destinations),
@@ -134,7 +130,7 @@ const sources: MatchField = {
     return { sources, srcIp: !!sources?.some(hasNet) };
   },
   matches: (r, conn, addrs) => !r.sources || matchSide(r.sources, r.srcIp ? srcAddr(conn, addrs) : undefined, conn.srcPort),
-  why: (r, conn) => `no entry of ${entriesText(r.entity.sources)} matched ${addrText(conn.srcIp, conn.srcPort)}`,
+  why: (r, conn) => `no entry of ${entriesText(r.entity.sources)} matched ${hostPort(conn.srcIp, conn.srcPort)}`,
   // Kong's side bits, sources shifted by 4 above the destinations'
   weight: (r) => sideWeight(r.sources) * 16,
   weightText: (w) => `${w} (sources: ${w / 16}×16)`,

@@ -10,20 +10,19 @@ import { compileBalancer, type Balancer } from '../balancer/index.js';
 import type { Fingerprints } from '../config/assemble.js';
 import { tagValue } from '../config/kong-ts-tags.js';
 import type { CertificateEntity, DeclarativeConfig, EntityType, RouteEntity, ServiceEntity } from '../config/types.js';
-import { affectedRoutes } from '../gitops/diff.js';
+import { affectedRoutes } from './affected-routes.js';
 import { compilePluginChains, type PluginChains } from '../plugins/chain.js';
 import type { RouteChains } from '../proxy/types.js';
 import { buildRouter, compileRoute, compileService, type StreamRoute } from '../router/compile.js';
 import { tlsDetectSet, type ListenerAddress } from '../router/tls-listeners.js';
 import type { CompiledService, Router } from '../router/types.js';
+import { STREAM_PROTOCOLS } from '../net/protocols.js';
 import { Slicer } from '../slices.js';
 import { compileCertStore, contextFor } from '../tls/cert-store.js';
 import { compileClientAuth } from '../tls/client-auth-routes.js';
 import { compileUpstreamTls } from '../tls/upstream.js';
 import type { Runtime } from './runtime.js';
 import { deepFreeze, type Snapshot, type SnapshotInput, type SnapshotListeners } from './snapshot.js';
-
-const STREAM_PROTOCOLS = ['tcp', 'tls', 'tls_passthrough', 'udp'] as const;
 
 /** How long a new snapshot waits for the first DNS answers of its upstream targets before it is swapped in. */
 const DNS_READY_MS = 5000;

@@ -1,6 +1,6 @@
 /**
  * Snapshot leases: how many sessions, TCP and UDP alike, still use each snapshot, and what to do when a retired
- * snapshot's last one ends. One Leases is shared by the TCP and the UDP server of a process (cli/serve.ts), so a
+ * snapshot's last one ends. One Leases is shared by the TCP and the UDP server of a process (process/serve.ts), so a
  * retired snapshot's plugin chains are closed only when neither a connection nor a datagram session logs into them
  * any more.
  */

@@ -1,6 +1,6 @@
 import { tagValue } from '../config/kong-ts-tags.js';
 import type { DeclarativeConfig, RouteEntity } from '../config/types.js';
-import { affectedRoutes } from '../gitops/diff.js';
+import { affectedRoutes } from './affected-routes.js';
 import type { Logger } from '../log.js';
 import type { ReloadPolicy } from '../settings/settings.js';
 

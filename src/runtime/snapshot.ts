@@ -8,7 +8,6 @@ import type { ListenerAddress } from '../router/tls-listeners.js';
 import type { CompiledService, Router } from '../router/types.js';
 import type { CertStore } from '../tls/cert-store.js';
 import type { ClientAuth } from '../tls/client-auth.js';
-import type { Runtime } from './runtime.js';
 
 /**
  * Everything the data path needs for one version of the declarative file, built before it is used and never
@@ -72,15 +71,4 @@ export function deepFreeze<T>(value: T): T {
     }
   }
   return value;
-}
-
-/**
- * Compiles a checked configuration into a snapshot: services with their balancers, the router index, the plugin
- * chains. Throws when a plugin refuses its config (the manager reports it as a failed load). A process builds
- * through one `SnapshotBuilder` (builder.ts), which reuses what did not change since its last build; this builds
- * from nothing.
- */
-export async function buildSnapshot(input: SnapshotInput, rt: Runtime, listeners?: SnapshotListeners): Promise<Snapshot> {
-  const { SnapshotBuilder } = await import('./builder.js');
-  return new SnapshotBuilder(rt, listeners).build(input);
 }

@@ -107,8 +107,8 @@ function int(key: string, v: string, min: number): number {
 function size(key: string, v: string): number {
   const m = /^(\d+)\s*([kKmM]?)$/.exec(v);
   if (!m || Number(m[1]) < 1) bad(key, `expected a size such as 64m, 512k or 1048576, got '${v}'`);
-  const unit = m![2]!.toLowerCase();
-  return Number(m![1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1);
+  const unit = m[2]!.toLowerCase();
+  return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1);
 }
 
 /** Kong's `port_maps` (conf_loader/parse.lua): `host:kong` pairs, both ports 1-65535, Kong's message otherwise. */
@@ -175,7 +175,7 @@ export function resolveSettings(input: SettingsInput = {}): Settings {
   if (al !== 'off' && al !== '') {
     const [path, format = 'basic', ...rest] = al.split(/\s+/);
     if ((format !== 'basic' && format !== 'json') || rest.length) bad('proxy_stream_access_log', `expected '<path> [basic|json]' or 'off', got '${al}' (kong-ts knows the 'basic' and 'json' formats)`);
-    accessLog = { path: path === 'stdout' || path === '/dev/stdout' ? 'stdout' : inPrefix(path!), format: format as 'basic' | 'json' };
+    accessLog = { path: path === 'stdout' || path === '/dev/stdout' ? 'stdout' : inPrefix(path!), format: format };
   }
   const errorLog = v('proxy_stream_error_log');
   const rank: Record<SettingSource, number> = { default: 0, conf: 1, env: 2, flag: 3 };

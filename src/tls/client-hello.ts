@@ -57,7 +57,7 @@ function err(reason: string): ParseResult {
  */
 export function parseClientHello(buf: Buffer): ParseResult {
   if (buf.length === 0) return { kind: 'need-more', needed: RECORD_HEADER };
-  const first = buf[0];
+  const first = buf[0]!; // length checked above
   if (first !== CONTENT_HANDSHAKE) {
     // SSLv2-compatible hello: 2-byte length with the high bit set, then msg type 1 (RFC 6101 appendix E).
     if (first & 0x80) {
@@ -76,8 +76,8 @@ export function parseClientHello(buf: Buffer): ParseResult {
   for (;;) {
     if (buf.length < pos + RECORD_HEADER) return { kind: 'need-more', needed: pos + RECORD_HEADER };
     const type = buf[pos];
-    const major = buf[pos + 1];
-    const minor = buf[pos + 2];
+    const major = buf[pos + 1]!;
+    const minor = buf[pos + 2]!;
     const recLen = buf.readUInt16BE(pos + 3);
     if (type !== CONTENT_HANDSHAKE) return err(`record of type ${type} inside the ClientHello`);
     if (major !== 3 || minor > 4) return err(`bad record version 0x${((major << 8) | minor).toString(16)}`);
@@ -91,15 +91,15 @@ export function parseClientHello(buf: Buffer): ParseResult {
       gathered += frag.length;
     }
     if (msgLen < 0 && gathered >= HANDSHAKE_HEADER) {
-      const head = fragments.length === 1 ? fragments[0] : Buffer.concat(fragments);
+      const head = fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments);
       if (head[0] !== HANDSHAKE_CLIENT_HELLO) return err(`handshake message ${head[0]} is not a ClientHello`);
-      msgLen = (head[1] << 16) | (head[2] << 8) | head[3];
+      msgLen = (head[1]! << 16) | (head[2]! << 8) | head[3]!;
       if (msgLen > MAX_HELLO) return err(`too large: ClientHello of ${msgLen} bytes`);
     }
     if (msgLen >= 0 && gathered >= HANDSHAKE_HEADER + msgLen) {
       // Complete: the record holding the last byte must be complete too, since it is consumed whole.
       if (avail < end) return { kind: 'need-more', needed: end };
-      const msg = fragments.length === 1 ? fragments[0] : Buffer.concat(fragments);
+      const msg = fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments);
       return parseBody(msg.subarray(HANDSHAKE_HEADER, HANDSHAKE_HEADER + msgLen), end);
     }
     if (avail < end) return { kind: 'need-more', needed: end };
@@ -113,7 +113,7 @@ function parseBody(b: Buffer, length: number): ParseResult {
   if (b.length < 35) return err('truncated ClientHello');
   const version = b.readUInt16BE(0);
   let p = 34;
-  const sidLen = b[p++];
+  const sidLen = b[p++]!;
   if (sidLen > 32 || p + sidLen > b.length) return err('bad session id length');
   p += sidLen;
 
@@ -129,7 +129,7 @@ function parseBody(b: Buffer, length: number): ParseResult {
   p += csLen;
 
   if (p + 1 > b.length) return err('truncated compression methods');
-  const cmLen = b[p++];
+  const cmLen = b[p++]!;
   if (cmLen === 0 || p + cmLen > b.length) return err('bad compression methods length');
   p += cmLen;
 
@@ -179,7 +179,7 @@ function parseExtension(type: number, e: Buffer, hello: ClientHello): string | u
       if (e.length < 2 || e.readUInt16BE(0) !== e.length - 2) return 'bad ALPN list length';
       let p = 2;
       while (p < e.length) {
-        const len = e[p++];
+        const len = e[p++]!;
         if (len === 0 || p + len > e.length) return 'bad ALPN protocol length';
         hello.alpn.push(e.toString('latin1', p, p + len));
         p += len;

@@ -51,7 +51,7 @@ function ipv6Bytes(addr: string): Buffer {
   const parse = (s: string | undefined): number[] => (s ? s.split(':').map((h) => parseInt(h, 16)) : []);
   const hi = parse(head);
   const lo = parse(tail);
-  const groups = [...hi, ...new Array(8 - hi.length - lo.length).fill(0), ...lo];
+  const groups = [...hi, ...new Array<number>(8 - hi.length - lo.length).fill(0), ...lo];
   const out = Buffer.alloc(16);
   groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
   return out;
@@ -82,8 +82,7 @@ export function generateSelfSigned(opts: SelfSignedOptions): CertPair {
   const notBefore = new Date(Math.min(now - 3600_000, now + days * 86400_000 - 86400_000));
   const notAfter = new Date(now + days * 86400_000);
   const serial = randomBytes(16);
-  serial[0] &= 0x7f;
-  serial[0] |= 0x01; // positive and never shortened
+  serial[0] = (serial[0]! & 0x7f) | 0x01; // positive and never shortened
 
   const exts: Buffer[] = [];
   if (opts.isCA) {

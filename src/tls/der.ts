@@ -32,7 +32,7 @@ export function uint(bytes: Buffer): Buffer {
   let i = 0;
   while (i < bytes.length - 1 && bytes[i] === 0) i++;
   const b = bytes.subarray(i);
-  return tlv(0x02, b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
+  return tlv(0x02, b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
 }
 
 export function int(n: number): Buffer {
@@ -48,14 +48,14 @@ export const bits = (b: Buffer): Buffer => tlv(0x03, Buffer.from([0]), b);
 export function namedBits(set: number[]): Buffer {
   const max = Math.max(...set);
   const bytes = Buffer.alloc(Math.floor(max / 8) + 1);
-  for (const n of set) bytes[n >> 3] |= 0x80 >> (n & 7);
+  for (const n of set) bytes[n >> 3] = bytes[n >> 3]! | (0x80 >> (n & 7));
   const unused = 7 - (max & 7);
   return tlv(0x03, Buffer.from([unused]), bytes);
 }
 
 export function oid(dotted: string): Buffer {
   const parts = dotted.split('.').map(Number);
-  const out: number[] = [parts[0] * 40 + parts[1]];
+  const out: number[] = [parts[0]! * 40 + parts[1]!];
   for (const p of parts.slice(2)) {
     const stack: number[] = [p & 0x7f];
     for (let v = Math.floor(p / 128); v > 0; v = Math.floor(v / 128)) stack.unshift(0x80 | (v & 0x7f));
@@ -74,14 +74,14 @@ export function time(d: Date): Buffer {
 /** Reads one TLV at `pos`; returns the whole element's bounds and its content's. */
 export function readTlv(b: Buffer, pos: number): { tag: number; start: number; contentStart: number; end: number } {
   if (pos + 2 > b.length) throw new Error('DER: truncated');
-  const tag = b[pos];
-  let len = b[pos + 1];
+  const tag = b[pos]!;
+  let len = b[pos + 1]!;
   let p = pos + 2;
   if (len & 0x80) {
     const n = len & 0x7f;
     if (n === 0 || n > 4 || p + n > b.length) throw new Error('DER: bad length');
     len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + b[p + i];
+    for (let i = 0; i < n; i++) len = len * 256 + b[p + i]!;
     p += n;
   }
   if (p + len > b.length) throw new Error('DER: element overruns its container');

@@ -62,7 +62,7 @@ function finish(st: Peek, error: string | undefined, hello?: ClientHello): void 
   s.removeListener('end', onEnd);
   s.removeListener('error', onError);
   s.removeListener('close', onClose);
-  const buffered = st.chunks.length === 1 ? st.chunks[0] : st.chunks.length === 0 ? EMPTY : Buffer.concat(st.chunks, st.total);
+  const buffered = st.chunks.length === 1 ? st.chunks[0]! : st.chunks.length === 0 ? EMPTY : Buffer.concat(st.chunks, st.total);
   st.resolve(error === undefined ? { hello, buffered } : { buffered, error });
 }
 
@@ -73,7 +73,7 @@ function onData(this: PeekedSocket, chunk: Buffer): void {
   st.total += chunk.length;
   if (st.total < st.needed && st.total < st.opts.maxBytes) return;
   if (st.chunks.length > 1) st.chunks = [Buffer.concat(st.chunks, st.total)];
-  const r = parseClientHello(st.chunks[0]);
+  const r = parseClientHello(st.chunks[0]!);
   if (r.kind === 'ok') finish(st, undefined, r.hello);
   else if (r.kind === 'error') finish(st, r.reason);
   else if (st.total >= st.opts.maxBytes) finish(st, `too large: no complete ClientHello in ${st.total} bytes`);

@@ -22,9 +22,11 @@ import { buildRecord, emitRecord, wantsRecord, type SessionRecord } from '../pro
 import type { CompiledRoute, ConnInfo } from '../router/types.js';
 import { Leases } from '../runtime/leases.js';
 import type { ListenSpec } from '../settings/types.js';
-import { plainIp, UdpSession, type PickPeer, type UdpContext, type UdpCounters, type UdpListener } from './session.js';
+import { UdpSession, type PickPeer, type UdpContext, type UdpCounters, type UdpListener } from './session.js';
 import { oldestOfSource, SessionTable } from './table.js';
-import { RateLimitedWarn } from '../limits/fd-budget.js';
+import { RateLimitedWarn } from '../log.js';
+import { hostPort, unmapIPv4 } from '../net/address.js';
+import { listenFailed } from '../net/listen.js';
 import { receiveProxied } from './proxy.js';
 import { compileTrustedIps, type TrustedIps } from '../proxy-protocol/index.js';
 
@@ -38,7 +40,7 @@ export interface UdpServerOptions {
   accessLog?: AccessLog;
   metrics?: Metrics;
   onSessionEnd?: (r: SessionRecord) => void;
-  /** snapshot leases shared with the TCP server (cli/serve.ts), so a snapshot retires after its last session of either */
+  /** snapshot leases shared with the TCP server (process/serve.ts), so a snapshot retires after its last session of either */
   leases?: Leases;
   /** the balancer hook: see {@link PickPeer} */
   pickPeer?: PickPeer;
@@ -75,23 +77,12 @@ export interface UdpStats {
   sessionsTotal: number;
 }
 
-const LISTEN_ERRORS: Record<string, string> = {
-  EADDRINUSE: 'address already in use',
-  EACCES: 'permission denied (ports below 1024 need privileges)',
-  EADDRNOTAVAIL: 'address not available on this machine',
-  EAFNOSUPPORT: 'address family not supported',
-};
-
 // Replies go to the client's address, always an IP literal: answering at once skips the tick dns.lookup waits
 // for every send.
 function literalLookup(host: string, family: unknown, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
   const f = isIP(host);
   if (f !== 0) cb(null, host, f);
   else lookup(host, family as number, cb);
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** The UDP proxy: one socket per listener, one connected upstream socket per client session. */
@@ -205,10 +196,8 @@ export class UdpServer {
     const socket = createSocket({ type: isIP(spec.host) === 6 ? 'udp6' : 'udp4', ipv6Only: spec.ipv6only ?? false, lookup: literalLookup });
     return new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
-        const why = LISTEN_ERRORS[err.code ?? ''] ?? err.message;
         try { socket.close(); } catch { /* never bound */ }
-        reject(new KongTsError('KTS_LISTEN_FAILED', [`${hostPort(spec.host, spec.port)} (stream_listen '${spec.text}')`],
-          { detail: why, cause: err }));
+        reject(listenFailed(err, `${hostPort(spec.host, spec.port)} (stream_listen '${spec.text}')`));
       };
       socket.once('error', onError);
       socket.bind(spec.port, spec.host, () => {
@@ -308,7 +297,7 @@ export class UdpServer {
     const byPort = l.sources.get(ip);
     if (byPort && byPort.size >= this.#maxPerSource) {
       this.#evict(oldestOfSource<UdpSession>(byPort));
-      this.#sourceCapWarn.warn({ client: plainIp(ip), cap: this.#maxPerSource, evicted: this.#counters.evicted },
+      this.#sourceCapWarn.warn({ client: unmapIPv4(ip), cap: this.#maxPerSource, evicted: this.#counters.evicted },
         'udp sessions of one client address at their cap: its least recently active session was ended for a new one');
     }
     if (this.#table.size < this.#max) return;
@@ -330,7 +319,7 @@ export class UdpServer {
   #rejected(l: UdpListener, msg: Buffer, ip: string, port: number, route: CompiledRoute | undefined, hash: string | undefined): SessionRecord {
     return buildRecord({
       route, service: undefined,
-      clientIp: plainIp(ip), clientPort: port, serverIp: l.host, serverPort: l.port,
+      clientIp: unmapIPv4(ip), clientPort: port, serverIp: l.host, serverPort: l.port,
       listener: l.spec.text, protocol: 'udp', configHash: hash, startedAt: Date.now(),
       status: 500, closedBy: 'proxy',
       received: msg.length, sent: 0, datagramsReceived: 1, datagramsSent: 0, upstreamReceived: 0, upstreamSent: 0,

@@ -20,6 +20,7 @@ import type { SessionTable, TableEntry } from './table.js';
 import type { PluginChain } from '../plugins/chain.js';
 import type { PrereadResult } from '../plugins/types.js';
 import { upstreamHeader } from './proxy.js';
+import { unmapIPv4 } from '../net/address.js';
 
 /** A peer picked by a balancer. */
 export interface UdpPeer {
@@ -76,11 +77,6 @@ const UPSTREAM_RCVBUF = 1024 * 1024;
 
 function onPrereadDone(result: PrereadResult, s: UdpSession): void {
   s.prereadDone(result);
-}
-
-/** The client address as Kong logs it: IPv4-mapped IPv6 shown as plain IPv4. */
-export function plainIp(ip: string): string {
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
 export class UdpSession implements TableEntry {
@@ -164,7 +160,7 @@ export class UdpSession implements TableEntry {
   prereadDone(result: PrereadResult): void {
     if (this.done) return;
     if (result && result.close) {
-      this.ctx.logger.info({ route: this.route.name ?? this.route.id, client: plainIp(this.clientIp), status: result.status, reason: result.reason },
+      this.ctx.logger.info({ route: this.route.name ?? this.route.id, client: unmapIPv4(this.clientIp), status: result.status, reason: result.reason },
         'udp session closed by a plugin');
       this.end(result.status, 'proxy');
       return;
@@ -177,7 +173,7 @@ export class UdpSession implements TableEntry {
     let peer: UdpPeer | null | undefined;
     if (this.ctx.pickPeer) {
       try {
-        peer = this.ctx.pickPeer(this.service, plainIp(this.clientIp));
+        peer = this.ctx.pickPeer(this.service, unmapIPv4(this.clientIp));
       } catch (err) {
         this.ctx.logger.error({ err, service: this.service.name ?? this.service.id }, 'udp peer selection failed');
         peer = null;
@@ -288,7 +284,7 @@ export class UdpSession implements TableEntry {
     const l = this.listener;
     return buildRecord({
       route: this.route, service: this.service,
-      clientIp: plainIp(this.clientIp), clientPort: this.clientPort, serverIp: l.host, serverPort: l.port,
+      clientIp: unmapIPv4(this.clientIp), clientPort: this.clientPort, serverIp: l.host, serverPort: l.port,
       listener: l.spec.text, protocol: 'udp', configHash: this.snap.hash, startedAt: this.startedAt,
       status, closedBy,
       received: this.rxBytes, sent: this.txBytes, datagramsReceived: this.rxCount, datagramsSent: this.txCount,

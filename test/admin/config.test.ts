@@ -88,7 +88,7 @@ describe('admin API: POST /config', () => {
     const r = await h.get('/config', { method: 'POST', headers: { 'content-type': 'text/yaml' }, body: text });
     assert.equal(r.status, 201);
     assert.equal(r.body.configuration_hash, md5(text));
-    const [svc] = Object.values(r.body.services) as any[];
+    const [svc] = Object.values<any>(r.body.services);
     assert.equal(svc.name, 'posted');
     assert.equal(Object.keys(r.body.services)[0], svc.id);
     assert.equal(Object.keys(r.body.routes).length, 1);

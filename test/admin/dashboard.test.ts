@@ -85,7 +85,7 @@ test('token rule: bearer anywhere; ?token= once sets a derived cookie that opens
 
 test('/dashboard/data: routes with open sessions, upstream target counts, listeners, reloads with the policy outcome and a broken reload at file:line:column', async (t) => {
   const { ti, admin, echo } = await start(t);
-  const data = async () => (await (await fetch(`${admin}/dashboard/data`)).json()) as any;
+  const data = async () => (await (await fetch(`${admin}/dashboard/data`)).json());
   // no admin_token: the page opens, a stray ?token= changes nothing
   assert.equal((await fetch(`${admin}/dashboard?token=x`, { redirect: 'manual' })).status, 200);
   const s = await openSession(ti.ports[0]!);
@@ -98,7 +98,7 @@ test('/dashboard/data: routes with open sessions, upstream target counts, listen
   assert.deepEqual(d.routes.map((r: any) => [r.name, r.service, r.protocols, r.priority, r.sources, d.sessions_by_route[r.id]]),
     [['loopback', 'echo', ['tcp'], 16 * 1, ['127.0.0.0/8'], 1]]);
   // a page that holds this generation's rows gets the open sessions alone
-  const again = (await (await fetch(`${admin}/dashboard/data?have=1`)).json()) as any;
+  const again = (await (await fetch(`${admin}/dashboard/data?have=1`)).json());
   assert.equal(again.routes, undefined);
   assert.deepEqual(again.sessions_by_route, d.sessions_by_route);
   assert.equal(d.upstreams[0].name, 'up');
@@ -134,16 +134,16 @@ test('/dashboard/data: routes with open sessions, upstream target counts, listen
 test('/dashboard/explain answers as `route explain` does, from the live router; bad input is a 400 with a message', async (t) => {
   const { admin } = await start(t);
   const r = await fetch(`${admin}/dashboard/explain?source=127.0.0.5:4000&destination=127.0.0.1:80`);
-  const x = (await r.json()) as any;
+  const x = (await r.json());
   assert.equal(r.status, 200);
   assert.equal(x.winner.name, 'loopback');
   assert.match(x.text, /^connection: tcp from 127\.0\.0\.5:4000 to 127\.0\.0\.1:80\nwinner: route 'loopback' → service 'echo'/);
-  const none = (await (await fetch(`${admin}/dashboard/explain?source=10.9.9.9:4000&destination=127.0.0.1:80`)).json()) as any;
+  const none = (await (await fetch(`${admin}/dashboard/explain?source=10.9.9.9:4000&destination=127.0.0.1:80`)).json());
   assert.equal(none.winner, undefined);
   assert.match(none.others[0].mismatches[0].reason, /no entry of \[127\.0\.0\.0\/8\] matched 10\.9\.9\.9:4000/);
   const bad = await fetch(`${admin}/dashboard/explain?source=nope&destination=127.0.0.1:80`);
   assert.equal(bad.status, 400);
-  assert.match(((await bad.json()) as any).message, /source must be ip:port/);
+  assert.match(((await bad.json())).message, /source must be ip:port/);
   assert.equal((await fetch(`${admin}/dashboard/explain?source=1.1.1.1:1&destination=127.0.0.1:80&protocol=http`)).status, 400);
 });
 

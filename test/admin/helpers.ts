@@ -11,7 +11,8 @@ import { ConfigManager, type CompileInput } from '../../src/config/manager.js';
 import { silentLogger } from '../../src/log.js';
 import { bundledPlugins, pluginSchemas } from '../../src/plugins/registry.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
-import { buildSnapshot, type Snapshot } from '../../src/runtime/snapshot.js';
+import { SnapshotBuilder } from '../../src/runtime/builder.js';
+import type { Snapshot } from '../../src/runtime/snapshot.js';
 
 export interface Pem { cert: string; key: string; caCert: string }
 
@@ -70,7 +71,7 @@ export async function startAdmin(text: string, opts: HarnessOptions = {}): Promi
     compile: async (input: CompileInput) => {
       if (!first && opts.gate) await opts.gate();
       first = false;
-      return buildSnapshot(input, runtime);
+      return new SnapshotBuilder(runtime).build(input);
     },
   });
   const loaded = await manager.reloadText(text, opts.file ?? 'kong.yml', 'start');

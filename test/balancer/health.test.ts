@@ -1,4 +1,4 @@
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileBalancer } from '../../src/balancer/balancer.js';
 import { BalancerRegistry } from '../../src/balancer/registry.js';

@@ -33,7 +33,7 @@ function httpGet(port: number, path: string): Promise<string> {
     const s = connect(port, '127.0.0.1', () => s.end(`GET ${path} HTTP/1.0\r\nHost: x\r\n\r\n`));
     let data = '';
     s.setEncoding('utf8');
-    s.on('data', (d) => (data += d));
+    s.on('data', (d) => (data += String(d)));
     s.on('end', () => resolve(data));
     s.on('error', reject);
   });

@@ -45,7 +45,7 @@ test('a full-featured file normalizes: ids, defaults, references, flattening', (
   assert.deepEqual(echoTcp, {
     id: uuidv5('routes:echo-tcp'), name: 'echo-tcp', protocols: ['tcp', 'udp'],
     sources: [{ ip: '10.0.0.0/8' }, { ip: '2001:db8::/32', port: 1234 }], destinations: [{ port: 9000 }], snis: null,
-    service: echo!.id, tags: [],
+    service: echo.id, tags: [],
   });
   assert.equal(bySni!.service, secure!.id);
   assert.deepEqual(bySni!.snis, ['app.example.com', '*.example.org']);
@@ -84,19 +84,19 @@ test('a full-featured file normalizes: ids, defaults, references, flattening', (
   assert.deepEqual(alice, { id: uuidv5('consumers:alice'), username: 'alice', custom_id: null, tags: [] });
   const byName = (n: string, i = 0) => c.plugins.filter((x) => x.name === n)[i]!;
   assert.deepEqual(byName('ip-restriction'), {
-    id: uuidv5(`plugins:ip-restriction:${echoTcp!.id}::`), name: 'ip-restriction', instance_name: null,
-    config: { allow: ['10.0.0.0/8', '::1'] }, route: echoTcp!.id, service: null, consumer: null, enabled: true,
+    id: uuidv5(`plugins:ip-restriction:${echoTcp.id}::`), name: 'ip-restriction', instance_name: null,
+    config: { allow: ['10.0.0.0/8', '::1'] }, route: echoTcp.id, service: null, consumer: null, enabled: true,
     protocols: ['tcp', 'tls'], tags: [],
   });
-  assert.equal(byName('file-log').service, echo!.id);
+  assert.equal(byName('file-log').service, echo.id);
   // flattened in file order per type: top-level plugins come before those nested in consumers (listed later)
-  assert.deepEqual([byName('tcp-log', 0).route, byName('tcp-log', 0).service], [echoTcp!.id, echo!.id]);
+  assert.deepEqual([byName('tcp-log', 0).route, byName('tcp-log', 0).service], [echoTcp.id, echo.id]);
   assert.equal(byName('tcp-log', 1).consumer, alice.id);
   assert.deepEqual([byName('prometheus').route, byName('prometheus').service, byName('prometheus').consumer], [null, null, null]);
 
   assert.equal(c.ca_certificates[0]!.id, '7c0c7c3e-0d4b-4e4e-9a43-52bb5d1a4c02');
-  assert.deepEqual(c.origins[echo!.id], { file: 'kong.yml', line: 6, column: 3, path: 'services[0]' });
-  assert.deepEqual(c.origins[echoTcp!.id], { file: 'kong.yml', line: 10, column: 5, path: 'services[0].routes[0]' });
+  assert.deepEqual(c.origins[echo.id], { file: 'kong.yml', line: 6, column: 3, path: 'services[0]' });
+  assert.deepEqual(c.origins[echoTcp.id], { file: 'kong.yml', line: 10, column: 5, path: 'services[0].routes[0]' });
   assert.equal(Object.keys(c.origins).length, 22);
   // plain data: survives a JSON round trip unchanged
   assert.deepEqual(JSON.parse(JSON.stringify(c)), c);

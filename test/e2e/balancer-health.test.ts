@@ -234,7 +234,7 @@ test('an upstream whose only target does not resolve closes connections with 503
 async function blackhole(): Promise<{ port: number; close: () => void }> {
   const py = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\n'
     + 'print(s.getsockname()[1],flush=True)\nsys.stdin.read()'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => py.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));
+  const port = await new Promise<number>((resolve) => py.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
   const fillers: Socket[] = [];
   // fill the accept queue until a connect no longer completes at once
   for (let i = 0; i < 8; i++) {

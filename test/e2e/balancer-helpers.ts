@@ -144,7 +144,7 @@ export function hold(port: number, localAddress?: string): Promise<Held> {
     };
     const onClose = () => done('');
     s.on('data', (d) => {
-      buf += d;
+      buf += String(d);
       const nl = buf.indexOf('\n');
       if (nl >= 0) done(buf.slice(0, nl));
     });

@@ -6,7 +6,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { generateSelfSigned } from '../../src/tls/default-cert.js';
-import { refreshTargetHealth } from '../../src/admin/runtime-api.js';
+import { refreshTargetHealth } from '../../src/runtime/target-health.js';
 import { count, poolYaml, startLb, waitFor, type LbInstance } from './balancer-helpers.js';
 
 // Active http and tcp send/expect probes against real servers through a running instance.
@@ -119,7 +119,7 @@ async function startRedis(): Promise<{ port: number; proc: ChildProcess }> {
     const port = await freePort();
     const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    proc.stdout!.on('data', (d) => (out += d));
+    proc.stdout.on('data', (d) => (out += d));
     const ok = await new Promise<boolean>((resolve) => {
       proc.once('exit', () => resolve(false));
       const timer = setInterval(() => {

@@ -97,7 +97,7 @@ describe('hostile input', { timeout: 40_000 }, () => {
     halfPort = await backend((s) => {
       s.end('bye');
       let got = '';
-      s.on('data', (d) => (got += d));
+      s.on('data', (d) => (got += String(d)));
       s.on('end', () => halfClose.push(got));
     });
     sinkPort = await backend((s) => {
@@ -254,7 +254,7 @@ ${svc('sink', sinkPort, '127.0.0.34')}
     const s = connect({ port: ti.ports[0]!, host: '127.0.0.1', localAddress: '127.0.0.33', allowHalfOpen: true });
     s.on('error', () => {});
     let got = '';
-    s.on('data', (d) => (got += d));
+    s.on('data', (d) => (got += String(d)));
     await once(s, 'end');
     assert.equal(got, 'bye');
     s.end('sent after the upstream FIN');

@@ -63,7 +63,7 @@ async function runShort(port: number, n: number, concurrency: number) {
 function echoOnce(s: Socket, text: string): Promise<boolean> {
   return new Promise((resolve) => {
     let got = '';
-    const onData = (d: Buffer) => { got += d; if (got.length >= text.length) { s.off('data', onData); s.off('close', onClose); resolve(got === text); } };
+    const onData = (d: Buffer) => { got += String(d); if (got.length >= text.length) { s.off('data', onData); s.off('close', onClose); resolve(got === text); } };
     const onClose = () => resolve(false);
     s.on('data', onData);
     s.once('close', onClose);

@@ -147,8 +147,8 @@ export function spawnKong(args: string[], opts: { ulimit?: number; env?: NodeJS.
   const waiters: { re: RegExp; cb: (l: LogLine) => void }[] = [];
   let partial = '';
   const onData = (d: Buffer) => {
-    out += d;
-    partial += d;
+    out += String(d);
+    partial += String(d);
     let nl: number;
     while ((nl = partial.indexOf('\n')) >= 0) {
       const line = partial.slice(0, nl);
@@ -158,8 +158,8 @@ export function spawnKong(args: string[], opts: { ulimit?: number; env?: NodeJS.
       for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.re.test(l.msg)) waiters.splice(i, 1)[0]!.cb(l);
     }
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   const api: ChildKong = {
     child, out: () => out,
     waitLog(re, timeoutMs = 10_000) {
@@ -175,7 +175,7 @@ export function spawnKong(args: string[], opts: { ulimit?: number; env?: NodeJS.
   };
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`kong-ts exited with ${code}:\n${out}`)));
-    api.waitLog(/^kong-ts started$/, 15_000).then(() => resolve(api), (err) => { api.kill(); reject(err); });
+    api.waitLog(/^kong-ts started$/, 15_000).then(() => resolve(api), (err: Error) => { api.kill(); reject(err); });
   });
 }
 

@@ -52,7 +52,7 @@ listen v1
 listen v2
   bind 127.0.0.1:${hp.v2}
   server k 127.0.0.1:${ti.ports[0]} send-proxy-v2
-`, [hp.v1!, hp.v2!]);
+`, [hp.v1, hp.v2]);
     // the readiness probes of startHAProxy went through kong-ts too (HAProxy forwards them with a PROXY header a moment
     // later): let their sessions end and drop their records
     await new Promise((r) => setTimeout(r, 300));
@@ -182,7 +182,7 @@ ${svc('reenc', 'tls', tlsUp.port, 'v2', `      - { name: r-reenc, protocols: [tl
       const s = connect({ port: ti.ports[0]!, host: '127.0.0.1', localAddress, allowHalfOpen: true });
       let d = '';
       s.on('connect', () => s.end(payload));
-      s.on('data', (x) => (d += x));
+      s.on('data', (x) => (d += String(x)));
       s.on('error', reject);
       s.on('end', () => resolve({ data: d, local: s.localPort! }));
     });

@@ -26,7 +26,7 @@ function echo1(c: Client, text: string): Promise<string | undefined> {
   if (c.closedAt !== undefined || c.s.destroyed) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     let got = '';
-    const onData = (d: Buffer) => { got += d; if (got.length >= text.length) done(got); };
+    const onData = (d: Buffer) => { got += String(d); if (got.length >= text.length) done(got); };
     const onClose = () => done(undefined);
     const done = (v: string | undefined) => { c.s.off('data', onData); c.s.off('close', onClose); resolve(v); };
     c.s.on('data', onData);

@@ -22,7 +22,7 @@ export function exchange(port: number, host = '127.0.0.1', localAddress?: string
     let data = '';
     const t = setTimeout(() => { s.destroy(); reject(new Error(`exchange via ${host}:${port} timed out`)); }, 8000);
     s.on('connect', () => s.end(payload));
-    s.on('data', (d) => (data += d));
+    s.on('data', (d) => (data += String(d)));
     s.on('error', () => undefined); // a reset is how a refused connection may end
     s.on('close', () => { clearTimeout(t); resolve(data); });
     s.on('end', () => s.destroy());

@@ -31,7 +31,7 @@ services:
     got.push(await new Promise<string>((resolve, reject) => {
       const s = connect(ti.ports[0]!, '127.0.0.1');
       let d = '';
-      s.on('data', (x) => (d += x));
+      s.on('data', (x) => (d += String(x)));
       s.on('end', () => { s.end(); resolve(d); });
       s.on('error', reject);
     }));

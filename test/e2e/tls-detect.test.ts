@@ -10,7 +10,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import { exclusive } from '../helpers/exclusive.js';
-import { startYaml, type TestInstance } from '../helpers/instance.js';
+import { startYaml } from '../helpers/instance.js';
 import { listenServer, startEcho, type TestServer } from '../helpers/sockets.js';
 import { ca, kongFile, leaf, tlsEchoServer } from './tls-helpers.js';
 

@@ -22,7 +22,7 @@ services:
   t.after(() => ti.stop());
   // another process, as the race needs the client's FIN to arrive while the proxy is between handshake and session
   const out = await new Promise<string>((resolve, reject) => {
-    execFile('openssl', ['s_time', '-connect', `127.0.0.1:${ti.ports[0]}`, '-new', '-time', '1'], (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    execFile('openssl', ['s_time', '-connect', `127.0.0.1:${ti.ports[0]}`, '-new', '-time', '1'], (err: Error | null, stdout: string) => (err ? reject(err) : resolve(stdout)));
   });
   const n = Number(/(\d+) connections in/.exec(out)?.[1] ?? 0);
   assert.ok(n > 20, `openssl s_time made ${n} connections`);

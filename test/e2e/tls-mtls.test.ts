@@ -35,8 +35,8 @@ describe('mtls-auth: client certificates at the handshake', () => {
     dir = tempDir('mtls');
     for (const [name, pair] of Object.entries(clients)) {
       files[name] = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
-      writeFileSync(files[name]!.cert, pair.cert);
-      writeFileSync(files[name]!.key, pair.key);
+      writeFileSync(files[name].cert, pair.cert);
+      writeFileSync(files[name].key, pair.key);
     }
     const caId = randomUUID();
     const interId = randomUUID();

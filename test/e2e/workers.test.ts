@@ -60,7 +60,7 @@ function roundTrip(port: number, msg = 'x'): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1', () => s.end(msg));
     let data = '';
-    s.on('data', (d) => (data += d));
+    s.on('data', (d) => (data += String(d)));
     s.on('close', () => resolve(data));
     s.on('error', reject);
   });

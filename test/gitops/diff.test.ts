@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { affectedRoutes, diffConfigs } from '../../src/gitops/diff.js';
+import { diffConfigs } from '../../src/gitops/diff.js';
+import { affectedRoutes } from '../../src/runtime/affected-routes.js';
 import { pki, block } from '../config/certs.js';
 import { cfg, files, NEW, OLD, runCli } from './helpers.js';
 

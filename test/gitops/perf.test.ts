@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfigText } from '../../src/config/load.js';
-import { affectedRoutes, diffConfigs } from '../../src/gitops/diff.js';
+import { diffConfigs } from '../../src/gitops/diff.js';
+import { affectedRoutes } from '../../src/runtime/affected-routes.js';
 import { explainContext, explainWith } from '../../src/router/explain.js';
 import { block, pki } from '../config/certs.js';
 import { files, runCli, runRoute } from './helpers.js';

@@ -43,11 +43,11 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
     let out = '';
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('kong-ts did not start:\n' + out)); }, 15_000);
     const onData = (d: Buffer) => {
-      out += d;
+      out += String(d);
       if (out.includes('"kong-ts started"')) { clearTimeout(timer); resolve({ child, out: () => out }); }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`kong-ts exited with ${code}:\n${out}`)); });
   });
 }

@@ -75,7 +75,7 @@ test('back-to-back shortages back off (pause doubles, bounded)', async () => {
   await listen(srv);
   const lines: { pauseMs: number }[] = [];
   const logger = { ...silentLogger, warn: (o: { pauseMs: number }) => lines.push(o), info: () => {}, error: () => {}, debug: () => {} };
-  const guard = new AcceptGuard(srv, { logger: logger as unknown as typeof silentLogger, pauseMs: 40, maxPauseMs: 100 });
+  const guard = new AcceptGuard(srv, { logger: logger, pauseMs: 40, maxPauseMs: 100 });
   for (let i = 0; i < 4; i++) {
     guard.noteError(Object.assign(new Error(''), { code: 'ENFILE' }));
     while (guard.paused || !srv.listening) await new Promise((r) => setTimeout(r, 5));
@@ -130,7 +130,7 @@ process.on('SIGTERM', () => process.exit(0));
   const child = spawn('bash', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${script}"`], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
+  child.stdout.on('data', (d) => (out += d));
   while (!out.includes('"port"')) {
     assert.equal(child.exitCode, null, 'child started');
     await new Promise((r) => setTimeout(r, 10));

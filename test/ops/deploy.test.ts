@@ -7,7 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import { loadConfigText } from '../../src/config/load.js';
 import { ROOT } from '../../src/paths.js';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;  
 
 const K8S = join(ROOT, 'deploy', 'kubernetes');
 

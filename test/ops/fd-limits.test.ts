@@ -76,8 +76,8 @@ services:
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   const clients: { destroy?: () => void; close?: () => void }[] = [];
   t.after(async () => {
     for (const c of clients) { try { c.destroy?.(); c.close?.(); } catch { /* closed */ } }

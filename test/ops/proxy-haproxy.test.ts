@@ -131,8 +131,8 @@ test('HAProxy send-proxy-v2-ssl-cn with authority, crc32c and unique-id TLVs', a
   assert.deepEqual(h.source, { ip: '127.0.0.1', port: local });
   assert.equal(h.authority, 'api.example.test', 'the SNI arrives as PP2_TYPE_AUTHORITY');
   assert.ok(h.ssl, 'PP2_TYPE_SSL is decoded');
-  assert.equal(h.ssl!.client & 1, 1, 'client connected over TLS');
-  assert.match(h.ssl!.version ?? '', /^TLSv1\.[23]$/);
+  assert.equal(h.ssl.client & 1, 1, 'client connected over TLS');
+  assert.match(h.ssl.version ?? '', /^TLSv1\.[23]$/);
   assert.ok(h.tlvs.some((t) => t.type === PP2_TYPE_CRC32C && t.value.length === 4));
   assert.ok(h.tlvs.some((t) => t.type === PP2_TYPE_UNIQUE_ID));
 });

@@ -6,7 +6,7 @@ import { compileTrustedIps } from '../../src/proxy-protocol/trusted.js';
 
 const ok = (r: ParseResult) => {
   assert.equal(r.kind, 'ok', JSON.stringify(r));
-  return r as Extract<ParseResult, { kind: 'ok' }>;
+  return r;
 };
 const err = (r: ParseResult, re?: RegExp) => {
   assert.equal(r.kind, 'error', JSON.stringify(r));

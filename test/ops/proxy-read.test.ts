@@ -58,7 +58,7 @@ test('a header split over several writes, with stream bytes after it', async (t)
   s.unshift(r.rest);
   c.write(' and more');
   let got = '';
-  s.on('data', (d) => (got += d));
+  s.on('data', (d) => (got += String(d)));
   s.resume();
   while (!got.endsWith('more')) await wait(5);
   assert.equal(got, 'first bytes and more');

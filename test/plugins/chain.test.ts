@@ -139,7 +139,8 @@ test('log never throws: a failing plugin is counted and the others still run', a
   const got: number[] = [];
   const available = new Map<string, StreamPlugin>([
     ['bad', probe('bad', 5, () => ({ log: () => { throw new Error('bug'); } }))],
-    ['badAsync', probe('badAsync', 4, () => ({ log: (() => Promise.reject(new Error('bug'))) as () => void }))],
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a plugin that breaks the void contract on purpose
+    ['badAsync', probe('badAsync', 4, () => ({ log: (() => Promise.reject(new Error('bug'))) }))],
     ['good', probe('good', 1, () => ({ log: (r) => { got.push(r.session.status); } }))],
   ]);
   const chains = compilePluginChains([entity('bad'), entity('badAsync'), entity('good')], available, silentLogger);

@@ -15,7 +15,7 @@ function verdicts(config: Record<string, unknown>, ips: string[]): Array<number 
   return ips.map((ip) => {
     let r: PrereadResult;
     chain.preread(new SessionContext(ip, 1234, 9000), 100, (x) => { r = x; });
-    return r! ? r!.status : 'ok';
+    return r! ? r.status : 'ok';
   });
 }
 

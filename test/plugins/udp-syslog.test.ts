@@ -71,7 +71,7 @@ test('syslog to a unix stream socket: one RFC 5424 message per line', async (t) 
   const dir = mkdtempSync(join(tmpdir(), 'kong-ts-syslog-'));
   const path = join(dir, 'log.sock');
   let text = '';
-  const server = createServer((s) => { s.setEncoding('utf8'); s.on('data', (d) => { text += d; }); });
+  const server = createServer((s) => { s.setEncoding('utf8'); s.on('data', (d) => { text += String(d); }); });
   await new Promise<void>((r) => server.listen(path, r));
   const chains = compilePluginChains([entity('syslog', { config: { target: path } })], available, silentLogger);
   t.after(async () => {

@@ -71,7 +71,7 @@ async function blackHole(): Promise<{ port: number; child: ChildProcess; filler:
     'print(s.getsockname()[1], flush=True)',
     'sys.stdin.read()',
   ].join('\n')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const [line] = await once(child.stdout!, 'data') as [Buffer];
+  const [line] = await once(child.stdout, 'data') as [Buffer];
   const port = Number(line.toString().trim());
   // take the queue's slot (and one more: the kernel admits backlog + 1)
   const filler = connect(port, '127.0.0.1');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RouteEntity } from '../../src/config/types.js';
 import { declarativeSchema } from '../../src/config/validate.js';
-import { affectedRoutes } from '../../src/gitops/diff.js';
+import { affectedRoutes } from '../../src/runtime/affected-routes.js';
 import { compileRoute, compileService, type StreamRoute } from '../../src/router/compile.js';
 import { explainContext, explainWith } from '../../src/router/explain.js';
 import {

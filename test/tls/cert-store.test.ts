@@ -54,7 +54,7 @@ describe('compileCertStore lookup (Kong order)', () => {
   });
 
   test('a bad PEM fails at compile time with a clear message and no key material', () => {
-    const bad = { id: 'bad', cert: certs[0].cert, key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n', tags: [] };
+    const bad = { id: 'bad', cert: certs[0]!.cert, key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n', tags: [] };
     assert.throws(() => compileCertStore([bad], [sni('bad.test', 'bad')], dflt), (e: Error) => {
       assert.match(e.message, /^certificate bad: cannot build a TLS context/);
       assert.doesNotMatch(e.message, /AAAA/);
@@ -97,7 +97,7 @@ describe('certificate served through peek + terminate', () => {
     assert.equal((await fetchServerCert(bare.port, { servername: 'other.test' })).cn, 'default-cn');
   });
 
-  for (const [name, cn] of [['a.wild.test', 'left-wild-cn'], ['prefix.net', 'right-wild-cn'], ['exact.test', 'exact-cn']]) {
+  for (const [name, cn] of [['a.wild.test', 'left-wild-cn'], ['prefix.net', 'right-wild-cn'], ['exact.test', 'exact-cn']] as const) {
     test(`openssl s_client -servername ${name} gets ${cn}`, async () => {
       const r = await openssl(['s_client', '-connect', `127.0.0.1:${srv.port}`, '-servername', name], 'Q\n');
       assert.match(r.out, new RegExp(`subject=CN ?= ?${cn}`));

@@ -44,7 +44,7 @@ function reason(buf: Buffer): string {
 }
 
 describe('parseClientHello on real hellos', () => {
-  const hellos: Record<string, Buffer> = {};
+  const hellos = {} as Record<'tls13' | 'tls12' | 'openssl', Buffer>;
   before(async () => {
     hellos.tls13 = await captureHello(nodeClient({ servername: 'Example.COM', ALPNProtocols: ['h2', 'http/1.1'] }));
     hellos.tls12 = await captureHello(nodeClient({ maxVersion: 'TLSv1.2' })); // IP host: Node sends no SNI

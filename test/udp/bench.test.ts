@@ -42,7 +42,7 @@ setTimeout(() => { counting = true; const t0 = performance.now();
 function startNode(script: string, args: (string | number)[], ready = 'ready'): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['-e', script, ...args.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes(ready)) resolve(child); });
+    child.stdout.on('data', (d: Buffer) => { if (d.toString().includes(ready)) resolve(child); });
     child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
   });
 }
@@ -50,7 +50,7 @@ function startNode(script: string, args: (string | number)[], ready = 'ready'): 
 async function load(port: number): Promise<number> {
   const child = spawn(process.execPath, ['-e', LOAD, String(port), String(SECONDS), '4', '32', '64'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   await new Promise((resolve) => child.once('exit', resolve));
   return JSON.parse(out).dps as number;
 }
@@ -70,7 +70,7 @@ function kongTs(echoPort: number, port: number): Promise<ChildProcess> {
     console.log('ready');`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(child); });
+    child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(child); });
     child.once('exit', (code) => reject(new Error(`kong-ts exited with ${code}`)));
   });
 }
@@ -124,5 +124,5 @@ test('udp throughput: direct, kong-ts, nginx', { skip: process.env.UDP_BENCH !==
   }
   const lines = Object.entries(results).map(([k, v]) => `${k.padEnd(28)} ${String(v).padStart(8)} datagrams/s  ${(v / results.direct!).toFixed(2)}x direct`);
   for (const l of lines) t.diagnostic(l);
-  assert.ok(results['kong-ts']! > 0, 'kong-ts forwarded datagrams');
+  assert.ok(results['kong-ts'] > 0, 'kong-ts forwarded datagrams');
 });

@@ -28,7 +28,7 @@ async function startDnsmasq(port: number): Promise<ChildProcess> {
     '--no-hosts', '--address=/example.test/10.1.2.3', '--conf-file=/dev/null', '--user=root',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
   // ready once it answers a direct query
   for (let i = 0; i < 50; i++) {
     if (child.exitCode !== null) throw new Error(`dnsmasq exited: ${stderr}`);

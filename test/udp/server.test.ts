@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { silentLogger } from '../../src/log.js';
 import { UdpServer } from '../../src/udp/server.js';
 import { listenSpec } from '../helpers/entities.js';

@@ -8,7 +8,7 @@
  * open and a close per session.
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
-import type { Logger } from '../../log.js';
+import { RateLimitedWarn } from '../../log.js';
 import type { LogRecord, PluginCreateContext, PluginInstance, StreamPlugin } from '../types.js';
 import { serializeRecord } from '../serialize.js';
 
@@ -32,12 +32,10 @@ const MAX_QUEUED = 10_000;
 // the new-connection rate (a threadpool write for one or two lines), one per 50 ms costs nothing measurable.
 const GATHER_MS = 50;
 const BATCH = 1000;
-const WARN_EVERY_MS = 10_000;
 
 class FileLog implements PluginInstance {
   readonly #path: string;
   readonly #reopen: boolean;
-  readonly #logger: Logger;
   readonly #ctx: PluginCreateContext;
   #queue: LogRecord[] = [];
   #file: FileHandle | undefined;
@@ -48,12 +46,12 @@ class FileLog implements PluginInstance {
   #closed = false;
   #written = 0;
   #dropped = 0;
-  #lastWarnAt = 0;
+  readonly #dropWarn: RateLimitedWarn;
 
   constructor(config: FileLogConfig, ctx: PluginCreateContext) {
     this.#path = config.path;
     this.#reopen = config.reopen;
-    this.#logger = ctx.logger;
+    this.#dropWarn = new RateLimitedWarn(ctx.logger);
     this.#ctx = ctx;
   }
 
@@ -103,15 +101,14 @@ class FileLog implements PluginInstance {
 
   #gather(): Promise<void> {
     return new Promise<void>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
       const timer = setTimeout(wake, GATHER_MS);
       // unref: close() wakes the loop, so a pending batch never holds the process open nor is lost at stop
       timer.unref();
-      const self = this;
-      function wake(): void {
-        clearTimeout(timer);
-        self.#wake = undefined;
-        resolve();
-      }
       this.#wake = wake;
     });
   }
@@ -134,11 +131,7 @@ class FileLog implements PluginInstance {
   #drop(n: number, err: unknown): void {
     this.#dropped += n;
     this.#ctx.metrics?.logDropped('file-log', n);
-    const now = Date.now();
-    if (now - this.#lastWarnAt >= WARN_EVERY_MS) {
-      this.#lastWarnAt = now;
-      this.#logger.warn({ err, path: this.#path, dropped_total: this.#dropped }, 'file-log records dropped');
-    }
+    this.#dropWarn.warn({ err, path: this.#path, dropped_total: this.#dropped }, 'file-log records dropped');
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
-import type { Logger } from '../../log.js';
+import { RateLimitedWarn, type Logger } from '../../log.js';
 
 export interface DatagramSenderOptions {
   host: string;
@@ -17,7 +17,6 @@ export interface DatagramSenderOptions {
   onDrop?(count: number): void;
 }
 
-const WARN_EVERY_MS = 10_000;
 
 export class DatagramSender {
   readonly #opts: DatagramSenderOptions;
@@ -29,7 +28,7 @@ export class DatagramSender {
   #sent = 0;
   #dropped = 0;
   #errors = 0;
-  #lastWarnAt = 0;
+  readonly #dropWarn: RateLimitedWarn;
   readonly #onSent = (err: Error | null): void => {
     this.#inFlight--;
     if (err) this.#onError(err);
@@ -38,6 +37,7 @@ export class DatagramSender {
 
   constructor(opts: DatagramSenderOptions) {
     this.#opts = opts;
+    this.#dropWarn = new RateLimitedWarn(opts.logger);
     void this.#open();
   }
 
@@ -107,10 +107,6 @@ export class DatagramSender {
     if (n === 0) return;
     this.#dropped += n;
     this.#opts.onDrop?.(n);
-    const now = Date.now();
-    if (now - this.#lastWarnAt >= WARN_EVERY_MS) {
-      this.#lastWarnAt = now;
-      this.#opts.logger.warn({ dropped_total: this.#dropped }, 'udp log records dropped');
-    }
+    this.#dropWarn.warn({ dropped_total: this.#dropped }, 'udp log records dropped');
   }
 }

@@ -9,7 +9,7 @@
  * after `keepalive` ms and opened again by the next record.
  */
 import type { Socket } from 'node:net';
-import type { Logger } from '../../log.js';
+import { RateLimitedWarn, type Logger } from '../../log.js';
 
 export interface StreamSenderOptions {
   /** opens the connection (`net.connect` or `tls.connect`); called again on every reconnect */
@@ -34,7 +34,6 @@ const CHUNK_BYTES = 64 * 1024;
 // lines each under steady traffic, cost about 10 % of the new-connection rate in syscalls.
 const GATHER_MS = 20;
 const FLUSH_AT = 256;
-const WARN_EVERY_MS = 10_000;
 
 export class StreamSender<T> {
   readonly #opts: StreamSenderOptions;
@@ -54,11 +53,12 @@ export class StreamSender<T> {
   #sent = 0;
   #dropped = 0;
   #connectFailures = 0;
-  #lastWarnAt = 0;
+  readonly #dropWarn: RateLimitedWarn;
 
   constructor(opts: StreamSenderOptions, serialize: (item: T) => string) {
     this.#opts = opts;
     this.#serialize = serialize;
+    this.#dropWarn = new RateLimitedWarn(opts.logger);
     this.#backoff = opts.backoffMinMs ?? 100;
   }
 
@@ -109,11 +109,7 @@ export class StreamSender<T> {
     if (n === 0) return;
     this.#dropped += n;
     this.#opts.onDrop?.(n);
-    const now = Date.now();
-    if (now - this.#lastWarnAt >= WARN_EVERY_MS) {
-      this.#lastWarnAt = now;
-      this.#opts.logger.warn({ dropped_total: this.#dropped }, 'log collector too slow or unreachable: records dropped');
-    }
+    this.#dropWarn.warn({ dropped_total: this.#dropped }, 'log collector too slow or unreachable: records dropped');
   }
 
   #connect(): void {
