@@ -20,7 +20,7 @@ import { ClientCertError, terminateTls, type TlsInfo } from '../tls/terminate.js
 import type { TLSSocket } from 'node:tls';
 import { Accepted } from './accepted.js';
 import type { Limits } from './limits.js';
-import { buildRecord, emitRecord, wantsRecord } from './record.js';
+import { buildRecord, emitRecord, wantsRecord } from './emit-record.js';
 import { Session, type SessionContext } from './session.js';
 import { routeChain, type ProxySnapshot } from './types.js';
 import { hostPort } from '../net/address.js';

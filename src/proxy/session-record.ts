@@ -2,7 +2,7 @@
  * The record part of a TCP session: what it says when it ends (through the one builder and emit path of record.ts).
  */
 import { performance } from 'node:perf_hooks';
-import { buildRecord, emitRecord } from './record.js';
+import { buildRecord, emitRecord } from './emit-record.js';
 import type { Session } from './session.js';
 
 /** Builds the session's record and hands it to the server's sink and to the plugins of the session's snapshot. */

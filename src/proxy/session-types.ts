@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { Leases } from '../runtime/leases.js';
 import type { Limits } from './limits.js';
-import type { RecordSink } from './record.js';
+import type { RecordSink } from './emit-record.js';
 import type { Session } from './session.js';
 import type { Sweeper } from './sweep.js';
 
