@@ -16,18 +16,48 @@ if (process.env.BENCH_PROXY_CHILD) {
   const { compileRouter, compileService } = await import(`${base}/router/compile.js`);
   const { silentLogger } = await import(`${base}/log.js`);
   const [sinkPort, echoPort] = JSON.parse(process.env.BENCH_PROXY_CHILD);
-  const svc = (id, port) => compileService({ id, protocol: 'tcp', host: '127.0.0.1', port, retries: 0,
-    connect_timeout: 5000, read_timeout: 60000, write_timeout: 60000, enabled: true, tags: [] });
-  const services = new Map([['sink', svc('sink', sinkPort)], ['echo', svc('echo', echoPort)]]);
-  const spec = (text) => ({ host: '127.0.0.1', port: 0, ssl: false, proxyProtocol: false, udp: false, reuseport: false, bind: false, backlog: 4096, text });
+  const svc = (id, port) =>
+    compileService({
+      id,
+      protocol: 'tcp',
+      host: '127.0.0.1',
+      port,
+      retries: 0,
+      connect_timeout: 5000,
+      read_timeout: 60000,
+      write_timeout: 60000,
+      enabled: true,
+      tags: [],
+    });
+  const services = new Map([
+    ['sink', svc('sink', sinkPort)],
+    ['echo', svc('echo', echoPort)],
+  ]);
+  const spec = (text) => ({
+    host: '127.0.0.1',
+    port: 0,
+    ssl: false,
+    proxyProtocol: false,
+    udp: false,
+    reuseport: false,
+    bind: false,
+    backlog: 4096,
+    text,
+  });
   const server = new StreamServer({ listeners: [spec('sink'), spec('echo')], logger: silentLogger });
   server.swap({ generation: 1, router: compileRouter([], services) });
   await server.listen();
   const [p1, p2] = server.addresses().map((a) => a.port);
-  server.swap({ generation: 2, router: compileRouter([
-    { id: 'r1', protocols: ['tcp'], destinations: [{ port: p1 }], service: 'sink', tags: [] },
-    { id: 'r2', protocols: ['tcp'], destinations: [{ port: p2 }], service: 'echo', tags: [] },
-  ], services) });
+  server.swap({
+    generation: 2,
+    router: compileRouter(
+      [
+        { id: 'r1', protocols: ['tcp'], destinations: [{ port: p1 }], service: 'sink', tags: [] },
+        { id: 'r2', protocols: ['tcp'], destinations: [{ port: p2 }], service: 'echo', tags: [] },
+      ],
+      services,
+    ),
+  });
   process.send({ ports: [p1, p2] });
   process.on('message', (m) => {
     if (m === 'mem') process.send({ rss: process.memoryUsage().rss, active: server.activeSessions });
@@ -35,15 +65,28 @@ if (process.env.BENCH_PROXY_CHILD) {
   });
 } else {
   let sunk = 0;
-  const sink = createServer((s) => { s.on('data', (d) => { sunk += d.length; }); s.on('end', () => s.end()); s.on('error', () => {}); });
-  const echo = createServer({ allowHalfOpen: true }, (s) => { s.on('error', () => {}); s.pipe(s); });
+  const sink = createServer((s) => {
+    s.on('data', (d) => {
+      sunk += d.length;
+    });
+    s.on('end', () => s.end());
+    s.on('error', () => {});
+  });
+  const echo = createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  });
   sink.listen(0, '127.0.0.1');
   echo.listen(0, '127.0.0.1');
   await Promise.all([once(sink, 'listening'), once(echo, 'listening')]);
   const child = fork(new URL(import.meta.url), process.argv.slice(2), {
     env: { ...process.env, BENCH_PROXY_CHILD: JSON.stringify([sink.address().port, echo.address().port]) },
   });
-  const [{ ports: [sinkProxy, echoProxy] }] = await once(child, 'message');
+  const [
+    {
+      ports: [sinkProxy, echoProxy],
+    },
+  ] = await once(child, 'message');
 
   // throughput: one stream of GB gigabytes to a discarding upstream
   const total = Number(gbArg) * 1024 ** 3;
@@ -55,21 +98,32 @@ if (process.env.BENCH_PROXY_CHILD) {
   c.end();
   await once(c, 'close');
   let secs = (performance.now() - t0) / 1000;
-  console.log(`throughput: ${(total / 1024 ** 3).toFixed(1)} GiB in ${secs.toFixed(2)} s = ${(total * 8 / secs / 1e9).toFixed(2)} Gbit/s (sink got ${sunk} bytes)`);
+  console.log(
+    `throughput: ${(total / 1024 ** 3).toFixed(1)} GiB in ${secs.toFixed(2)} s = ${((total * 8) / secs / 1e9).toFixed(2)} Gbit/s (sink got ${sunk} bytes)`,
+  );
 
   // connection rate: N short connections (connect, 1 byte there, 1 byte back, close), C at a time
   const n = Number(connArg);
   const conc = Number(concArg);
   let started = 0;
   let failed = 0;
-  const one = () => new Promise((res) => {
-    const s = connect({ port: echoProxy, host: '127.0.0.1' });
-    s.on('error', () => { failed++; res(); });
-    s.on('connect', () => s.end('x'));
-    s.on('data', () => {});
-    s.on('close', res);
-  });
-  const worker = async () => { while (started < n) { started++; await one(); } };
+  const one = () =>
+    new Promise((res) => {
+      const s = connect({ port: echoProxy, host: '127.0.0.1' });
+      s.on('error', () => {
+        failed++;
+        res();
+      });
+      s.on('connect', () => s.end('x'));
+      s.on('data', () => {});
+      s.on('close', res);
+    });
+  const worker = async () => {
+    while (started < n) {
+      started++;
+      await one();
+    }
+  };
   t0 = performance.now();
   await Promise.all(Array.from({ length: conc }, worker));
   secs = (performance.now() - t0) / 1000;
@@ -91,7 +145,9 @@ if (process.env.BENCH_PROXY_CHILD) {
   await new Promise((r) => setTimeout(r, 500));
   child.send('mem');
   const [{ rss: afterRss, active }] = await once(child, 'message');
-  console.log(`idle: ${active} sessions, ${((afterRss - before) / active / 1024).toFixed(1)} KiB RSS per proxied connection`);
+  console.log(
+    `idle: ${active} sessions, ${((afterRss - before) / active / 1024).toFixed(1)} KiB RSS per proxied connection`,
+  );
   for (const s of idle) s.destroy();
   child.send('quit');
   await once(child, 'exit');

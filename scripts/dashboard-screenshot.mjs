@@ -19,8 +19,16 @@ const cli = (...args) => promisify(execFile)(process.execPath, [CLI, ...args]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const listen = (srv) => new Promise((r) => srv.listen(0, '127.0.0.1', () => r(srv.address().port)));
-const free = async () => { const s = createServer(); const p = await listen(s); await new Promise((r) => s.close(r)); return p; };
-const echo = createServer((s) => { s.on('error', () => {}); s.pipe(s); });
+const free = async () => {
+  const s = createServer();
+  const p = await listen(s);
+  await new Promise((r) => s.close(r));
+  return p;
+};
+const echo = createServer((s) => {
+  s.on('error', () => {});
+  s.pipe(s);
+});
 const echoPort = await listen(echo);
 const dead = await free();
 const [tcpPort, tlsPort, adminPort] = [await free(), await free(), await free()];
@@ -54,11 +62,31 @@ ${extra}upstreams:
 const file = join(dir, 'kong.yml');
 writeFileSync(file, config());
 const prefix = join(dir, 'prefix');
-const kong = spawn(process.execPath, [CLI, 'start', '-c', file, '-p', prefix, '--stream-listen', `127.0.0.1:${tcpPort}, 127.0.0.1:${tlsPort} ssl`,
-  '--admin-listen', `127.0.0.1:${adminPort}`, '--set', 'watch=off'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const kong = spawn(
+  process.execPath,
+  [
+    CLI,
+    'start',
+    '-c',
+    file,
+    '-p',
+    prefix,
+    '--stream-listen',
+    `127.0.0.1:${tcpPort}, 127.0.0.1:${tlsPort} ssl`,
+    '--admin-listen',
+    `127.0.0.1:${adminPort}`,
+    '--set',
+    'watch=off',
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
 await new Promise((r, j) => {
   let log = '';
-  kong.stdout.on('data', (d) => { log += d; if (process.env.KTS_SHOT_LOG) process.stderr.write(d); if (log.includes('"kong-ts started"')) r(); });
+  kong.stdout.on('data', (d) => {
+    log += d;
+    if (process.env.KTS_SHOT_LOG) process.stderr.write(d);
+    if (log.includes('"kong-ts started"')) r();
+  });
   kong.on('exit', (c) => j(new Error(`kong-ts exited ${c}:\n${log}`)));
 });
 
@@ -73,18 +101,25 @@ for (let i = 0; i < 3; i++) held.push(connect(tcpPort, '127.0.0.1').on('error', 
       s.resume();
     }
     // a connection to the tls listener without a ClientHello is refused (400): a second status in the chart
-    if (Math.random() < 0.3) { const s = connect(tlsPort, '127.0.0.1', () => s.end('not tls\r\n')); s.on('error', () => {}); s.resume(); }
+    if (Math.random() < 0.3) {
+      const s = connect(tlsPort, '127.0.0.1', () => s.end('not tls\r\n'));
+      s.on('error', () => {});
+      s.resume();
+    }
     await sleep(100 + Math.random() * 150);
   }
 })();
 
 const seconds = Number(secondsArg);
 await sleep((seconds / 2) * 1000);
-writeFileSync(file, config(`  - name: metrics
+writeFileSync(
+  file,
+  config(`  - name: metrics
     url: tcp://127.0.0.1:${echoPort}
     routes:
       - { name: metrics-scrape, protocols: [tcp], sources: [{ ip: 10.30.0.0/16 }] }
-`));
+`),
+);
 await cli('reload', '-p', prefix);
 await sleep((seconds / 2) * 1000);
 writeFileSync(file, config().replace('algorithm: least-connections', 'algorithm: least-connections\n    slots: 5'));
@@ -93,10 +128,20 @@ await sleep(1500);
 
 const profile = mkdtempSync(join(tmpdir(), 'kong-ts-chromium-'));
 const ctx = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.KTS_CHROMIUM ?? '/usr/bin/chromium', viewport: { width: 1280, height: 900 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  executablePath: process.env.KTS_CHROMIUM ?? '/usr/bin/chromium',
+  viewport: { width: 1280, height: 900 },
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
-const page = ctx.pages()[0] ?? await ctx.newPage();
+const page = ctx.pages()[0] ?? (await ctx.newPage());
 await page.goto(`http://127.0.0.1:${adminPort}/dashboard`);
 await page.waitForSelector('#routes tr');
 await page.fill('#x-source', '10.1.2.3:40000');

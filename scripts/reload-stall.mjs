@@ -34,16 +34,35 @@ function selfSigned(cn, serial) {
   const validity = seq(der(0x17, Buffer.from('250101000000Z')), der(0x17, Buffer.from('450101000000Z')));
   const sn = Buffer.alloc(4); // DER integers are minimal: a non-zero first byte below 0x80
   sn.writeUInt32BE(0x01000000 + serial);
-  const tbs = seq(der(0x02, sn), ECDSA_SHA256, name(cn), validity, name(cn), publicKey.export({ type: 'spki', format: 'der' }));
+  const tbs = seq(
+    der(0x02, sn),
+    ECDSA_SHA256,
+    name(cn),
+    validity,
+    name(cn),
+    publicKey.export({ type: 'spki', format: 'der' }),
+  );
   const sig = sign('sha256', tbs, privateKey);
   const cert = seq(tbs, ECDSA_SHA256, der(0x03, Buffer.concat([Buffer.from([0]), sig])));
-  const pem = (label, b) => `-----BEGIN ${label}-----\n${b.toString('base64').match(/.{1,64}/g).join('\n')}\n-----END ${label}-----\n`;
+  const pem = (label, b) =>
+    `-----BEGIN ${label}-----\n${b
+      .toString('base64')
+      .match(/.{1,64}/g)
+      .join('\n')}\n-----END ${label}-----\n`;
   return { cert: pem('CERTIFICATE', cert), key: privateKey.export({ type: 'pkcs8', format: 'pem' }) };
 }
 
 function config(routes, certs, pairs, echoPort, listenPort, variant) {
-  const out = ['_format_version: "3.0"', 'services:',
-    `- name: echo`, `  url: tcp://127.0.0.1:${echoPort}`, '  routes:', '  - name: ping', '    protocols: [tcp]', `    destinations: [{port: ${listenPort}}]`];
+  const out = [
+    '_format_version: "3.0"',
+    'services:',
+    `- name: echo`,
+    `  url: tcp://127.0.0.1:${echoPort}`,
+    '  routes:',
+    '  - name: ping',
+    '    protocols: [tcp]',
+    `    destinations: [{port: ${listenPort}}]`,
+  ];
   const perService = 10;
   for (let s = 0; s < routes / perService; s++) {
     out.push(`- name: svc-${s}`, `  url: tcp://10.${(s >> 8) & 255}.${s & 255}.1:${1000 + (s % 50000)}`, '  routes:');
@@ -51,11 +70,21 @@ function config(routes, certs, pairs, echoPort, listenPort, variant) {
       const n = s * perService + r;
       // the variant moves one route to another port: a route change, so the router is rebuilt
       const port = n === 7 && variant ? 9 : 10000 + (n % 50000);
-      out.push(`  - name: r-${n}`, '    protocols: [tcp]', `    destinations: [{ip: 10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}, port: ${port}}]`);
+      out.push(
+        `  - name: r-${n}`,
+        '    protocols: [tcp]',
+        `    destinations: [{ip: 10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}, port: ${port}}]`,
+      );
     }
   }
   out.push('certificates:');
-  const ind = (t) => '|\n' + t.trimEnd().split('\n').map((l) => '    ' + l).join('\n');
+  const ind = (t) =>
+    '|\n' +
+    t
+      .trimEnd()
+      .split('\n')
+      .map((l) => '    ' + l)
+      .join('\n');
   for (let i = 0; i < certs; i++) {
     // the variant replaces one certificate: one SecureContext is made, the others are reused
     const p = i === 3 && variant ? pairs[certs] : pairs[i];
@@ -65,22 +94,40 @@ function config(routes, certs, pairs, echoPort, listenPort, variant) {
 }
 
 const pct = (xs, p) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor((xs.length - 1) * p))] : NaN);
-const freePort = () => new Promise((r) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => r(port)); }); });
+const freePort = () =>
+  new Promise((r) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => r(port));
+    });
+  });
 
 function peakRss(pid) {
   const pids = [pid];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
-    try { if (readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(pid)) pids.push(Number(d)); } catch { /* gone */ }
+    try {
+      if (readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(pid)) pids.push(Number(d));
+    } catch {
+      /* gone */
+    }
   }
   let kb = 0;
   for (const p of pids) {
-    try { kb += Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))[1]); } catch { /* gone */ }
+    try {
+      kb += Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))[1]);
+    } catch {
+      /* gone */
+    }
   }
   return kb / 1024;
 }
 
-const echo = createServer((s) => { s.on('error', () => {}); s.pipe(s); });
+const echo = createServer((s) => {
+  s.on('error', () => {});
+  s.pipe(s);
+});
 await new Promise((r) => echo.listen(0, '127.0.0.1', r));
 const echoPort = echo.address().port;
 const maxCerts = Math.max(...sizes.map(([, c]) => c));
@@ -97,32 +144,65 @@ for (const [routes, certs] of sizes) {
     const file = join(dir, 'kong.yml');
     writeFileSync(file, files[0]);
     const t0 = performance.now();
-    const child = spawn(process.execPath, [join(root, 'bin/kong-ts'), 'start', '-c', file, '-p', join(dir, 'prefix'),
-      '--stream-listen', `127.0.0.1:${listenPort}`, '--admin-listen', 'off', '--log-level', 'info',
-      '--set', `nginx_worker_processes=${workers}`, '--set', 'proxy_stream_access_log=off', '--set', 'reload_debounce=50'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'bin/kong-ts'),
+        'start',
+        '-c',
+        file,
+        '-p',
+        join(dir, 'prefix'),
+        '--stream-listen',
+        `127.0.0.1:${listenPort}`,
+        '--admin-listen',
+        'off',
+        '--log-level',
+        'info',
+        '--set',
+        `nginx_worker_processes=${workers}`,
+        '--set',
+        'proxy_stream_access_log=off',
+        '--set',
+        'reload_debounce=50',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let logs = '';
     const waiters = [];
     const onLine = (d) => {
       logs += d;
       if (process.env.BENCH_DEBUG) process.stderr.write(d);
-      for (const w of [...waiters]) if (w.test(logs)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(); }
+      for (const w of [...waiters])
+        if (w.test(logs)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
     };
     child.stdout.on('data', onLine);
     child.stderr.on('data', onLine);
-    child.on('exit', (code) => { if (code !== null && code !== 0) { process.stderr.write(logs.slice(-3000)); process.exit(1); } });
-    const until = (test, ms) => new Promise((resolve, reject) => {
-      const w = { test, resolve };
-      if (test(logs)) return resolve();
-      waiters.push(w);
-      setTimeout(() => reject(new Error(`timed out; log tail:\n${logs.slice(-2000)}`)), ms).unref();
+    child.on('exit', (code) => {
+      if (code !== null && code !== 0) {
+        process.stderr.write(logs.slice(-3000));
+        process.exit(1);
+      }
     });
+    const until = (test, ms) =>
+      new Promise((resolve, reject) => {
+        const w = { test, resolve };
+        if (test(logs)) return resolve();
+        waiters.push(w);
+        setTimeout(() => reject(new Error(`timed out; log tail:\n${logs.slice(-2000)}`)), ms).unref();
+      });
     const count = (s, what) => s.split('\n').filter((l) => l.includes(what)).length;
     await until((s) => s.includes('"kong-ts started"'), 600_000);
     const startMs = performance.now() - t0;
 
     const sock = connect(listenPort, '127.0.0.1');
-    await new Promise((r, j) => { sock.once('connect', r); sock.once('error', j); });
+    await new Promise((r, j) => {
+      sock.once('connect', r);
+      sock.once('error', j);
+    });
     const samples = [];
     let inReload = false;
     let stop = false;
@@ -130,7 +210,10 @@ for (const [routes, certs] of sizes) {
     const loop = (async () => {
       while (!stop) {
         const t = performance.now();
-        await new Promise((r) => { sock.once('data', r); sock.write(ping); });
+        await new Promise((r) => {
+          sock.once('data', r);
+          sock.write(ping);
+        });
         samples.push({ ms: performance.now() - t, during: inReload });
         await new Promise((r) => setTimeout(r, 2));
       }
@@ -147,11 +230,22 @@ for (const [routes, certs] of sizes) {
       inReload = true;
       renameSync(tmp, file);
       // one "reloaded" line per process that builds a snapshot: the process alone, or the primary and each worker
-      await until((s) => count(s, '"declarative config reloaded"') >= doneBefore + (workers > 1 ? workers + 1 : 1), 600_000);
+      await until(
+        (s) => count(s, '"declarative config reloaded"') >= doneBefore + (workers > 1 ? workers + 1 : 1),
+        600_000,
+      );
       reloadMs.push(performance.now() - r0);
       inReload = false;
-      for (const l of logs.split('\n').filter((x) => x.includes('"declarative config reloaded"')).slice(doneBefore)) {
-        try { const j = JSON.parse(l); serverBlocked.push({ loop: j.loop_blocked_ms, slice: j.longest_slice_ms, cpu: j.longest_slice_cpu_ms }); } catch { /* not JSON */ }
+      for (const l of logs
+        .split('\n')
+        .filter((x) => x.includes('"declarative config reloaded"'))
+        .slice(doneBefore)) {
+        try {
+          const j = JSON.parse(l);
+          serverBlocked.push({ loop: j.loop_blocked_ms, slice: j.longest_slice_ms, cpu: j.longest_slice_cpu_ms });
+        } catch {
+          /* not JSON */
+        }
       }
       await new Promise((r) => setTimeout(r, 300));
       void hashes;
@@ -159,18 +253,38 @@ for (const [routes, certs] of sizes) {
     stop = true;
     await loop;
     sock.destroy();
-    const during = samples.filter((s) => s.during).map((s) => s.ms).sort((a, b) => a - b);
-    const quiet = samples.filter((s) => !s.during).map((s) => s.ms).sort((a, b) => a - b);
+    const during = samples
+      .filter((s) => s.during)
+      .map((s) => s.ms)
+      .sort((a, b) => a - b);
+    const quiet = samples
+      .filter((s) => !s.during)
+      .map((s) => s.ms)
+      .sort((a, b) => a - b);
     const rss = peakRss(child.pid);
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     rmSync(dir, { recursive: true, force: true });
     const row = {
-      size: `${routes} routes + ${certs} certs (${(files[0].length / 1e6).toFixed(1)} MB)`, mode: workers > 1 ? `${workers} workers` : 'single',
-      pings: during.length, p50: pct(during, 0.5), p99: pct(during, 0.99), max: during[during.length - 1],
-      over10: during.filter((x) => x > 10).length, startS: startMs / 1000, reloadS: pct([...reloadMs].sort((a, b) => a - b), 0.5) / 1000,
-      blocked: Math.max(...serverBlocked.map((b) => b.loop)), slice: Math.max(...serverBlocked.map((b) => b.slice)), sliceCpu: Math.max(...serverBlocked.map((b) => b.cpu)), rssMb: rss,
-      quietP99: pct(quiet, 0.99), quietMax: quiet[quiet.length - 1],
+      size: `${routes} routes + ${certs} certs (${(files[0].length / 1e6).toFixed(1)} MB)`,
+      mode: workers > 1 ? `${workers} workers` : 'single',
+      pings: during.length,
+      p50: pct(during, 0.5),
+      p99: pct(during, 0.99),
+      max: during[during.length - 1],
+      over10: during.filter((x) => x > 10).length,
+      startS: startMs / 1000,
+      reloadS:
+        pct(
+          [...reloadMs].sort((a, b) => a - b),
+          0.5,
+        ) / 1000,
+      blocked: Math.max(...serverBlocked.map((b) => b.loop)),
+      slice: Math.max(...serverBlocked.map((b) => b.slice)),
+      sliceCpu: Math.max(...serverBlocked.map((b) => b.cpu)),
+      rssMb: rss,
+      quietP99: pct(quiet, 0.99),
+      quietMax: quiet[quiet.length - 1],
     };
     rows.push(row);
     process.stderr.write(JSON.stringify(row) + '\n');
@@ -183,8 +297,12 @@ const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 // "longest slice": the longest the reload's own main-thread work ran without yielding (kong-ts's log, per process),
 // in wall time and in CPU time (the wall time also counts the time the machine gave to other processes);
 // "loop delay": monitorEventLoopDelay's max while reloading (that work plus GC plus the machine's scheduling)
-console.log('| size | mode | pings during reloads | p50 ms | p99 ms | max ms | over 10 ms | between reloads p99 / max ms | longest slice ms (wall / CPU) | loop delay max ms | start s | reload s (median) | peak RSS MB |');
+console.log(
+  '| size | mode | pings during reloads | p50 ms | p99 ms | max ms | over 10 ms | between reloads p99 / max ms | longest slice ms (wall / CPU) | loop delay max ms | start s | reload s (median) | peak RSS MB |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.size} | ${r.mode} | ${r.pings} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${r.over10} | ${f(r.quietP99)} / ${f(r.quietMax)} | ${f(r.slice, 1)} / ${f(r.sliceCpu, 1)} | ${f(r.blocked, 1)} | ${f(r.startS, 1)} | ${f(r.reloadS, 1)} | ${f(r.rssMb, 0)} |`);
+  console.log(
+    `| ${r.size} | ${r.mode} | ${r.pings} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${r.over10} | ${f(r.quietP99)} / ${f(r.quietMax)} | ${f(r.slice, 1)} / ${f(r.sliceCpu, 1)} | ${f(r.blocked, 1)} | ${f(r.startS, 1)} | ${f(r.reloadS, 1)} | ${f(r.rssMb, 0)} |`,
+  );
 }

@@ -8,15 +8,24 @@ export type { Logger };
  */
 export function createLogger(opts: { level?: string; file?: string } = {}): Logger {
   const level = (opts.level ?? 'info') as LevelWithSilent;
-  const dest = opts.file && opts.file !== 'stdout' && opts.file !== '/dev/stdout'
-    ? pino.destination({ dest: opts.file, mkdir: true, sync: false })
-    : pino.destination({ dest: 1, sync: false });
-  return pino({
-    level: level === ('notice' as string) ? 'info' : level === ('crit' as string) || level === ('alert' as string) || level === ('emerg' as string) ? 'fatal' : level,
-    base: { pid: process.pid },
-    redact: { paths: ['key', 'key_alt', '*.key', '*.key_alt', 'config.key', 'config.key_alt'], censor: '[redacted]' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  }, dest);
+  const dest =
+    opts.file && opts.file !== 'stdout' && opts.file !== '/dev/stdout'
+      ? pino.destination({ dest: opts.file, mkdir: true, sync: false })
+      : pino.destination({ dest: 1, sync: false });
+  return pino(
+    {
+      level:
+        level === ('notice' as string)
+          ? 'info'
+          : level === ('crit' as string) || level === ('alert' as string) || level === ('emerg' as string)
+            ? 'fatal'
+            : level,
+      base: { pid: process.pid },
+      redact: { paths: ['key', 'key_alt', '*.key', '*.key_alt', 'config.key', 'config.key_alt'], censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    dest,
+  );
 }
 
 /** A logger that drops everything (tests, library use). */

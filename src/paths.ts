@@ -15,7 +15,8 @@ function findRoot(from: string): string {
 }
 
 export const ROOT = findRoot(import.meta.url);
-export const VERSION: string = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+export const VERSION: string = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string })
+  .version;
 
 /** The Kong version whose declarative format, routing and admin answers kong-ts follows (GET / `version`). */
 export const KONG_VERSION = '3.10.0';

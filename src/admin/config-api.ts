@@ -19,13 +19,14 @@ export interface ConfigRoutesContext {
   index(snapshot: Snapshot): EntityIndex;
 }
 
-
 /** Structural fallback when a key is written in a form the PEM pattern cannot see (split markers, odd quoting). */
 function redactTree(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactTree);
-  if (value === null || typeof value !== 'object') return typeof value === 'string' && value.includes('PRIVATE KEY') ? REDACTED : value;
+  if (value === null || typeof value !== 'object')
+    return typeof value === 'string' && value.includes('PRIVATE KEY') ? REDACTED : value;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = (k === 'key' || k === 'key_alt') && typeof v === 'string' ? REDACTED : redactTree(v);
+  for (const [k, v] of Object.entries(value))
+    out[k] = (k === 'key' || k === 'key_alt') && typeof v === 'string' ? REDACTED : redactTree(v);
   return out;
 }
 
@@ -73,8 +74,16 @@ export function exportKong(index: EntityIndex): string {
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(e)) {
         if (type === 'certificates' && k === 'snis') continue;
-        out[k] = v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && typeof (v as { id?: unknown }).id === 'string'
-          && k !== 'config' && k !== 'healthchecks' ? (v as { id: string }).id : v;
+        out[k] =
+          v !== null &&
+          typeof v === 'object' &&
+          !Array.isArray(v) &&
+          Object.keys(v).length === 1 &&
+          typeof (v as { id?: unknown }).id === 'string' &&
+          k !== 'config' &&
+          k !== 'healthchecks'
+            ? (v as { id: string }).id
+            : v;
       }
       return out;
     });
@@ -103,7 +112,10 @@ export function registerConfigRoutes(ctx: ConfigRoutesContext): void {
     const body = await readBody(req, ctx.manager.maxBytes);
     const checkHash = url.searchParams.get('check_hash') === '1';
     const flatten = url.searchParams.get('flatten_errors') === '1';
-    const outcome = await ctx.manager.reloadPosted(body, req.headers['content-type'] ?? '', POSTED_FILE, { checkHash, flatten });
+    const outcome = await ctx.manager.reloadPosted(body, req.headers['content-type'] ?? '', POSTED_FILE, {
+      checkHash,
+      flatten,
+    });
     switch (outcome.status) {
       case 'busy':
         throw busy();

@@ -31,7 +31,9 @@ export interface ReloadEntry {
 }
 
 function problemRows(problems: Problem[]): NonNullable<ReloadEntry['problems']> {
-  return problems.filter((p) => p.severity === 'error').slice(0, PROBLEMS_KEPT)
+  return problems
+    .filter((p) => p.severity === 'error')
+    .slice(0, PROBLEMS_KEPT)
     .map((p) => ({ file: p.file, line: p.line, column: p.column, path: p.path, message: p.message }));
 }
 
@@ -45,7 +47,15 @@ export class ReloadHistory {
   constructor(manager: { readonly current: Compiled | undefined; onReload(fn: (e: ReloadEvent) => void): void }) {
     const live = manager.current;
     // the first load usually ran before anyone listened: it is shown from the live snapshot
-    if (live) this.#push({ at: new Date(live.loadedAt).toISOString(), trigger: 'start', duration_ms: 0, result: 'loaded', generation: live.generation, hash: live.hash });
+    if (live)
+      this.#push({
+        at: new Date(live.loadedAt).toISOString(),
+        trigger: 'start',
+        duration_ms: 0,
+        result: 'loaded',
+        generation: live.generation,
+        hash: live.hash,
+      });
     manager.onReload((e) => this.#record(e));
   }
 
@@ -57,7 +67,12 @@ export class ReloadHistory {
   #record(e: ReloadEvent): void {
     if (e.status === 'unchanged') return;
     // `at` is when the reload ended
-    const entry: ReloadEntry = { at: new Date(e.at - e.durationMs).toISOString(), trigger: e.trigger, duration_ms: Math.round(e.durationMs), result: e.status };
+    const entry: ReloadEntry = {
+      at: new Date(e.at - e.durationMs).toISOString(),
+      trigger: e.trigger,
+      duration_ms: Math.round(e.durationMs),
+      result: e.status,
+    };
     if (e.hash !== undefined) entry.hash = e.hash;
     if (e.status === 'loaded') {
       entry.generation = e.generation;
@@ -66,7 +81,9 @@ export class ReloadHistory {
       this.#early.clear();
     } else {
       const rows = problemRows(e.problems ?? []);
-      entry.error = rows.length ? `${rows[0]!.message}${(e.problems?.length ?? 0) > 1 ? ` (and ${e.problems!.length - 1} more)` : ''}` : e.message ?? e.status;
+      entry.error = rows.length
+        ? `${rows[0]!.message}${(e.problems?.length ?? 0) > 1 ? ` (and ${e.problems!.length - 1} more)` : ''}`
+        : (e.message ?? e.status);
       if (rows.length) entry.problems = rows;
       this.#lastError = entry;
     }
@@ -76,8 +93,11 @@ export class ReloadHistory {
   /** Adds what the reload policy did to the open sessions of one process (or worker) on the swap to `generation`. */
   notePolicy(generation: number, o: PolicyOutcome): void {
     let e: ReloadEntry | undefined;
-    for (let i = this.#ring.length - 1; i >= 0 && !e; i--) if (this.#ring[i]!.generation === generation && this.#ring[i]!.result === 'loaded') e = this.#ring[i];
-    const s = e ? (e.sessions ??= { kept: 0, drained: 0, closed: 0 }) : this.#early.get(generation) ?? { kept: 0, drained: 0, closed: 0 };
+    for (let i = this.#ring.length - 1; i >= 0 && !e; i--)
+      if (this.#ring[i]!.generation === generation && this.#ring[i]!.result === 'loaded') e = this.#ring[i];
+    const s = e
+      ? (e.sessions ??= { kept: 0, drained: 0, closed: 0 })
+      : (this.#early.get(generation) ?? { kept: 0, drained: 0, closed: 0 });
     if (!e) this.#early.set(generation, s);
     s.kept += o.kept;
     s.drained += o.drained;
@@ -86,7 +106,8 @@ export class ReloadHistory {
 
   /** What the reload policy did on the swap to `generation` (a worker tells its primary). */
   policyOf(generation: number): PolicyOutcome | undefined {
-    for (let i = this.#ring.length - 1; i >= 0; i--) if (this.#ring[i]!.generation === generation) return this.#ring[i]!.sessions;
+    for (let i = this.#ring.length - 1; i >= 0; i--)
+      if (this.#ring[i]!.generation === generation) return this.#ring[i]!.sessions;
     return undefined;
   }
 
@@ -111,7 +132,9 @@ export interface Totals {
   statuses: Record<string, number>;
 }
 
-interface Values { get(): Promise<{ values: { value: number; labels: Record<string, string | number> }[] }> }
+interface Values {
+  get(): Promise<{ values: { value: number; labels: Record<string, string | number> }[] }>;
+}
 
 /** The session and byte totals of a metrics registry (a Map walk of its label children; nothing on the data path). */
 export async function metricTotals(metrics: Metrics, accepted: number): Promise<Totals> {
@@ -188,7 +211,8 @@ export class Sampler {
     const out: RatePoint[] = [];
     const d = (a: number, b: number, s: number) => Math.max(0, b >= a ? b - a : b) / s;
     for (let i = 1; i < this.#ring.length; i++) {
-      const a = this.#ring[i - 1]!, b = this.#ring[i]!;
+      const a = this.#ring[i - 1]!,
+        b = this.#ring[i]!;
       const s = Math.max(0.001, (b.t - a.t) / 1000);
       const statuses: Record<string, number> = {};
       for (const [code, n] of Object.entries(b.totals.statuses)) {
@@ -196,8 +220,11 @@ export class Sampler {
         if (r > 0) statuses[code] = Math.round(r * 100) / 100;
       }
       out.push({
-        t: b.t, connections: Math.round(d(a.totals.accepted, b.totals.accepted, s) * 100) / 100,
-        bytes_in: Math.round(d(a.totals.bytes_in, b.totals.bytes_in, s)), bytes_out: Math.round(d(a.totals.bytes_out, b.totals.bytes_out, s)), statuses,
+        t: b.t,
+        connections: Math.round(d(a.totals.accepted, b.totals.accepted, s) * 100) / 100,
+        bytes_in: Math.round(d(a.totals.bytes_in, b.totals.bytes_in, s)),
+        bytes_out: Math.round(d(a.totals.bytes_out, b.totals.bytes_out, s)),
+        statuses,
       });
     }
     return out;

@@ -29,14 +29,23 @@ import type { AdminState, Handler, ListenerRow } from './types.js';
 export const COOKIE = 'kong_ts_dashboard';
 
 /** Pairs the listeners as configured with the addresses they were bound to (in order, TCP and UDP apart). */
-export function listenerRows(specs: readonly ListenSpec[], bound: readonly { host: string; port: number; udp?: boolean }[]): ListenerRow[] {
+export function listenerRows(
+  specs: readonly ListenSpec[],
+  bound: readonly { host: string; port: number; udp?: boolean }[],
+): ListenerRow[] {
   const rows: ListenerRow[] = [];
   for (const udp of [false, true]) {
-    const s = specs.filter((x) => x.udp === udp), b = bound.filter((x) => !!x.udp === udp);
-    s.forEach((spec, i) => rows.push({
-      kind: udp ? 'udp' : 'tcp', address: b[i] ? hostPort(b[i].host, b[i].port) : hostPort(spec.host, spec.port),
-      ssl: spec.ssl, proxy_protocol: spec.proxyProtocol, text: spec.text,
-    }));
+    const s = specs.filter((x) => x.udp === udp),
+      b = bound.filter((x) => !!x.udp === udp);
+    s.forEach((spec, i) =>
+      rows.push({
+        kind: udp ? 'udp' : 'tcp',
+        address: b[i] ? hostPort(b[i].host, b[i].port) : hostPort(spec.host, spec.port),
+        ssl: spec.ssl,
+        proxy_protocol: spec.proxyProtocol,
+        text: spec.text,
+      }),
+    );
   }
   return rows;
 }
@@ -73,7 +82,8 @@ export class DashboardAuth {
     for (const part of header.split(';')) {
       const eq = part.indexOf('=');
       if (eq < 0 || part.slice(0, eq).trim() !== COOKIE) continue;
-      const v = Buffer.from(part.slice(eq + 1).trim()), want = Buffer.from(this.#cookie);
+      const v = Buffer.from(part.slice(eq + 1).trim()),
+        want = Buffer.from(this.#cookie);
       if (v.length === want.length && timingSafeEqual(v, want)) return true;
     }
     return false;
@@ -92,12 +102,20 @@ export class DashboardAuth {
 }
 
 interface RouteRow {
-  id: string; name: string | null; service: string | null; protocols: string[]; priority: number | null;
-  sources: string[]; destinations: string[]; snis: string[];
+  id: string;
+  name: string | null;
+  service: string | null;
+  protocols: string[];
+  priority: number | null;
+  sources: string[];
+  destinations: string[];
+  snis: string[];
 }
 
 function sideList(side: { ip?: string | null; port?: number | null }[] | null | undefined): string[] {
-  return (side ?? []).map((p) => (p.port !== undefined && p.port !== null ? `${p.ip ? hostPort(p.ip, p.port) : `:${p.port}`}` : p.ip ?? ''));
+  return (side ?? []).map((p) =>
+    p.port !== undefined && p.port !== null ? `${p.ip ? hostPort(p.ip, p.port) : `:${p.port}`}` : (p.ip ?? ''),
+  );
 }
 
 /** What does not change between two polls of one snapshot: built once per snapshot. */
@@ -105,10 +123,18 @@ function routeRows(snap: Snapshot): RouteRow[] {
   const priority = new Map<string, number>();
   for (const r of snap.router.routes as readonly StreamRoute[]) priority.set(r.id, r.priority);
   const services = new Map(snap.config.services.map((s) => [s.id, s.name ?? s.id]));
-  return snap.config.routes.map((r) => ({
-    id: r.id, name: r.name ?? null, service: r.service ? services.get(r.service) ?? r.service : null, protocols: r.protocols,
-    priority: priority.get(r.id) ?? null, sources: sideList(r.sources), destinations: sideList(r.destinations), snis: r.snis ?? [],
-  })).sort((a, b) => (b.priority ?? -1) - (a.priority ?? -1) || ((a.name ?? a.id) < (b.name ?? b.id) ? -1 : 1));
+  return snap.config.routes
+    .map((r) => ({
+      id: r.id,
+      name: r.name ?? null,
+      service: r.service ? (services.get(r.service) ?? r.service) : null,
+      protocols: r.protocols,
+      priority: priority.get(r.id) ?? null,
+      sources: sideList(r.sources),
+      destinations: sideList(r.destinations),
+      snis: r.snis ?? [],
+    }))
+    .sort((a, b) => (b.priority ?? -1) - (a.priority ?? -1) || ((a.name ?? a.id) < (b.name ?? b.id) ? -1 : 1));
 }
 
 /** A balancer's targets with their health and open connections. */
@@ -121,11 +147,20 @@ function upstreamRows(snap: Snapshot, targets: Record<string, TargetHealth[]>): 
     const b = snap.balancers.get(u.id);
     const rows = targets[u.id] ?? (b ? targetRows(b) : []);
     return {
-      id: u.id, name: u.name, algorithm: u.algorithm, healthy: b ? b.healthy() : null,
+      id: u.id,
+      name: u.name,
+      algorithm: u.algorithm,
+      healthy: b ? b.healthy() : null,
       targets: rows.map((t) => ({
-        target: t.target, weight: t.weight, health: t.health,
+        target: t.target,
+        weight: t.weight,
+        health: t.health,
         connections: t.addresses.reduce((n, a) => n + (a.connections ?? 0), 0),
-        addresses: t.addresses.map((a) => ({ address: hostPort(a.ip, a.port), health: a.health, connections: a.connections ?? 0 })),
+        addresses: t.addresses.map((a) => ({
+          address: hostPort(a.ip, a.port),
+          health: a.health,
+          connections: a.connections ?? 0,
+        })),
       })),
     };
   });
@@ -143,7 +178,8 @@ export interface DashboardContext {
 export function registerDashboard(ctx: DashboardContext): () => void {
   const { state, auth } = ctx;
   const reloads = state.dashboard?.reloads ?? new ReloadHistory(state.manager);
-  const totals = state.dashboard?.totals ?? (async () => metricTotals(state.runtime.metrics, (await state.connections()).accepted));
+  const totals =
+    state.dashboard?.totals ?? (async () => metricTotals(state.runtime.metrics, (await state.connections()).accepted));
   const sampler = new Sampler(totals);
   sampler.start();
   const rowsBySnap = new WeakMap<Snapshot, RouteRow[]>();
@@ -157,8 +193,12 @@ export function registerDashboard(ctx: DashboardContext): () => void {
       return void res.end();
     }
     res.writeHead(200, {
-      'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(page), ...noStore,
-      'content-security-policy': DASHBOARD_CSP, 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer',
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': Buffer.byteLength(page),
+      ...noStore,
+      'content-security-policy': DASHBOARD_CSP,
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'no-referrer',
     });
     res.end(page);
   });
@@ -168,30 +208,54 @@ export function registerDashboard(ctx: DashboardContext): () => void {
   ctx.route('GET /dashboard/data', async (_req: IncomingMessage, res: ServerResponse, url: URL) => {
     const snap = state.manager.current;
     const [connections, byRoute, cluster, targets] = await Promise.all([
-      state.connections(), state.sessionsByRoute(), state.cluster?.status(), state.dashboard?.targets?.() ?? {},
+      state.connections(),
+      state.sessionsByRoute(),
+      state.cluster?.status(),
+      state.dashboard?.targets?.() ?? {},
     ]);
     let rows = snap ? rowsBySnap.get(snap) : [];
     if (snap && !rows) rowsBySnap.set(snap, (rows = routeRows(snap)));
     const c = cluster?.connections ?? connections;
     const lastError = reloads.lastError;
-    sendJson(res, 200, {
-      now: Date.now(), version: VERSION, hostname: hostname(), node_id: state.nodeId, pid: process.pid,
-      uptime_seconds: Math.round((Date.now() - state.startedAt) / 1000), poll_ms: SAMPLE_EVERY_MS,
-      config: {
-        file: state.manager.file, hash: snap?.hash ?? null, generation: snap?.generation ?? 0,
-        loaded_at: snap ? new Date(snap.loadedAt).toISOString() : null,
-        last_error: lastError ?? null,
+    sendJson(
+      res,
+      200,
+      {
+        now: Date.now(),
+        version: VERSION,
+        hostname: hostname(),
+        node_id: state.nodeId,
+        pid: process.pid,
+        uptime_seconds: Math.round((Date.now() - state.startedAt) / 1000),
+        poll_ms: SAMPLE_EVERY_MS,
+        config: {
+          file: state.manager.file,
+          hash: snap?.hash ?? null,
+          generation: snap?.generation ?? 0,
+          loaded_at: snap ? new Date(snap.loadedAt).toISOString() : null,
+          last_error: lastError ?? null,
+        },
+        connections: c,
+        listeners: [
+          ...(state.dashboard?.listeners() ?? []),
+          ...ctx
+            .adminAddresses()
+            .map((a): { kind: 'admin'; address: string; ssl: boolean; proxy_protocol: boolean } => ({
+              kind: 'admin',
+              address: hostPort(a.host, a.port),
+              ssl: false,
+              proxy_protocol: false,
+            })),
+        ],
+        ...(snap && url.searchParams.get('have') === String(snap.generation) ? {} : { routes: rows ?? [] }),
+        sessions_by_route: byRoute,
+        upstreams: snap ? upstreamRows(snap, targets) : [],
+        workers: cluster?.workers ?? null,
+        reloads: [...reloads.entries()].reverse(),
+        rates: sampler.rates(),
       },
-      connections: c,
-      listeners: [...(state.dashboard?.listeners() ?? []),
-        ...ctx.adminAddresses().map((a): { kind: 'admin'; address: string; ssl: boolean; proxy_protocol: boolean } => ({ kind: 'admin', address: hostPort(a.host, a.port), ssl: false, proxy_protocol: false }))],
-      ...(snap && url.searchParams.get('have') === String(snap.generation) ? {} : { routes: rows ?? [] }),
-      sessions_by_route: byRoute,
-      upstreams: snap ? upstreamRows(snap, targets) : [],
-      workers: cluster?.workers ?? null,
-      reloads: [...reloads.entries()].reverse(),
-      rates: sampler.rates(),
-    }, noStore);
+      noStore,
+    );
   });
 
   ctx.route('GET /dashboard/explain', (_req, res, url) => {
@@ -200,7 +264,8 @@ export function registerDashboard(ctx: DashboardContext): () => void {
     const sni = q.get('sni')?.trim() || undefined;
     const protocol = (q.get('protocol') || (sni !== undefined ? 'tls' : 'tcp')) as ConnInfo['protocol'];
     if (!['tcp', 'tls', 'udp'].includes(protocol)) throw bad(`protocol must be tcp, tls or udp, got '${protocol}'`);
-    const src = parseIpPort((q.get('source') ?? '').trim()), dst = parseIpPort((q.get('destination') ?? '').trim());
+    const src = parseIpPort((q.get('source') ?? '').trim()),
+      dst = parseIpPort((q.get('destination') ?? '').trim());
     if (!src) throw bad(`source must be ip:port (e.g. 10.0.0.1:40000 or [::1]:40000), got '${q.get('source') ?? ''}'`);
     if (!dst) throw bad(`destination must be ip:port (e.g. 127.0.0.1:5555), got '${q.get('destination') ?? ''}'`);
     const snap = state.manager.current;
@@ -221,7 +286,9 @@ const WORST: Record<TargetHealth['health'], number> = { HEALTHY: 0, HEALTHCHECKS
  * The targets of a cluster's workers as one: open connections summed per address; the health any worker sees at
  * its worst (each worker runs its own passive checks, so an unhealthy verdict is never hidden by a healthy one).
  */
-export function combineTargets(parts: Iterable<Record<string, TargetHealth[]> | undefined>): Record<string, TargetHealth[]> {
+export function combineTargets(
+  parts: Iterable<Record<string, TargetHealth[]> | undefined>,
+): Record<string, TargetHealth[]> {
   const out: Record<string, TargetHealth[]> = {};
   for (const part of parts) {
     for (const [upstream, targets] of Object.entries(part ?? {})) {

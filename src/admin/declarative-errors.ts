@@ -78,7 +78,8 @@ export function luaTable(v: unknown): string {
 
 function at(data: unknown, path: Path): unknown {
   let node = data;
-  for (const seg of path) node = node !== null && typeof node === 'object' ? (node as Record<string | number, unknown>)[seg] : undefined;
+  for (const seg of path)
+    node = node !== null && typeof node === 'object' ? (node as Record<string | number, unknown>)[seg] : undefined;
   return node;
 }
 
@@ -120,14 +121,21 @@ export function flattenErrors(problems: readonly Problem[], text: string): Flatt
     const key = where ? JSON.stringify(where.path) : `${p.entity.type}:${p.entity.id ?? p.entity.name ?? p.path}`;
     let entry = byEntity.get(key);
     if (!entry) {
-      entry = { entity_type: p.entity.type.replace(/s$/, ''), entity: where ? entityAsPosted(data, where.path, where.type) : {}, errors: [] };
+      entry = {
+        entity_type: p.entity.type.replace(/s$/, ''),
+        entity: where ? entityAsPosted(data, where.path, where.type) : {},
+        errors: [],
+      };
       if (p.entity.name !== undefined) entry.entity_name = p.entity.name;
       if (p.entity.id !== undefined) entry.entity_id = p.entity.id;
       if (p.entity.tags !== undefined) entry.entity_tags = p.entity.tags;
       byEntity.set(key, entry);
     }
-    const field = p.field ?? (where && path.length > where.path.length ? fieldOf(path.slice(where.path.length)) : undefined);
-    entry.errors.push(field !== undefined ? { type: 'field', field, message: p.message } : { type: 'entity', message: p.message });
+    const field =
+      p.field ?? (where && path.length > where.path.length ? fieldOf(path.slice(where.path.length)) : undefined);
+    entry.errors.push(
+      field !== undefined ? { type: 'field', field, message: p.message } : { type: 'entity', message: p.message },
+    );
   }
   return [...byEntity.values()];
 }
@@ -139,7 +147,11 @@ function fieldOf(rest: Path): string {
 }
 
 /** The whole 400 body; `flatten` adds Kong's `flattened_errors` (the `flatten_errors=1` query). */
-export function declarativeErrorBody(problems: readonly Problem[], text: string, flatten: boolean): Record<string, unknown> {
+export function declarativeErrorBody(
+  problems: readonly Problem[],
+  text: string,
+  flatten: boolean,
+): Record<string, unknown> {
   const errors = problems.filter((p) => p.severity === 'error');
   const body: Record<string, unknown> = {
     code: 14,

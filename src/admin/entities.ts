@@ -26,7 +26,11 @@ function pageSize(url: URL): number {
   const size = raw.trim() === '' ? NaN : Number(raw);
   if (Number.isNaN(size)) throw new HttpError(400, { code: 9, name: 'invalid size', message: 'size must be a number' });
   if (!Number.isInteger(size) || size < 1 || size > MAX_SIZE) {
-    throw new HttpError(400, { code: 9, name: 'invalid size', message: `size must be an integer between 1 and ${MAX_SIZE}` });
+    throw new HttpError(400, {
+      code: 9,
+      name: 'invalid size',
+      message: `size must be an integer between 1 and ${MAX_SIZE}`,
+    });
   }
   return size;
 }
@@ -41,7 +45,11 @@ function pageStart(url: URL): number {
     start = undefined;
   }
   if (typeof start !== 'number' || !Number.isInteger(start) || start < 0) {
-    throw new HttpError(400, { code: 7, name: 'invalid offset', message: `'${token}' is not a valid offset: bad base64 encoding` });
+    throw new HttpError(400, {
+      code: 7,
+      name: 'invalid offset',
+      message: `'${token}' is not a valid offset: bad base64 encoding`,
+    });
   }
   return start;
 }
@@ -66,7 +74,11 @@ function filterTags(items: readonly Rendered[], url: URL): readonly Rendered[] {
   const q = url.searchParams.get('tags');
   if (q === null) return items;
   if (q.includes(',') && q.includes('/')) {
-    throw new HttpError(400, { code: 11, name: 'invalid options', message: "invalid option (tags: cannot mix 'and' (,) and 'or' (/))" });
+    throw new HttpError(400, {
+      code: 11,
+      name: 'invalid options',
+      message: "invalid option (tags: cannot mix 'and' (,) and 'or' (/))",
+    });
   }
   const any = q.includes('/');
   const wanted = q.split(any ? '/' : ',').filter(Boolean);
@@ -81,7 +93,9 @@ const refId = (v: unknown): string | undefined => (v as { id?: string } | null)?
 /** The target of an upstream by id or by `host:port` (a bare host means Kong's default port 8000). */
 export function findTarget(idx: EntityIndex, upstreamId: string, key: string): Rendered | undefined {
   const mine = idx.lists.targets.filter((t) => refId(t.upstream) === upstreamId);
-  return mine.find((t) => t.id === key) ?? mine.find((t) => t.target === key) ?? mine.find((t) => t.target === `${key}:8000`);
+  return (
+    mine.find((t) => t.id === key) ?? mine.find((t) => t.target === key) ?? mine.find((t) => t.target === `${key}:8000`)
+  );
 }
 
 export function registerEntityRoutes(ctx: EntityRoutesContext): void {
@@ -92,14 +106,25 @@ export function registerEntityRoutes(ctx: EntityRoutesContext): void {
   };
   const list = (items: readonly Rendered[], url: URL) => paginate(filterTags(items, url), url);
   /** The entities of `type` whose foreign key `field` points at the `parent` given in the path. */
-  const children = (parent: EntityType, type: EntityType, field: string): Handler => (_req, res, url, p) => {
-    const id = find(parent, p.id!).id;
-    sendJson(res, 200, list(ctx.index().lists[type].filter((e) => refId(e[field]) === id), url));
-  };
-  const parentOf = (type: EntityType, field: string, parent: EntityType): Handler => (_req, res, _url, p) => {
-    const id = refId(find(type, p.id!)[field]);
-    sendJson(res, 200, find(parent, id ?? '\0'));
-  };
+  const children =
+    (parent: EntityType, type: EntityType, field: string): Handler =>
+    (_req, res, url, p) => {
+      const id = find(parent, p.id!).id;
+      sendJson(
+        res,
+        200,
+        list(
+          ctx.index().lists[type].filter((e) => refId(e[field]) === id),
+          url,
+        ),
+      );
+    };
+  const parentOf =
+    (type: EntityType, field: string, parent: EntityType): Handler =>
+    (_req, res, _url, p) => {
+      const id = refId(find(type, p.id!)[field]);
+      sendJson(res, 200, find(parent, id ?? '\0'));
+    };
 
   for (const type of ENTITY_TYPES) {
     ctx.route(`GET /${type}`, (_req, res, url) => sendJson(res, 200, list(ctx.index().lists[type], url)));
@@ -122,7 +147,15 @@ export function registerEntityRoutes(ctx: EntityRoutesContext): void {
   });
   ctx.route('GET /tags', (_req, res, url) => sendJson(res, 200, paginate(ctx.index().tags, url)));
   ctx.route('GET /tags/:tag', (_req, res, url, p) =>
-    sendJson(res, 200, paginate(ctx.index().tags.filter((t) => t.tag === p.tag), url)));
+    sendJson(
+      res,
+      200,
+      paginate(
+        ctx.index().tags.filter((t) => t.tag === p.tag),
+        url,
+      ),
+    ),
+  );
 }
 
 const VERB: Record<string, string> = { POST: 'create', PUT: 'create or update', PATCH: 'update', DELETE: 'remove' };
@@ -141,5 +174,9 @@ export function writeRefusal(method: string, segments: readonly string[]): HttpE
   }
   const onCollection = segments.length % 2 === 1;
   if (onCollection !== (method === 'POST')) return new HttpError(405, { message: 'Method not allowed' });
-  return new HttpError(405, { code: 12, name: 'operation unsupported', message: `cannot ${verb} '${type}' entities when not using a database` });
+  return new HttpError(405, {
+    code: 12,
+    name: 'operation unsupported',
+    message: `cannot ${verb} '${type}' entities when not using a database`,
+  });
 }

@@ -5,7 +5,11 @@ export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /** An answer that a handler gives by throwing: the server sends it as is, and logs nothing (a user mistake). */
 export class HttpError extends Error {
-  constructor(readonly status: number, readonly body: Record<string, unknown>, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(typeof body.message === 'string' ? body.message : String(status));
   }
 }
@@ -25,9 +29,18 @@ function redactReplacer(_key: string, value: unknown): unknown {
  * Sends a JSON answer. Every string holding a PEM private key is redacted on the way out, whatever endpoint built
  * the body: private keys never leave through the admin API.
  */
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body, redactReplacer);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 

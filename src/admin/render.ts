@@ -5,8 +5,18 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type {
-  CaCertificateEntity, CertificateEntity, ConsumerEntity, DeclarativeConfig, EntityType, HealthchecksConfig,
-  PluginEntity, RouteEntity, ServiceEntity, SniEntity, TargetEntity, UpstreamEntity,
+  CaCertificateEntity,
+  CertificateEntity,
+  ConsumerEntity,
+  DeclarativeConfig,
+  EntityType,
+  HealthchecksConfig,
+  PluginEntity,
+  RouteEntity,
+  ServiceEntity,
+  SniEntity,
+  TargetEntity,
+  UpstreamEntity,
 } from '../config/types.js';
 import { MATCH_FIELDS } from '../router/match-fields.js';
 
@@ -15,7 +25,15 @@ export const REDACTED = '[redacted]';
 export type Rendered = Record<string, unknown> & { id: string };
 
 export const ENTITY_TYPES: readonly EntityType[] = [
-  'services', 'routes', 'certificates', 'snis', 'ca_certificates', 'upstreams', 'targets', 'plugins', 'consumers',
+  'services',
+  'routes',
+  'certificates',
+  'snis',
+  'ca_certificates',
+  'upstreams',
+  'targets',
+  'plugins',
+  'consumers',
 ];
 
 /** One snapshot's entities, rendered, with the lookups the endpoints need. */
@@ -31,19 +49,44 @@ const tagsOf = (tags: readonly string[]): readonly string[] | null => (tags.leng
 
 function service(s: ServiceEntity, ts: number): Rendered {
   return {
-    id: s.id, name: s.name ?? null, created_at: ts, updated_at: ts, protocol: s.protocol, host: s.host, port: s.port,
-    path: s.path ?? null, retries: s.retries, connect_timeout: s.connect_timeout, write_timeout: s.write_timeout,
-    read_timeout: s.read_timeout, tags: tagsOf(s.tags), client_certificate: fk(s.client_certificate),
-    tls_verify: s.tls_verify ?? null, tls_verify_depth: s.tls_verify_depth ?? null,
-    ca_certificates: s.ca_certificates ?? null, enabled: s.enabled,
+    id: s.id,
+    name: s.name ?? null,
+    created_at: ts,
+    updated_at: ts,
+    protocol: s.protocol,
+    host: s.host,
+    port: s.port,
+    path: s.path ?? null,
+    retries: s.retries,
+    connect_timeout: s.connect_timeout,
+    write_timeout: s.write_timeout,
+    read_timeout: s.read_timeout,
+    tags: tagsOf(s.tags),
+    client_certificate: fk(s.client_certificate),
+    tls_verify: s.tls_verify ?? null,
+    tls_verify_depth: s.tls_verify_depth ?? null,
+    ca_certificates: s.ca_certificates ?? null,
+    enabled: s.enabled,
   };
 }
 
 function route(r: RouteEntity, ts: number): Rendered {
   const out: Rendered = {
-    id: r.id, name: r.name ?? null, created_at: ts, updated_at: ts,
-    methods: null, hosts: null, paths: null, headers: null, https_redirect_status_code: 426, regex_priority: 0,
-    strip_path: true, path_handling: 'v0', preserve_host: r.preserve_host === true, request_buffering: true, response_buffering: true,
+    id: r.id,
+    name: r.name ?? null,
+    created_at: ts,
+    updated_at: ts,
+    methods: null,
+    hosts: null,
+    paths: null,
+    headers: null,
+    https_redirect_status_code: 426,
+    regex_priority: 0,
+    strip_path: true,
+    path_handling: 'v0',
+    preserve_host: r.preserve_host === true,
+    request_buffering: true,
+    response_buffering: true,
   };
   // every match field (router/match-fields.ts) as the file gave it, null when unset
   for (const f of MATCH_FIELDS) out[f.name] = r[f.name] ?? null;
@@ -54,13 +97,27 @@ function route(r: RouteEntity, ts: number): Rendered {
 
 function certificate(c: CertificateEntity, ts: number, snis: string[]): Rendered {
   return {
-    id: c.id, created_at: ts, updated_at: ts, cert: c.cert, key: REDACTED,
-    cert_alt: c.cert_alt ?? null, key_alt: c.key_alt ? REDACTED : null, tags: tagsOf(c.tags), snis,
+    id: c.id,
+    created_at: ts,
+    updated_at: ts,
+    cert: c.cert,
+    key: REDACTED,
+    cert_alt: c.cert_alt ?? null,
+    key_alt: c.key_alt ? REDACTED : null,
+    tags: tagsOf(c.tags),
+    snis,
   };
 }
 
 function sni(s: SniEntity, ts: number): Rendered {
-  return { id: s.id, name: s.name, created_at: ts, updated_at: ts, certificate: { id: s.certificate }, tags: tagsOf(s.tags) };
+  return {
+    id: s.id,
+    name: s.name,
+    created_at: ts,
+    updated_at: ts,
+    certificate: { id: s.certificate },
+    tags: tagsOf(s.tags),
+  };
 }
 
 /** Kong's cert_digest: the hex sha256 of the certificate's DER. */
@@ -73,7 +130,14 @@ function digest(pem: string): string | null {
 }
 
 function caCertificate(c: CaCertificateEntity, ts: number): Rendered {
-  return { id: c.id, created_at: ts, updated_at: ts, cert: c.cert, cert_digest: c.cert_digest ?? digest(c.cert), tags: tagsOf(c.tags) };
+  return {
+    id: c.id,
+    created_at: ts,
+    updated_at: ts,
+    cert: c.cert,
+    cert_digest: c.cert_digest ?? digest(c.cert),
+    tags: tagsOf(c.tags),
+  };
 }
 
 /** Kong's healthchecks with the HTTP-only fields at their defaults, then the stream fields from the file. */
@@ -81,12 +145,24 @@ function healthchecks(h: HealthchecksConfig): unknown {
   return {
     threshold: h.threshold,
     active: {
-      type: h.active.type, timeout: h.active.timeout, concurrency: h.active.concurrency, http_path: '/',
-      https_verify_certificate: true, https_sni: null, headers: null,
-      healthy: { interval: h.active.healthy.interval, successes: h.active.healthy.successes, http_statuses: [200, 302] },
+      type: h.active.type,
+      timeout: h.active.timeout,
+      concurrency: h.active.concurrency,
+      http_path: '/',
+      https_verify_certificate: true,
+      https_sni: null,
+      headers: null,
+      healthy: {
+        interval: h.active.healthy.interval,
+        successes: h.active.healthy.successes,
+        http_statuses: [200, 302],
+      },
       unhealthy: {
-        interval: h.active.unhealthy.interval, tcp_failures: h.active.unhealthy.tcp_failures, timeouts: h.active.unhealthy.timeouts,
-        http_failures: 0, http_statuses: [429, 404, 500, 501, 502, 503, 504, 505],
+        interval: h.active.unhealthy.interval,
+        tcp_failures: h.active.unhealthy.tcp_failures,
+        timeouts: h.active.unhealthy.timeouts,
+        http_failures: 0,
+        http_statuses: [429, 404, 500, 501, 502, 503, 504, 505],
       },
     },
     passive: {
@@ -95,35 +171,81 @@ function healthchecks(h: HealthchecksConfig): unknown {
         successes: h.passive.healthy.successes,
         http_statuses: [200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308],
       },
-      unhealthy: { tcp_failures: h.passive.unhealthy.tcp_failures, timeouts: h.passive.unhealthy.timeouts, http_failures: 0, http_statuses: [429, 500, 503] },
+      unhealthy: {
+        tcp_failures: h.passive.unhealthy.tcp_failures,
+        timeouts: h.passive.unhealthy.timeouts,
+        http_failures: 0,
+        http_statuses: [429, 500, 503],
+      },
     },
   };
 }
 
 function upstream(u: UpstreamEntity, ts: number): Rendered {
   return {
-    id: u.id, name: u.name, created_at: ts, updated_at: ts, algorithm: u.algorithm, hash_on: u.hash_on,
-    hash_fallback: u.hash_fallback, hash_on_header: null, hash_fallback_header: null, hash_on_cookie: null,
-    hash_on_cookie_path: '/', hash_on_query_arg: null, hash_fallback_query_arg: null, hash_on_uri_capture: null,
-    hash_fallback_uri_capture: null, slots: u.slots, healthchecks: healthchecks(u.healthchecks), tags: tagsOf(u.tags),
-    host_header: u.host_header ?? null, client_certificate: fk(u.client_certificate), use_srv_name: false,
+    id: u.id,
+    name: u.name,
+    created_at: ts,
+    updated_at: ts,
+    algorithm: u.algorithm,
+    hash_on: u.hash_on,
+    hash_fallback: u.hash_fallback,
+    hash_on_header: null,
+    hash_fallback_header: null,
+    hash_on_cookie: null,
+    hash_on_cookie_path: '/',
+    hash_on_query_arg: null,
+    hash_fallback_query_arg: null,
+    hash_on_uri_capture: null,
+    hash_fallback_uri_capture: null,
+    slots: u.slots,
+    healthchecks: healthchecks(u.healthchecks),
+    tags: tagsOf(u.tags),
+    host_header: u.host_header ?? null,
+    client_certificate: fk(u.client_certificate),
+    use_srv_name: false,
   };
 }
 
 function target(t: TargetEntity, ts: number): Rendered {
-  return { id: t.id, created_at: ts, updated_at: ts, upstream: { id: t.upstream }, target: t.target, weight: t.weight, tags: tagsOf(t.tags) };
+  return {
+    id: t.id,
+    created_at: ts,
+    updated_at: ts,
+    upstream: { id: t.upstream },
+    target: t.target,
+    weight: t.weight,
+    tags: tagsOf(t.tags),
+  };
 }
 
 function plugin(p: PluginEntity, ts: number): Rendered {
   return {
-    id: p.id, name: p.name, instance_name: p.instance_name ?? null, created_at: ts, updated_at: ts,
-    route: fk(p.route), service: fk(p.service), consumer: fk(p.consumer), config: p.config, protocols: p.protocols,
-    enabled: p.enabled, tags: tagsOf(p.tags), ordering: null,
+    id: p.id,
+    name: p.name,
+    instance_name: p.instance_name ?? null,
+    created_at: ts,
+    updated_at: ts,
+    route: fk(p.route),
+    service: fk(p.service),
+    consumer: fk(p.consumer),
+    config: p.config,
+    protocols: p.protocols,
+    enabled: p.enabled,
+    tags: tagsOf(p.tags),
+    ordering: null,
   };
 }
 
 function consumer(c: ConsumerEntity, ts: number): Rendered {
-  return { id: c.id, created_at: ts, updated_at: ts, username: c.username ?? null, custom_id: c.custom_id ?? null, tags: tagsOf(c.tags) };
+  return {
+    id: c.id,
+    created_at: ts,
+    updated_at: ts,
+    username: c.username ?? null,
+    custom_id: c.custom_id ?? null,
+    tags: tagsOf(c.tags),
+  };
 }
 
 /** The endpoint key Kong accepts instead of an id, per entity type. */

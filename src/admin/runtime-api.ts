@@ -35,7 +35,11 @@ export function registerRuntimeRoutes(ctx: RuntimeRoutesContext): void {
   ctx.route('GET /upstreams/:id/health', (_req, res, url, p) => {
     const { upstream, balancer } = upstreamOf(p.id!);
     if (url.searchParams.get('balancer_health') === '1') {
-      return sendJson(res, 200, { data: { health: balancer.healthy() ? 'HEALTHY' : 'UNHEALTHY', id: upstream.id }, next: null, node_id: ctx.nodeId });
+      return sendJson(res, 200, {
+        data: { health: balancer.healthy() ? 'HEALTHY' : 'UNHEALTHY', id: upstream.id },
+        next: null,
+        node_id: ctx.nodeId,
+      });
     }
     const idx = ctx.index();
     const rows = balancer.health().map((h) => ({
@@ -47,15 +51,20 @@ export function registerRuntimeRoutes(ctx: RuntimeRoutesContext): void {
     sendJson(res, 200, { ...paginate(rows, url), node_id: ctx.nodeId });
   });
 
-  const override = (healthy: boolean, withAddress: boolean): Handler => (_req, res, _url, p) => {
-    const { upstream, balancer } = upstreamOf(p.id!);
-    const target = findTarget(ctx.index(), upstream.id, p.target!);
-    if (!target) throw NOT_FOUND();
-    if (!balancer.setHealth(withAddress ? p.address! : target.id, healthy)) throw NOT_FOUND();
-    sendEmpty(res, 204);
-  };
+  const override =
+    (healthy: boolean, withAddress: boolean): Handler =>
+    (_req, res, _url, p) => {
+      const { upstream, balancer } = upstreamOf(p.id!);
+      const target = findTarget(ctx.index(), upstream.id, p.target!);
+      if (!target) throw NOT_FOUND();
+      if (!balancer.setHealth(withAddress ? p.address! : target.id, healthy)) throw NOT_FOUND();
+      sendEmpty(res, 204);
+    };
   for (const method of ['PUT', 'POST']) {
-    for (const [state, healthy] of [['healthy', true], ['unhealthy', false]] as const) {
+    for (const [state, healthy] of [
+      ['healthy', true],
+      ['unhealthy', false],
+    ] as const) {
       ctx.route(`${method} /upstreams/:id/targets/:target/${state}`, override(healthy, false));
       ctx.route(`${method} /upstreams/:id/targets/:target/:address/${state}`, override(healthy, true));
     }
@@ -63,7 +72,8 @@ export function registerRuntimeRoutes(ctx: RuntimeRoutesContext): void {
 
   ctx.route('GET /metrics', async (_req, res) => {
     let text: string;
-    if (ctx.metricsText) text = await ctx.metricsText(); // the workers set their own target health
+    if (ctx.metricsText)
+      text = await ctx.metricsText(); // the workers set their own target health
     else {
       refreshTargetHealth(ctx.runtime, ctx.snapshot());
       text = await ctx.runtime.metrics.metricsText();
@@ -81,7 +91,9 @@ export function registerRuntimeRoutes(ctx: RuntimeRoutesContext): void {
 
   ctx.route('GET /sessions/recent', (_req, res) => {
     if (!ctx.recentSessions) {
-      return sendJson(res, 404, { message: 'recent sessions are kept per worker process: not available with nginx_worker_processes > 1' });
+      return sendJson(res, 404, {
+        message: 'recent sessions are kept per worker process: not available with nginx_worker_processes > 1',
+      });
     }
     sendJson(res, 200, ctx.recentSessions());
   });

@@ -16,7 +16,6 @@ import { buildIndex, type EntityIndex } from './render.js';
 import { registerRuntimeRoutes } from './runtime-api.js';
 import type { AdminState, Handler } from './types.js';
 
-
 interface Entry {
   method: string;
   parts: string[];
@@ -26,8 +25,17 @@ interface Entry {
 }
 
 const EMPTY: DeclarativeConfig = {
-  format_version: '3.0', services: [], routes: [], certificates: [], snis: [], ca_certificates: [], upstreams: [],
-  targets: [], plugins: [], consumers: [], origins: {},
+  format_version: '3.0',
+  services: [],
+  routes: [],
+  certificates: [],
+  snis: [],
+  ca_certificates: [],
+  upstreams: [],
+  targets: [],
+  plugins: [],
+  consumers: [],
+  origins: {},
 };
 
 /** True for addresses only this machine reaches: 127.0.0.0/8, ::1 (also IPv4-mapped) and `localhost`. */
@@ -43,19 +51,25 @@ export function isLoopbackHost(host: string): boolean {
  * the configuration, which is root-equivalent for the process (file-log appends to any file it can write, custom
  * plugins are code). Undefined when every listener is on loopback or a token is set.
  */
-export function exposedAdminWarning(listeners: readonly { host: string; port: number }[], token: string | undefined): string | undefined {
+export function exposedAdminWarning(
+  listeners: readonly { host: string; port: number }[],
+  token: string | undefined,
+): string | undefined {
   if (token) return undefined;
   const open = listeners.filter((l) => !isLoopbackHost(l.host)).map((l) => hostPort(l.host, l.port));
   if (open.length === 0) return undefined;
-  return `the admin API listens on ${open.join(', ')} without admin_token: whoever reaches it can replace the configuration `
-    + '(POST /config), which is root-equivalent for this process (file-log appends to any file it can write, custom plugins '
-    + 'run code in it). Set admin_token, or keep admin_listen on loopback (docs/operations.md, "Security model")';
+  return (
+    `the admin API listens on ${open.join(', ')} without admin_token: whoever reaches it can replace the configuration ` +
+    '(POST /config), which is root-equivalent for this process (file-log appends to any file it can write, custom plugins ' +
+    'run code in it). Set admin_token, or keep admin_listen on loopback (docs/operations.md, "Security model")'
+  );
 }
 
 /** Literal segments sort before parameters, so `/plugins/enabled` wins over `/plugins/:id`. */
 function byLiteralFirst(a: Entry, b: Entry): number {
   for (let i = 0; i < Math.min(a.parts.length, b.parts.length); i++) {
-    const pa = a.parts[i]!.startsWith(':'), pb = b.parts[i]!.startsWith(':');
+    const pa = a.parts[i]!.startsWith(':'),
+      pb = b.parts[i]!.startsWith(':');
     if (pa !== pb) return pa ? 1 : -1;
   }
   return Number(a.prefix) - Number(b.prefix);
@@ -85,7 +99,14 @@ export class AdminServer {
   #dashboardAuth: DashboardAuth;
   #stopDashboard: () => void;
 
-  constructor(private readonly opts: { listeners: { host: string; port: number }[]; token?: string; logger: Logger; state: AdminState }) {
+  constructor(
+    private readonly opts: {
+      listeners: { host: string; port: number }[];
+      token?: string;
+      logger: Logger;
+      state: AdminState;
+    },
+  ) {
     this.#token = opts.token ? createHash('sha256').update(opts.token).digest() : undefined;
     const exposed = exposedAdminWarning(opts.listeners, opts.token);
     if (exposed) opts.logger.warn({ admin_listen: opts.listeners.map((l) => hostPort(l.host, l.port)) }, exposed);
@@ -93,15 +114,29 @@ export class AdminServer {
     const route = this.route.bind(this);
     this.route('GET /', (_req, res) => sendJson(res, 200, this.#info()));
     this.route('GET /status', async (_req, res) => sendJson(res, 200, await this.#status()));
-    registerEntityRoutes({ route, index: () => this.#index(), availablePlugins: () => [...state.runtime.plugins.keys()].sort() });
+    registerEntityRoutes({
+      route,
+      index: () => this.#index(),
+      availablePlugins: () => [...state.runtime.plugins.keys()].sort(),
+    });
     registerConfigRoutes({ route, manager: state.manager, index: (s) => this.#index(s) });
     registerRuntimeRoutes({
-      route, snapshot: () => state.manager.current, index: () => this.#index(), runtime: state.runtime,
-      nodeId: state.nodeId, sessionsByRoute: state.sessionsByRoute, metricsText: state.cluster?.metricsText,
+      route,
+      snapshot: () => state.manager.current,
+      index: () => this.#index(),
+      runtime: state.runtime,
+      nodeId: state.nodeId,
+      sessionsByRoute: state.sessionsByRoute,
+      metricsText: state.cluster?.metricsText,
       recentSessions: state.recentSessions,
     });
     this.#dashboardAuth = new DashboardAuth(opts.token);
-    this.#stopDashboard = registerDashboard({ route, state, auth: this.#dashboardAuth, adminAddresses: () => this.addresses() });
+    this.#stopDashboard = registerDashboard({
+      route,
+      state,
+      auth: this.#dashboardAuth,
+      adminAddresses: () => this.addresses(),
+    });
   }
 
   /** Adds a handler for `METHOD /path/:param/...`, or for every path under a prefix when it ends in `/*`. */
@@ -119,7 +154,8 @@ export class AdminServer {
       server.keepAliveTimeout = 5000;
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) =>
-          reject(listenFailed(err, `admin_listen ${hostPort(l.host, l.port)}`)));
+          reject(listenFailed(err, `admin_listen ${hostPort(l.host, l.port)}`)),
+        );
         server.listen({ host: l.host, port: l.port }, () => resolve());
       });
       this.#servers.push(server);
@@ -135,7 +171,15 @@ export class AdminServer {
 
   async close(): Promise<void> {
     this.#stopDashboard();
-    await Promise.all(this.#servers.map((s) => new Promise((r) => { s.close(r); s.closeAllConnections(); })));
+    await Promise.all(
+      this.#servers.map(
+        (s) =>
+          new Promise((r) => {
+            s.close(r);
+            s.closeAllConnections();
+          }),
+      ),
+    );
     this.#servers = [];
   }
 
@@ -161,7 +205,8 @@ export class AdminServer {
       res.setHeader('access-control-allow-credentials', 'true');
       const method = req.method ?? 'GET';
       // a browser's preflight carries no credentials: OPTIONS answers without the token, and says nothing else
-      if (method !== 'OPTIONS' && !this.#authorized(req) && !this.#dashboardAuth.allows(req)) return sendJson(res, 401, { message: 'Unauthorized' }, { 'www-authenticate': 'Bearer' });
+      if (method !== 'OPTIONS' && !this.#authorized(req) && !this.#dashboardAuth.allows(req))
+        return sendJson(res, 401, { message: 'Unauthorized' }, { 'www-authenticate': 'Bearer' });
       const url = new URL(req.url ?? '/', 'http://admin');
       let segments: string[];
       try {
@@ -174,7 +219,8 @@ export class AdminServer {
       for (const e of this.#routes) {
         const params = match(e, segments);
         if (!params) continue;
-        if (e.method === method || (method === 'HEAD' && e.method === 'GET')) return await e.handler(req, res, url, params);
+        if (e.method === method || (method === 'HEAD' && e.method === 'GET'))
+          return await e.handler(req, res, url, params);
         pathMatched = true;
       }
       const refusal = writeRefusal(method, segments);
@@ -187,7 +233,8 @@ export class AdminServer {
         return;
       }
       // a client that went away mid-request is network noise, not a failure of ours
-      if (req.destroyed || res.destroyed) return this.opts.logger.debug({ err, url: req.url }, 'admin API client went away');
+      if (req.destroyed || res.destroyed)
+        return this.opts.logger.debug({ err, url: req.url }, 'admin API client went away');
       this.opts.logger.error({ err, url: req.url }, 'admin API handler failed');
       if (!res.headersSent) sendJson(res, 500, { message: 'An unexpected error occurred' });
       else res.destroy();
@@ -206,7 +253,8 @@ export class AdminServer {
     const allow = [...methods].sort().join(', ');
     const wanted = req.headers['access-control-request-headers'];
     sendEmpty(res, 204, {
-      allow, 'access-control-allow-methods': allow,
+      allow,
+      'access-control-allow-methods': allow,
       'access-control-allow-headers': typeof wanted === 'string' && wanted ? wanted : 'Content-Type',
     });
   }
@@ -237,14 +285,19 @@ export class AdminServer {
   async #status(): Promise<unknown> {
     const s = this.opts.state;
     const cluster = await s.cluster?.status();
-    const c = cluster?.connections ?? await s.connections();
+    const c = cluster?.connections ?? (await s.connections());
     const mem = process.memoryUsage();
     const live = s.manager.current;
     // Kong's DB-less /status: no `database` entry, the configuration hash beside nginx's numbers
     return {
       server: {
-        connections_accepted: c.accepted, connections_active: c.active, connections_handled: c.handled,
-        connections_reading: 0, connections_writing: c.active, connections_waiting: 0, total_requests: c.accepted,
+        connections_accepted: c.accepted,
+        connections_active: c.active,
+        connections_handled: c.handled,
+        connections_reading: 0,
+        connections_writing: c.active,
+        connections_waiting: 0,
+        total_requests: c.accepted,
       },
       memory: {
         workers_lua_vms: [{ pid: process.pid, http_allocated_gc: `${(mem.heapUsed / 1048576).toFixed(2)} MiB` }],

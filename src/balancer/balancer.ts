@@ -8,7 +8,14 @@ import { ConsistentHash } from './ring.js';
 import { RoundRobin } from './round-robin.js';
 import { stateOf, type TargetState } from './target.js';
 import {
-  usable, type Algorithm, type Balancer, type Excluded, type HealthName, type Outcome, type Peer, type Slot,
+  usable,
+  type Algorithm,
+  type Balancer,
+  type Excluded,
+  type HealthName,
+  type Outcome,
+  type Peer,
+  type Slot,
   type TargetHealth,
 } from './types.js';
 import type { UpstreamState } from './upstream.js';
@@ -23,18 +30,25 @@ interface CompiledTarget {
  * from `registry`, which starts resolving and checking targets it did not have yet. Each address of a name gets the
  * target's full weight, as Kong does with A records: a name with two addresses draws twice the share of one IP.
  */
-export function compileBalancer(upstream: UpstreamEntity, targets: TargetEntity[], registry: BalancerRegistry): Balancer {
+export function compileBalancer(
+  upstream: UpstreamEntity,
+  targets: TargetEntity[],
+  registry: BalancerRegistry,
+): Balancer {
   const st = registry.attach(upstream, targets);
   return new CompiledBalancer(upstream, targets, st);
 }
 
 function algorithmOf(u: UpstreamEntity): Algorithm {
   switch (u.algorithm) {
-    case 'least-connections': return new LeastConnections();
-    case 'latency': return new Latency();
+    case 'least-connections':
+      return new LeastConnections();
+    case 'latency':
+      return new Latency();
     case 'consistent-hashing':
       return new ConsistentHash(u.slots, u.hash_on === 'ip' || (u.hash_on !== 'none' && u.hash_fallback === 'ip'));
-    default: return new RoundRobin();
+    default:
+      return new RoundRobin();
   }
 }
 
@@ -108,7 +122,9 @@ class CompiledBalancer implements Balancer {
     const rows = this.health();
     rows.forEach((row, i) => {
       const states = this.#targets[i]!.state.addresses;
-      row.addresses.forEach((a, j) => { a.connections = states[j]?.connections ?? 0; });
+      row.addresses.forEach((a, j) => {
+        a.connections = states[j]?.connections ?? 0;
+      });
     });
     return rows;
   }
@@ -167,7 +183,8 @@ class CompiledBalancer implements Balancer {
     this.#builtFrom = this.#targets.map((t) => t.state.addresses);
     const slots: Slot[] = [];
     for (const { entity, state } of this.#targets) {
-      for (const ps of state.addresses) slots.push({ peer: ps.peer, state: ps, weight: entity.weight, eff: entity.weight, current: 0 });
+      for (const ps of state.addresses)
+        slots.push({ peer: ps.peer, state: ps, weight: entity.weight, eff: entity.weight, current: 0 });
     }
     this.#slots = slots;
     this.#rampIdleAt = -1;

@@ -15,14 +15,21 @@ export interface Limits {
 export function activeLimits(hc: HealthchecksConfig): Limits {
   const a = hc.active;
   return {
-    successes: a.healthy.successes, tcpFailures: a.unhealthy.tcp_failures, timeouts: a.unhealthy.timeouts,
+    successes: a.healthy.successes,
+    tcpFailures: a.unhealthy.tcp_failures,
+    timeouts: a.unhealthy.timeouts,
     httpFailures: a.unhealthy.http_failures ?? 0,
   };
 }
 
 export function passiveLimits(hc: HealthchecksConfig): Limits {
   const p = hc.passive;
-  return { successes: p.healthy.successes, tcpFailures: p.unhealthy.tcp_failures, timeouts: p.unhealthy.timeouts, httpFailures: 0 };
+  return {
+    successes: p.healthy.successes,
+    tcpFailures: p.unhealthy.tcp_failures,
+    timeouts: p.unhealthy.timeouts,
+    httpFailures: 0,
+  };
 }
 
 /** The probe of an active configuration: http and https as Kong's; tcp, grpc and grpcs a connect (tcp with send/expect). */
@@ -35,8 +42,13 @@ export function probeFor(active: HealthchecksConfig['active'], tcpCheck: TcpChec
 export function checksEnabled(hc: HealthchecksConfig): boolean {
   const a = hc.active;
   const p = hc.passive;
-  return a.healthy.interval > 0 || a.unhealthy.interval > 0 || p.healthy.successes > 0
-    || p.unhealthy.tcp_failures > 0 || p.unhealthy.timeouts > 0;
+  return (
+    a.healthy.interval > 0 ||
+    a.unhealthy.interval > 0 ||
+    p.healthy.successes > 0 ||
+    p.unhealthy.tcp_failures > 0 ||
+    p.unhealthy.timeouts > 0
+  );
 }
 
 /**

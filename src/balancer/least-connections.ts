@@ -14,7 +14,7 @@ export class LeastConnections implements Algorithm {
   pick(slots: readonly Slot[], _clientIp: string, exclude: Excluded | undefined): Slot | undefined {
     const n = slots.length;
     if (n === 0) return undefined;
-    const start = this.#start = (this.#start + 1) % n;
+    const start = (this.#start = (this.#start + 1) % n);
     let best: Slot | undefined;
     let bestScore = Infinity;
     for (let k = 0; k < n; k++) {

@@ -23,43 +23,64 @@ export function httpProbe(active: Active, tls: boolean): Probe {
   const path = active.http_path ?? '/';
   let extra = '';
   for (const [name, values] of Object.entries(active.headers ?? {})) {
-    for (const v of Array.isArray(values) ? values : [values]) extra += `${name}: ${String(v).replace(/[\r\n]/g, '')}\r\n`;
+    for (const v of Array.isArray(values) ? values : [values])
+      extra += `${name}: ${String(v).replace(/[\r\n]/g, '')}\r\n`;
   }
   const requests = new Map<string, Buffer>();
   const requestFor = (host: string): Buffer => {
     let r = requests.get(host);
     if (r === undefined) {
       const h = isIP(host) === 6 ? `[${host}]` : host;
-      r = Buffer.from(`GET ${path} HTTP/1.0\r\nHost: ${h}\r\nUser-Agent: kong-ts health check\r\n${extra}Connection: close\r\n\r\n`, 'latin1');
+      r = Buffer.from(
+        `GET ${path} HTTP/1.0\r\nHost: ${h}\r\nUser-Agent: kong-ts health check\r\n${extra}Connection: close\r\n\r\n`,
+        'latin1',
+      );
       requests.set(host, r);
     }
     return r;
   };
   const verdict = (status: number | undefined) =>
-    status === undefined ? 'http_failure' as const
-      : healthy.has(status) ? 'success' as const
-        : unhealthy.has(status) ? 'http_failure' as const : undefined;
+    status === undefined
+      ? ('http_failure' as const)
+      : healthy.has(status)
+        ? ('success' as const)
+        : unhealthy.has(status)
+          ? ('http_failure' as const)
+          : undefined;
   return (peer, timeoutMs, done) => {
     let socket: Socket;
     if (tls) {
       const name = active.https_sni ?? (isIP(peer.hostname) === 0 ? peer.hostname : undefined);
       const verify = active.https_verify_certificate !== false;
       socket = tlsConnect({
-        host: peer.ip, port: peer.port, servername: name, rejectUnauthorized: verify,
+        host: peer.ip,
+        port: peer.port,
+        servername: name,
+        rejectUnauthorized: verify,
         ca: verify ? systemStore() : undefined,
       });
     } else {
       socket = netConnect({ host: peer.ip, port: peer.port });
     }
-    watch(socket, timeoutMs, done, () => {
-      socket.write(requestFor(peer.hostname));
-      readStatus(socket, done, verdict);
-    }, tls ? 'secureConnect' : 'connect');
+    watch(
+      socket,
+      timeoutMs,
+      done,
+      () => {
+        socket.write(requestFor(peer.hostname));
+        readStatus(socket, done, verdict);
+      },
+      tls ? 'secureConnect' : 'connect',
+    );
     return socket;
   };
 }
 
-function readStatus(socket: Socket, done: ProbeDone, verdict: (status: number | undefined) => CheckResult | undefined): void {
+function readStatus(
+  socket: Socket,
+  done: ProbeDone,
+  verdict: (status: number | undefined) => CheckResult | undefined,
+): void {
   let head = '';
   const judge = (): void => {
     const m = /^HTTP\/\d+(?:\.\d+)?\s+(\d{3})/.exec(head);

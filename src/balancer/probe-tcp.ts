@@ -66,7 +66,13 @@ export function finishOnce(socket: Socket, done: ProbeDone, result: CheckResult 
  * timeout, an error (refused, reset, TLS failure) a tcp_failure, a close before any verdict a tcp_failure.
  * `ready` runs on `readyEvent` (connect, or secureConnect for TLS).
  */
-export function watch(socket: Socket, timeoutMs: number, done: ProbeDone, ready: () => void, readyEvent = 'connect'): void {
+export function watch(
+  socket: Socket,
+  timeoutMs: number,
+  done: ProbeDone,
+  ready: () => void,
+  readyEvent = 'connect',
+): void {
   socket.unref();
   socket.setTimeout(Math.max(1, timeoutMs));
   socket.once(readyEvent, ready);

@@ -124,9 +124,20 @@ export class TargetState {
 function newPeerState(ip: string, port: number, hostname: string, targetId: string): PeerState {
   const peer: Peer = Object.freeze({ ip, port, hostname, targetId });
   const ps: PeerState = {
-    peer, key: isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`,
-    healthy: true, successes: 0, tcpFailures: 0, timeouts: 0, httpFailures: 0, connections: 0,
-    ewma: 0, measured: false, ewmaAt: 0, probing: false, rampStart: 0, gone: false,
+    peer,
+    key: isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`,
+    healthy: true,
+    successes: 0,
+    tcpFailures: 0,
+    timeouts: 0,
+    httpFailures: 0,
+    connections: 0,
+    ewma: 0,
+    measured: false,
+    ewmaAt: 0,
+    probing: false,
+    rampStart: 0,
+    gone: false,
   };
   states.set(peer, ps);
   return ps;

@@ -81,7 +81,11 @@ export class UpstreamState implements TargetOwner {
     this.#active = activeLimits(hc);
     this.#passive = passiveLimits(hc);
     const a = hc.active;
-    if ((a.type === 'grpc' || a.type === 'grpcs') && (a.healthy.interval > 0 || a.unhealthy.interval > 0) && !this.#warnedType) {
+    if (
+      (a.type === 'grpc' || a.type === 'grpcs') &&
+      (a.healthy.interval > 0 || a.unhealthy.interval > 0) &&
+      !this.#warnedType
+    ) {
       this.#warnedType = true;
       this.log.warn({ type: a.type }, 'active grpc health checks of a stream upstream are TCP connects');
     }

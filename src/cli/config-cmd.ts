@@ -26,10 +26,16 @@ function githubLine(p: Problem): string {
 
 function report(results: LoadResult[], format: string): void {
   if (format === 'json') {
-    console.log(JSON.stringify({
-      valid: results.every((r) => r.ok),
-      files: results.map((r) => ({ file: r.file, valid: r.ok, hash: r.hash, problems: r.problems })),
-    }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          valid: results.every((r) => r.ok),
+          files: results.map((r) => ({ file: r.file, valid: r.ok, hash: r.hash, problems: r.problems })),
+        },
+        null,
+        2,
+      ),
+    );
     return;
   }
   for (const r of results) {
@@ -110,7 +116,10 @@ function readReplay(file: string): ReadSessions | undefined {
 
 /** Prints the main text (and the replay) in the chosen format. */
 function printWith(format: string, text: string, json: object, rep: ReplayReport | undefined, source: string): void {
-  if (format === 'json') { console.log(JSON.stringify(json, null, 2)); return; }
+  if (format === 'json') {
+    console.log(JSON.stringify(json, null, 2));
+    return;
+  }
   console.log(text);
   if (!rep) return;
   console.log('');
@@ -125,41 +134,65 @@ function exitFor(changed: boolean, rep: ReplayReport | undefined, failOnUnrouted
 
 function diffCommand(): Command {
   return new Command('diff')
-    .description('compare two declarative files: entities added, removed, changed field by field, and the routing changes; exit 0 same, 1 different, 2 trouble')
+    .description(
+      'compare two declarative files: entities added, removed, changed field by field, and the routing changes; exit 0 same, 1 different, 2 trouble',
+    )
     .argument('<old>', 'the old file (`-` for standard input)')
     .argument('<new>', 'the new file (`-` for standard input)')
     .option('--format <format>', 'text, json or github (replay as workflow annotations)', 'text')
     .option('--strict', 'treat HTTP-only routes and services as errors')
-    .option('--replay <sessions>', 'route recorded sessions (the json access log, or GET /sessions/recent saved to a file) through both files')
+    .option(
+      '--replay <sessions>',
+      'route recorded sessions (the json access log, or GET /sessions/recent saved to a file) through both files',
+    )
     .option('--fail-on-unrouted', 'with --replay: exit 1 when a replayed session would find no route, else 0')
-    .action(async (oldFile: string, newFile: string, o: { format: string; strict?: boolean; replay?: string; failOnUnrouted?: boolean }) => {
-      if (badFormat(o.format, ['text', 'json', 'github'])) return;
-      if (o.failOnUnrouted && !o.replay) {
-        console.error('Error: --fail-on-unrouted needs --replay');
-        process.exitCode = 2;
-        return;
-      }
-      const lo = await startOptions(o.strict, undefined, newFile);
-      const [a, b] = await Promise.all([load(oldFile, lo), load(newFile, lo)]);
-      if (troubled([a, b]) || !a.ok || !b.ok) { process.exitCode = 2; return; }
-      const read = o.replay === undefined ? undefined : readReplay(o.replay);
-      if (o.replay !== undefined && !read) return;
-      const d = diffConfigs(a.config, b.config);
-      const rep = read && replay(a.config, b.config, read);
-      const json = { old: { file: a.file, hash: a.hash }, new: { file: b.file, hash: b.hash }, ...d, ...(rep ? { replay: { source: o.replay, ...rep } } : {}) };
-      printWith(o.format, diffText(d, { old: a.file, new: b.file }), json, rep, o.replay ?? '');
-      process.exitCode = exitFor(!d.identical, rep, o.failOnUnrouted);
-    });
+    .action(
+      async (
+        oldFile: string,
+        newFile: string,
+        o: { format: string; strict?: boolean; replay?: string; failOnUnrouted?: boolean },
+      ) => {
+        if (badFormat(o.format, ['text', 'json', 'github'])) return;
+        if (o.failOnUnrouted && !o.replay) {
+          console.error('Error: --fail-on-unrouted needs --replay');
+          process.exitCode = 2;
+          return;
+        }
+        const lo = await startOptions(o.strict, undefined, newFile);
+        const [a, b] = await Promise.all([load(oldFile, lo), load(newFile, lo)]);
+        if (troubled([a, b]) || !a.ok || !b.ok) {
+          process.exitCode = 2;
+          return;
+        }
+        const read = o.replay === undefined ? undefined : readReplay(o.replay);
+        if (o.replay !== undefined && !read) return;
+        const d = diffConfigs(a.config, b.config);
+        const rep = read && replay(a.config, b.config, read);
+        const json = {
+          old: { file: a.file, hash: a.hash },
+          new: { file: b.file, hash: b.hash },
+          ...d,
+          ...(rep ? { replay: { source: o.replay, ...rep } } : {}),
+        };
+        printWith(o.format, diffText(d, { old: a.file, new: b.file }), json, rep, o.replay ?? '');
+        process.exitCode = exitFor(!d.identical, rep, o.failOnUnrouted);
+      },
+    );
 }
 
 function planCommand(): Command {
   return new Command('plan')
-    .description('diff a file against the config a running kong-ts serves, and show the open sessions a reload would touch; exit 0 no change, 1 changes, 2 trouble')
+    .description(
+      'diff a file against the config a running kong-ts serves, and show the open sessions a reload would touch; exit 0 no change, 1 changes, 2 trouble',
+    )
     .argument('<file>', 'the declarative file to deploy')
     .requiredOption('--admin <url>', 'the admin API of the running kong-ts, e.g. http://127.0.0.1:8001')
     .option('--token <token>', 'admin_token of the running kong-ts (default: $KONG_ADMIN_TOKEN)')
     .option('--format <format>', 'text, json or github (replay as workflow annotations)', 'text')
-    .option('--fail-on-unrouted', 'exit 1 when a session the proxy saw recently would find no route with the file, else 0')
+    .option(
+      '--fail-on-unrouted',
+      'exit 1 when a session the proxy saw recently would find no route with the file, else 0',
+    )
     .action(async (file: string, o: { admin: string; token?: string; format: string; failOnUnrouted?: boolean }) => {
       if (badFormat(o.format, ['text', 'json', 'github'])) return;
       if (!/^https?:\/\/[^/]/.test(o.admin)) {
@@ -168,7 +201,10 @@ function planCommand(): Command {
         return;
       }
       const next = await load(file, await startOptions(false, undefined, file));
-      if (troubled([next]) || !next.ok) { process.exitCode = 2; return; }
+      if (troubled([next]) || !next.ok) {
+        process.exitCode = 2;
+        return;
+      }
       try {
         const live = await fetchLive(o.admin, o.token ?? (process.env.KONG_ADMIN_TOKEN || undefined));
         const liveName = `${o.admin.replace(/\/+$/, '')}/config`;
@@ -178,7 +214,9 @@ function planCommand(): Command {
         const rep = live.recent ? replay(liveCfg, next.config, live.recent) : undefined;
         const json = { admin: o.admin, file: next.file, ...plan, replay: rep ? { source, ...rep } : null };
         let text = planText(plan, { live: liveName, file: next.file });
-        if (!rep) text += '\nrecent sessions: none to replay (the proxy saw none yet, or its admin API has no /sessions/recent)';
+        if (!rep)
+          text +=
+            '\nrecent sessions: none to replay (the proxy saw none yet, or its admin API has no /sessions/recent)';
         printWith(o.format, text, json, rep, source);
         process.exitCode = exitFor(!plan.diff.identical, rep, o.failOnUnrouted);
       } catch (err) {
@@ -191,7 +229,9 @@ function planCommand(): Command {
 
 function convertCommand(): Command {
   return new Command('convert')
-    .description('bring a _format_version "1.1" or "2.1" file to "3.0", keeping comments; says what changed; exit 0 done, 1 the result is invalid, 2 trouble')
+    .description(
+      'bring a _format_version "1.1" or "2.1" file to "3.0", keeping comments; says what changed; exit 0 done, 1 the result is invalid, 2 trouble',
+    )
     .argument('<file>', 'the declarative file to convert')
     .option('-o, --output <file>', 'write the result there (default: standard output, notes on standard error)')
     .action((file: string, o: { output?: string }) => {
@@ -213,7 +253,9 @@ function convertCommand(): Command {
       const check = loadConfigText(r.text, o.output ?? file);
       const errors = check.problems.filter((p) => p.severity === 'error');
       if (errors.length) {
-        console.error(`Error: the converted file is not valid yet (${errors.length} error${errors.length === 1 ? '' : 's'}):`);
+        console.error(
+          `Error: the converted file is not valid yet (${errors.length} error${errors.length === 1 ? '' : 's'}):`,
+        );
         for (const p of errors) console.error(formatProblem(p));
         process.exitCode = 1;
         return;
@@ -223,14 +265,25 @@ function convertCommand(): Command {
 }
 
 export function configCommand(): Command {
-  const config = new Command('config').description('declarative configuration tools: parse, lint, diff, plan, convert, init');
-  config.command('parse')
-    .description('validate declarative files as `start` would: every error with file:line:column; exit 0 valid, 1 invalid, 2 usage')
+  const config = new Command('config').description(
+    'declarative configuration tools: parse, lint, diff, plan, convert, init',
+  );
+  config
+    .command('parse')
+    .description(
+      'validate declarative files as `start` would: every error with file:line:column; exit 0 valid, 1 invalid, 2 usage',
+    )
     .argument('<files...>', 'declarative files (.yml, .yaml, .json)')
     .option('--format <format>', 'text, json or github (workflow annotations)', 'text')
     .option('--strict', 'treat HTTP-only routes and services as errors')
-    .option('--stream-listen <entries>', 'the stream_listen the file will be served on, for the warnings that depend on it (default: $KONG_STREAM_LISTEN)')
-    .option('--conf <kong.conf>', 'the kong.conf whose `plugins` setting `start` would use (default: KONG_PLUGINS, else bundled)')
+    .option(
+      '--stream-listen <entries>',
+      'the stream_listen the file will be served on, for the warnings that depend on it (default: $KONG_STREAM_LISTEN)',
+    )
+    .option(
+      '--conf <kong.conf>',
+      'the kong.conf whose `plugins` setting `start` would use (default: KONG_PLUGINS, else bundled)',
+    )
     .action(async (files: string[], o: { format: string; strict?: boolean; streamListen?: string; conf?: string }) => {
       if (badFormat(o.format, ['text', 'json', 'github'])) return;
       const lo = await startOptions(o.strict, o.conf, files[0]);
@@ -248,7 +301,8 @@ export function configCommand(): Command {
   config.addCommand(diffCommand());
   config.addCommand(planCommand());
   config.addCommand(convertCommand());
-  config.command('init')
+  config
+    .command('init')
     .description('write a commented example declarative file')
     .argument('[file]', 'where to write it', 'kong.yml')
     .option('-f, --force', 'overwrite an existing file')

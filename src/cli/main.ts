@@ -10,7 +10,13 @@ import { startInstance } from './start.js';
 import { startCluster } from '../cluster/primary.js';
 import { hostPort } from '../net/address.js';
 
-interface CommonOpts { conf?: string; prefix?: string; set?: string[]; v?: boolean; vv?: boolean }
+interface CommonOpts {
+  conf?: string;
+  prefix?: string;
+  set?: string[];
+  v?: boolean;
+  vv?: boolean;
+}
 
 function collect(value: string, prev: string[]): string[] {
   return [...prev, value];
@@ -41,23 +47,28 @@ function settingsFrom(o: Opts) {
 }
 
 const program = new Command('kong-ts')
-  .description('A DB-less TCP/TLS proxy driven by Kong\'s declarative configuration (kong.yml)')
+  .description("A DB-less TCP/TLS proxy driven by Kong's declarative configuration (kong.yml)")
   .version(VERSION, '-V, --version-flag', 'print the version')
   .showHelpAfterError()
   .configureHelp({ sortSubcommands: false });
 
-const withCommon = (c: Command) => c
-  .option('-c, --conf <file>', 'a declarative file (.yml, .yaml, .json) or a kong.conf naming one in declarative_config')
-  .option('-p, --prefix <dir>', 'the working folder (pid file, logs); default kong-ts-prefix')
-  .option('--set <key=value>', 'any setting, over kong.conf and KONG_* variables (repeatable)', collect, [])
-  .option('--v', 'verbose: log_level info')
-  .option('--vv', 'debug: log_level debug');
+const withCommon = (c: Command) =>
+  c
+    .option(
+      '-c, --conf <file>',
+      'a declarative file (.yml, .yaml, .json) or a kong.conf naming one in declarative_config',
+    )
+    .option('-p, --prefix <dir>', 'the working folder (pid file, logs); default kong-ts-prefix')
+    .option('--set <key=value>', 'any setting, over kong.conf and KONG_* variables (repeatable)', collect, [])
+    .option('--v', 'verbose: log_level info')
+    .option('--vv', 'debug: log_level debug');
 
-const withStart = (c: Command) => withCommon(c)
-  .option('--stream-listen <addresses>', "stream_listen, e.g. '127.0.0.1:5555, 0.0.0.0:5556 ssl'")
-  .option('--admin-listen <addresses>', "admin_listen, e.g. '127.0.0.1:8001' or 'off'")
-  .option('--log-level <level>', 'debug, info, notice, warn, error, crit')
-  .option('--strict', 'treat HTTP-only routes and services as errors instead of skipping them');
+const withStart = (c: Command) =>
+  withCommon(c)
+    .option('--stream-listen <addresses>', "stream_listen, e.g. '127.0.0.1:5555, 0.0.0.0:5556 ssl'")
+    .option('--admin-listen <addresses>', "admin_listen, e.g. '127.0.0.1:8001' or 'off'")
+    .option('--log-level <level>', 'debug, info, notice, warn, error, crit')
+    .option('--strict', 'treat HTTP-only routes and services as errors instead of skipping them');
 
 async function start(o: Opts): Promise<void> {
   const s = settingsFrom(o);
@@ -68,19 +79,25 @@ async function start(o: Opts): Promise<void> {
 
 withStart(program.command('start'))
   .description('start kong-ts in the foreground, serving the declarative file; logs go to stdout')
-  .addHelpText('after', '\nExamples:\n  kong-ts start -c kong.yml --stream-listen 127.0.0.1:5555\n  KONG_STREAM_LISTEN="0.0.0.0:5556 ssl" kong-ts start -c /etc/kong/kong.conf')
+  .addHelpText(
+    'after',
+    '\nExamples:\n  kong-ts start -c kong.yml --stream-listen 127.0.0.1:5555\n  KONG_STREAM_LISTEN="0.0.0.0:5556 ssl" kong-ts start -c /etc/kong/kong.conf',
+  )
   .action(start);
 
 withStart(program.command('restart'))
-  .description('quit the kong-ts running in the prefix (letting open sessions finish for up to -t seconds), then start in the foreground')
-  .option('-t, --timeout <seconds>', 'how long the old instance\'s open sessions may take', '10')
+  .description(
+    'quit the kong-ts running in the prefix (letting open sessions finish for up to -t seconds), then start in the foreground',
+  )
+  .option('-t, --timeout <seconds>', "how long the old instance's open sessions may take", '10')
   .action(async (o: Opts) => {
     const s = settingsFrom(o);
     const pid = runningPid(s.prefix);
     if (pid) {
       writeFileSync(quitTimeoutPath(s.prefix), `${Number(o.timeout) || 0}\n`);
       process.kill(pid, 'SIGQUIT');
-      if (!(await waitExit(pid, (Number(o.timeout) || 0) * 1000 + 5000))) throw new Error(`kong-ts (pid ${pid}) did not quit in time`);
+      if (!(await waitExit(pid, (Number(o.timeout) || 0) * 1000 + 5000)))
+        throw new Error(`kong-ts (pid ${pid}) did not quit in time`);
     }
     await start(o);
   });
@@ -103,7 +120,8 @@ withCommon(program.command('quit'))
     if (!Number.isFinite(secs) || secs < 0) throw new Error(`-t expects seconds, got '${o.timeout}'`);
     if (runningPid(s.prefix)) writeFileSync(quitTimeoutPath(s.prefix), `${secs}\n`);
     const pid = signalRunning(s.prefix, 'SIGQUIT');
-    if (!(await waitExit(pid, Number(o.timeout) * 1000 + 5000))) throw new Error(`kong-ts (pid ${pid}) did not quit in time`);
+    if (!(await waitExit(pid, Number(o.timeout) * 1000 + 5000)))
+      throw new Error(`kong-ts (pid ${pid}) did not quit in time`);
     console.log('Kong stopped (gracefully)');
   });
 
@@ -131,9 +149,14 @@ withCommon(program.command('health'))
     const host = a.host === '0.0.0.0' ? '127.0.0.1' : a.host === '::' ? '::1' : a.host;
     try {
       const res = await fetch(`http://${hostPort(host, a.port)}/status`, {
-        headers: s.adminToken ? { authorization: `Bearer ${s.adminToken}` } : {}, signal: AbortSignal.timeout(3000),
+        headers: s.adminToken ? { authorization: `Bearer ${s.adminToken}` } : {},
+        signal: AbortSignal.timeout(3000),
       });
-      const st = (await res.json()) as { configuration_hash: string; configuration_generation: number; last_config_error: string | null };
+      const st = (await res.json()) as {
+        configuration_hash: string;
+        configuration_generation: number;
+        last_config_error: string | null;
+      };
       console.log(`admin API ........ ${res.status === 200 ? 'ok' : res.status}`);
       console.log(`config ........... hash ${st.configuration_hash}, generation ${st.configuration_generation}`);
       if (st.last_config_error) console.log(`last load error .. ${st.last_config_error}`);
@@ -147,7 +170,8 @@ withCommon(program.command('health'))
 program.addCommand(configCommand());
 program.addCommand(routeCommand());
 
-program.command('version')
+program
+  .command('version')
   .description('print the version')
   .option('-a, --all', 'also print the Node.js version')
   .action((o: { all?: boolean }) => {

@@ -31,21 +31,35 @@ export interface Instance {
  * Starts kong-ts: loads and checks the declarative file (refusing to start, with every error, before any port
  * opens), claims the prefix, opens the stream and admin listeners, and wires the reload triggers.
  */
-export async function startInstance(settings: Settings, opts: {
-  strict?: boolean; logger?: Logger; signals?: boolean;
-  /** every finished session's record (tests, embedding) */
-  onSessionEnd?: (r: SessionRecord) => void;
-  /** the balancers' DNS resolver (tests inject a fake one); the system resolver by default */
-  resolver?: Resolver;
-} = {}): Promise<Instance> {
+export async function startInstance(
+  settings: Settings,
+  opts: {
+    strict?: boolean;
+    logger?: Logger;
+    signals?: boolean;
+    /** every finished session's record (tests, embedding) */
+    onSessionEnd?: (r: SessionRecord) => void;
+    /** the balancers' DNS resolver (tests inject a fake one); the system resolver by default */
+    resolver?: Resolver;
+  } = {},
+): Promise<Instance> {
   const logger = opts.logger ?? createLogger({ level: settings.logLevel, file: settings.errorLog });
   const file = settings.declarativeConfig;
-  if (!file) throw new KongTsError('KTS_SETTINGS_INVALID', ['declarative_config'], { detail: "no declarative file: run 'kong-ts start -c kong.yml', or set declarative_config in kong.conf" });
-  const core = await openCore(settings, file, { logger, strict: opts.strict, defaultCert: readDefaultCert(settings), resolver: opts.resolver });
+  if (!file)
+    throw new KongTsError('KTS_SETTINGS_INVALID', ['declarative_config'], {
+      detail: "no declarative file: run 'kong-ts start -c kong.yml', or set declarative_config in kong.conf",
+    });
+  const core = await openCore(settings, file, {
+    logger,
+    strict: opts.strict,
+    defaultCert: readDefaultCert(settings),
+    resolver: opts.resolver,
+  });
   const { runtime, manager } = core;
   const live = await loadFirst(core, file);
   warnTlsDetect(settings, core, logger);
-  if (settings.streamListen.length === 0) logger.warn("stream_listen is 'off': no stream traffic will be served (set KONG_STREAM_LISTEN or stream_listen)");
+  if (settings.streamListen.length === 0)
+    logger.warn("stream_listen is 'off': no stream traffic will be served (set KONG_STREAM_LISTEN or stream_listen)");
 
   claimPrefix(settings.prefix);
   const { stream, udp, accessLog, recent } = createServers(settings, core, { logger, onSessionEnd: opts.onSessionEnd });
@@ -56,16 +70,25 @@ export async function startInstance(settings: Settings, opts: {
     await udp.listen();
     if (settings.adminListen.length) {
       admin = new AdminServer({
-        listeners: settings.adminListen, token: settings.adminToken, logger,
+        listeners: settings.adminListen,
+        token: settings.adminToken,
+        logger,
         state: {
-          manager, runtime, nodeId: nodeId(settings.prefix), startedAt: Date.now(),
+          manager,
+          runtime,
+          nodeId: nodeId(settings.prefix),
+          startedAt: Date.now(),
           connections: () => stream.counters(),
           sessionsByRoute: () => stream.sessionsByRoute(),
           recentSessions: () => ({ capacity: recent.capacity, seen: recent.seen, data: recent.list() }),
           settings: shownSettings(settings),
           dashboard: {
             reloads: core.reloads,
-            listeners: () => listenerRows(settings.streamListen, [...stream.addresses(), ...udp.addresses().map((a) => ({ ...a, udp: true }))]),
+            listeners: () =>
+              listenerRows(settings.streamListen, [
+                ...stream.addresses(),
+                ...udp.addresses().map((a) => ({ ...a, udp: true })),
+              ]),
             totals: () => metricTotals(runtime.metrics, stream.counters().accepted + udp.stats().sessionsTotal),
           },
         },
@@ -74,7 +97,10 @@ export async function startInstance(settings: Settings, opts: {
     }
     if (settings.watch) {
       watcher = new ConfigWatcher({
-        file, logger, debounceMs: settings.reloadDebounce, maxBytes: settings.configMaxBytes,
+        file,
+        logger,
+        debounceMs: settings.reloadDebounce,
+        maxBytes: settings.configMaxBytes,
         // the load thread reads the settled file itself: no copy of a large file crosses the event loop
         onContent: () => void manager.reloadFile('file'),
       });
@@ -109,11 +135,21 @@ export async function startInstance(settings: Settings, opts: {
   };
 
   if (opts.signals !== false) {
-    handleSignals(settings.prefix, logger, { stop, reload: () => void manager.reloadFile('signal'), reopen: () => accessLog?.reopen() });
+    handleSignals(settings.prefix, logger, {
+      stop,
+      reload: () => void manager.reloadFile('signal'),
+      reopen: () => accessLog?.reopen(),
+    });
   }
-  logger.info({
-    stream_listen: [...stream.addresses(), ...udp.addresses().map((a) => ({ ...a, udp: true }))],
-    admin_listen: admin?.addresses() ?? 'off', prefix: settings.prefix, hash: live.hash, pid: process.pid,
-  }, 'kong-ts started');
+  logger.info(
+    {
+      stream_listen: [...stream.addresses(), ...udp.addresses().map((a) => ({ ...a, udp: true }))],
+      admin_listen: admin?.addresses() ?? 'off',
+      prefix: settings.prefix,
+      hash: live.hash,
+      pid: process.pid,
+    },
+    'kong-ts started',
+  );
   return { manager, runtime, stream, udp, admin, logger, stop };
 }

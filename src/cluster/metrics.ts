@@ -14,14 +14,19 @@ const PRIMARY_ONLY = /^kong_config_/;
  */
 const ANY_WORKER = new Set(['kong_upstream_target_health']);
 
-interface MetricJson { name: string; aggregator?: string }
+interface MetricJson {
+  name: string;
+  aggregator?: string;
+}
 
 /** The Prometheus text of the whole cluster. */
 export async function clusterMetricsText(primary: Metrics, workers: object[][]): Promise<string> {
   const own = (await primary.registry.getMetricsAsJSON()).filter((m) => PRIMARY_ONLY.test(m.name));
-  const sets: object[][] = workers.map((ms) => (ms as MetricJson[])
-    .filter((m) => !PRIMARY_ONLY.test(m.name))
-    .map((m) => (ANY_WORKER.has(m.name) ? { ...m, aggregator: 'max' } : m)));
+  const sets: object[][] = workers.map((ms) =>
+    (ms as MetricJson[])
+      .filter((m) => !PRIMARY_ONLY.test(m.name))
+      .map((m) => (ANY_WORKER.has(m.name) ? { ...m, aggregator: 'max' } : m)),
+  );
   sets.push(own);
   return AggregatorRegistry.aggregate(sets).metrics();
 }

@@ -55,25 +55,44 @@ function sumByRoute(reports: Iterable<WorkerReport>): Record<string, number> {
  * Starts kong-ts as a primary with `settings.workerProcesses` workers. Resolves once every worker serves; rejects,
  * leaving no worker and no pid file behind, when the file is invalid or a worker cannot start (a port taken).
  */
-export async function startCluster(settings: Settings, opts: { strict?: boolean; logger?: Logger; signals?: boolean } = {}): Promise<ClusterInstance> {
+export async function startCluster(
+  settings: Settings,
+  opts: { strict?: boolean; logger?: Logger; signals?: boolean } = {},
+): Promise<ClusterInstance> {
   const logger = opts.logger ?? createLogger({ level: settings.logLevel, file: settings.errorLog });
   const file = settings.declarativeConfig;
-  if (!file) throw new KongTsError('KTS_SETTINGS_INVALID', ['declarative_config'], { detail: "no declarative file: run 'kong-ts start -c kong.yml', or set declarative_config in kong.conf" });
+  if (!file)
+    throw new KongTsError('KTS_SETTINGS_INVALID', ['declarative_config'], {
+      detail: "no declarative file: run 'kong-ts start -c kong.yml', or set declarative_config in kong.conf",
+    });
   // the workers export the process and session series; the primary only the configuration ones. The file is
   // compiled here too, so that a plugin config or a certificate that fails to compile is refused before any worker sees it
   // the load thread writes each good config, normalized, into the prefix: the workers build from it unchecked
   const checkedDir = join(settings.prefix, 'checked');
   mkdirSync(checkedDir, { recursive: true });
-  const core = await openCore(settings, file, { logger, strict: opts.strict, defaultCert: readDefaultCert(settings), metrics: new Metrics(), checkedDir });
+  const core = await openCore(settings, file, {
+    logger,
+    strict: opts.strict,
+    defaultCert: readDefaultCert(settings),
+    metrics: new Metrics(),
+    checkedDir,
+  });
   const { runtime, manager } = core;
   await loadFirst(core, file);
   warnTlsDetect(settings, core, logger);
-  if (settings.streamListen.length === 0) logger.warn("stream_listen is 'off': no stream traffic will be served (set KONG_STREAM_LISTEN or stream_listen)");
+  if (settings.streamListen.length === 0)
+    logger.warn("stream_listen is 'off': no stream traffic will be served (set KONG_STREAM_LISTEN or stream_listen)");
   claimPrefix(settings.prefix);
 
   // what started the load being swapped in; a swap none of ours started came from POST /config
   let trigger: ReloadTrigger = 'start';
-  const push = (snap: Snapshot, t: ReloadTrigger): ConfigPush => ({ checked: manager.checkedPath!, file: snap.file, generation: snap.generation, hash: snap.hash, trigger: t });
+  const push = (snap: Snapshot, t: ReloadTrigger): ConfigPush => ({
+    checked: manager.checkedPath!,
+    file: snap.file,
+    generation: snap.generation,
+    hash: snap.hash,
+    trigger: t,
+  });
   // the checked files of the last few configs stay (a worker may still be on its way to one); older ones go
   const kept: string[] = [manager.checkedPath!];
   const keep = (path: string | undefined) => {
@@ -82,10 +101,16 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
     while (kept.length > 4) rmSync(kept.shift()!, { force: true });
   };
   const supervisor = new Supervisor({
-    count: settings.workerProcesses, settings, strict: opts.strict ?? false, defaultCert: runtime.defaultCert, logger,
+    count: settings.workerProcesses,
+    settings,
+    strict: opts.strict ?? false,
+    defaultCert: runtime.defaultCert,
+    logger,
     current: () => push(manager.current!, 'start'),
     // what the reload policy did in each worker, summed into the dashboard's reload history
-    onSwapped: (generation, sessions) => { if (sessions) core.reloads.notePolicy(generation, sessions); },
+    onSwapped: (generation, sessions) => {
+      if (sessions) core.reloads.notePolicy(generation, sessions);
+    },
   });
   manager.onSwap((snap, previous) => {
     runtime.registry.retain(snap.balancers.values());
@@ -106,9 +131,14 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
     started = await supervisor.start();
     if (settings.adminListen.length) {
       admin = new AdminServer({
-        listeners: settings.adminListen, token: settings.adminToken, logger,
+        listeners: settings.adminListen,
+        token: settings.adminToken,
+        logger,
         state: {
-          manager, runtime, nodeId: nodeId(settings.prefix), startedAt: Date.now(),
+          manager,
+          runtime,
+          nodeId: nodeId(settings.prefix),
+          startedAt: Date.now(),
           connections: async () => sumConnections((await supervisor.reports(false)).values()),
           sessionsByRoute: async () => sumByRoute((await supervisor.reports(false)).values()),
           settings: shownSettings(settings),
@@ -123,7 +153,11 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
               }
               return { workers, connections: c };
             },
-            metricsText: async () => clusterMetricsText(runtime.metrics, [...(await supervisor.reports(true)).values()].map((r) => r.metrics ?? [])),
+            metricsText: async () =>
+              clusterMetricsText(
+                runtime.metrics,
+                [...(await supervisor.reports(true)).values()].map((r) => r.metrics ?? []),
+              ),
             pids: () => supervisor.pids(),
           },
           dashboard: {
@@ -134,14 +168,21 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
               for (const r of (await supervisor.reports(false)).values()) if (r.totals) addTotals(t, r.totals);
               return t;
             },
-            targets: async () => combineTargets([...(await supervisor.reports(false, true)).values()].map((r) => r.targets)),
+            targets: async () =>
+              combineTargets([...(await supervisor.reports(false, true)).values()].map((r) => r.targets)),
           },
         },
       });
       await admin.listen();
     }
     if (settings.watch) {
-      watcher = new ConfigWatcher({ file, logger, debounceMs: settings.reloadDebounce, maxBytes: settings.configMaxBytes, onContent: () => reload('file') });
+      watcher = new ConfigWatcher({
+        file,
+        logger,
+        debounceMs: settings.reloadDebounce,
+        maxBytes: settings.configMaxBytes,
+        onContent: () => reload('file'),
+      });
       await watcher.start();
     }
   } catch (err) {
@@ -169,11 +210,22 @@ export async function startCluster(settings: Settings, opts: { strict?: boolean;
   };
 
   if (opts.signals !== false) {
-    handleSignals(settings.prefix, logger, { stop, reload: () => reload('signal'), reopen: () => supervisor.reopenLogs() });
+    handleSignals(settings.prefix, logger, {
+      stop,
+      reload: () => reload('signal'),
+      reopen: () => supervisor.reopenLogs(),
+    });
   }
-  logger.info({
-    stream_listen: started.addresses, admin_listen: admin?.addresses() ?? 'off', prefix: settings.prefix,
-    hash: manager.current!.hash, pid: process.pid, workers: supervisor.pids(),
-  }, 'kong-ts started');
+  logger.info(
+    {
+      stream_listen: started.addresses,
+      admin_listen: admin?.addresses() ?? 'off',
+      prefix: settings.prefix,
+      hash: manager.current!.hash,
+      pid: process.pid,
+      workers: supervisor.pids(),
+    },
+    'kong-ts started',
+  );
   return { manager, runtime, supervisor, admin, logger, stop };
 }

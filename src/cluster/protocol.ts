@@ -25,7 +25,11 @@ export interface ConfigPush {
   trigger: ReloadTrigger;
 }
 
-export interface Connections { accepted: number; active: number; handled: number }
+export interface Connections {
+  accepted: number;
+  active: number;
+  handled: number;
+}
 
 /** What a worker reports about itself on request (`/status`, `/sessions`, `/metrics` on the primary). */
 export interface WorkerReport {

@@ -70,7 +70,8 @@ export class Supervisor {
   #stopping = false;
   /** every first worker has started (a start failure after that is a replacement's) */
   #running = false;
-  #startup: { resolve: (a: FromWorker & { kts: 'started' }) => void; reject: (e: Error) => void; left: number } | undefined;
+  #startup:
+    { resolve: (a: FromWorker & { kts: 'started' }) => void; reject: (e: Error) => void; left: number } | undefined;
   #firstStarted: (FromWorker & { kts: 'started' }) | undefined;
 
   constructor(opts: SupervisorOptions) {
@@ -90,7 +91,15 @@ export class Supervisor {
     return new Promise((resolve, reject) => {
       this.#startup = { resolve, reject, left: this.#opts.count };
       for (let id = 1; id <= this.#opts.count; id++) {
-        const slot: Slot = { id, state: 'starting', generation: 0, hash: '', restarts: 0, startedAt: 0, initSent: false };
+        const slot: Slot = {
+          id,
+          state: 'starting',
+          generation: 0,
+          hash: '',
+          restarts: 0,
+          startedAt: 0,
+          initSent: false,
+        };
         this.#slots.push(slot);
         this.#fork(slot);
       }
@@ -123,8 +132,14 @@ export class Supervisor {
     switch (m.kts) {
       case 'ready':
         // the current config at the moment of sending: a reload racing with this start is pushed after it
-        this.#send(worker, { kts: 'init', settings: this.#opts.settings, strict: this.#opts.strict, defaultCert: this.#opts.defaultCert,
-          config: this.#opts.current(), udp: slot.id === 1 });
+        this.#send(worker, {
+          kts: 'init',
+          settings: this.#opts.settings,
+          strict: this.#opts.strict,
+          defaultCert: this.#opts.defaultCert,
+          config: this.#opts.current(),
+          udp: slot.id === 1,
+        });
         slot.initSent = true;
         break;
       case 'started':
@@ -137,7 +152,10 @@ export class Supervisor {
           this.#startup = undefined;
           this.#running = true;
         } else if (this.#running) {
-          log.info({ worker: slot.id, worker_pid: worker.process.pid, generation: m.generation }, 'worker replaced and serving');
+          log.info(
+            { worker: slot.id, worker_pid: worker.process.pid, generation: m.generation },
+            'worker replaced and serving',
+          );
         }
         break;
       case 'start-failed':
@@ -146,7 +164,10 @@ export class Supervisor {
           this.#startup.reject(Object.assign(new Error(m.message), { user: m.user }));
           this.#startup = undefined;
         } else if (this.#running && !this.#stopping) {
-          log.error({ worker: slot.id, worker_pid: worker.process.pid, err: m.message }, 'a replacement worker failed to start');
+          log.error(
+            { worker: slot.id, worker_pid: worker.process.pid, err: m.message },
+            'a replacement worker failed to start',
+          );
         }
         break;
       case 'swapped':
@@ -158,8 +179,10 @@ export class Supervisor {
       case 'load-failed':
         // the primary loaded this text: a worker refusing it is a bug or a resource limit, so it is loud
         slot.lastError = m.message;
-        log.error({ worker: slot.id, worker_pid: worker.process.pid, generation: m.generation, err: m.message },
-          'a worker could not load the configuration the primary checked; it keeps its previous one');
+        log.error(
+          { worker: slot.id, worker_pid: worker.process.pid, generation: m.generation, err: m.message },
+          'a worker could not load the configuration the primary checked; it keeps its previous one',
+        );
         break;
       case 'report':
         this.#pending.get(`${m.id}:${slot.id}`)?.(m.report);
@@ -174,7 +197,11 @@ export class Supervisor {
     for (const [key, done] of this.#pending) if (key.endsWith(`:${slot.id}`)) done(undefined);
     if (this.#stopping) return;
     if (this.#startup) {
-      this.#startup.reject(new Error(`worker ${slot.id} exited during start (${signal ?? `code ${code}`})${slot.lastError ? `: ${slot.lastError}` : ''}`));
+      this.#startup.reject(
+        new Error(
+          `worker ${slot.id} exited during start (${signal ?? `code ${code}`})${slot.lastError ? `: ${slot.lastError}` : ''}`,
+        ),
+      );
       this.#startup = undefined;
       return;
     }
@@ -185,10 +212,14 @@ export class Supervisor {
     // the first deaths are replaced at once; a crash loop waits longer each time, up to 30 s
     const n = this.#crashes.length;
     const delay = n <= 2 ? 0 : Math.min(30_000, 500 * 2 ** (n - 3));
-    this.#opts.logger.error({ worker: slot.id, worker_pid: worker.process.pid, code, signal, restart_in_ms: delay, deaths_last_minute: n },
-      `worker ${slot.id} died (${signal ?? `exit code ${code}`}); starting a new one${delay ? ` in ${delay} ms` : ''}`);
+    this.#opts.logger.error(
+      { worker: slot.id, worker_pid: worker.process.pid, code, signal, restart_in_ms: delay, deaths_last_minute: n },
+      `worker ${slot.id} died (${signal ?? `exit code ${code}`}); starting a new one${delay ? ` in ${delay} ms` : ''}`,
+    );
     slot.restarts++;
-    const t = setTimeout(() => { if (!this.#stopping) this.#fork(slot); }, delay);
+    const t = setTimeout(() => {
+      if (!this.#stopping) this.#fork(slot);
+    }, delay);
     t.unref();
   }
 
@@ -211,15 +242,26 @@ export class Supervisor {
   async reports(metrics: boolean, targets = false): Promise<Map<number, WorkerReport>> {
     const id = ++this.#requestId;
     const up = this.#slots.filter((s) => s.state === 'up' && s.worker?.isConnected());
-    const replies = await Promise.all(up.map((s) => new Promise<WorkerReport | undefined>((resolve) => {
-      const key = `${id}:${s.id}`;
-      const timer = setTimeout(() => done(undefined), REPORT_TIMEOUT_MS);
-      const done = (r: WorkerReport | undefined) => { clearTimeout(timer); this.#pending.delete(key); resolve(r); };
-      this.#pending.set(key, done);
-      this.#send(s.worker, { kts: 'report', id, metrics, ...(targets ? { targets } : {}) });
-    })));
+    const replies = await Promise.all(
+      up.map(
+        (s) =>
+          new Promise<WorkerReport | undefined>((resolve) => {
+            const key = `${id}:${s.id}`;
+            const timer = setTimeout(() => done(undefined), REPORT_TIMEOUT_MS);
+            const done = (r: WorkerReport | undefined) => {
+              clearTimeout(timer);
+              this.#pending.delete(key);
+              resolve(r);
+            };
+            this.#pending.set(key, done);
+            this.#send(s.worker, { kts: 'report', id, metrics, ...(targets ? { targets } : {}) });
+          }),
+      ),
+    );
     const out = new Map<number, WorkerReport>();
-    up.forEach((s, i) => { if (replies[i]) out.set(s.id, replies[i]); });
+    up.forEach((s, i) => {
+      if (replies[i]) out.set(s.id, replies[i]);
+    });
     return out;
   }
 
@@ -229,13 +271,21 @@ export class Supervisor {
     return this.#slots.map((s) => {
       const r = reports.get(s.id);
       const st: WorkerStatus = {
-        id: s.id, pid: s.state === 'gone' ? null : s.worker?.process.pid ?? null, state: s.state,
-        configuration_generation: s.generation, configuration_hash: s.hash, last_config_error: s.lastError ?? null, restarts: s.restarts,
+        id: s.id,
+        pid: s.state === 'gone' ? null : (s.worker?.process.pid ?? null),
+        state: s.state,
+        configuration_generation: s.generation,
+        configuration_hash: s.hash,
+        last_config_error: s.lastError ?? null,
+        restarts: s.restarts,
       };
       if (r) {
         Object.assign(st, {
-          connections_active: r.connections.active, connections_accepted: r.connections.accepted,
-          connections_handled: r.connections.handled, udp_sessions: r.udpSessions, rss: `${(r.rssBytes / 1048576).toFixed(2)} MiB`,
+          connections_active: r.connections.active,
+          connections_accepted: r.connections.accepted,
+          connections_handled: r.connections.handled,
+          udp_sessions: r.udpSessions,
+          rss: `${(r.rssBytes / 1048576).toFixed(2)} MiB`,
         });
       }
       return st;
@@ -250,14 +300,22 @@ export class Supervisor {
     this.#stopping = true;
     this.#startup = undefined;
     const alive = this.#slots.map((s) => s.worker).filter((w): w is Worker => !!w && !w.isDead());
-    await Promise.all(alive.map((w) => new Promise<void>((resolve) => {
-      const kill = setTimeout(() => {
-        this.#opts.logger.warn({ worker_pid: w.process.pid }, 'a worker did not stop in time; killing it');
-        w.process.kill('SIGKILL');
-      }, graceMs + 5000);
-      w.once('exit', () => { clearTimeout(kill); resolve(); });
-      if (w.isConnected()) this.#send(w, { kts: 'stop', graceMs });
-      else w.process.kill('SIGTERM');
-    })));
+    await Promise.all(
+      alive.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            const kill = setTimeout(() => {
+              this.#opts.logger.warn({ worker_pid: w.process.pid }, 'a worker did not stop in time; killing it');
+              w.process.kill('SIGKILL');
+            }, graceMs + 5000);
+            w.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            if (w.isConnected()) this.#send(w, { kts: 'stop', graceMs });
+            else w.process.kill('SIGTERM');
+          }),
+      ),
+    );
   }
 }

@@ -50,11 +50,21 @@ class WorkerProcess {
 
   onMessage(m: ToWorker): void {
     switch (m.kts) {
-      case 'init': this.#queue = this.#queue.then(() => this.#init(m)); break;
-      case 'config': this.#queue = this.#queue.then(() => this.#apply(m.config)); break;
-      case 'report': void this.#report(m.id, m.metrics, m.targets ?? false); break;
-      case 'stop': void this.stop(m.graceMs); break;
-      case 'reopen': this.#serving?.accessLog?.reopen(); break;
+      case 'init':
+        this.#queue = this.#queue.then(() => this.#init(m));
+        break;
+      case 'config':
+        this.#queue = this.#queue.then(() => this.#apply(m.config));
+        break;
+      case 'report':
+        void this.#report(m.id, m.metrics, m.targets ?? false);
+        break;
+      case 'stop':
+        void this.stop(m.graceMs);
+        break;
+      case 'reopen':
+        this.#serving?.accessLog?.reopen();
+        break;
     }
   }
 
@@ -63,7 +73,9 @@ class WorkerProcess {
     const logger = createLogger({ level: s.logLevel, file: s.errorLog }).child({ worker: this.#id });
     try {
       const core = await openCore(s, m.config.file, {
-        logger, strict: m.strict, defaultCert: m.defaultCert,
+        logger,
+        strict: m.strict,
+        defaultCert: m.defaultCert,
         compileInput: (input) => ({ ...input, generation: this.#next }),
       });
       const { runtime, manager } = core;
@@ -77,7 +89,9 @@ class WorkerProcess {
       if (this.#stopping) return;
       logger.info({ generation: live.generation, hash: live.hash }, 'worker started');
       send({
-        kts: 'started', generation: live.generation, hash: live.hash,
+        kts: 'started',
+        generation: live.generation,
+        hash: live.hash,
         addresses: [...stream.addresses(), ...udp.addresses().map((a) => ({ ...a, udp: true }))],
       });
     } catch (err) {
@@ -96,9 +110,18 @@ class WorkerProcess {
     const r = await manager.reloadChecked(push.checked, push.file, trigger);
     if (r.status === 'loaded') {
       const sessions = this.#serving!.reloads.policyOf(r.snapshot.generation);
-      send({ kts: 'swapped', generation: r.snapshot.generation, hash: r.snapshot.hash, ...(sessions ? { sessions } : {}) });
-    }
-    else send({ kts: 'load-failed', generation: push.generation, message: r.status === 'invalid' ? r.problems.map((p) => p.message).join('; ') : r.status });
+      send({
+        kts: 'swapped',
+        generation: r.snapshot.generation,
+        hash: r.snapshot.hash,
+        ...(sessions ? { sessions } : {}),
+      });
+    } else
+      send({
+        kts: 'load-failed',
+        generation: push.generation,
+        message: r.status === 'invalid' ? r.problems.map((p) => p.message).join('; ') : r.status,
+      });
   }
 
   async #report(id: number, withMetrics: boolean, withTargets: boolean): Promise<void> {
@@ -113,7 +136,11 @@ class WorkerProcess {
       sessionsByRoute: sv?.stream.sessionsByRoute() ?? {},
       rssBytes: process.memoryUsage.rss(),
     };
-    if (sv) report.totals = await metricTotals(sv.runtime.metrics, sv.stream.counters().accepted + sv.udp.stats().sessionsTotal);
+    if (sv)
+      report.totals = await metricTotals(
+        sv.runtime.metrics,
+        sv.stream.counters().accepted + sv.udp.stats().sessionsTotal,
+      );
     if (withTargets && live) {
       report.targets = {};
       for (const [id, b] of live.balancers) report.targets[id] = targetRows(b);

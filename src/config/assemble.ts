@@ -16,13 +16,37 @@ function freezeDeep(v: unknown): void {
   for (const x of Object.values(v as object)) freezeDeep(x);
 }
 
-export async function assemble(formatVersion: string, chunks: ChunkReader, slicer: Slicer): Promise<{ config: DeclarativeConfig; fingerprints: Fingerprints }> {
+export async function assemble(
+  formatVersion: string,
+  chunks: ChunkReader,
+  slicer: Slicer,
+): Promise<{ config: DeclarativeConfig; fingerprints: Fingerprints }> {
   const config: DeclarativeConfig = {
-    format_version: formatVersion, services: [], routes: [], certificates: [], snis: [], ca_certificates: [], upstreams: [],
-    targets: [], plugins: [], consumers: [], origins: {},
+    format_version: formatVersion,
+    services: [],
+    routes: [],
+    certificates: [],
+    snis: [],
+    ca_certificates: [],
+    upstreams: [],
+    targets: [],
+    plugins: [],
+    consumers: [],
+    origins: {},
   };
   const fingerprints = {} as Fingerprints;
-  for (const t of ['services', 'routes', 'certificates', 'snis', 'ca_certificates', 'upstreams', 'targets', 'plugins', 'consumers'] as EntityType[]) fingerprints[t] = new Map();
+  for (const t of [
+    'services',
+    'routes',
+    'certificates',
+    'snis',
+    'ca_certificates',
+    'upstreams',
+    'targets',
+    'plugins',
+    'consumers',
+  ] as EntityType[])
+    fingerprints[t] = new Map();
   try {
     for (let c = chunks.next(); c; c = chunks.next()) {
       if ('origins' in c) {

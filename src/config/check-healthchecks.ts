@@ -27,20 +27,34 @@ export function checkHealthchecks(e: RawEntity, ctx: CheckContext): void {
     }
     if (isObject(active.headers)) {
       for (const name of Object.keys(active.headers)) {
-        if (!TOKEN.test(name)) ctx.problems.error([...at, 'headers', name], `bad header name '${name}', allowed characters are A-Z, a-z, 0-9, '_', and '-'`, opts);
+        if (!TOKEN.test(name))
+          ctx.problems.error(
+            [...at, 'headers', name],
+            `bad header name '${name}', allowed characters are A-Z, a-z, 0-9, '_', and '-'`,
+            opts,
+          );
       }
     }
     const path = active.http_path;
     if (typeof path === 'string' && /%(?![0-9a-fA-F]{2})/.test(path)) {
       ctx.problems.error([...at, 'http_path'], `invalid path: '${path}' (invalid percent-encoding found)`, opts);
     } else if (typeof path === 'string' && !/^[\w.\-~/%:@!$&'()*+,;=]*$/.test(path)) {
-      ctx.problems.error([...at, 'http_path'], `invalid path: '${path}' (characters outside of the reserved list of RFC 3986 found)`, opts);
+      ctx.problems.error(
+        [...at, 'http_path'],
+        `invalid path: '${path}' (characters outside of the reserved list of RFC 3986 found)`,
+        opts,
+      );
     }
   }
   const tags = Array.isArray(e.raw.tags) ? e.raw.tags.filter((t): t is string => typeof t === 'string') : [];
-  const tcpCheck = tagValue(tags, 'healthcheck.send') !== undefined || tagValue(tags, 'healthcheck.expect') !== undefined;
+  const tcpCheck =
+    tagValue(tags, 'healthcheck.send') !== undefined || tagValue(tags, 'healthcheck.expect') !== undefined;
   const type = active?.type ?? 'http';
   if (tcpCheck && type !== 'tcp') {
-    ctx.problems.error([...e.path, 'tags'], `tags kong-ts.healthcheck.send/expect need healthchecks.active.type 'tcp' (it is '${String(type)}')`, { entity: entityRef(e), field: 'tags' });
+    ctx.problems.error(
+      [...e.path, 'tags'],
+      `tags kong-ts.healthcheck.send/expect need healthchecks.active.type 'tcp' (it is '${String(type)}')`,
+      { entity: entityRef(e), field: 'tags' },
+    );
   }
 }

@@ -6,8 +6,16 @@ import { hostProblem, isKongHostname, wildcardHostProblem } from './kong-values.
 import { isStreamProtocol } from '../net/protocols.js';
 
 const GROUPS: Record<string, string> = {
-  http: 'http', https: 'http', tcp: 'stream', tls: 'stream', udp: 'stream', tls_passthrough: 'passthrough',
-  grpc: 'grpc', grpcs: 'grpc', ws: 'ws', wss: 'ws',
+  http: 'http',
+  https: 'http',
+  tcp: 'stream',
+  tls: 'stream',
+  udp: 'stream',
+  tls_passthrough: 'passthrough',
+  grpc: 'grpc',
+  grpcs: 'grpc',
+  ws: 'ws',
+  wss: 'ws',
 };
 /** Kong's mutually_exclusive_subsets of route protocols (entities/routes.lua), in Kong's order. */
 const SUBSETS = [['http', 'https'], ['tcp', 'tls', 'udp'], ['tls_passthrough'], ['grpc', 'grpcs'], ['ws', 'wss']];
@@ -18,8 +26,10 @@ function exclusive(protocols: string[]): string {
 const CONDITIONAL = "failed conditional validation given value of field 'protocol'";
 /** Kong's L7 requirement per protocol (entities/routes.lua). */
 const L7_FIELDS: Record<string, string[]> = {
-  http: ['methods', 'hosts', 'headers', 'paths'], https: ['methods', 'hosts', 'headers', 'paths', 'snis'],
-  grpc: ['hosts', 'headers', 'paths'], grpcs: ['hosts', 'headers', 'paths', 'snis'],
+  http: ['methods', 'hosts', 'headers', 'paths'],
+  https: ['methods', 'hosts', 'headers', 'paths', 'snis'],
+  grpc: ['hosts', 'headers', 'paths'],
+  grpcs: ['hosts', 'headers', 'paths', 'snis'],
 };
 const STREAM_LIST = "'tcp', 'tls', 'tls_passthrough' or 'udp'";
 const HTTP_ONLY_FIELDS = ['hosts', 'paths', 'methods', 'headers'];
@@ -37,7 +47,11 @@ export function checkService(e: RawEntity, ctx: CheckContext): void {
   if (typeof r.url === 'string') {
     const clash = ['host', 'port', 'protocol', 'path'].filter((k) => r[k] != null);
     if (clash.length) {
-      ctx.problems.error([...e.path, 'url'], `cannot set 'url' together with ${clash.map((k) => `'${k}'`).join(', ')}`, { ...opts, field: 'url' });
+      ctx.problems.error(
+        [...e.path, 'url'],
+        `cannot set 'url' together with ${clash.map((k) => `'${k}'`).join(', ')}`,
+        { ...opts, field: 'url' },
+      );
       return;
     }
     const u = parseUrl(r.url);
@@ -77,7 +91,11 @@ export function checkService(e: RawEntity, ctx: CheckContext): void {
 
 /** Kong's service path rules (typedefs.path) that apply to a declarative file. */
 export function servicePathProblem(path: string): string | undefined {
-  return !path.startsWith('/') ? 'should start with: /' : /\/\//.test(path) ? 'must not have empty segments' : undefined;
+  return !path.startsWith('/')
+    ? 'should start with: /'
+    : /\/\//.test(path)
+      ? 'must not have empty segments'
+      : undefined;
 }
 
 function parseUrl(url: string): { protocol: string; host: string; port: number; path: string | null } | string {
@@ -91,7 +109,7 @@ function parseUrl(url: string): { protocol: string; host: string; port: number; 
   if (!GROUPS[protocol] && protocol !== 'tls_passthrough') return `invalid url: unknown protocol '${protocol}'`;
   if (!u.hostname) return `invalid url: missing host in '${url}'`;
   const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-  const port = u.port ? Number(u.port) : DEFAULT_PORT[protocol] ?? 80;
+  const port = u.port ? Number(u.port) : (DEFAULT_PORT[protocol] ?? 80);
   const path = u.pathname && u.pathname !== '/' ? u.pathname : null;
   return { protocol, host, port, path };
 }
@@ -115,7 +133,8 @@ export function checkRoute(e: RawEntity, ctx: CheckContext): 'stream' | 'http' |
     ok = false;
     ctx.problems.error([...e.path, ...path], message, field === undefined ? opts : { ...opts, field });
   };
-  const has = (f: string): boolean => Array.isArray(r[f]) ? r[f].length > 0 : r[f] != null && (typeof r[f] !== 'object' || Object.keys(r[f]).length > 0);
+  const has = (f: string): boolean =>
+    Array.isArray(r[f]) ? r[f].length > 0 : r[f] != null && (typeof r[f] !== 'object' || Object.keys(r[f]).length > 0);
 
   if (has('snis')) {
     if (!protocols.some((p) => ['grpcs', 'https', 'tls', 'tls_passthrough'].includes(p))) {
@@ -129,16 +148,23 @@ export function checkRoute(e: RawEntity, ctx: CheckContext): 'stream' | 'http' |
   }
   for (const side of ['sources', 'destinations']) {
     if (!has(side)) continue;
-    if (!stream) err([side], `'${side}' can only be set when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or 'udp'`, side);
+    if (!stream)
+      err([side], `'${side}' can only be set when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or 'udp'`, side);
     (r[side] as Array<Record<string, unknown>>).forEach((ipp, i) => {
-      if (ipp.ip == null && ipp.port == null) err([side, i], "at least one of these fields must be non-empty: 'ip', 'port'", `${side}[${i}]`);
-      if (typeof ipp.ip === 'string' && !isIpOrCidr(ipp.ip)) err([side, i, 'ip'], `invalid ip or cidr range: '${ipp.ip}'`, `${side}[${i}].ip`);
+      if (ipp.ip == null && ipp.port == null)
+        err([side, i], "at least one of these fields must be non-empty: 'ip', 'port'", `${side}[${i}]`);
+      if (typeof ipp.ip === 'string' && !isIpOrCidr(ipp.ip))
+        err([side, i, 'ip'], `invalid ip or cidr range: '${ipp.ip}'`, `${side}[${i}].ip`);
     });
   }
   if (!stream) {
     // an HTTP route is checked as Kong checks it (then skipped by the caller when valid)
     const p = protocols.find((x) => L7_FIELDS[x]) ?? 'http';
-    const wanted = protocols.includes('https') ? L7_FIELDS.https! : protocols.includes('grpcs') ? L7_FIELDS.grpcs! : L7_FIELDS[p] ?? [];
+    const wanted = protocols.includes('https')
+      ? L7_FIELDS.https!
+      : protocols.includes('grpcs')
+        ? L7_FIELDS.grpcs!
+        : (L7_FIELDS[p] ?? []);
     if (wanted.length && !wanted.some(has) && !has('sources') && !has('destinations')) {
       const shown = protocols.includes('https') ? 'https' : protocols.includes('grpcs') ? 'grpcs' : p;
       err([], `must set one of ${wanted.map((f) => `'${f}'`).join(', ')} when 'protocols' is '${shown}'`);

@@ -15,24 +15,37 @@ export function checkCertificate(e: RawEntity, ctx: CheckContext): void {
   const main = pair(e, 'cert', 'key', 'certificate does not match key', ctx);
   const hasAlt = r.cert_alt != null;
   if (hasAlt !== (r.key_alt != null)) {
-    ctx.problems.error([...e.path, hasAlt ? 'key_alt' : 'cert_alt'], "all or none of these fields must be set: 'cert_alt', 'key_alt'", opts);
+    ctx.problems.error(
+      [...e.path, hasAlt ? 'key_alt' : 'cert_alt'],
+      "all or none of these fields must be set: 'cert_alt', 'key_alt'",
+      opts,
+    );
     return;
   }
   if (!hasAlt) return;
   const alt = pair(e, 'cert_alt', 'key_alt', 'alternative certificate does not match key', ctx);
   if (main && alt && keyType(main) === keyType(alt)) {
-    ctx.problems.error([...e.path, 'cert_alt'],
+    ctx.problems.error(
+      [...e.path, 'cert_alt'],
       'certificate and alternative certificate need to have different type (e.g. RSA and ECDSA), the provided certificates were both of the same type',
-      { ...opts, field: 'cert_alt' });
+      { ...opts, field: 'cert_alt' },
+    );
   }
 }
 
 /** Parses one cert/key pair and checks they match; returns the leaf certificate when it parsed. */
-function pair(e: RawEntity, certField: string, keyField: string, mismatch: string, ctx: CheckContext): X509Certificate | undefined {
+function pair(
+  e: RawEntity,
+  certField: string,
+  keyField: string,
+  mismatch: string,
+  ctx: CheckContext,
+): X509Certificate | undefined {
   const opts = { entity: entityRef(e) };
   const certs = ctx.pem.certs(String(e.raw[certField]));
   // a config read back from the admin API has its keys redacted: `config plan` may load it with the keys unchecked
-  if (ctx.opts.redactedKeys && String(e.raw[keyField]).trim() === '[redacted]') return typeof certs === 'string' ? undefined : certs[0];
+  if (ctx.opts.redactedKeys && String(e.raw[keyField]).trim() === '[redacted]')
+    return typeof certs === 'string' ? undefined : certs[0];
   const key = ctx.pem.key(String(e.raw[keyField]));
   if (typeof certs === 'string') ctx.problems.error([...e.path, certField], certs, { ...opts, field: certField });
   if (typeof key === 'string') ctx.problems.error([...e.path, keyField], key, { ...opts, field: keyField });
@@ -57,9 +70,15 @@ export function checkCaCertificate(e: RawEntity, ctx: CheckContext): void {
   const path = [...e.path, 'cert'];
   const certs = ctx.pem.certs(String(e.raw.cert));
   if (typeof certs === 'string') return ctx.problems.error(path, certs, opts);
-  if (certs.length !== 1) return ctx.problems.error(path, `invalid certificate: expected exactly one certificate, got ${certs.length}`, opts);
+  if (certs.length !== 1)
+    return ctx.problems.error(path, `invalid certificate: expected exactly one certificate, got ${certs.length}`, opts);
   const cert = certs[0]!;
-  if (!cert.ca) ctx.problems.error(path, 'certificate does not appear to be a CA because it is missing the "CA" basic constraint', opts);
+  if (!cert.ca)
+    ctx.problems.error(
+      path,
+      'certificate does not appear to be a CA because it is missing the "CA" basic constraint',
+      opts,
+    );
   expiry(e, 'cert', cert, ctx, true);
   e.derived.cert_digest = cert.fingerprint256.replace(/:/g, '').toLowerCase();
 }
@@ -74,9 +93,18 @@ function expiry(e: RawEntity, field: string, cert: X509Certificate, ctx: CheckCo
   const opts = { entity: entityRef(e), field };
   if (end <= ctx.now) {
     if (refuse) ctx.problems.error([...e.path, field], 'certificate expired, "Not After" time is in the past', opts);
-    else ctx.problems.warning([...e.path, field], `certificate expired (${cert.validTo}): served anyway, as Kong does`, opts);
+    else
+      ctx.problems.warning(
+        [...e.path, field],
+        `certificate expired (${cert.validTo}): served anyway, as Kong does`,
+        opts,
+      );
   } else if (end - ctx.now < EXPIRY_WARNING_DAYS * DAY) {
     const days = Math.floor((end - ctx.now) / DAY);
-    ctx.problems.warning([...e.path, field], `certificate expires in ${days} day${days === 1 ? '' : 's'} (${cert.validTo})`, opts);
+    ctx.problems.warning(
+      [...e.path, field],
+      `certificate expires in ${days} day${days === 1 ? '' : 's'} (${cert.validTo})`,
+      opts,
+    );
   }
 }

@@ -48,13 +48,19 @@ export function deriveTarget(e: RawEntity, ctx: CheckContext): void {
   const t = normalizeTarget(e.raw.target);
   if (t) e.derived.target = t;
   else if (!e.bad) {
-    ctx.problems.error([...e.path, 'target'], `Invalid target ('${e.raw.target}'); not a valid hostname or ip address`, { entity: entityRef(e), field: 'target' });
+    ctx.problems.error(
+      [...e.path, 'target'],
+      `Invalid target ('${e.raw.target}'); not a valid hostname or ip address`,
+      { entity: entityRef(e), field: 'target' },
+    );
   }
 }
 
 export function checkConsumer(e: RawEntity, ctx: CheckContext): void {
   if (e.raw.username == null && e.raw.custom_id == null) {
-    ctx.problems.error(e.path, "at least one of these fields must be non-empty: 'custom_id', 'username'", { entity: entityRef(e) });
+    ctx.problems.error(e.path, "at least one of these fields must be non-empty: 'custom_id', 'username'", {
+      entity: entityRef(e),
+    });
   }
 }
 
@@ -67,7 +73,11 @@ export function checkPlugin(e: RawEntity, ctx: CheckContext): void {
   const opts = { entity: entityRef(e) };
   const schema = Object.hasOwn(schemas, e.raw.name) ? schemas[e.raw.name] : undefined;
   if (!schema) {
-    ctx.problems.error([...e.path, 'name'], `plugin '${e.raw.name}' not enabled; add it to the 'plugins' configuration property`, { ...opts, field: 'name' });
+    ctx.problems.error(
+      [...e.path, 'name'],
+      `plugin '${e.raw.name}' not enabled; add it to the 'plugins' configuration property`,
+      { ...opts, field: 'name' },
+    );
     return;
   }
   validatePluginConfig(schema, config, [...e.path, 'config'], ctx.problems, { ...opts, field: 'config' });

@@ -11,7 +11,12 @@ import { checkServiceTags } from './check-service-tags.js';
 import { checkConsumer, checkPlugin, checkUpstream, deriveTarget } from './check-upstream.js';
 
 /** The field by which an entity may be referenced besides its id. */
-const NAME_FIELD: Partial<Record<EntityType, string>> = { services: 'name', routes: 'name', upstreams: 'name', consumers: 'username' };
+const NAME_FIELD: Partial<Record<EntityType, string>> = {
+  services: 'name',
+  routes: 'name',
+  upstreams: 'name',
+  consumers: 'username',
+};
 const STREAM_ONLY = 'kong-ts serves stream traffic only (tcp, tls, tls_passthrough, udp)';
 const DEFAULT_PLUGIN_PROTOCOLS = ['grpc', 'grpcs', 'http', 'https'];
 
@@ -25,7 +30,8 @@ export function checkEntities(ents: Entities, ctx: CheckContext): void {
     // Kong reports every error of an entity: a missing host beside the schema's errors
     else {
       const opts = { entity: entityRef(e) };
-      if (e.raw.url === undefined && e.raw.host === undefined) ctx.problems.error([...e.path, 'host'], 'required field missing', { ...opts, field: 'host' });
+      if (e.raw.url === undefined && e.raw.host === undefined)
+        ctx.problems.error([...e.path, 'host'], 'required field missing', { ...opts, field: 'host' });
       const pathBad = typeof e.raw.path === 'string' ? servicePathProblem(e.raw.path) : undefined;
       if (pathBad) ctx.problems.error([...e.path, 'path'], pathBad, { ...opts, field: 'path' });
     }
@@ -45,7 +51,8 @@ export function checkEntities(ents: Entities, ctx: CheckContext): void {
   for (const type of ['services', 'routes', 'upstreams'] as const) {
     for (const e of ents[type]) {
       if (e.bad || !Array.isArray(e.raw.tags)) continue;
-      for (const p of tagProblems(type, e.raw.tags)) ctx.problems.error([...e.path, 'tags', p.index], p.message, { entity: entityRef(e), field: 'tags' });
+      for (const p of tagProblems(type, e.raw.tags))
+        ctx.problems.error([...e.path, 'tags', p.index], p.message, { entity: entityRef(e), field: 'tags' });
     }
   }
   for (const e of ents.snis) {
@@ -91,16 +98,27 @@ function assignIdsAndReferences(ents: Entities, ctx: CheckContext): void {
     const id = resolveOne(e, field, target, index[target], ctx);
     if (id !== undefined) e.refs[field] = id;
   };
-  for (const type of ['services', 'certificates', 'ca_certificates', 'upstreams', 'consumers'] as const) ents[type].forEach(give);
-  for (const e of ents.routes) { resolve(e, 'service', 'services'); give(e); }
+  for (const type of ['services', 'certificates', 'ca_certificates', 'upstreams', 'consumers'] as const)
+    ents[type].forEach(give);
+  for (const e of ents.routes) {
+    resolve(e, 'service', 'services');
+    give(e);
+  }
   for (const type of ['services', 'routes'] as const) {
     for (const e of ents[type]) {
       if (e.bad || !Array.isArray(e.raw.tags)) continue;
-      for (const p of tagProblems(type, e.raw.tags)) ctx.problems.error([...e.path, 'tags', p.index], p.message, { entity: entityRef(e), field: 'tags' });
+      for (const p of tagProblems(type, e.raw.tags))
+        ctx.problems.error([...e.path, 'tags', p.index], p.message, { entity: entityRef(e), field: 'tags' });
     }
   }
-  for (const e of ents.snis) { resolve(e, 'certificate', 'certificates'); give(e); }
-  for (const e of ents.targets) { resolve(e, 'upstream', 'upstreams'); give(e); }
+  for (const e of ents.snis) {
+    resolve(e, 'certificate', 'certificates');
+    give(e);
+  }
+  for (const e of ents.targets) {
+    resolve(e, 'upstream', 'upstreams');
+    give(e);
+  }
   for (const e of ents.plugins) {
     resolve(e, 'route', 'routes');
     resolve(e, 'service', 'services');
@@ -117,8 +135,11 @@ function assignIdsAndReferences(ents: Entities, ctx: CheckContext): void {
       const found = index.ca_certificates?.find(ref, false);
       if (found?.id) ids.push(found.id);
       else {
-        ctx.problems.error([...e.path, 'ca_certificates', i], `invalid reference 'ca_certificates: ${ref}' (no such entry in 'ca_certificates')`,
-          { entity: entityRef(e), field: `ca_certificates[${i}]` });
+        ctx.problems.error(
+          [...e.path, 'ca_certificates', i],
+          `invalid reference 'ca_certificates: ${ref}' (no such entry in 'ca_certificates')`,
+          { entity: entityRef(e), field: `ca_certificates[${i}]` },
+        );
       }
     });
     e.derived.ca_certificates = ids;
@@ -126,7 +147,13 @@ function assignIdsAndReferences(ents: Entities, ctx: CheckContext): void {
 }
 
 /** The id a reference field points at: the nesting parent, a name or an id, or `{id}` / `{name}`. */
-function resolveOne(e: RawEntity, field: string, target: EntityType, index: Index | undefined, ctx: CheckContext): string | null | undefined {
+function resolveOne(
+  e: RawEntity,
+  field: string,
+  target: EntityType,
+  index: Index | undefined,
+  ctx: CheckContext,
+): string | null | undefined {
   if (e.parent?.type === target) return e.parent.id ?? null;
   const v = e.raw[field];
   if (v == null) return null;
@@ -137,12 +164,20 @@ function resolveOne(e: RawEntity, field: string, target: EntityType, index: Inde
   if (ref === undefined) return undefined;
   const found = index?.find(ref, byName);
   if (found) return found.id ?? null;
-  ctx.problems.error([...e.path, field], `invalid reference '${field}: ${ref}' (no such entry in '${target}')`, { entity: entityRef(e), field });
+  ctx.problems.error([...e.path, field], `invalid reference '${field}: ${ref}' (no such entry in '${target}')`, {
+    entity: entityRef(e),
+    field,
+  });
   return undefined;
 }
 
 function checkUniqueness(ents: Entities, ctx: CheckContext): void {
-  const unique = (list: RawEntity[], field: string, keyOf: (e: RawEntity) => unknown, message: (e: RawEntity) => string): void => {
+  const unique = (
+    list: RawEntity[],
+    field: string,
+    keyOf: (e: RawEntity) => unknown,
+    message: (e: RawEntity) => string,
+  ): void => {
     const seen = new Set<unknown>();
     for (const e of list) {
       const key = keyOf(e);
@@ -154,20 +189,52 @@ function checkUniqueness(ents: Entities, ctx: CheckContext): void {
   const violation = (type: string, field: string, value: unknown, more = ''): string =>
     `uniqueness violation: '${type}' entity with ${field} set to '${String(value)}' already declared${more}`;
   for (const type of Object.keys(ents) as EntityType[]) {
-    unique(ents[type], 'id', (e) => (typeof e.raw.id === 'string' ? e.raw.id : undefined), (e) => violation(type, 'id', e.raw.id));
+    unique(
+      ents[type],
+      'id',
+      (e) => (typeof e.raw.id === 'string' ? e.raw.id : undefined),
+      (e) => violation(type, 'id', e.raw.id),
+    );
   }
-  for (const [type, field] of [['services', 'name'], ['routes', 'name'], ['upstreams', 'name'], ['snis', 'name'],
-    ['consumers', 'username'], ['consumers', 'custom_id'], ['plugins', 'instance_name']] as const) {
-    unique(ents[type], field, (e) => (typeof e.raw[field] === 'string' ? e.raw[field] : undefined), (e) => violation(type, field, e.raw[field]));
+  for (const [type, field] of [
+    ['services', 'name'],
+    ['routes', 'name'],
+    ['upstreams', 'name'],
+    ['snis', 'name'],
+    ['consumers', 'username'],
+    ['consumers', 'custom_id'],
+    ['plugins', 'instance_name'],
+  ] as const) {
+    unique(
+      ents[type],
+      field,
+      (e) => (typeof e.raw[field] === 'string' ? e.raw[field] : undefined),
+      (e) => violation(type, field, e.raw[field]),
+    );
   }
   for (const type of ['certificates', 'ca_certificates'] as const) {
-    unique(ents[type], 'cert', (e) => (typeof e.raw.id === 'string' ? undefined : e.id),
-      () => `uniqueness violation: '${type}' entity with the same cert already declared (give each an id)`);
+    unique(
+      ents[type],
+      'cert',
+      (e) => (typeof e.raw.id === 'string' ? undefined : e.id),
+      () => `uniqueness violation: '${type}' entity with the same cert already declared (give each an id)`,
+    );
   }
-  unique(ents.targets, 'target', (e) => (e.derived.target && e.refs.upstream ? `${e.refs.upstream} ${e.derived.target}` : undefined),
-    (e) => violation('targets', 'target', e.derived.target, ' for this upstream'));
-  unique(ents.plugins, 'name', (e) => (typeof e.raw.name === 'string' ? [e.raw.name, e.refs.route, e.refs.service, e.refs.consumer].join(' ') : undefined),
-    (e) => violation('plugins', 'name', e.raw.name, ' for the same route, service and consumer'));
+  unique(
+    ents.targets,
+    'target',
+    (e) => (e.derived.target && e.refs.upstream ? `${e.refs.upstream} ${e.derived.target}` : undefined),
+    (e) => violation('targets', 'target', e.derived.target, ' for this upstream'),
+  );
+  unique(
+    ents.plugins,
+    'name',
+    (e) =>
+      typeof e.raw.name === 'string'
+        ? [e.raw.name, e.refs.route, e.refs.service, e.refs.consumer].join(' ')
+        : undefined,
+    (e) => violation('plugins', 'name', e.raw.name, ' for the same route, service and consumer'),
+  );
 }
 
 /** HTTP-only routes, services and plugins are left out with a warning (an error when strict). */
@@ -197,7 +264,11 @@ function skipHttpOnly(ents: Entities, httpRoutes: Set<RawEntity>, ctx: CheckCont
     }
     const protocols: unknown[] = Array.isArray(e.raw.protocols) ? e.raw.protocols : DEFAULT_PLUGIN_PROTOCOLS;
     if (e.bad || protocols.some(isStreamProtocol)) continue;
-    report(e, 'protocols', `plugin '${label(e)}' ignored: its protocols (${protocols.join(', ')}) hold no stream protocol; `
-      + "add 'protocols: [tcp, tls]' to run it on stream traffic");
+    report(
+      e,
+      'protocols',
+      `plugin '${label(e)}' ignored: its protocols (${protocols.join(', ')}) hold no stream protocol; ` +
+        "add 'protocols: [tcp, tls]' to run it on stream traffic",
+    );
   }
 }

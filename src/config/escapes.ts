@@ -20,11 +20,21 @@ export function decodeEscapes(text: string): Buffer | string {
     }
     const e = text[++i];
     switch (e) {
-      case 'r': out.push(13); break;
-      case 'n': out.push(10); break;
-      case 't': out.push(9); break;
-      case 's': out.push(32); break;
-      case '\\': out.push(92); break;
+      case 'r':
+        out.push(13);
+        break;
+      case 'n':
+        out.push(10);
+        break;
+      case 't':
+        out.push(9);
+        break;
+      case 's':
+        out.push(32);
+        break;
+      case '\\':
+        out.push(92);
+        break;
       case 'x': {
         const hex = text.slice(i + 1, i + 3);
         if (!/^[0-9a-fA-F]{2}$/.test(hex)) return `bad escape '\\x${hex}' at character ${i}: \\x takes two hex digits`;
@@ -32,8 +42,10 @@ export function decodeEscapes(text: string): Buffer | string {
         i += 2;
         break;
       }
-      case undefined: return 'ends with a lone backslash';
-      default: return `unknown escape '\\${e}' (known: \\r \\n \\t \\s \\\\ \\xHH)`;
+      case undefined:
+        return 'ends with a lone backslash';
+      default:
+        return `unknown escape '\\${e}' (known: \\r \\n \\t \\s \\\\ \\xHH)`;
     }
   }
   return Buffer.from(out);

@@ -4,7 +4,15 @@ import type { EntityRef } from './problems.js';
 
 /** The collection names under which entities appear, at the top or nested. */
 export const ENTITY_KEYS = [
-  'services', 'routes', 'certificates', 'snis', 'ca_certificates', 'upstreams', 'targets', 'plugins', 'consumers',
+  'services',
+  'routes',
+  'certificates',
+  'snis',
+  'ca_certificates',
+  'upstreams',
+  'targets',
+  'plugins',
+  'consumers',
 ] as const satisfies readonly EntityType[];
 
 /** One entity as written, before checks: its raw fields, where it stands, and the entity it is nested in. */
@@ -30,7 +38,10 @@ export type Entities = Record<EntityType, RawEntity[]>;
 
 /** Which nested collections each entity type may hold, and the type of their items. */
 export const NESTED: Partial<Record<EntityType, Array<[string, EntityType]>>> = {
-  services: [['routes', 'routes'], ['plugins', 'plugins']],
+  services: [
+    ['routes', 'routes'],
+    ['plugins', 'plugins'],
+  ],
   routes: [['plugins', 'plugins']],
   certificates: [['snis', 'snis']],
   upstreams: [['targets', 'targets']],
@@ -64,7 +75,8 @@ export function flatten(data: unknown, bad: Set<string>): Entities {
 /** The deepest entity holding a path: `services[0].routes[1].sources[0]` → `services[0].routes[1]`. */
 export function entityOfPath(path: Path): { path: Path; type: EntityType } | undefined {
   const top = path[0];
-  if (typeof top !== 'string' || !(ENTITY_KEYS as readonly string[]).includes(top) || typeof path[1] !== 'number') return undefined;
+  if (typeof top !== 'string' || !(ENTITY_KEYS as readonly string[]).includes(top) || typeof path[1] !== 'number')
+    return undefined;
   let type = top as EntityType;
   let end = 2;
   for (;;) {
@@ -91,7 +103,12 @@ export function entityRefAt(data: unknown, path: Path, type: EntityType): Entity
 
 function refFromRaw(type: EntityType, raw: Record<string, any>, id: string | undefined): EntityRef {
   const ref: EntityRef = { type };
-  const name = type === 'consumers' ? raw.username ?? raw.custom_id : type === 'plugins' ? raw.instance_name ?? raw.name : raw.name;
+  const name =
+    type === 'consumers'
+      ? (raw.username ?? raw.custom_id)
+      : type === 'plugins'
+        ? (raw.instance_name ?? raw.name)
+        : raw.name;
   if (typeof name === 'string') ref.name = name;
   const theId = typeof raw.id === 'string' ? raw.id : id;
   if (theId) ref.id = theId;

@@ -34,14 +34,18 @@ export function idKey(e: RawEntity, refs: Record<string, string | null | undefin
   const r = e.raw;
   switch (e.type) {
     case 'services':
-      return typeof r.name === 'string' ? r.name : stableJson(omitKeys(r, ['routes', 'plugins', '_comment', '_ignore']));
+      return typeof r.name === 'string'
+        ? r.name
+        : stableJson(omitKeys(r, ['routes', 'plugins', '_comment', '_ignore']));
     case 'routes':
-      return typeof r.name === 'string' ? r.name : refs.service ?? '';
-    case 'upstreams': case 'snis':
+      return typeof r.name === 'string' ? r.name : (refs.service ?? '');
+    case 'upstreams':
+    case 'snis':
       return String(r.name);
     case 'consumers':
       return typeof r.username === 'string' ? r.username : `:${String(r.custom_id)}`;
-    case 'certificates': case 'ca_certificates':
+    case 'certificates':
+    case 'ca_certificates':
       return sha256(String(r.cert));
     case 'targets':
       return `${refs.upstream ?? ''}:${target ?? String(r.target)}`;
@@ -68,7 +72,10 @@ export function stableJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
   if (v !== null && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`).join(',')}}`;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v) ?? 'null';
 }

@@ -35,7 +35,11 @@ const RULES: Record<string, TagRule> = {
   'lint.ignore': { entity: 'any', pattern: /^[a-z0-9-]+$/, expect: 'a lint code, or all' },
   'healthcheck.send': { entity: 'upstreams', pattern: /^.+$/, expect: 'bytes with escapes', check: bytesCheck },
   'healthcheck.expect': { entity: 'upstreams', pattern: /^.+$/, expect: 'bytes with escapes', check: bytesCheck },
-  slow_start: { entity: 'upstreams', pattern: /^\d{1,6}(\.\d{1,3})?(ms|s|m)?$/, expect: 'a duration such as 30s, 500ms or 2m' },
+  slow_start: {
+    entity: 'upstreams',
+    pattern: /^\d{1,6}(\.\d{1,3})?(ms|s|m)?$/,
+    expect: 'a duration such as 30s, 500ms or 2m',
+  },
 };
 
 /** Seconds of a duration tag value (`30s`, `500ms`, `2m`, `45` = seconds). */
@@ -62,7 +66,12 @@ export function tagProblems(entity: TaggedEntity, tags: readonly unknown[]): { i
     const m = /^kong-ts\.([a-z_.]+)=(.*)$/.exec(t);
     const rule = m ? RULES[m[1]!] : undefined;
     if (!m || !rule) {
-      out.push({ index, message: `unknown kong-ts tag '${t}' (known: ${Object.keys(RULES).map((k) => `kong-ts.${k}`).join(', ')})` });
+      out.push({
+        index,
+        message: `unknown kong-ts tag '${t}' (known: ${Object.keys(RULES)
+          .map((k) => `kong-ts.${k}`)
+          .join(', ')})`,
+      });
     } else if (rule.entity !== 'any' && rule.entity !== entity) {
       out.push({ index, message: `tag 'kong-ts.${m[1]}' belongs on ${rule.entity}, not on ${entity}` });
     } else if (!rule.pattern.test(m[2]!)) {

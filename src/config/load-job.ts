@@ -15,7 +15,17 @@ import { loadConfigText } from './load.js';
 import { decodeUtf8, readConfigFileSync } from './read.js';
 import type { DeclarativeConfig, EntityType, LoadOptions, Problem } from './types.js';
 
-export const ENTITY_TYPES: readonly EntityType[] = ['services', 'routes', 'certificates', 'snis', 'ca_certificates', 'upstreams', 'targets', 'plugins', 'consumers'];
+export const ENTITY_TYPES: readonly EntityType[] = [
+  'services',
+  'routes',
+  'certificates',
+  'snis',
+  'ca_certificates',
+  'upstreams',
+  'targets',
+  'plugins',
+  'consumers',
+];
 
 /** Entities per chunk: one chunk is well under a millisecond to receive. */
 export const CHUNK = 256;
@@ -48,17 +58,23 @@ export type LoadReply =
   | { id: number; status: 'unchanged'; hash: string }
   | { id: number; status: 'invalid'; hash: string; problems: Problem[]; errorBody?: Record<string, unknown> }
   | {
-      id: number; status: 'ok'; hash: string; problems: Problem[]; formatVersion: string; counts: Record<EntityType, number>;
+      id: number;
+      status: 'ok';
+      hash: string;
+      problems: Problem[];
+      formatVersion: string;
+      counts: Record<EntityType, number>;
       /** the content as UTF-8 (transferred, not copied); absent for a checked config */
-      text?: Uint8Array; checked?: string; ms: number;
+      text?: Uint8Array;
+      checked?: string;
+      ms: number;
       /** entities sent: a large load's thread is ended after it (its heap goes back to the system at once) */
       entities: number;
     };
 
 /** A chunk on the job's port: entities of one type with their fingerprints, or entity origins. */
 export type Chunk =
-  | { type: EntityType; items: object[]; fps: string[] }
-  | { origins: [string, DeclarativeConfig['origins'][string]][] };
+  { type: EntityType; items: object[]; fps: string[] } | { origins: [string, DeclarativeConfig['origins'][string]][] };
 
 const fingerprint = (e: object): string => createHash('md5').update(JSON.stringify(e)).digest('base64');
 
@@ -94,7 +110,12 @@ export function runJob(job: LoadJob, port: MessagePort): LoadReply {
     } else {
       bytes = job.source.bytes;
       if (bytes.length > job.maxBytes) {
-        return { id, status: 'unreadable', tooLarge: true, message: `the configuration is ${bytes.length} bytes, over declarative_config_max_size (${job.maxBytes} bytes)` };
+        return {
+          id,
+          status: 'unreadable',
+          tooLarge: true,
+          message: `the configuration is ${bytes.length} bytes, over declarative_config_max_size (${job.maxBytes} bytes)`,
+        };
       }
     }
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -105,7 +126,9 @@ export function runJob(job: LoadJob, port: MessagePort): LoadReply {
     } else {
       const decoded = decodeUtf8(buf);
       if (!('text' in decoded)) {
-        const problems: Problem[] = [{ severity: 'error', file, line: decoded.line, column: decoded.column, path: '', message: decoded.message }];
+        const problems: Problem[] = [
+          { severity: 'error', file, line: decoded.line, column: decoded.column, path: '', message: decoded.message },
+        ];
         return invalid(job, createHash('md5').update(buf).digest('hex'), problems, '');
       }
       text = decoded.text;
@@ -140,10 +163,19 @@ export function runJob(job: LoadJob, port: MessagePort): LoadReply {
     }
   }
   const origins = Object.entries(config.origins);
-  for (let i = 0; i < origins.length; i += CHUNK * 4) port.postMessage({ origins: origins.slice(i, i + CHUNK * 4) } satisfies Chunk);
+  for (let i = 0; i < origins.length; i += CHUNK * 4)
+    port.postMessage({ origins: origins.slice(i, i + CHUNK * 4) } satisfies Chunk);
   const utf8 = text === '' ? undefined : new TextEncoder().encode(text);
   return {
-    id, status: 'ok', hash, problems: checked.problems, formatVersion: checked.formatVersion, counts,
-    text: utf8, checked: checkedPath, ms: performance.now() - started, entities,
+    id,
+    status: 'ok',
+    hash,
+    problems: checked.problems,
+    formatVersion: checked.formatVersion,
+    counts,
+    text: utf8,
+    checked: checkedPath,
+    ms: performance.now() - started,
+    entities,
   };
 }

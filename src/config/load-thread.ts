@@ -11,7 +11,11 @@ parentPort!.on('message', (m: { job: LoadJob; port: MessagePort }) => {
   try {
     reply = runJob(m.job, m.port);
   } catch (err) {
-    reply = { id: m.job.id, status: 'unreadable', message: `the config load failed: ${(err as Error)?.message ?? String(err)}` };
+    reply = {
+      id: m.job.id,
+      status: 'unreadable',
+      message: `the config load failed: ${(err as Error)?.message ?? String(err)}`,
+    };
   }
   m.port.close();
   parentPort!.postMessage(reply, reply.status === 'ok' && reply.text ? [reply.text.buffer as ArrayBuffer] : []);

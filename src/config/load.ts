@@ -28,7 +28,16 @@ export function loadConfigText(text: string, file: string, opts: LoadOptions = {
     }
   } catch (err) {
     // A bug of ours, not the user's: say so plainly rather than let a load crash the process.
-    problems = [{ severity: 'error', file, line: 1, column: 1, path: '', message: `internal error while loading: ${(err as Error)?.message ?? String(err)}` }];
+    problems = [
+      {
+        severity: 'error',
+        file,
+        line: 1,
+        column: 1,
+        path: '',
+        message: `internal error while loading: ${(err as Error)?.message ?? String(err)}`,
+      },
+    ];
   }
   return { ok: false, problems, hash, text, file };
 }
@@ -40,18 +49,50 @@ export async function loadConfigFile(path: string, opts: LoadOptions = {}): Prom
     text = await readFile(path, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.code === 'EACCES' ? 'permission denied' : e.message;
+    const why =
+      e.code === 'ENOENT'
+        ? 'no such file'
+        : e.code === 'EISDIR'
+          ? 'is a directory'
+          : e.code === 'EACCES'
+            ? 'permission denied'
+            : e.message;
     return {
-      ok: false, hash: '', text: '', file: path,
-      problems: [{ severity: 'error', file: path, line: 1, column: 1, path: '', message: `cannot read declarative config file: ${why}` }],
+      ok: false,
+      hash: '',
+      text: '',
+      file: path,
+      problems: [
+        {
+          severity: 'error',
+          file: path,
+          line: 1,
+          column: 1,
+          path: '',
+          message: `cannot read declarative config file: ${why}`,
+        },
+      ],
     };
   }
   return loadConfigText(text, path, opts);
 }
 
 /** The top-level keys of a declarative file (schemas/kong.schema.json). */
-const TOP_LEVEL = new Set(['_format_version', '_transform', '_comment', '_ignore', 'services', 'routes', 'certificates',
-  'snis', 'ca_certificates', 'upstreams', 'targets', 'plugins', 'consumers']);
+const TOP_LEVEL = new Set([
+  '_format_version',
+  '_transform',
+  '_comment',
+  '_ignore',
+  'services',
+  'routes',
+  'certificates',
+  'snis',
+  'ca_certificates',
+  'upstreams',
+  'targets',
+  'plugins',
+  'consumers',
+]);
 
 /**
  * A file that is not a declarative config at all (a password file, a key, a kong.conf given by mistake) is said to
@@ -67,7 +108,11 @@ function notDeclarative(data: unknown): string | undefined {
   return `not a declarative config: none of its ${keys.length} top-level key(s) is _format_version or an entity type (services, routes, ...)`;
 }
 
-function run(text: string, file: string, opts: LoadOptions): { problems: Problem[]; config?: ReturnType<typeof normalize> } {
+function run(
+  text: string,
+  file: string,
+  opts: LoadOptions,
+): { problems: Problem[]; config?: ReturnType<typeof normalize> } {
   const parsed = parseText(text, /\.json$/i.test(file));
   const problems = new ProblemList(file, parsed.map);
   for (const p of parsed.problems) problems.raw(p.severity, p.line, p.column, '', p.message);

@@ -76,7 +76,8 @@ export class ConfigLoader {
     if (this.#worker) return this.#worker;
     const w = new Worker(new URL('./load-thread.js', import.meta.url), {
       resourceLimits: { maxOldGenerationSizeMb: this.#opts.heapMb, maxYoungGenerationSizeMb: 64 },
-      stdout: false, stderr: false,
+      stdout: false,
+      stderr: false,
     });
     this.#worker = w;
     w.on('message', (r: LoadReply) => {
@@ -89,9 +90,11 @@ export class ConfigLoader {
       if (p) p.resolve({ id: p.id, status: 'failed', message: why });
     };
     w.on('error', (err: Error & { code?: string }) => {
-      gone(err.code === 'ERR_WORKER_OUT_OF_MEMORY'
-        ? `the config load ran out of memory (its heap limit is ${this.#opts.heapMb} MiB, declarative_config_load_heap)`
-        : `the config load thread failed: ${err.message}`);
+      gone(
+        err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? `the config load ran out of memory (its heap limit is ${this.#opts.heapMb} MiB, declarative_config_load_heap)`
+          : `the config load thread failed: ${err.message}`,
+      );
     });
     w.on('exit', (code) => gone(`the config load thread exited (code ${code})`));
     w.unref();

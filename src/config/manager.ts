@@ -80,7 +80,12 @@ export interface ManagerOptions<Snapshot extends Compiled> {
 
 export const DEFAULT_LOAD_HEAP_MB = 2048;
 
-interface Job { source: LoadSource; file: string; trigger: ReloadTrigger; post?: { checkHash: boolean; flatten: boolean } }
+interface Job {
+  source: LoadSource;
+  file: string;
+  trigger: ReloadTrigger;
+  post?: { checkHash: boolean; flatten: boolean };
+}
 
 /**
  * Owns the live snapshot. Every trigger (start, file change, SIGHUP, admin POST /config) runs the same pipeline:
@@ -99,7 +104,14 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
   #generation = 0;
   /** the path of the live config's checked file (cluster primary) */
   checkedPath: string | undefined;
-  readonly stats = { loaded: 0, invalid: 0, unchanged: 0, lastError: undefined as string | undefined, lastErrorAt: 0, lastLoadedAt: 0 };
+  readonly stats = {
+    loaded: 0,
+    invalid: 0,
+    unchanged: 0,
+    lastError: undefined as string | undefined,
+    lastErrorAt: 0,
+    lastLoadedAt: 0,
+  };
 
   constructor(opts: ManagerOptions<Snapshot>) {
     this.#opts = opts;
@@ -152,7 +164,12 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
    * A POST /config body, unwrapped (`config` key or form field) and loaded in the load thread; `checkHash`: answer
    * `unchanged` when it is the live config; an invalid one comes with the admin API's 400 body.
    */
-  reloadPosted(body: Uint8Array, contentType: string, file: string, post: { checkHash: boolean; flatten: boolean }): Promise<ReloadOutcome<Snapshot>> {
+  reloadPosted(
+    body: Uint8Array,
+    contentType: string,
+    file: string,
+    post: { checkHash: boolean; flatten: boolean },
+  ): Promise<ReloadOutcome<Snapshot>> {
     return this.#submit({ source: { kind: 'bytes', bytes: body, contentType }, file, trigger: 'admin', post });
   }
 
@@ -201,9 +218,14 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
     }
     if (outcome.status === 'busy') return outcome;
     const event: ReloadEvent = {
-      trigger: job.trigger, status: outcome.status, durationMs: performance.now() - started,
-      loopBlockedMs: delay.count > 0 ? delay.max / 1e6 : 0, slices: slicer.slices, longestSliceMs: slicer.longestMs,
-      longestSliceCpuMs: slicer.longestCpuMs, at: Date.now(),
+      trigger: job.trigger,
+      status: outcome.status,
+      durationMs: performance.now() - started,
+      loopBlockedMs: delay.count > 0 ? delay.max / 1e6 : 0,
+      slices: slicer.slices,
+      longestSliceMs: slicer.longestMs,
+      longestSliceCpuMs: slicer.longestCpuMs,
+      at: Date.now(),
     };
     if (outcome.status === 'loaded' || outcome.status === 'unchanged') {
       event.hash = outcome.snapshot.hash;
@@ -215,15 +237,27 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
     } else event.message = outcome.message;
     const log = this.#opts.logger;
     const timing = {
-      duration_ms: Math.round(event.durationMs), loop_blocked_ms: Math.round(event.loopBlockedMs * 10) / 10,
-      slices: event.slices, longest_slice_ms: Math.round(event.longestSliceMs * 10) / 10,
+      duration_ms: Math.round(event.durationMs),
+      loop_blocked_ms: Math.round(event.loopBlockedMs * 10) / 10,
+      slices: event.slices,
+      longest_slice_ms: Math.round(event.longestSliceMs * 10) / 10,
       longest_slice_cpu_ms: Math.round(event.longestSliceCpuMs * 10) / 10,
     };
     if (outcome.status === 'loaded') {
       const s = outcome.snapshot;
-      log.info({ trigger: job.trigger, hash: s.hash, generation: s.generation, routes: s.config.routes.length,
-        services: s.config.services.length, ...timing }, this.stats.loaded > 1 ? 'declarative config reloaded' : 'declarative config loaded');
-    } else if (outcome.status !== 'unchanged') log.info({ trigger: job.trigger, ...timing }, 'declarative config reload refused');
+      log.info(
+        {
+          trigger: job.trigger,
+          hash: s.hash,
+          generation: s.generation,
+          routes: s.config.routes.length,
+          services: s.config.services.length,
+          ...timing,
+        },
+        this.stats.loaded > 1 ? 'declarative config reloaded' : 'declarative config loaded',
+      );
+    } else if (outcome.status !== 'unchanged')
+      log.info({ trigger: job.trigger, ...timing }, 'declarative config reload refused');
     for (const fn of this.#reloadListeners) fn(event);
     return outcome;
   }
@@ -231,11 +265,22 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
   async #run(job: Job, slicer: Slicer): Promise<ReloadOutcome<Snapshot>> {
     const { file, trigger } = job;
     const live = this.#current;
-    const skipHash = job.post ? (job.post.checkHash ? live?.hash : undefined) : trigger !== 'admin' ? live?.hash : undefined;
+    const skipHash = job.post
+      ? job.post.checkHash
+        ? live?.hash
+        : undefined
+      : trigger !== 'admin'
+        ? live?.hash
+        : undefined;
     slicer.idle(); // the load thread works; this thread only waits
     const { reply, chunks } = await this.#loader.run({
-      source: job.source, file, maxBytes: this.maxBytes, options: this.#opts.loadOptions ?? {}, skipHash,
-      checkedDir: this.#opts.checkedDir, errorBody: job.post ? { flatten: job.post.flatten } : undefined,
+      source: job.source,
+      file,
+      maxBytes: this.maxBytes,
+      options: this.#opts.loadOptions ?? {},
+      skipHash,
+      checkedDir: this.#opts.checkedDir,
+      errorBody: job.post ? { flatten: job.post.flatten } : undefined,
     });
     slicer.resume();
     if (reply.status !== 'ok') chunks.close();
@@ -258,14 +303,26 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
     return this.#compile(job, reply, chunks, slicer);
   }
 
-  async #compile(job: Job, reply: Extract<LoaderReply, { status: 'ok' }>, chunks: import('./loader.js').ChunkReader, slicer: Slicer): Promise<ReloadOutcome<Snapshot>> {
+  async #compile(
+    job: Job,
+    reply: Extract<LoaderReply, { status: 'ok' }>,
+    chunks: import('./loader.js').ChunkReader,
+    slicer: Slicer,
+  ): Promise<ReloadOutcome<Snapshot>> {
     const { file, trigger } = job;
     const { config, fingerprints } = await assemble(reply.formatVersion, chunks, slicer);
     const bytes = reply.text;
     let text: string | undefined;
     const input: CompileInput = {
-      config, hash: reply.hash, file, generation: this.#generation + 1, fingerprints, slicer,
-      get text() { return (text ??= bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8') : ''); },
+      config,
+      hash: reply.hash,
+      file,
+      generation: this.#generation + 1,
+      fingerprints,
+      slicer,
+      get text() {
+        return (text ??= bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8') : '');
+      },
     };
     let snapshot: Snapshot;
     try {
@@ -299,8 +356,15 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
     this.stats.lastError = message;
     this.stats.lastErrorAt = Date.now();
     for (const fn of this.#loadListeners) fn(false);
-    const errors = problems.filter((p) => p.severity === 'error').slice(0, 100).map(formatProblem);
-    this.#opts.logger.error({ trigger, hash, errors, live_hash: this.#current?.hash },
-      this.#current ? `declarative config rejected, the last good config keeps serving: ${message}` : `declarative config rejected: ${message}`);
+    const errors = problems
+      .filter((p) => p.severity === 'error')
+      .slice(0, 100)
+      .map(formatProblem);
+    this.#opts.logger.error(
+      { trigger, hash, errors, live_hash: this.#current?.hash },
+      this.#current
+        ? `declarative config rejected, the last good config keeps serving: ${message}`
+        : `declarative config rejected: ${message}`,
+    );
   }
 }

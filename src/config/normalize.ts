@@ -1,6 +1,16 @@
 import type {
-  CaCertificateEntity, CertificateEntity, ConsumerEntity, DeclarativeConfig, HealthchecksConfig, Origin, PluginEntity,
-  RouteEntity, ServiceEntity, SniEntity, TargetEntity, UpstreamEntity,
+  CaCertificateEntity,
+  CertificateEntity,
+  ConsumerEntity,
+  DeclarativeConfig,
+  HealthchecksConfig,
+  Origin,
+  PluginEntity,
+  RouteEntity,
+  ServiceEntity,
+  SniEntity,
+  TargetEntity,
+  UpstreamEntity,
 } from './types.js';
 import type { SourceMap } from './parse.js';
 import { pathString } from './parse.js';
@@ -26,17 +36,32 @@ export function normalize(ents: Entities, formatVersion: string, file: string, m
     services: out(ents.services, service),
     routes: out(ents.routes, route),
     certificates: out(ents.certificates, certificate),
-    snis: out(ents.snis, (e, r): SniEntity => ({ id: e.id!, name: r.name, certificate: e.refs.certificate!, tags: tags(r) })),
+    snis: out(ents.snis, (e, r): SniEntity => ({
+      id: e.id!,
+      name: r.name,
+      certificate: e.refs.certificate!,
+      tags: tags(r),
+    })),
     ca_certificates: out(ents.ca_certificates, (e, r): CaCertificateEntity => ({
-      id: e.id!, cert: r.cert, cert_digest: r.cert_digest ?? e.derived.cert_digest ?? null, tags: tags(r),
+      id: e.id!,
+      cert: r.cert,
+      cert_digest: r.cert_digest ?? e.derived.cert_digest ?? null,
+      tags: tags(r),
     })),
     upstreams: out(ents.upstreams, upstream),
     targets: out(ents.targets, (e, r): TargetEntity => ({
-      id: e.id!, target: e.derived.target, weight: r.weight ?? 100, upstream: e.refs.upstream!, tags: tags(r),
+      id: e.id!,
+      target: e.derived.target,
+      weight: r.weight ?? 100,
+      upstream: e.refs.upstream!,
+      tags: tags(r),
     })),
     plugins: out(ents.plugins, plugin),
     consumers: out(ents.consumers, (e, r): ConsumerEntity => ({
-      id: e.id!, username: r.username ?? null, custom_id: r.custom_id ?? null, tags: tags(r),
+      id: e.id!,
+      username: r.username ?? null,
+      custom_id: r.custom_id ?? null,
+      tags: tags(r),
     })),
     origins,
   };
@@ -74,7 +99,14 @@ function route(e: RawEntity, r: Record<string, any>): RouteEntity {
 }
 
 function certificate(e: RawEntity, r: Record<string, any>): CertificateEntity {
-  return { id: e.id!, cert: r.cert, key: r.key, cert_alt: r.cert_alt ?? null, key_alt: r.key_alt ?? null, tags: tags(r) };
+  return {
+    id: e.id!,
+    cert: r.cert,
+    key: r.key,
+    cert_alt: r.cert_alt ?? null,
+    key_alt: r.key_alt ?? null,
+    tags: tags(r),
+  };
 }
 
 function upstream(e: RawEntity, r: Record<string, any>): UpstreamEntity {

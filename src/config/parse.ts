@@ -1,4 +1,17 @@
-import { Composer, isAlias, isMap, isPair, isScalar, isSeq, Lexer, LineCounter, Parser, visit, type Document, type Node } from 'yaml';
+import {
+  Composer,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  Lexer,
+  LineCounter,
+  Parser,
+  visit,
+  type Document,
+  type Node,
+} from 'yaml';
 import type { CST } from 'yaml';
 
 /** A path inside the file: `['services', 0, 'routes', 1]`. */
@@ -14,9 +27,15 @@ export function pathString(path: Path): string {
   return out;
 }
 
-export interface Position { line: number; column: number }
+export interface Position {
+  line: number;
+  column: number;
+}
 
-export interface SyntaxProblem extends Position { message: string; severity: 'error' | 'warning' }
+export interface SyntaxProblem extends Position {
+  message: string;
+  severity: 'error' | 'warning';
+}
 
 /**
  * Finds the `line:column` of any path in the parsed document, walking the YAML nodes on demand: only problems
@@ -95,7 +114,8 @@ export function parseText(text: string, json: boolean): Parsed {
   const problems: SyntaxProblem[] = [];
   const none = (p: SyntaxProblem): Parsed => ({ data: undefined, map: new SourceMap(undefined, lines), problems: [p] });
   const cst = tokens(text, lines);
-  if ('deep' in cst) return none({ ...posOf(lines, cst.deep), severity: 'error', message: `nesting deeper than ${MAX_DEPTH} levels` });
+  if ('deep' in cst)
+    return none({ ...posOf(lines, cst.deep), severity: 'error', message: `nesting deeper than ${MAX_DEPTH} levels` });
   let doc: Document.Parsed | undefined;
   try {
     const composer = new Composer({ prettyErrors: false, uniqueKeys: true, merge: true });
@@ -113,7 +133,11 @@ export function parseText(text: string, json: boolean): Parsed {
   const map = new SourceMap(doc, lines);
   const seen = new Set<string>();
   for (const e of [...doc.errors, ...doc.warnings]) {
-    const p: SyntaxProblem = { ...posOf(lines, e.pos[0]), severity: e.name === 'YAMLWarning' ? 'warning' : 'error', message: cleanMessage(e.message, e.code) };
+    const p: SyntaxProblem = {
+      ...posOf(lines, e.pos[0]),
+      severity: e.name === 'YAMLWarning' ? 'warning' : 'error',
+      message: cleanMessage(e.message, e.code),
+    };
     const key = `${p.line}:${p.column}:${p.message}`;
     if (seen.has(key)) continue; // deeply broken input repeats the same error at the same place
     seen.add(key);
@@ -130,7 +154,11 @@ export function parseText(text: string, json: boolean): Parsed {
       const at = /position (\d+)/.exec(messageOf(err));
       const pos = at ? posOf(lines, Number(at[1])) : { line: 1, column: 1 };
       // V8 quotes the text around the error ("root:x:0:0"... is not valid JSON): never echo a file's content
-      problems.push({ ...pos, severity: 'error', message: `invalid JSON: ${messageOf(err).replace(/, ".*" is not valid JSON$/s, '')}` });
+      problems.push({
+        ...pos,
+        severity: 'error',
+        message: `invalid JSON: ${messageOf(err).replace(/, ".*" is not valid JSON$/s, '')}`,
+      });
     }
   }
   if (problems.some((p) => p.severity === 'error')) return { data: undefined, map, problems };
@@ -181,14 +209,15 @@ function markAliases(doc: Document.Parsed): void {
   visit(doc, {
     Alias(_key, node) {
       const own = node.toJSON.bind(node);
-      node.toJSON = ((arg?: unknown, ctx?: unknown) => {
+      node.toJSON = (arg?: unknown, ctx?: unknown) => {
         try {
           return (own as (a: unknown, c: unknown) => unknown)(arg, ctx);
         } catch (err) {
-          if (err && typeof err === 'object' && !('aliasRange' in err) && node.range) Object.assign(err, { aliasRange: node.range });
+          if (err && typeof err === 'object' && !('aliasRange' in err) && node.range)
+            Object.assign(err, { aliasRange: node.range });
           throw err;
         }
-      });
+      };
     },
   });
 }

@@ -15,10 +15,17 @@ export function formatProblems(problems: readonly Problem[]): string {
 
 /** Orders problems by position, then path, so output is stable whatever order the checks ran in. */
 export function sortProblems(problems: Problem[]): Problem[] {
-  return problems.sort((a, b) => a.line - b.line || a.column - b.column || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return problems.sort(
+    (a, b) => a.line - b.line || a.column - b.column || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0),
+  );
 }
 
-export interface EntityRef { type: EntityType; name?: string; id?: string; tags?: string[] }
+export interface EntityRef {
+  type: EntityType;
+  name?: string;
+  id?: string;
+  tags?: string[];
+}
 
 /** Where a problem points: at the value (default), at its key, or at the entity holding the missing field. */
 export type Anchor = 'value' | 'key' | 'parent';
@@ -59,7 +66,14 @@ export class ProblemList {
 
   #add(severity: Problem['severity'], path: Path, message: string, opts: ReportOptions): void {
     const pos = this.#map?.position(path, opts.anchor ?? 'value') ?? { line: 1, column: 1 };
-    const p: Problem = { severity, file: this.#file, line: pos.line, column: pos.column, path: pathString(path), message };
+    const p: Problem = {
+      severity,
+      file: this.#file,
+      line: pos.line,
+      column: pos.column,
+      path: pathString(path),
+      message,
+    };
     if (opts.entity) p.entity = stripUndefined(opts.entity);
     if (opts.field !== undefined) p.field = opts.field;
     this.items.push(p);

@@ -24,7 +24,11 @@ function notRegular(s: Stats): string | undefined {
   return 'not a regular file';
 }
 
-function refusal(path: string, s: Stats, maxBytes: number): { ok: false; message: string; tooLarge?: boolean } | undefined {
+function refusal(
+  path: string,
+  s: Stats,
+  maxBytes: number,
+): { ok: false; message: string; tooLarge?: boolean } | undefined {
   const what = notRegular(s);
   if (what) return { ok: false, message: `${path} is ${what}, not a regular file: refused` };
   if (s.size > maxBytes) return tooLarge(path, s.size, maxBytes);
@@ -32,13 +36,23 @@ function refusal(path: string, s: Stats, maxBytes: number): { ok: false; message
 }
 
 function tooLarge(path: string, size: number, maxBytes: number): { ok: false; message: string; tooLarge: true } {
-  return { ok: false, tooLarge: true, message: `${path} is ${size} bytes, over declarative_config_max_size (${maxBytes} bytes): refused` };
+  return {
+    ok: false,
+    tooLarge: true,
+    message: `${path} is ${size} bytes, over declarative_config_max_size (${maxBytes} bytes): refused`,
+  };
 }
 
 function errno(path: string, err: unknown): { ok: false; message: string } {
   const e = err as NodeJS.ErrnoException;
-  const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied'
-    : e.code === 'ENXIO' ? 'a socket or a device without a reader' : e.code ?? e.message;
+  const why =
+    e.code === 'ENOENT'
+      ? 'no such file'
+      : e.code === 'EACCES'
+        ? 'permission denied'
+        : e.code === 'ENXIO'
+          ? 'a socket or a device without a reader'
+          : (e.code ?? e.message);
   return { ok: false, message: `cannot read ${path}: ${why}` };
 }
 
@@ -112,8 +126,20 @@ export function firstInvalidUtf8(b: Uint8Array): number {
     const c = b[i]!;
     let n: number;
     let min: number;
-    if (c < 0x80) { i++; continue; }
-    if (c >= 0xc2 && c <= 0xdf) { n = 1; min = 0x80; } else if (c >= 0xe0 && c <= 0xef) { n = 2; min = 0x800; } else if (c >= 0xf0 && c <= 0xf4) { n = 3; min = 0x10000; } else return i;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      min = 0x10000;
+    } else return i;
     let cp = c & (0x3f >> n);
     for (let k = 1; k <= n; k++) {
       const d = b[i + k];
@@ -137,5 +163,9 @@ export function decodeUtf8(b: Buffer): { text: string } | { line: number; column
   let line = 1;
   for (let i = b.indexOf(0x0a); i >= 0 && i < bad; i = b.indexOf(0x0a, i + 1)) line++;
   const column = b.subarray(lineStart, bad).toString('utf8').length + 1;
-  return { line, column, message: `invalid UTF-8: byte 0x${b[bad]!.toString(16).padStart(2, '0')} (declarative files are UTF-8 text)` };
+  return {
+    line,
+    column,
+    message: `invalid UTF-8: byte 0x${b[bad]!.toString(16).padStart(2, '0')} (declarative files are UTF-8 text)`,
+  };
 }

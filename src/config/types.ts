@@ -93,7 +93,13 @@ export interface HealthchecksConfig {
     https_sni?: string | null;
     https_verify_certificate?: boolean;
     healthy: { interval: number; successes: number; http_statuses?: number[] };
-    unhealthy: { interval: number; tcp_failures: number; timeouts: number; http_failures?: number; http_statuses?: number[] };
+    unhealthy: {
+      interval: number;
+      tcp_failures: number;
+      timeouts: number;
+      http_failures?: number;
+      http_statuses?: number[];
+    };
   };
   passive: {
     type: 'tcp' | 'http' | 'https' | 'grpc' | 'grpcs';
@@ -163,8 +169,15 @@ export interface DeclarativeConfig {
 }
 
 export type EntityType =
-  | 'services' | 'routes' | 'certificates' | 'snis' | 'ca_certificates'
-  | 'upstreams' | 'targets' | 'plugins' | 'consumers';
+  | 'services'
+  | 'routes'
+  | 'certificates'
+  | 'snis'
+  | 'ca_certificates'
+  | 'upstreams'
+  | 'targets'
+  | 'plugins'
+  | 'consumers';
 
 /** One problem found in a file: an error rejects the file, a warning does not. */
 export interface Problem {

@@ -26,8 +26,16 @@ const TOP: Record<string, string> = {
 };
 
 /** Collections nested in a consumer. */
-const IN_CONSUMER = ['basicauth_credentials', 'keyauth_credentials', 'acls', 'hmacauth_credentials', 'jwt_secrets',
-  'oauth2_credentials', 'mtls_auth_credentials', 'groups'];
+const IN_CONSUMER = [
+  'basicauth_credentials',
+  'keyauth_credentials',
+  'acls',
+  'hmacauth_credentials',
+  'jwt_secrets',
+  'oauth2_credentials',
+  'mtls_auth_credentials',
+  'groups',
+];
 
 const CREDENTIALS = new Set(IN_CONSUMER.filter((k) => k !== 'groups'));
 
@@ -62,13 +70,18 @@ export function checkUnserved(data: Record<string, any>, problems: ProblemList, 
       if (CREDENTIALS.has(type) && !inConsumer) {
         const ref = refValue(item.consumer);
         if (item.consumer === undefined) problems.error([...path, 'consumer'], 'required field missing');
-        else if (ref !== undefined && !consumers.has(typeof item.consumer === 'string' ? item.consumer : item.consumer.id)) {
+        else if (
+          ref !== undefined &&
+          !consumers.has(typeof item.consumer === 'string' ? item.consumer : item.consumer.id)
+        ) {
           problems.error([...path, 'consumer'], `invalid reference 'consumer: ${ref}' (no such entry in 'consumers')`);
         }
       }
       if (type === 'keys') {
-        if (item.jwk == null && item.pem == null) problems.error(path, "at least one of these fields must be non-empty: 'jwk', 'pem'");
-        else if (item.jwk != null && item.pem != null) problems.error(path, "only one of these fields must be non-empty: 'jwk', 'pem'");
+        if (item.jwk == null && item.pem == null)
+          problems.error(path, "at least one of these fields must be non-empty: 'jwk', 'pem'");
+        else if (item.jwk != null && item.pem != null)
+          problems.error(path, "only one of these fields must be non-empty: 'jwk', 'pem'");
         const set = refValue(item.set);
         if (set !== undefined && !sets.has(typeof item.set === 'string' ? item.set : item.set.id)) {
           problems.error([...path, 'set'], `invalid reference 'set: ${set}' (no such entry in 'key_sets')`);
@@ -80,13 +93,20 @@ export function checkUnserved(data: Record<string, any>, problems: ProblemList, 
   };
   for (const [key, why] of Object.entries(TOP)) visit(data[key], [key], key, why, false);
   const each = (list: unknown, f: (item: Record<string, any>, i: number) => void): void => {
-    if (Array.isArray(list)) list.forEach((x, i) => { if (isObject(x)) f(x, i); });
+    if (Array.isArray(list))
+      list.forEach((x, i) => {
+        if (isObject(x)) f(x, i);
+      });
   };
   each(data.services, (s, i) => {
     visit(s.filter_chains, ['services', i, 'filter_chains'], 'filter_chains', TOP.filter_chains!, true);
-    each(s.routes, (r, j) => visit(r.filter_chains, ['services', i, 'routes', j, 'filter_chains'], 'filter_chains', TOP.filter_chains!, true));
+    each(s.routes, (r, j) =>
+      visit(r.filter_chains, ['services', i, 'routes', j, 'filter_chains'], 'filter_chains', TOP.filter_chains!, true),
+    );
   });
-  each(data.routes, (r, i) => visit(r.filter_chains, ['routes', i, 'filter_chains'], 'filter_chains', TOP.filter_chains!, true));
+  each(data.routes, (r, i) =>
+    visit(r.filter_chains, ['routes', i, 'filter_chains'], 'filter_chains', TOP.filter_chains!, true),
+  );
   (Array.isArray(data.consumers) ? data.consumers : []).forEach((c: unknown, i: number) => {
     if (!isObject(c)) return;
     for (const key of IN_CONSUMER) {

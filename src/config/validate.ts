@@ -47,7 +47,13 @@ export function validateDocument(data: unknown, problems: ProblemList): Set<stri
  * Validates a plugin's `config` against the plugin's schema (compiled once per schema object), filling in its
  * defaults. `base` is the path of the config value in the file.
  */
-export function validatePluginConfig(schema: object, config: unknown, base: Path, problems: ProblemList, opts: ReportOptions): boolean {
+export function validatePluginConfig(
+  schema: object,
+  config: unknown,
+  base: Path,
+  problems: ProblemList,
+  opts: ReportOptions,
+): boolean {
   let validate = pluginValidators.get(schema);
   if (!validate) {
     pluginAjv ??= newAjv(true);
@@ -64,7 +70,14 @@ export function validatePluginConfig(schema: object, config: unknown, base: Path
   return false;
 }
 
-function report(errors: ErrorObject[], data: unknown, base: Path, problems: ProblemList, bad?: Set<string>, opts: ReportOptions = {}): void {
+function report(
+  errors: ErrorObject[],
+  data: unknown,
+  base: Path,
+  problems: ProblemList,
+  bad?: Set<string>,
+  opts: ReportOptions = {},
+): void {
   const seen = new Set<string>();
   for (const err of errors) {
     const at = [...base, ...instancePath(err.instancePath, data)];
@@ -76,8 +89,11 @@ function report(errors: ErrorObject[], data: unknown, base: Path, problems: Prob
     const ent = bad ? entityOfPath(mapped.path) : undefined;
     if (ent && bad) bad.add(ent.path.join('\u0000'));
     const ref = ent ? entityRefAt(data, ent.path, ent.type) : opts.entity;
-    const field = ent ? fieldOf(mapped.path.slice(ent.path.length))
-      : opts.field !== undefined ? pathString([opts.field, ...mapped.path.slice(base.length)]) : undefined;
+    const field = ent
+      ? fieldOf(mapped.path.slice(ent.path.length))
+      : opts.field !== undefined
+        ? pathString([opts.field, ...mapped.path.slice(base.length)])
+        : undefined;
     problems.error(mapped.path, mapped.message, { anchor: mapped.anchor, entity: ref, field });
   }
 }
@@ -94,23 +110,44 @@ function mapError(err: ErrorObject, at: Path): { path: Path; message: string; an
     case 'type':
       return { path: at, message: typeMessage(err.schema), anchor: 'value' };
     case 'enum':
-      return { path: at, message: `expected one of: ${(p.allowedValues as unknown[]).filter((v) => v !== null).join(', ')}`, anchor: 'value' };
-    case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum': {
+      return {
+        path: at,
+        message: `expected one of: ${(p.allowedValues as unknown[]).filter((v) => v !== null).join(', ')}`,
+        anchor: 'value',
+      };
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum': {
       const min = parent.minimum ?? parent.exclusiveMinimum;
       const max = parent.maximum ?? parent.exclusiveMaximum;
-      const message = min !== undefined && max !== undefined ? `value should be between ${min} and ${max}`
-        : min !== undefined ? `value must be at least ${min}` : `value must be at most ${max}`;
+      const message =
+        min !== undefined && max !== undefined
+          ? `value should be between ${min} and ${max}`
+          : min !== undefined
+            ? `value must be at least ${min}`
+            : `value must be at most ${max}`;
       return { path: at, message, anchor: 'value' };
     }
     case 'pattern':
-      return { path: at, message: parent['x-message'] ? String(parent['x-message']).replace('%s', String(err.data)) : `invalid value: '${String(err.data)}'`, anchor: 'value' };
-    case 'minLength': case 'minItems':
+      return {
+        path: at,
+        message: parent['x-message']
+          ? String(parent['x-message']).replace('%s', String(err.data))
+          : `invalid value: '${String(err.data)}'`,
+        anchor: 'value',
+      };
+    case 'minLength':
+    case 'minItems':
       return { path: at, message: `length must be at least ${p.limit}`, anchor: 'value' };
-    case 'maxLength': case 'maxItems':
+    case 'maxLength':
+    case 'maxItems':
       return { path: at, message: `length must be at most ${p.limit}`, anchor: 'value' };
     case 'uniqueItems':
       return { path: at, message: 'duplicate values in a set', anchor: 'value' };
-    case 'if': case 'anyOf': case 'oneOf':
+    case 'if':
+    case 'anyOf':
+    case 'oneOf':
       return undefined; // their branches report the detail
     default:
       return { path: at, message: err.message ?? 'invalid value', anchor: 'value' };
@@ -118,8 +155,13 @@ function mapError(err: ErrorObject, at: Path): { path: Path; message: string; an
 }
 
 const ARTICLE: Record<string, string> = {
-  string: 'a string', integer: 'an integer', number: 'a number', boolean: 'a boolean',
-  array: 'an array', object: 'an object', null: 'null',
+  string: 'a string',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'a boolean',
+  array: 'an array',
+  object: 'an object',
+  null: 'null',
 };
 
 function typeMessage(type: unknown): string {

@@ -78,7 +78,9 @@ export class ConfigWatcher {
           this.#dirIno = -1; // the folder's name changed hands: watch whatever folder has it now
           this.#schedule();
         });
-        this.#parentWatcher.on('error', (err) => this.#opts.logger.debug({ err }, 'config watcher (parent folder) error'));
+        this.#parentWatcher.on('error', (err) =>
+          this.#opts.logger.debug({ err }, 'config watcher (parent folder) error'),
+        );
       } catch (err) {
         this.#opts.logger.debug({ err }, 'cannot watch the parent folder; the stat poll covers a replaced folder');
       }
@@ -92,19 +94,27 @@ export class ConfigWatcher {
 
   /** Watches the folder again when it is not the one watched (replaced, or back after being removed). */
   async #rearmIfReplaced(): Promise<void> {
-    const ino = await stat(this.#dir).then((s) => s.ino, () => -1);
+    const ino = await stat(this.#dir).then(
+      (s) => s.ino,
+      () => -1,
+    );
     // inode numbers are reused at once on some file systems: a removed folder is marked by setting -1 instead
     if (ino !== this.#dirIno && ino !== -1) await this.#armDir();
   }
 
   async #armDir(): Promise<void> {
     if (this.#closed) return;
-    this.#dirIno = await stat(this.#dir).then((s) => s.ino, () => -1);
+    this.#dirIno = await stat(this.#dir).then(
+      (s) => s.ino,
+      () => -1,
+    );
     const old = this.#dirWatcher;
     const dir = this.#dir;
     const name = basename(this.#file);
     const w = watch(dir, {
-      depth: 0, ignoreInitial: true, followSymlinks: false,
+      depth: 0,
+      ignoreInitial: true,
+      followSymlinks: false,
       // only the entries that can change the config: the file itself (written, or renamed over by an editor) and
       // Kubernetes' ..data link and ..timestamp folders; busy neighbours (log files) would otherwise cost a stat()
       // per write, measured at 15 % of the CPU under load
@@ -172,15 +182,20 @@ export class ConfigWatcher {
     if (!first.ok && first.message.startsWith('cannot read')) {
       if (!this.#missing) {
         this.#missing = true;
-        this.#opts.logger.warn({ file: this.#file, err: first.message },
-          'declarative config file is gone or unreadable; the last good config keeps serving');
+        this.#opts.logger.warn(
+          { file: this.#file, err: first.message },
+          'declarative config file is gone or unreadable; the last good config keeps serving',
+        );
       }
       return;
     }
     await new Promise((r) => setTimeout(r, this.#opts.settleMs ?? 100));
     const second = await read();
     if (this.#closed) return;
-    const same = first.ok && second.ok ? first.bytes.equals(second.bytes) : !first.ok && !second.ok && first.message === second.message;
+    const same =
+      first.ok && second.ok
+        ? first.bytes.equals(second.bytes)
+        : !first.ok && !second.ok && first.message === second.message;
     if (!same || this.#events !== seen) {
       this.#schedule(false); // still being written (its events were counted)
       return;

@@ -34,11 +34,18 @@ function routeName(r: YAMLMap, where: string): string {
 }
 
 function eachMap(node: unknown, fn: (m: YAMLMap, i: number) => void): void {
-  if (isSeq(node)) node.items.forEach((it, i) => { if (isMap(it)) fn(it, i); });
+  if (isSeq(node))
+    node.items.forEach((it, i) => {
+      if (isMap(it)) fn(it, i);
+    });
 }
 
 /** A text edit at an offset of the original: `del` characters replaced by `ins`. */
-interface Edit { at: number; del: number; ins: string }
+interface Edit {
+  at: number;
+  del: number;
+  ins: string;
+}
 
 /** Where the characters of a scalar's value start (after its opening quote). */
 function valueStart(s: Scalar): number {
@@ -58,7 +65,9 @@ function convertRoute(r: YAMLMap, where: string, from: string, notes: string[], 
         continue;
       }
       edits.push({ at: valueStart(p), del: 0, ins: '~' });
-      notes.push(`${name}: paths: '${v}' is a regex, now '~${v}' (Kong 3 marks regex paths with ~; HTTP routes are not served by kong-ts)`);
+      notes.push(
+        `${name}: paths: '${v}' is a regex, now '~${v}' (Kong 3 marks regex paths with ~; HTTP routes are not served by kong-ts)`,
+      );
     }
   }
   if (r.has('regex_priority') || r.has('path_handling')) {
@@ -91,14 +100,18 @@ export function convertText(text: string, file: string): ConvertResult {
   if (!isMap(doc.contents)) throw new ConvertError(`${file}: not a declarative file (expected a mapping at the top)`);
   const from = str(doc.get('_format_version', true));
   if (from === undefined) throw new ConvertError(`${file}: no _format_version: cannot tell which Kong wrote it`);
-  if (from === '3.0') return { text, from, to: '3.0', notes: ['already _format_version "3.0": nothing to change'], changed: false };
-  if (from !== '1.1' && from !== '2.1') throw new ConvertError(`${file}: _format_version '${from}' is not one of 1.1, 2.1, 3.0`);
+  if (from === '3.0')
+    return { text, from, to: '3.0', notes: ['already _format_version "3.0": nothing to change'], changed: false };
+  if (from !== '1.1' && from !== '2.1')
+    throw new ConvertError(`${file}: _format_version '${from}' is not one of 1.1, 2.1, 3.0`);
 
   const notes = [`_format_version: '${from}' → '3.0'`];
   const version = doc.get('_format_version', true) as Scalar;
   const edits: Edit[] = [{ at: version.range![0], del: version.range![1] - version.range![0], ins: '"3.0"' }];
   eachMap(doc.get('routes', true), (r, i) => convertRoute(r, `routes[${i}]`, from, notes, edits));
-  eachMap(doc.get('services', true), (s, i) => eachMap(s.get('routes', true), (r, j) => convertRoute(r, `services[${i}].routes[${j}]`, from, notes, edits)));
+  eachMap(doc.get('services', true), (s, i) =>
+    eachMap(s.get('routes', true), (r, j) => convertRoute(r, `services[${i}].routes[${j}]`, from, notes, edits)),
+  );
   eachMap(doc.get('upstreams', true), (u, i) => convertUpstream(u, `upstreams[${i}]`, notes));
   let out = text;
   for (const e of edits.sort((a, b) => b.at - a.at)) out = out.slice(0, e.at) + e.ins + out.slice(e.at + e.del);

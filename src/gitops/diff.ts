@@ -4,7 +4,17 @@
  * concerns (`affectedRoutes`, the reload policy's question) is runtime/affected-routes.ts.
  */
 import type { DeclarativeConfig, EntityType } from '../config/types.js';
-import { ENTITY_ORDER, Labels, certText, entities, label, naturalKey, view, type AnyEntity, type ViewField } from './view.js';
+import {
+  ENTITY_ORDER,
+  Labels,
+  certText,
+  entities,
+  label,
+  naturalKey,
+  view,
+  type AnyEntity,
+  type ViewField,
+} from './view.js';
 import { routingChanges, type RouteChange } from './routing.js';
 
 export type { RouteChange, RouteReach } from './routing.js';
@@ -53,7 +63,8 @@ export function diffConfigs(oldCfg: DeclarativeConfig, newCfg: DeclarativeConfig
   const counts = { added: 0, removed: 0, changed: 0 };
   for (const c of changes) counts[c.kind]++;
   const out: ConfigDiff = { identical: false, entities: changes, routing, counts };
-  if (oldCfg.format_version !== newCfg.format_version) out.format_version = { old: oldCfg.format_version, new: newCfg.format_version };
+  if (oldCfg.format_version !== newCfg.format_version)
+    out.format_version = { old: oldCfg.format_version, new: newCfg.format_version };
   out.identical = changes.length === 0 && !out.format_version;
   return out;
 }
@@ -62,15 +73,24 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function diffType(type: EntityType, oldCfg: DeclarativeConfig, newCfg: DeclarativeConfig, oldLabels: Labels,
-  newLabels: Labels, out: EntityChange[]): void {
+function diffType(
+  type: EntityType,
+  oldCfg: DeclarativeConfig,
+  newCfg: DeclarativeConfig,
+  oldLabels: Labels,
+  newLabels: Labels,
+  out: EntityChange[],
+): void {
   const olds = entities(oldCfg, type);
   const news = new Map(entities(newCfg, type).map((e) => [e.id, e]));
   const pairs: [AnyEntity, AnyEntity][] = [];
   const gone: AnyEntity[] = [];
   for (const o of olds) {
     const n = news.get(o.id);
-    if (n) { pairs.push([o, n]); news.delete(o.id); } else gone.push(o);
+    if (n) {
+      pairs.push([o, n]);
+      news.delete(o.id);
+    } else gone.push(o);
   }
   // an id given in one file and derived in the other: still the same entity when its name is the same
   const byKey = new Map<string, AnyEntity>();
@@ -81,7 +101,12 @@ function diffType(type: EntityType, oldCfg: DeclarativeConfig, newCfg: Declarati
   for (const o of gone) {
     const k = naturalKey(type, o, oldLabels);
     const n = k === undefined ? undefined : byKey.get(k);
-    if (n) { pairs.push([o, n]); news.delete(n.id); byKey.delete(k!); continue; }
+    if (n) {
+      pairs.push([o, n]);
+      news.delete(n.id);
+      byKey.delete(k!);
+      continue;
+    }
     out.push({ type, id: o.id, label: label(type, o, oldLabels), kind: 'removed' });
   }
   for (const n of news.values()) out.push({ type, id: n.id, label: label(type, n, newLabels), kind: 'added' });
@@ -96,9 +121,13 @@ function diffFields(a: Map<string, ViewField>, b: Map<string, ViewField>): Field
   const out: FieldChange[] = [];
   const names = [...new Set([...a.keys(), ...b.keys()])].sort();
   for (const f of names) {
-    const x = a.get(f), y = b.get(f);
+    const x = a.get(f),
+      y = b.get(f);
     if (x && y && x.cmp === y.cmp) continue;
-    if (x?.secret || y?.secret) { out.push({ field: f, secret: true }); continue; }
+    if (x?.secret || y?.secret) {
+      out.push({ field: f, secret: true });
+      continue;
+    }
     if (x?.pem || y?.pem) {
       const c: FieldChange = { field: f };
       if (x && x.show !== null) c.old = certText(String(x.show));

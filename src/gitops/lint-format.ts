@@ -37,7 +37,8 @@ export function lintOutput(results: readonly LintFileResult[], format: 'text' | 
   const counts = countBySeverity(results);
   if (format === 'json') return JSON.stringify({ counts, files: results }, null, 2);
   const lines: string[] = [];
-  for (const r of results) for (const f of r.findings) lines.push(format === 'github' ? findingGithub(f) : findingText(f));
+  for (const r of results)
+    for (const f of r.findings) lines.push(format === 'github' ? findingGithub(f) : findingText(f));
   lines.push(summary(counts));
   return lines.join('\n');
 }

@@ -48,7 +48,9 @@ function indexable(r: StreamRoute): boolean {
 }
 
 function portsOf(r: StreamRoute): number[] | undefined {
-  return r.destinations && r.destinations.every((d) => d.port !== undefined) ? [...new Set(r.destinations.map((d) => d.port!))] : undefined;
+  return r.destinations && r.destinations.every((d) => d.port !== undefined)
+    ? [...new Set(r.destinations.map((d) => d.port!))]
+    : undefined;
 }
 
 /** Routes of one protocol, bucketed the way the router's index is, so rivals are found without a full scan. */
@@ -64,14 +66,24 @@ class Pools {
   /** tls routes without SNIs or with `prefix.*` ones: rivals of every tls route */
   readonly openSni: StreamRoute[] = [];
 
-  constructor(readonly all: readonly StreamRoute[], proto: Proto) {
-    const push = <K>(m: Map<K, StreamRoute[]>, k: K, r: StreamRoute) => { const l = m.get(k); if (l) l.push(r); else m.set(k, [r]); };
+  constructor(
+    readonly all: readonly StreamRoute[],
+    proto: Proto,
+  ) {
+    const push = <K>(m: Map<K, StreamRoute[]>, k: K, r: StreamRoute) => {
+      const l = m.get(k);
+      if (l) l.push(r);
+      else m.set(k, [r]);
+    };
     for (const r of all) {
       const ports = portsOf(r);
       if (ports) for (const p of ports) push(this.byPort, p, r);
       else this.anyPort.push(r);
       if (proto !== 'tls') continue;
-      if (!indexable(r)) { this.openSni.push(r); continue; }
+      if (!indexable(r)) {
+        this.openSni.push(r);
+        continue;
+      }
       for (const n of r.snis!.exact) {
         push(this.exact, n, r);
         for (const a of ancestors(n)) push(this.under, a, r);
@@ -95,7 +107,9 @@ class Pools {
     }
     if (proto === 'tls' && indexable(r)) {
       const set = new Set<StreamRoute>(this.openSni);
-      const add = (l: StreamRoute[] | undefined) => { for (const x of l ?? []) set.add(x); };
+      const add = (l: StreamRoute[] | undefined) => {
+        for (const x of l ?? []) set.add(x);
+      };
       for (const n of r.snis!.exact) {
         add(this.exact.get(n));
         for (const a of ancestors(n)) add(this.star.get(a));
@@ -119,19 +133,29 @@ export function lintRoutes(ctx: LintContext): void {
   const overlaps = new Set<string>();
 
   for (const proto of PROTOS) {
-    const pools = new Pools(routes.filter((r) => r[proto]), proto);
+    const pools = new Pools(
+      routes.filter((r) => r[proto]),
+      proto,
+    );
     for (const r of pools.all) {
       const st = state.get(r.id)!;
       const rivals: StreamRoute[] = [];
       for (const c of pools.near(r, proto)) if (c !== r && mayOverlap(r, c, proto)) rivals.push(c);
-      const cidrRivals = rivals.filter((c) => c.priority === r.priority && r.id < c.id
-        && (c.service?.id ?? '') !== (r.service?.id ?? '') && !overlaps.has(`${r.id} ${c.id}`) && cidrPair(r, c));
+      const cidrRivals = rivals.filter(
+        (c) =>
+          c.priority === r.priority &&
+          r.id < c.id &&
+          (c.service?.id ?? '') !== (r.service?.id ?? '') &&
+          !overlaps.has(`${r.id} ${c.id}`) &&
+          cidrPair(r, c),
+      );
       // a connection only this route matches: it can win (most routes do), and then only equal-priority rivals
       // (ties, CIDR overlaps) need the witnesses
       let equal = rivals.filter((c) => c.priority === r.priority);
       if (!st.won) {
         const esc = escapeConn(r, rivals, proto);
-        if (esc && matchRoute(r, esc, { src: null, dst: null }) && ctx.router.match(esc)?.id === r.id) st.matched = st.won = true;
+        if (esc && matchRoute(r, esc, { src: null, dst: null }) && ctx.router.match(esc)?.id === r.id)
+          st.matched = st.won = true;
       }
       if (st.won && equal.length === 0) continue;
       const ws = witnesses(r, rivals, proto, ctx.opts.maxWitnesses);
@@ -142,7 +166,10 @@ export function lintRoutes(ctx: LintContext): void {
       let n = 0;
       for (const conn of ws) {
         // a pair whose tie is settled (found, or tried enough) and whose overlap is reported tells nothing more
-        if (st.won && (n++ & 63) === 0) equal = equal.filter((c) => !settled(r, c, ties, tieTries) || (cidrRivals.includes(c) && !overlaps.has(`${r.id} ${c.id}`)));
+        if (st.won && (n++ & 63) === 0)
+          equal = equal.filter(
+            (c) => !settled(r, c, ties, tieTries) || (cidrRivals.includes(c) && !overlaps.has(`${r.id} ${c.id}`)),
+          );
         if (st.won && equal.length === 0) break;
         const addrs: ConnAddrs = { src: null, dst: null };
         if (!matchRoute(r, conn, addrs)) continue;
@@ -166,14 +193,27 @@ export function lintRoutes(ctx: LintContext): void {
   for (const r of routes) {
     const st = state.get(r.id)!;
     if (st.unchecked && !st.won && st.takenBy.size === 0) {
-      ctx.add('route-not-checked', 'routes', r.id, `route ${labelOf(r)} has more value combinations against the routes near it than lint checks at once (${ctx.opts.maxWitnesses}): no single route shadows it, but whether several together do was not checked (ties were, pair by pair)`);
+      ctx.add(
+        'route-not-checked',
+        'routes',
+        r.id,
+        `route ${labelOf(r)} has more value combinations against the routes near it than lint checks at once (${ctx.opts.maxWitnesses}): no single route shadows it, but whether several together do was not checked (ties were, pair by pair)`,
+      );
       continue;
     }
     if ((!st.matched && !st.unchecked) || st.won) continue;
     const by = [...st.takenBy.values()].sort((a, b) => b.priority - a.priority || (a.id < b.id ? -1 : 1));
-    const why = by.map((w) => `${labelOf(w)} (${w.priority > r.priority ? `priority ${w.priority} > ${r.priority}` : `same priority ${w.priority}, wins the tie`})`);
-    ctx.add('route-shadowed', 'routes', r.id,
-      `route ${labelOf(r)} can never win: every connection it matches goes to route${by.length > 1 ? 's' : ''} ${why.join(', ')}`, by.map(ref));
+    const why = by.map(
+      (w) =>
+        `${labelOf(w)} (${w.priority > r.priority ? `priority ${w.priority} > ${r.priority}` : `same priority ${w.priority}, wins the tie`})`,
+    );
+    ctx.add(
+      'route-shadowed',
+      'routes',
+      r.id,
+      `route ${labelOf(r)} can never win: every connection it matches goes to route${by.length > 1 ? 's' : ''} ${why.join(', ')}`,
+      by.map(ref),
+    );
   }
 }
 
@@ -181,8 +221,17 @@ export function lintRoutes(ctx: LintContext): void {
  * For a route with too many witnesses against all its rivals at once: a connection only it matches (then it can
  * win), and ties and CIDR overlaps pair by pair (a pair's witnesses are few), each still routed by the router.
  */
-function pairwise(ctx: LintContext, r: StreamRoute, rivals: readonly StreamRoute[], cidrRivals: readonly StreamRoute[], proto: Proto,
-  st: RouteState, ties: Map<string, boolean>, tries: Map<string, number>, overlaps: Set<string>): void {
+function pairwise(
+  ctx: LintContext,
+  r: StreamRoute,
+  rivals: readonly StreamRoute[],
+  cidrRivals: readonly StreamRoute[],
+  proto: Proto,
+  st: RouteState,
+  ties: Map<string, boolean>,
+  tries: Map<string, number>,
+  overlaps: Set<string>,
+): void {
   if (!st.won) st.unchecked = true;
   for (const c of rivals) {
     if (!st.won && c.priority >= r.priority && covers(ctx, r, c, proto)) st.takenBy.set(c.id, c);
@@ -228,29 +277,47 @@ function settled(a: StreamRoute, b: StreamRoute, ties: Map<string, boolean>, tri
 }
 
 /** Whether only the ids decide between loser `r` and winner `w` on `conn`: swap their ids and route again. */
-function tie(ctx: LintContext, r: StreamRoute, w: StreamRoute, conn: ConnInfo, ties: Map<string, boolean>, tries: Map<string, number>): void {
+function tie(
+  ctx: LintContext,
+  r: StreamRoute,
+  w: StreamRoute,
+  conn: ConnInfo,
+  ties: Map<string, boolean>,
+  tries: Map<string, number>,
+): void {
   const key = pairKey(r, w);
   if (ties.get(key)) return;
   const n = tries.get(key) ?? 0;
   if (n >= TIE_TRIES) return;
   tries.set(key, n + 1);
-  const re = { ...r.entity, id: w.id }, we = { ...w.entity, id: r.id };
+  const re = { ...r.entity, id: w.id },
+    we = { ...w.entity, id: r.id };
   const swapped = compileRouter([re, we], ctx.services).match(conn);
   if (!swapped || swapped.entity !== re) return;
   ties.set(key, true);
-  ctx.add('route-tie', 'routes', r.id,
-    `routes ${labelOf(r)} and ${labelOf(w)} both match connections such as ${connText(conn)} with the same priority ${r.priority}; `
-    + `${labelOf(w)} wins only because its id sorts first. Make one of them more specific, or remove one`, [ref(w)]);
+  ctx.add(
+    'route-tie',
+    'routes',
+    r.id,
+    `routes ${labelOf(r)} and ${labelOf(w)} both match connections such as ${connText(conn)} with the same priority ${r.priority}; ` +
+      `${labelOf(w)} wins only because its id sorts first. Make one of them more specific, or remove one`,
+    [ref(w)],
+  );
 }
 
 /** The first pair of overlapping CIDR entries of the two routes (sources with sources, destinations with destinations). */
-function cidrPair(a: StreamRoute, b: StreamRoute): { side: 'sources' | 'destinations'; a: string; b: string } | undefined {
+function cidrPair(
+  a: StreamRoute,
+  b: StreamRoute,
+): { side: 'sources' | 'destinations'; a: string; b: string } | undefined {
   for (const side of ['sources', 'destinations'] as const) {
-    const x = a[side], y = b[side];
+    const x = a[side],
+      y = b[side];
     if (!x || !y) continue;
     for (let i = 0; i < x.length; i++) {
       for (let j = 0; j < y.length; j++) {
-        const n = x[i]!.net, m = y[j]!.net;
+        const n = x[i]!.net,
+          m = y[j]!.net;
         if (!n || !m || !(n.cidr || m.cidr) || !netsOverlap(n, m)) continue;
         return { side, a: a.entity[side]![i]!.ip!, b: b.entity[side]![j]!.ip! };
       }
@@ -262,7 +329,12 @@ function cidrPair(a: StreamRoute, b: StreamRoute): { side: 'sources' | 'destinat
 function reportOverlap(ctx: LintContext, r: StreamRoute, c: StreamRoute, conn: ConnInfo): void {
   const p = cidrPair(r, c)!;
   const svc = (x: StreamRoute) => (x.service ? labelOf(x.service) : 'no service');
-  ctx.add('route-cidr-overlap', 'routes', r.id,
-    `${p.side} ${p.a} of route ${labelOf(r)} (service ${svc(r)}) overlaps ${p.b} of route ${labelOf(c)} (service ${svc(c)}) `
-    + `at the same priority ${r.priority}; connections such as ${connText(conn)} match both`, [ref(c)]);
+  ctx.add(
+    'route-cidr-overlap',
+    'routes',
+    r.id,
+    `${p.side} ${p.a} of route ${labelOf(r)} (service ${svc(r)}) overlaps ${p.b} of route ${labelOf(c)} (service ${svc(c)}) ` +
+      `at the same priority ${r.priority}; connections such as ${connText(conn)} match both`,
+    [ref(c)],
+  );
 }

@@ -55,8 +55,12 @@ export function lintTls(ctx: LintContext): void {
     for (const r of routes) {
       for (const sni of r.entity.snis ?? []) {
         if (store && store.lookup(probeName(sni)) !== store.defaultContext) continue;
-        ctx.add('sni-no-certificate', 'routes', r.id,
-          `SNI '${sni}' of tls route ${labelOf(r)} is covered by no certificate: kong-ts would serve its default certificate to these clients`);
+        ctx.add(
+          'sni-no-certificate',
+          'routes',
+          r.id,
+          `SNI '${sni}' of tls route ${labelOf(r)} is covered by no certificate: kong-ts would serve its default certificate to these clients`,
+        );
       }
     }
   }
@@ -66,18 +70,29 @@ export function lintTls(ctx: LintContext): void {
   for (const s of ctx.config.snis) {
     if (catchAll) break;
     conn.sni = s.name === '*' ? `${PROBE}.invalid` : probeName(s.name);
-    const used = s.name === '*' ? routes.length > 0
-      : routes.some((r) => matchSni(r.snis, conn)) || routeNames.some((n) => certCovers(s.name, n));
+    const used =
+      s.name === '*'
+        ? routes.length > 0
+        : routes.some((r) => matchSni(r.snis, conn)) || routeNames.some((n) => certCovers(s.name, n));
     if (!used) {
-      ctx.add('certificate-sni-unused', 'snis', s.id,
-        `certificate SNI '${s.name}' is used by no tls route: no connection is terminated with it`);
+      ctx.add(
+        'certificate-sni-unused',
+        'snis',
+        s.id,
+        `certificate SNI '${s.name}' is used by no tls route: no connection is terminated with it`,
+      );
     }
   }
   expiry(ctx);
 }
 
 function expiry(ctx: LintContext): void {
-  const check = (type: 'certificates' | 'ca_certificates', id: string, what: string, pem: string | null | undefined) => {
+  const check = (
+    type: 'certificates' | 'ca_certificates',
+    id: string,
+    what: string,
+    pem: string | null | undefined,
+  ) => {
     if (!pem) return;
     let end: number, validTo: string;
     try {
@@ -92,13 +107,19 @@ function expiry(ctx: LintContext): void {
       ctx.add('certificate-expired', type, id, `${what} expired on ${validTo}: clients refuse it`);
     } else if (left < ctx.opts.expiryDays * DAY) {
       const days = Math.floor(left / DAY);
-      ctx.add('certificate-expiring', type, id, `${what} expires in ${days} day${days === 1 ? '' : 's'} (${validTo}), within ${ctx.opts.expiryDays} days`);
+      ctx.add(
+        'certificate-expiring',
+        type,
+        id,
+        `${what} expires in ${days} day${days === 1 ? '' : 's'} (${validTo}), within ${ctx.opts.expiryDays} days`,
+      );
     }
   };
   const snisOf = new Map<string, string[]>();
   for (const s of ctx.config.snis) {
     const l = snisOf.get(s.certificate);
-    if (l) l.push(s.name); else snisOf.set(s.certificate, [s.name]);
+    if (l) l.push(s.name);
+    else snisOf.set(s.certificate, [s.name]);
   }
   for (const c of ctx.config.certificates) {
     const names = snisOf.get(c.id);

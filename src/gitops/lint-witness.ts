@@ -39,7 +39,8 @@ function sidesOverlap(a: readonly IpPortMatcher[] | undefined, b: readonly IpPor
 /** SNI names that stand for every SNI region of the given matchers (undefined: a connection without SNI). */
 export function sniCandidates(ms: readonly (SniMatcher | undefined)[]): (string | undefined)[] {
   const out = new Set<string | undefined>([undefined, `${PROBE}.invalid`]);
-  const suffixes: string[] = [], prefixes: string[] = [];
+  const suffixes: string[] = [],
+    prefixes: string[] = [];
   for (const m of ms) {
     if (!m) continue;
     for (const n of m.exact) out.add(n);
@@ -68,7 +69,12 @@ function snisOverlap(a: SniMatcher, b: SniMatcher): boolean {
   for (const s of a.suffixes) {
     if (sniMatchKind(b, PROBE + s) !== 0) return true;
     for (const t of b.suffixes) if (t.endsWith(s) || s.endsWith(t)) return true;
-    for (const p of b.prefixes) if (sniMatchKind(a, p + s.slice(s.lastIndexOf('.') + 1)) !== 0 && sniMatchKind(b, p + s.slice(s.lastIndexOf('.') + 1)) !== 0) return true;
+    for (const p of b.prefixes)
+      if (
+        sniMatchKind(a, p + s.slice(s.lastIndexOf('.') + 1)) !== 0 &&
+        sniMatchKind(b, p + s.slice(s.lastIndexOf('.') + 1)) !== 0
+      )
+        return true;
   }
   for (const p of a.prefixes) if (sniMatchKind(b, p + PROBE) !== 0) return true;
   return false;
@@ -134,7 +140,10 @@ function portCandidates(ports: ReadonlySet<number>, own: readonly IpPortMatcher[
   return [...ports, free];
 }
 
-interface SideValues { nets: Net[]; ports: Set<number> }
+interface SideValues {
+  nets: Net[];
+  ports: Set<number>;
+}
 
 function sideValues(routes: readonly StreamRoute[], side: 'sources' | 'destinations'): SideValues {
   const v: SideValues = { nets: [], ports: new Set() };
@@ -151,33 +160,54 @@ function sideValues(routes: readonly StreamRoute[], side: 'sources' | 'destinati
  * Every witness connection of `route` on `proto` against `rivals` (the route itself included), or undefined
  * when there would be more than `cap`. Only connections the route itself matches are kept by the caller.
  */
-export function witnesses(route: StreamRoute, rivals: readonly StreamRoute[], proto: Proto, cap: number): Iterable<ConnInfo> | undefined {
+export function witnesses(
+  route: StreamRoute,
+  rivals: readonly StreamRoute[],
+  proto: Proto,
+  cap: number,
+): Iterable<ConnInfo> | undefined {
   const all = [route, ...rivals];
-  const dst = sideValues(all, 'destinations'), src = sideValues(all, 'sources');
-  const dIps = addrCandidates(dst.nets, route.destinations), dPorts = portCandidates(dst.ports, route.destinations);
-  const sIps = addrCandidates(src.nets, route.sources), sPorts = portCandidates(src.ports, route.sources);
+  const dst = sideValues(all, 'destinations'),
+    src = sideValues(all, 'sources');
+  const dIps = addrCandidates(dst.nets, route.destinations),
+    dPorts = portCandidates(dst.ports, route.destinations);
+  const sIps = addrCandidates(src.nets, route.sources),
+    sPorts = portCandidates(src.ports, route.sources);
   const own = route.snis;
   const probe: ConnInfo = { protocol: 'tls', srcIp: '0.0.0.0', srcPort: 1, dstIp: '0.0.0.0', dstPort: 1 };
-  const snis = proto !== 'tls' ? [undefined] : sniCandidates(all.map((r) => r.snis)).filter((sni) => {
-    if (!own) return true;
-    if (sni === undefined) return false;
-    probe.sni = sni;
-    return matchSni(own, probe);
-  });
+  const snis =
+    proto !== 'tls'
+      ? [undefined]
+      : sniCandidates(all.map((r) => r.snis)).filter((sni) => {
+          if (!own) return true;
+          if (sni === undefined) return false;
+          probe.sni = sni;
+          return matchSni(own, probe);
+        });
   const total = dIps.length * dPorts.length * sIps.length * sPorts.length * snis.length;
   if (total > cap) return undefined;
   return product(proto, dIps, dPorts, sIps, sPorts, snis);
 }
 
 /** The witnesses one at a time (a caller that has its answer stops early). */
-function* product(proto: Proto, dIps: string[], dPorts: number[], sIps: string[], sPorts: number[], snis: (string | undefined)[]): Generator<ConnInfo> {
-  for (const dstIp of dIps) for (const dstPort of dPorts) for (const srcIp of sIps) for (const srcPort of sPorts) {
-    for (const sni of snis) {
-      const c: ConnInfo = { protocol: proto, srcIp, srcPort, dstIp, dstPort };
-      if (sni !== undefined) c.sni = sni;
-      yield c;
-    }
-  }
+function* product(
+  proto: Proto,
+  dIps: string[],
+  dPorts: number[],
+  sIps: string[],
+  sPorts: number[],
+  snis: (string | undefined)[],
+): Generator<ConnInfo> {
+  for (const dstIp of dIps)
+    for (const dstPort of dPorts)
+      for (const srcIp of sIps)
+        for (const srcPort of sPorts) {
+          for (const sni of snis) {
+            const c: ConnInfo = { protocol: proto, srcIp, srcPort, dstIp, dstPort };
+            if (sni !== undefined) c.sni = sni;
+            yield c;
+          }
+        }
 }
 
 // ---- escape points: where a route matches and none of its rivals does (for routes with too many witnesses) ----
@@ -202,13 +232,19 @@ function gap(within: Net | undefined, v6: boolean, nets: readonly Net[]): Addr |
  * A source (or destination) the route's side matches and no rival's side does, or undefined. A rival with no
  * entry on this side matches every value of it: then there is none.
  */
-export function sideEscape(own: readonly IpPortMatcher[] | undefined, others: readonly (readonly IpPortMatcher[] | undefined)[]): { ip: string; port: number } | undefined {
+export function sideEscape(
+  own: readonly IpPortMatcher[] | undefined,
+  others: readonly (readonly IpPortMatcher[] | undefined)[],
+): { ip: string; port: number } | undefined {
   if (others.some((o) => !o)) return undefined;
   const named = new Set<number>();
   for (const o of others) for (const e of o!) if (e.port !== undefined) named.add(e.port);
   for (const e of own ?? [{}]) {
     let port = e.port;
-    if (port === undefined) { port = 1; while (named.has(port)) port++; }
+    if (port === undefined) {
+      port = 1;
+      while (named.has(port)) port++;
+    }
     const blockers = others.flatMap((o) => o!.filter((x) => x.port === undefined || x.port === port));
     if (blockers.some((b) => !b.net)) continue;
     const nets = blockers.map((b) => b.net!);
@@ -232,7 +268,8 @@ function anyValue(own: readonly IpPortMatcher[] | undefined): { ip: string; port
  * undefined knows nothing.
  */
 export function escapeConn(route: StreamRoute, rivals: readonly StreamRoute[], proto: Proto): ConnInfo | undefined {
-  const src = anyValue(route.sources), dst = anyValue(route.destinations);
+  const src = anyValue(route.sources),
+    dst = anyValue(route.destinations);
   let sni: string | undefined;
   if (proto === 'tls' && route.snis) {
     const m = route.snis;
@@ -243,14 +280,21 @@ export function escapeConn(route: StreamRoute, rivals: readonly StreamRoute[], p
     if (n !== undefined) c.sni = n;
     return c;
   };
-  const s = sideEscape(route.sources, rivals.map((r) => r.sources));
+  const s = sideEscape(
+    route.sources,
+    rivals.map((r) => r.sources),
+  );
   if (s) return make(s, dst, sni);
-  const d = sideEscape(route.destinations, rivals.map((r) => r.destinations));
+  const d = sideEscape(
+    route.destinations,
+    rivals.map((r) => r.destinations),
+  );
   if (d) return make(src, d, sni);
   if (proto !== 'tls' || rivals.some((r) => !r.snis)) return undefined;
   const probe: ConnInfo = make(src, dst, undefined);
   for (const name of sniCandidates([route.snis, ...rivals.map((r) => r.snis)])) {
-    if (name === undefined) delete probe.sni; else probe.sni = name;
+    if (name === undefined) delete probe.sni;
+    else probe.sni = name;
     if (matchSni(route.snis, probe) && !rivals.some((r) => matchSni(r.snis, probe))) return probe;
   }
   return undefined;

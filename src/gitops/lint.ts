@@ -23,8 +23,17 @@ function ignoredCodes(tags: readonly string[] | undefined): Set<string> | undefi
 
 function entityTags(config: DeclarativeConfig): Map<string, readonly string[]> {
   const m = new Map<string, readonly string[]>();
-  for (const list of [config.services, config.routes, config.certificates, config.snis, config.ca_certificates,
-    config.upstreams, config.targets, config.plugins, config.consumers]) {
+  for (const list of [
+    config.services,
+    config.routes,
+    config.certificates,
+    config.snis,
+    config.ca_certificates,
+    config.upstreams,
+    config.targets,
+    config.plugins,
+    config.consumers,
+  ]) {
     for (const e of list) if (e.tags.length) m.set(e.id, e.tags);
   }
   return m;
@@ -43,15 +52,25 @@ export function lintConfig(config: DeclarativeConfig, options: LintOptions = {})
   };
   const out: Finding[] = [];
   const ctx: LintContext = {
-    config, router, services,
-    opts: { expiryDays: options.expiryDays ?? 30, now: options.now ?? Date.now(), maxWitnesses: options.maxWitnesses ?? 20_000 },
+    config,
+    router,
+    services,
+    opts: {
+      expiryDays: options.expiryDays ?? 30,
+      now: options.now ?? Date.now(),
+      maxWitnesses: options.maxWitnesses ?? 20_000,
+    },
     add(code, type, id, message, related) {
       if (disabled.has(code) || silenced(id, code) || related?.some((r) => silenced(r.id, code))) return;
       const o = config.origins[id];
       const name = nameOf(config, type, id);
       const f: Finding = {
-        code, severity: LINT_CODES[code].severity,
-        file: o?.file ?? '', line: o?.line ?? 1, column: o?.column ?? 1, path: o?.path ?? '',
+        code,
+        severity: LINT_CODES[code].severity,
+        file: o?.file ?? '',
+        line: o?.line ?? 1,
+        column: o?.column ?? 1,
+        path: o?.path ?? '',
         entity: name === undefined ? { type, id } : { type, id, name },
         message,
       };
@@ -62,8 +81,14 @@ export function lintConfig(config: DeclarativeConfig, options: LintOptions = {})
   lintRoutes(ctx);
   lintTls(ctx);
   lintEntities(ctx);
-  return out.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) || a.line - b.line || a.column - b.column
-    || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0) || (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
+  return out.sort(
+    (a, b) =>
+      (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) ||
+      a.line - b.line ||
+      a.column - b.column ||
+      (a.code < b.code ? -1 : a.code > b.code ? 1 : 0) ||
+      (a.message < b.message ? -1 : a.message > b.message ? 1 : 0),
+  );
 }
 
 function nameOf(config: DeclarativeConfig, type: EntityType, id: string): string | undefined {

@@ -66,7 +66,12 @@ function routePolicy(tags: readonly string[] | undefined): SessionPolicy | undef
  * Plans a reload from `live` to `next`. The policy of a route is its `kong-ts.reload=` tag in the new file, or in
  * the running config for a route the new file removes, else the proxy's `reload_session_policy`.
  */
-export function buildPlan(live: LiveState, fetched: DeclarativeConfig, next: DeclarativeConfig, nextHash: string): Plan {
+export function buildPlan(
+  live: LiveState,
+  fetched: DeclarativeConfig,
+  next: DeclarativeConfig,
+  nextHash: string,
+): Plan {
   // the admin API never shows private keys: a redacted key is taken as the new file's key for the same
   // certificate (unknown, so not reported as a change); a certificate whose cert changed still shows
   const nextCerts = new Map(next.certificates.map((c) => [c.id, c]));
@@ -75,7 +80,9 @@ export function buildPlan(live: LiveState, fetched: DeclarativeConfig, next: Dec
     certificates: fetched.certificates.map((c) => {
       const n = nextCerts.get(c.id);
       const redacted = (k: string | null | undefined) => k?.trim() === '[redacted]';
-      return n ? { ...c, key: redacted(c.key) ? n.key : c.key, key_alt: redacted(c.key_alt) ? n.key_alt : c.key_alt } : c;
+      return n
+        ? { ...c, key: redacted(c.key) ? n.key : c.key, key_alt: redacted(c.key_alt) ? n.key_alt : c.key_alt }
+        : c;
     }),
   };
   const diff = diffConfigs(liveCfg, next);
@@ -94,21 +101,31 @@ export function buildPlan(live: LiveState, fetched: DeclarativeConfig, next: Dec
   }
   sessions.sort((a, b) => (a.route < b.route ? -1 : a.route > b.route ? 1 : a.id < b.id ? -1 : 1));
   return {
-    live_hash: live.hash, new_hash: nextHash, up_to_date: live.hash === nextHash, diff,
-    open_sessions: live.sessions ? live.sessions.total : null, sessions,
+    live_hash: live.hash,
+    new_hash: nextHash,
+    up_to_date: live.hash === nextHash,
+    diff,
+    open_sessions: live.sessions ? live.sessions.total : null,
+    sessions,
   };
 }
 
 /** The plan as text: the diff, then the sessions the reload would touch. */
 export function planText(p: Plan, names: { live: string; file: string }): string {
-  const out = [diffText(p.diff, { old: `${names.live} (hash ${p.live_hash})`, new: `${names.file} (hash ${p.new_hash})` }), ''];
+  const out = [
+    diffText(p.diff, { old: `${names.live} (hash ${p.live_hash})`, new: `${names.file} (hash ${p.new_hash})` }),
+    '',
+  ];
   if (p.open_sessions === null) out.push('open sessions: unknown (the admin API has no /sessions)');
-  else if (p.sessions.length === 0) out.push(`open sessions: ${p.open_sessions}, none on a route this reload removes or changes`);
+  else if (p.sessions.length === 0)
+    out.push(`open sessions: ${p.open_sessions}, none on a route this reload removes or changes`);
   else {
     out.push(`open sessions: ${p.open_sessions}; on routes this reload removes or changes:`);
     for (const s of p.sessions) {
       const drain = s.policy === 'drain' ? ` (closed after ${s.drain_timeout ?? '?'} ms)` : '';
-      out.push(`  route '${s.route}': ${s.sessions} open session${s.sessions === 1 ? '' : 's'}, ${s.effect} → policy ${s.policy}${drain}`);
+      out.push(
+        `  route '${s.route}': ${s.sessions} open session${s.sessions === 1 ? '' : 's'}, ${s.effect} → policy ${s.policy}${drain}`,
+      );
     }
   }
   return out.join('\n');
@@ -118,13 +135,20 @@ async function getJson(base: string, path: string, token: string | undefined, op
   const url = base.replace(/\/+$/, '') + path;
   let res: Response;
   try {
-    res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(10_000) });
+    res = await fetch(url, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(10_000),
+    });
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
     throw new PlanError(`cannot reach the admin API at ${url}: ${e.cause?.code ?? e.cause?.message ?? e.message}`);
   }
-  if (optional && res.status === 404) { await res.body?.cancel(); return undefined; }
-  if (res.status === 401) throw new PlanError(`the admin API at ${url} refused the request (401): give --token or KONG_ADMIN_TOKEN`);
+  if (optional && res.status === 404) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  if (res.status === 401)
+    throw new PlanError(`the admin API at ${url} refused the request (401): give --token or KONG_ADMIN_TOKEN`);
   if (!res.ok) throw new PlanError(`GET ${url} answered ${res.status}`);
   try {
     return await res.json();
@@ -135,10 +159,19 @@ async function getJson(base: string, path: string, token: string | undefined, op
 
 /** Reads the running proxy's config, hash, sessions and reload policy from its admin API. */
 export async function fetchLive(admin: string, token?: string): Promise<LiveState> {
-  const [cfg, status, info, sess, recent] = await Promise.all([
-    getJson(admin, '/config', token), getJson(admin, '/status', token), getJson(admin, '/', token),
-    getJson(admin, '/sessions', token, true), getJson(admin, '/sessions/recent', token, true),
-  ]) as [{ config?: unknown }, { configuration_hash?: unknown }, { configuration?: Record<string, unknown> }, { total?: unknown; by_route?: unknown } | undefined, { data?: unknown } | undefined];
+  const [cfg, status, info, sess, recent] = (await Promise.all([
+    getJson(admin, '/config', token),
+    getJson(admin, '/status', token),
+    getJson(admin, '/', token),
+    getJson(admin, '/sessions', token, true),
+    getJson(admin, '/sessions/recent', token, true),
+  ])) as [
+    { config?: unknown },
+    { configuration_hash?: unknown },
+    { configuration?: Record<string, unknown> },
+    { total?: unknown; by_route?: unknown } | undefined,
+    { data?: unknown } | undefined,
+  ];
   if (typeof cfg?.config !== 'string') throw new PlanError(`GET ${admin}/config did not return {config: "<yaml>"}`);
   const conf = info?.configuration ?? {};
   const pol = typeof conf.reload_session_policy === 'string' ? conf.reload_session_policy : 'keep';
@@ -148,7 +181,8 @@ export async function fetchLive(admin: string, token?: string): Promise<LiveStat
     hash: typeof status?.configuration_hash === 'string' ? status.configuration_hash : '',
     policy: POLICIES.includes(pol) ? (pol as SessionPolicy) : 'keep',
   };
-  if (Number.isFinite(drain) && conf.reload_drain_timeout !== undefined && conf.reload_drain_timeout !== null) live.drainTimeout = drain;
+  if (Number.isFinite(drain) && conf.reload_drain_timeout !== undefined && conf.reload_drain_timeout !== null)
+    live.drainTimeout = drain;
   if (recent && Array.isArray(recent.data) && recent.data.length > 0) {
     try {
       live.recent = sessionsFrom(recent.data, `${admin}/sessions/recent`);
@@ -165,6 +199,12 @@ export async function fetchLive(admin: string, token?: string): Promise<LiveStat
 /** Loads the live config text; a live config that does not load is trouble, not a diff. */
 export function loadLive(live: LiveState, name: string): DeclarativeConfig {
   const r = loadConfigText(live.configText, name, { redactedKeys: true });
-  if (!r.ok) throw new PlanError(`the running config does not load:\n${r.problems.filter((p) => p.severity === 'error').map(formatProblem).join('\n')}`);
+  if (!r.ok)
+    throw new PlanError(
+      `the running config does not load:\n${r.problems
+        .filter((p) => p.severity === 'error')
+        .map(formatProblem)
+        .join('\n')}`,
+    );
   return r.config;
 }

@@ -16,7 +16,9 @@ function groupLine(g: ReplayGroup): string {
 
 /** Lines of text: the counts, then each group with its examples. */
 export function replayText(r: ReplayReport, source: string): string {
-  const out = [`replay of ${r.sessions} session${r.sessions === 1 ? '' : 's'} from ${source}${r.skipped ? ` (${r.skipped} entries skipped)` : ''}:`];
+  const out = [
+    `replay of ${r.sessions} session${r.sessions === 1 ? '' : 's'} from ${source}${r.skipped ? ` (${r.skipped} entries skipped)` : ''}:`,
+  ];
   out.push(`  ${r.kept} keep their route and service (${pct(r.kept, r.sessions)})`);
   out.push(`  ${r.moved} move to another route or service (${pct(r.moved, r.sessions)})`);
   out.push(`  ${r.unrouted} would find no route (${pct(r.unrouted, r.sessions)})`);
@@ -36,10 +38,14 @@ export function replayText(r: ReplayReport, source: string): string {
 /** One annotation per group (warning: moved, error: unrouted) and a notice with the counts. */
 export function replayGithub(r: ReplayReport, source: string): string {
   const esc = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-  const out = [`::notice title=kong-ts replay::${esc(`${r.sessions} sessions from ${source}: ${r.kept} keep their route and service, ${r.moved} move, ${r.unrouted} would find no route`)}`];
+  const out = [
+    `::notice title=kong-ts replay::${esc(`${r.sessions} sessions from ${source}: ${r.kept} keep their route and service, ${r.moved} move, ${r.unrouted} would find no route`)}`,
+  ];
   for (const g of r.groups) {
     const moved = g.to.route !== null && g.to.service !== null;
-    out.push(`::${moved ? 'warning' : 'error'} title=kong-ts replay::${esc(`${g.count} session${g.count === 1 ? '' : 's'} ${moved ? 'move' : 'would find no route'}: ${groupLine(g)}, e.g. ${g.examples.join('; ')}`)}`);
+    out.push(
+      `::${moved ? 'warning' : 'error'} title=kong-ts replay::${esc(`${g.count} session${g.count === 1 ? '' : 's'} ${moved ? 'move' : 'would find no route'}: ${groupLine(g)}, e.g. ${g.examples.join('; ')}`)}`,
+    );
   }
   return out.join('\n');
 }

@@ -31,10 +31,17 @@ export class ReplayError extends Error {}
 function toSession(v: unknown): ReplaySession | string {
   if (!v || typeof v !== 'object') return 'not a JSON object';
   const o = v as Record<string, unknown>;
-  if (o.protocol !== 'tcp' && o.protocol !== 'tls' && o.protocol !== 'udp') return `protocol ${JSON.stringify(o.protocol)} is not tcp, tls or udp`;
+  if (o.protocol !== 'tcp' && o.protocol !== 'tls' && o.protocol !== 'udp')
+    return `protocol ${JSON.stringify(o.protocol)} is not tcp, tls or udp`;
   if (typeof o.client_ip !== 'string' || typeof o.client_port !== 'number') return 'no client_ip/client_port';
   if (typeof o.server_ip !== 'string' || typeof o.server_port !== 'number') return 'no server_ip/server_port';
-  const s: ReplaySession = { protocol: o.protocol, client_ip: o.client_ip, client_port: o.client_port, server_ip: o.server_ip, server_port: o.server_port };
+  const s: ReplaySession = {
+    protocol: o.protocol,
+    client_ip: o.client_ip,
+    client_port: o.client_port,
+    server_ip: o.server_ip,
+    server_port: o.server_port,
+  };
   if (typeof o.sni === 'string' && o.sni !== '') s.sni = o.sni.toLowerCase();
   return s;
 }
@@ -52,7 +59,11 @@ export function parseSessions(text: string, name: string): ReadSessions {
   const trimmed = text.trimStart();
   if (trimmed.startsWith('{') && !trimmed.includes('\n{')) {
     let doc: unknown;
-    try { doc = JSON.parse(text); } catch { doc = undefined; }
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      doc = undefined;
+    }
     const data = (doc as { data?: unknown } | undefined)?.data;
     if (Array.isArray(data)) return sessionsFrom(data, name);
   }
@@ -61,13 +72,21 @@ export function parseSessions(text: string, name: string): ReadSessions {
     line++;
     if (!l.trim()) continue;
     let v: unknown;
-    try { v = JSON.parse(l); } catch { skip(`line ${line}`, 'not JSON (is the access log in the json format?)'); continue; }
+    try {
+      v = JSON.parse(l);
+    } catch {
+      skip(`line ${line}`, 'not JSON (is the access log in the json format?)');
+      continue;
+    }
     const s = toSession(v);
-    if (typeof s === 'string') skip(`line ${line}`, s); else out.sessions.push(s);
+    if (typeof s === 'string') skip(`line ${line}`, s);
+    else out.sessions.push(s);
   }
   if (out.sessions.length === 0) {
-    throw new ReplayError(`${name}: no session to replay${out.skipped ? ` (${out.skipped} skipped; ${out.skipped_examples[0]})` : ''}: `
-      + "give the 'json' access log (proxy_stream_access_log = PATH json) or GET /sessions/recent");
+    throw new ReplayError(
+      `${name}: no session to replay${out.skipped ? ` (${out.skipped} skipped; ${out.skipped_examples[0]})` : ''}: ` +
+        "give the 'json' access log (proxy_stream_access_log = PATH json) or GET /sessions/recent",
+    );
   }
   return out;
 }
@@ -77,7 +96,10 @@ export function sessionsFrom(data: readonly unknown[], name: string): ReadSessio
   const out: ReadSessions = { sessions: [], skipped: 0, skipped_examples: [] };
   data.forEach((v, i) => {
     const s = toSession(v);
-    if (typeof s !== 'string') { out.sessions.push(s); return; }
+    if (typeof s !== 'string') {
+      out.sessions.push(s);
+      return;
+    }
     out.skipped++;
     if (out.skipped_examples.length < 3) out.skipped_examples.push(`data[${i}]: ${s}`);
   });
@@ -135,7 +157,14 @@ class Side {
     let e = this.#memo.get(key);
     if (e) return e;
     const r = this.router.match(conn);
-    e = r ? { route_id: r.id, route: r.name ?? r.id, service_id: r.service?.id ?? null, service: r.service ? r.service.name ?? r.service.id : null } : NONE;
+    e = r
+      ? {
+          route_id: r.id,
+          route: r.name ?? r.id,
+          service_id: r.service?.id ?? null,
+          service: r.service ? (r.service.name ?? r.service.id) : null,
+        }
+      : NONE;
     if (this.#memo.size < 1_000_000) this.#memo.set(key, e);
     return e;
   }
@@ -156,8 +185,17 @@ export function sessionText(s: ReplaySession): string {
 
 /** Routes every session through both configurations. Linear in the sessions; each routing is one `router.match`. */
 export function replay(oldCfg: DeclarativeConfig, newCfg: DeclarativeConfig, read: ReadSessions): ReplayReport {
-  const a = new Side(oldCfg), b = new Side(newCfg);
-  const rep: ReplayReport = { sessions: read.sessions.length, skipped: read.skipped, kept: 0, moved: 0, unrouted: 0, still_unrouted: 0, groups: [] };
+  const a = new Side(oldCfg),
+    b = new Side(newCfg);
+  const rep: ReplayReport = {
+    sessions: read.sessions.length,
+    skipped: read.skipped,
+    kept: 0,
+    moved: 0,
+    unrouted: 0,
+    still_unrouted: 0,
+    groups: [],
+  };
   const groups = new Map<string, ReplayGroup>();
   const conn: ConnInfo = { protocol: 'tcp', srcIp: '', srcPort: 0, dstIp: '', dstPort: 0 };
   const ports = usesSourcePorts(oldCfg) || usesSourcePorts(newCfg);
@@ -169,18 +207,31 @@ export function replay(oldCfg: DeclarativeConfig, newCfg: DeclarativeConfig, rea
     conn.dstIp = s.server_ip;
     conn.dstPort = s.server_port;
     conn.sni = s.sni;
-    const from = a.end(conn, key), to = b.end(conn, key);
-    const was = routed(from), is = routed(to);
-    if (was && is && from.route_id === to.route_id && from.service_id === to.service_id) { rep.kept++; continue; }
-    if (!was && !is) { rep.still_unrouted++; continue; }
-    if (is) rep.moved++; else rep.unrouted++;
+    const from = a.end(conn, key),
+      to = b.end(conn, key);
+    const was = routed(from),
+      is = routed(to);
+    if (was && is && from.route_id === to.route_id && from.service_id === to.service_id) {
+      rep.kept++;
+      continue;
+    }
+    if (!was && !is) {
+      rep.still_unrouted++;
+      continue;
+    }
+    if (is) rep.moved++;
+    else rep.unrouted++;
     const gkey = `${from.route_id}|${from.service_id}|${to.route_id}|${to.service_id}`;
     let g = groups.get(gkey);
     if (!g) groups.set(gkey, (g = { from, to, count: 0, examples: [] }));
     g.count++;
     if (g.examples.length < EXAMPLES) g.examples.push(sessionText(s));
   }
-  rep.groups = [...groups.values()].sort((x, y) => y.count - x.count
-    || (x.from.route ?? '').localeCompare(y.from.route ?? '') || (x.to.route ?? '').localeCompare(y.to.route ?? ''));
+  rep.groups = [...groups.values()].sort(
+    (x, y) =>
+      y.count - x.count ||
+      (x.from.route ?? '').localeCompare(y.from.route ?? '') ||
+      (x.to.route ?? '').localeCompare(y.to.route ?? ''),
+  );
   return rep;
 }

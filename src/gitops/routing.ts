@@ -39,7 +39,11 @@ function reach(r: RouteEntity, services: Map<string, ServiceEntity>, labels: Lab
   const svc = r.service ? services.get(r.service) : undefined;
   const fields = {} as Record<MatchFieldName, string[]>;
   for (const f of SENTENCE_FIELDS) fields[f.name] = f.texts(r);
-  const out: RouteReach = { ...fields, service: r.service ? labels.of(r.service) : null, target: svc ? targetText(svc) : null };
+  const out: RouteReach = {
+    ...fields,
+    service: r.service ? labels.of(r.service) : null,
+    target: svc ? targetText(svc) : null,
+  };
   const unserved = unservedBy(r);
   if (unserved) out.not_served = `${unserved.name} ${out[unserved.name].join(',')} are not served by kong-ts`;
   else if (svc && !svc.enabled) out.not_served = `service '${out.service}' is disabled`;
@@ -60,8 +64,13 @@ function toText(r: RouteReach): string {
   return r.service === null ? 'no service (connections are closed)' : `service '${r.service}'`;
 }
 
-function sentence(name: string, o: RouteReach | undefined, n: RouteReach | undefined, oldSvc: string | undefined,
-  newSvc: string | undefined): { kind: RouteChange['kind']; message: string } | undefined {
+function sentence(
+  name: string,
+  o: RouteReach | undefined,
+  n: RouteReach | undefined,
+  oldSvc: string | undefined,
+  newSvc: string | undefined,
+): { kind: RouteChange['kind']; message: string } | undefined {
   const r = `route '${name}'`;
   if (!o || o.not_served) {
     if (!n) return undefined;
@@ -70,8 +79,10 @@ function sentence(name: string, o: RouteReach | undefined, n: RouteReach | undef
     return { kind: o ? 'changed' : 'added', message: `${r} now sends ${matchText(n)} to ${toText(n)}${was}` };
   }
   if (!n) return { kind: 'removed', message: `${r} no longer sends ${matchText(o)} to ${toText(o)}` };
-  if (n.not_served) return { kind: 'changed', message: `${r} no longer sends ${matchText(o)} to ${toText(o)} (${n.not_served})` };
-  const om = matchText(o), nm = matchText(n);
+  if (n.not_served)
+    return { kind: 'changed', message: `${r} no longer sends ${matchText(o)} to ${toText(o)} (${n.not_served})` };
+  const om = matchText(o),
+    nm = matchText(n);
   const svcMoved = (oldSvc ?? '') !== (newSvc ?? '');
   if (om !== nm || svcMoved) {
     const oldTo = o.service === null ? 'no service' : `'${o.service}'`;
@@ -85,7 +96,12 @@ function sentence(name: string, o: RouteReach | undefined, n: RouteReach | undef
 }
 
 /** Every route whose traffic changes between two configurations, sorted by route name, then id. */
-export function routingChanges(oldCfg: DeclarativeConfig, newCfg: DeclarativeConfig, oldLabels: Labels, newLabels: Labels): RouteChange[] {
+export function routingChanges(
+  oldCfg: DeclarativeConfig,
+  newCfg: DeclarativeConfig,
+  oldLabels: Labels,
+  newLabels: Labels,
+): RouteChange[] {
   const oldSvcs = new Map(oldCfg.services.map((s) => [s.id, s]));
   const newSvcs = new Map(newCfg.services.map((s) => [s.id, s]));
   const news = new Map(newCfg.routes.map((r) => [r.id, r]));
@@ -93,10 +109,16 @@ export function routingChanges(oldCfg: DeclarativeConfig, newCfg: DeclarativeCon
   const oldIds = new Set(oldCfg.routes.map((r) => r.id));
   const out: RouteChange[] = [];
   const push = (o: RouteEntity | undefined, n: RouteEntity | undefined): void => {
-    const or = o && reach(o, oldSvcs, oldLabels), nr = n && reach(n, newSvcs, newLabels);
+    const or = o && reach(o, oldSvcs, oldLabels),
+      nr = n && reach(n, newSvcs, newLabels);
     const s = sentence((n ?? o)!.name ?? (n ?? o)!.id, or, nr, o?.service ?? undefined, n?.service ?? undefined);
     if (!s) return;
-    const c: RouteChange = { id: (n ?? o)!.id, route: (n ?? o)!.name ?? (n ?? o)!.id, kind: s.kind, message: s.message };
+    const c: RouteChange = {
+      id: (n ?? o)!.id,
+      route: (n ?? o)!.name ?? (n ?? o)!.id,
+      kind: s.kind,
+      message: s.message,
+    };
     if (or) c.old = or;
     if (nr) c.new = nr;
     out.push(c);

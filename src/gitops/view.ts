@@ -9,13 +9,28 @@ import { MATCH_FIELDS, type MatchField } from '../router/match-fields.js';
 
 /** The entity types in the order diffs list them. */
 export const ENTITY_ORDER: readonly EntityType[] = [
-  'services', 'routes', 'upstreams', 'targets', 'certificates', 'snis', 'ca_certificates', 'plugins', 'consumers',
+  'services',
+  'routes',
+  'upstreams',
+  'targets',
+  'certificates',
+  'snis',
+  'ca_certificates',
+  'plugins',
+  'consumers',
 ];
 
 /** Singular names for messages. */
 export const SINGULAR: Record<EntityType, string> = {
-  services: 'service', routes: 'route', upstreams: 'upstream', targets: 'target', certificates: 'certificate',
-  snis: 'sni', ca_certificates: 'ca_certificate', plugins: 'plugin', consumers: 'consumer',
+  services: 'service',
+  routes: 'route',
+  upstreams: 'upstream',
+  targets: 'target',
+  certificates: 'certificate',
+  snis: 'sni',
+  ca_certificates: 'ca_certificate',
+  plugins: 'plugin',
+  consumers: 'consumer',
 };
 
 /** Fields holding the id of another entity (arrays: a list of ids). */
@@ -70,14 +85,19 @@ export function entities(cfg: DeclarativeConfig, type: EntityType): AnyEntity[] 
 /** How an entity is named in messages: its name, username or target, else its id. */
 export function label(type: EntityType, e: AnyEntity, labels?: Labels): string {
   switch (type) {
-    case 'services': case 'routes': case 'upstreams': case 'snis':
+    case 'services':
+    case 'routes':
+    case 'upstreams':
+    case 'snis':
       return typeof e.name === 'string' ? e.name : e.id;
     case 'consumers':
       return typeof e.username === 'string' ? e.username : typeof e.custom_id === 'string' ? e.custom_id : e.id;
     case 'targets':
       return `${labels ? labels.of(String(e.upstream)) : String(e.upstream)} ${String(e.target)}`;
     case 'plugins': {
-      const scope = (['route', 'service', 'consumer'] as const).filter((k) => e[k]).map((k) => `${k} ${labels ? labels.of(String(e[k])) : String(e[k])}`);
+      const scope = (['route', 'service', 'consumer'] as const)
+        .filter((k) => e[k])
+        .map((k) => `${k} ${labels ? labels.of(String(e[k])) : String(e[k])}`);
       const inst = typeof e.instance_name === 'string' ? ` '${e.instance_name}'` : '';
       return `${String(e.name)}${inst} (${scope.length ? scope.join(', ') : 'global'})`;
     }
@@ -143,13 +163,19 @@ export function view(type: EntityType, e: AnyEntity, labels: Labels): Map<string
   return out;
 }
 
-function flattenObject(prefix: string, o: Record<string, unknown>, out: Map<string, ViewField>, ordered: boolean): void {
+function flattenObject(
+  prefix: string,
+  o: Record<string, unknown>,
+  out: Map<string, ViewField>,
+  ordered: boolean,
+): void {
   const keys = Object.keys(o).sort();
   if (keys.length === 0) out.set(prefix, { cmp: '{}', show: {} });
   for (const k of keys) {
     const v = o[k];
     const f = `${prefix}.${k}`;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) flattenObject(f, v as Record<string, unknown>, out, ordered);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v))
+      flattenObject(f, v as Record<string, unknown>, out, ordered);
     else if (Array.isArray(v) && !ordered) {
       const s = sortedStrings(v);
       out.set(f, { cmp: JSON.stringify(s), show: s });

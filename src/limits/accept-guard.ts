@@ -85,8 +85,10 @@ export class AcceptGuard {
     if (Date.now() - this.#lastPauseEnd > 2 * this.#delay) this.#delay = this.#opts.pauseMs ?? 500;
     else this.#delay = Math.min(max, this.#delay * 2);
     this.pauses++;
-    this.#opts.logger.warn({ reason, address: this.#address, pauseMs: this.#delay, open: 'kept' },
-      'out of file descriptors: not accepting new connections for a while');
+    this.#opts.logger.warn(
+      { reason, address: this.#address, pauseMs: this.#delay, open: 'kept' },
+      'out of file descriptors: not accepting new connections for a while',
+    );
     this.#server.close(); // stops the listening socket only; open connections live on
     this.#timer = setTimeout(resumeGuard, this.#delay, this);
   }
@@ -116,7 +118,10 @@ export class AcceptGuard {
     if (this.#resuming) {
       // listening again failed (the port was taken meanwhile, or still no descriptor): try again later
       this.#resuming = false;
-      this.#opts.logger.error({ err: err.code ?? err.message, address: this.#address }, 'cannot listen again; retrying');
+      this.#opts.logger.error(
+        { err: err.code ?? err.message, address: this.#address },
+        'cannot listen again; retrying',
+      );
       this.#timer = setTimeout(resumeGuard, Math.min(this.#opts.maxPauseMs ?? 10_000, this.#delay * 2), this);
       return;
     }
@@ -127,7 +132,10 @@ export class AcceptGuard {
   #drop(): void {
     // one line per thousand: at the cap every new connection drops, and the log must not become the flood
     if (this.drops++ % 1000 === 0) {
-      this.#opts.logger.warn({ drops: this.drops, max: this.#server.maxConnections }, 'connection limit reached: new connections are closed');
+      this.#opts.logger.warn(
+        { drops: this.drops, max: this.#server.maxConnections },
+        'connection limit reached: new connections are closed',
+      );
     }
   }
 }

@@ -13,7 +13,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { SessionRecord } from '../proxy/record.js';
 
 /** Kong's default latency buckets, in ms. */
-const LATENCY_BUCKETS_MS = [1, 2, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000, 2000, 5000, 10000, 30000, 60000];
+const LATENCY_BUCKETS_MS = [
+  1, 2, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000, 2000, 5000, 10000, 30000, 60000,
+];
 
 export type TargetHealth = 'healthy' | 'unhealthy' | 'dns_error' | 'healthchecks_off';
 const HEALTH_STATES: readonly TargetHealth[] = ['healthy', 'unhealthy', 'dns_error', 'healthchecks_off'];
@@ -31,8 +33,12 @@ export interface MetricsOptions {
   processMetrics?: boolean;
 }
 
-interface Counted { inc(value?: number): void }
-interface Observed { observe(value: number): void }
+interface Counted {
+  inc(value?: number): void;
+}
+interface Observed {
+  observe(value: number): void;
+}
 
 /** The children bound to one route's labels. */
 interface RouteSeries {
@@ -71,22 +77,102 @@ export class Metrics {
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
-    this.#sessions = new Counter({ name: 'kong_stream_sessions_total', help: 'Stream sessions by route, service and status code', labelNames: ['service', 'route', 'code'], registers });
-    this.#bandwidth = new Counter({ name: 'kong_bandwidth_bytes', help: 'Bytes from clients (ingress) and to clients (egress) by route and service', labelNames: ['service', 'route', 'direction'], registers });
-    this.#duration = new Histogram({ name: 'kong_session_duration_ms', help: 'Stream session duration in ms', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS_MS, registers });
-    this.#connect = new Histogram({ name: 'kong_stream_upstream_connect_ms', help: 'Time to connect to the upstream in ms', labelNames: ['service', 'route'], buckets: LATENCY_BUCKETS_MS, registers });
-    this.#active = new Gauge({ name: 'kong_stream_connections_active', help: 'Client connections open now', registers });
-    this.#handshakes = new Counter({ name: 'kong_stream_tls_handshakes_total', help: 'TLS handshakes with clients by result (ok, failed)', labelNames: ['result'], registers });
-    this.#targetHealth = new Gauge({ name: 'kong_upstream_target_health', help: 'Health of each upstream target: 1 for its current state', labelNames: ['upstream', 'target', 'state'], registers });
-    this.#configLoads = new Counter({ name: 'kong_config_loads_total', help: 'Declarative configuration loads by outcome (success, failure)', labelNames: ['outcome'], registers });
-    this.#configInfo = new Gauge({ name: 'kong_config_info', help: 'The configuration being served: its hash as a label, value 1', labelNames: ['hash'], registers });
-    this.#generation = new Gauge({ name: 'kong_config_generation', help: 'Number of configurations loaded since start, the live one included', registers });
-    this.#lastSuccess = new Gauge({ name: 'kong_config_last_success_timestamp_seconds', help: 'Time of the last successful configuration load', registers });
-    this.#reloadDuration = new Histogram({ name: 'kong_config_reload_duration_ms', help: 'Time from a reload trigger to its swap or refusal, in ms, by status (loaded, unchanged, invalid, unreadable)', labelNames: ['status'], buckets: [10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000], registers });
-    this.#reloadBlocked = new Histogram({ name: 'kong_config_reload_loop_delay_ms', help: 'The longest event-loop delay (the data path held) while each reload ran, in ms, by status', labelNames: ['status'], buckets: [1, 2, 5, 10, 20, 50, 100, 250, 1000], registers });
-    this.#lastReloadBlocked = new Gauge({ name: 'kong_config_last_reload_loop_delay_ms', help: 'The longest event-loop delay while the last reload ran, in ms', registers });
-    this.#pluginErrors = new Counter({ name: 'kong_stream_plugin_errors_total', help: 'Plugin steps that threw, by plugin', labelNames: ['plugin'], registers });
-    this.#logDropped = new Counter({ name: 'kong_stream_log_records_dropped_total', help: 'Log records dropped by a slow or unreachable log target, by plugin', labelNames: ['plugin'], registers });
+    this.#sessions = new Counter({
+      name: 'kong_stream_sessions_total',
+      help: 'Stream sessions by route, service and status code',
+      labelNames: ['service', 'route', 'code'],
+      registers,
+    });
+    this.#bandwidth = new Counter({
+      name: 'kong_bandwidth_bytes',
+      help: 'Bytes from clients (ingress) and to clients (egress) by route and service',
+      labelNames: ['service', 'route', 'direction'],
+      registers,
+    });
+    this.#duration = new Histogram({
+      name: 'kong_session_duration_ms',
+      help: 'Stream session duration in ms',
+      labelNames: ['service', 'route'],
+      buckets: LATENCY_BUCKETS_MS,
+      registers,
+    });
+    this.#connect = new Histogram({
+      name: 'kong_stream_upstream_connect_ms',
+      help: 'Time to connect to the upstream in ms',
+      labelNames: ['service', 'route'],
+      buckets: LATENCY_BUCKETS_MS,
+      registers,
+    });
+    this.#active = new Gauge({
+      name: 'kong_stream_connections_active',
+      help: 'Client connections open now',
+      registers,
+    });
+    this.#handshakes = new Counter({
+      name: 'kong_stream_tls_handshakes_total',
+      help: 'TLS handshakes with clients by result (ok, failed)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.#targetHealth = new Gauge({
+      name: 'kong_upstream_target_health',
+      help: 'Health of each upstream target: 1 for its current state',
+      labelNames: ['upstream', 'target', 'state'],
+      registers,
+    });
+    this.#configLoads = new Counter({
+      name: 'kong_config_loads_total',
+      help: 'Declarative configuration loads by outcome (success, failure)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.#configInfo = new Gauge({
+      name: 'kong_config_info',
+      help: 'The configuration being served: its hash as a label, value 1',
+      labelNames: ['hash'],
+      registers,
+    });
+    this.#generation = new Gauge({
+      name: 'kong_config_generation',
+      help: 'Number of configurations loaded since start, the live one included',
+      registers,
+    });
+    this.#lastSuccess = new Gauge({
+      name: 'kong_config_last_success_timestamp_seconds',
+      help: 'Time of the last successful configuration load',
+      registers,
+    });
+    this.#reloadDuration = new Histogram({
+      name: 'kong_config_reload_duration_ms',
+      help: 'Time from a reload trigger to its swap or refusal, in ms, by status (loaded, unchanged, invalid, unreadable)',
+      labelNames: ['status'],
+      buckets: [10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000],
+      registers,
+    });
+    this.#reloadBlocked = new Histogram({
+      name: 'kong_config_reload_loop_delay_ms',
+      help: 'The longest event-loop delay (the data path held) while each reload ran, in ms, by status',
+      labelNames: ['status'],
+      buckets: [1, 2, 5, 10, 20, 50, 100, 250, 1000],
+      registers,
+    });
+    this.#lastReloadBlocked = new Gauge({
+      name: 'kong_config_last_reload_loop_delay_ms',
+      help: 'The longest event-loop delay while the last reload ran, in ms',
+      registers,
+    });
+    this.#pluginErrors = new Counter({
+      name: 'kong_stream_plugin_errors_total',
+      help: 'Plugin steps that threw, by plugin',
+      labelNames: ['plugin'],
+      registers,
+    });
+    this.#logDropped = new Counter({
+      name: 'kong_stream_log_records_dropped_total',
+      help: 'Log records dropped by a slow or unreachable log target, by plugin',
+      labelNames: ['plugin'],
+      registers,
+    });
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -110,14 +196,16 @@ export class Metrics {
 
   #series(record: SessionRecord): RouteSeries {
     const routeId = record.route?.id ?? '';
-    const routeName = record.route ? record.route.name ?? record.route.id : '';
+    const routeName = record.route ? (record.route.name ?? record.route.id) : '';
     const serviceId = record.service?.id ?? '';
-    const serviceName = record.service ? record.service.name ?? record.service.id : '';
+    const serviceName = record.service ? (record.service.name ?? record.service.id) : '';
     let s = this.#routes.get(routeId);
     // a reload may rename a route or move it to another service: rebuild its children then
     if (s === undefined || s.routeName !== routeName || s.serviceId !== serviceId || s.serviceName !== serviceName) {
       s = {
-        routeName, serviceId, serviceName,
+        routeName,
+        serviceId,
+        serviceName,
         byStatus: new Map(),
         ingress: this.#bandwidth.labels(serviceName, routeName, 'ingress'),
         egress: this.#bandwidth.labels(serviceName, routeName, 'egress'),
@@ -129,8 +217,12 @@ export class Metrics {
     return s;
   }
 
-  connectionOpened(): void { this.#active.inc(); }
-  connectionClosed(): void { this.#active.dec(); }
+  connectionOpened(): void {
+    this.#active.inc();
+  }
+  connectionClosed(): void {
+    this.#active.dec();
+  }
 
   // label-bound children made once: a handshake costs an increment, not a label lookup
   #handshakeOk: { inc(): void } | undefined;
@@ -147,7 +239,9 @@ export class Metrics {
   }
 
   /** Forgets every target (call after a reload, then set the targets of the new snapshot). */
-  clearTargetHealth(): void { this.#targetHealth.reset(); }
+  clearTargetHealth(): void {
+    this.#targetHealth.reset();
+  }
 
   /** Records a configuration load; a success also sets the live hash and generation. */
   configLoaded(ok: boolean, live?: { hash: string; generation: number }): void {
@@ -166,12 +260,20 @@ export class Metrics {
     this.#lastReloadBlocked.set(e.loopBlockedMs);
   }
 
-  pluginError(plugin: string): void { this.#pluginErrors.inc({ plugin }); }
-  logDropped(plugin: string, count = 1): void { this.#logDropped.inc({ plugin }, count); }
+  pluginError(plugin: string): void {
+    this.#pluginErrors.inc({ plugin });
+  }
+  logDropped(plugin: string, count = 1): void {
+    this.#logDropped.inc({ plugin }, count);
+  }
 
   /** The Content-Type of `metricsText()`. */
-  get contentType(): string { return this.registry.contentType; }
+  get contentType(): string {
+    return this.registry.contentType;
+  }
 
   /** The text exposition for `GET /metrics`. */
-  metricsText(): Promise<string> { return this.registry.metrics(); }
+  metricsText(): Promise<string> {
+    return this.registry.metrics();
+  }
 }

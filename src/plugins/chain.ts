@@ -53,8 +53,12 @@ export class PluginChain {
   }
 
   /** false when no plugin of this chain has a preread step: the data path can skip `preread` entirely. */
-  get hasPreread(): boolean { return this.#preread.length > 0; }
-  get hasLog(): boolean { return this.#log.length > 0; }
+  get hasPreread(): boolean {
+    return this.#preread.length > 0;
+  }
+  get hasLog(): boolean {
+    return this.#log.length > 0;
+  }
 
   /** The instance of the plugin `name` in this chain (config-time use: a plugin whose work is done elsewhere). */
   instanceOf(name: string): PluginInstance | undefined {
@@ -103,8 +107,13 @@ function prereadFailed(e: Entry, err: unknown): PrereadResult {
  * a plugin goes async.
  */
 function runPreread<C extends PrereadContext>(
-  list: readonly Entry[], from: number, ctx: C, deadlineAt: number, deadlineMs: number,
-  done: PrereadDone<C>, logger: Logger,
+  list: readonly Entry[],
+  from: number,
+  ctx: C,
+  deadlineAt: number,
+  deadlineMs: number,
+  done: PrereadDone<C>,
+  logger: Logger,
 ): void {
   for (let i = from; i < list.length; i++) {
     const e = list[i]!;
@@ -130,32 +139,44 @@ function runPreread<C extends PrereadContext>(
 }
 
 function awaitPreread<C extends PrereadContext>(
-  list: readonly Entry[], i: number, promise: Promise<PrereadResult>, ctx: C, deadlineAt: number,
-  deadlineMs: number, done: PrereadDone<C>, logger: Logger,
+  list: readonly Entry[],
+  i: number,
+  promise: Promise<PrereadResult>,
+  ctx: C,
+  deadlineAt: number,
+  deadlineMs: number,
+  done: PrereadDone<C>,
+  logger: Logger,
 ): void {
   const e = list[i]!;
   let settled = false;
-  const timer = setTimeout(() => {
-    if (settled) return;
-    settled = true;
-    e.logger.warn({ deadline_ms: deadlineMs }, 'plugin preread overran its deadline: going on without it');
-    runPreread(list, i + 1, ctx, deadlineAt, deadlineMs, done, logger);
-  }, Math.max(0, deadlineAt - Date.now()));
-  promise.then((r) => {
-    if (settled) {
-      if (r && r.close) e.logger.debug({ status: r.status }, 'late preread answer ignored');
-      return;
-    }
-    settled = true;
-    clearTimeout(timer);
-    if (r && r.close === true) done(r, ctx);
-    else runPreread(list, i + 1, ctx, deadlineAt, deadlineMs, done, logger);
-  }, (err: unknown) => {
-    if (settled) return;
-    settled = true;
-    clearTimeout(timer);
-    done(prereadFailed(e, err), ctx);
-  });
+  const timer = setTimeout(
+    () => {
+      if (settled) return;
+      settled = true;
+      e.logger.warn({ deadline_ms: deadlineMs }, 'plugin preread overran its deadline: going on without it');
+      runPreread(list, i + 1, ctx, deadlineAt, deadlineMs, done, logger);
+    },
+    Math.max(0, deadlineAt - Date.now()),
+  );
+  promise.then(
+    (r) => {
+      if (settled) {
+        if (r && r.close) e.logger.debug({ status: r.status }, 'late preread answer ignored');
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      if (r && r.close === true) done(r, ctx);
+      else runPreread(list, i + 1, ctx, deadlineAt, deadlineMs, done, logger);
+    },
+    (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      done(prereadFailed(e, err), ctx);
+    },
+  );
 }
 
 /** Every chain of one snapshot, and the instances they share. */
@@ -188,7 +209,9 @@ function runsOnStreams(p: PluginEntity): boolean {
  * Throws a PluginError for an unknown plugin or a config a plugin refuses (after closing what was created).
  */
 export function compilePluginChains(
-  plugins: readonly PluginEntity[], available: ReadonlyMap<string, StreamPlugin>, logger: Logger,
+  plugins: readonly PluginEntity[],
+  available: ReadonlyMap<string, StreamPlugin>,
+  logger: Logger,
   options: CompileOptions = {},
 ): PluginChains {
   const entries = new Map<PluginEntity, Entry>();
@@ -197,8 +220,10 @@ export function compilePluginChains(
       if (!runsOnStreams(p)) continue;
       const plugin = available.get(p.name);
       if (!plugin) {
-        throw new PluginError('KONG_PLUGIN_UNKNOWN',
-          `plugin '${p.name}' not enabled; add it to the 'plugins' configuration property`);
+        throw new PluginError(
+          'KONG_PLUGIN_UNKNOWN',
+          `plugin '${p.name}' not enabled; add it to the 'plugins' configuration property`,
+        );
       }
       const config = validatePluginConfig(plugin, p.config ?? {});
       const child = logger.child({ plugin: p.name, plugin_id: p.id });
@@ -207,10 +232,21 @@ export function compilePluginChains(
         instance = plugin.create(config, { logger: child, metrics: options.metrics, id: p.id });
       } catch (err) {
         if (err instanceof PluginError) throw err;
-        throw new PluginError('KONG_PLUGIN_CONFIG',
-          `plugin '${p.name}' (${p.id}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        throw new PluginError(
+          'KONG_PLUGIN_CONFIG',
+          `plugin '${p.name}' (${p.id}): ${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        );
       }
-      entries.set(p, { name: p.name, id: p.id, priority: plugin.priority, instance, logger: child, logErrors: 0, logWarn: new RateLimitedWarn(child) });
+      entries.set(p, {
+        name: p.name,
+        id: p.id,
+        priority: plugin.priority,
+        instance,
+        logger: child,
+        logErrors: 0,
+        logWarn: new RateLimitedWarn(child),
+      });
     }
   } catch (err) {
     for (const e of entries.values()) void closeEntry(e);

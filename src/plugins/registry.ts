@@ -29,14 +29,19 @@ export function checkPluginShape(value: unknown, source: string): StreamPlugin {
   if (p === null || typeof p !== 'object') {
     problems.push('it exports no plugin object');
   } else {
-    if (typeof p.name !== 'string' || !NAME.test(p.name)) problems.push("'name' must be a string of letters, digits, '-', '_' or '.'");
+    if (typeof p.name !== 'string' || !NAME.test(p.name))
+      problems.push("'name' must be a string of letters, digits, '-', '_' or '.'");
     if (typeof p.priority !== 'number' || !Number.isFinite(p.priority)) problems.push("'priority' must be a number");
-    if (p.configSchema === null || typeof p.configSchema !== 'object') problems.push("'configSchema' must be a JSON Schema object");
+    if (p.configSchema === null || typeof p.configSchema !== 'object')
+      problems.push("'configSchema' must be a JSON Schema object");
     if (typeof p.create !== 'function') problems.push("'create(config, ctx)' must be a function");
   }
   if (problems.length > 0) {
-    throw new PluginError('KONG_PLUGIN_SHAPE', `plugin '${source}' is not a stream plugin: ${problems.join('; ')}`
-      + ' (export default {name, priority, configSchema, create})');
+    throw new PluginError(
+      'KONG_PLUGIN_SHAPE',
+      `plugin '${source}' is not a stream plugin: ${problems.join('; ')}` +
+        ' (export default {name, priority, configSchema, create})',
+    );
   }
   return p as StreamPlugin;
 }
@@ -48,8 +53,11 @@ async function importPlugin(spec: string, baseDir: string, packagesDir: string):
   try {
     mod = (await import(url)) as Record<string, unknown>;
   } catch (err) {
-    throw new PluginError('KONG_PLUGIN_LOAD',
-      `cannot load plugin '${spec}': ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new PluginError(
+      'KONG_PLUGIN_LOAD',
+      `cannot load plugin '${spec}': ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
   return checkPluginShape(mod.default !== undefined ? mod.default : mod, spec);
 }
@@ -60,14 +68,21 @@ async function importPlugin(spec: string, baseDir: string, packagesDir: string):
  * only (`plugins_path`; never from a parent folder, see resolve.ts). Throws a PluginError when a module cannot be
  * found or imported, is not a plugin, or reuses a name.
  */
-export async function loadPlugins(setting: string | readonly string[], baseDir: string, packagesDir = baseDir): Promise<Map<string, StreamPlugin>> {
+export async function loadPlugins(
+  setting: string | readonly string[],
+  baseDir: string,
+  packagesDir = baseDir,
+): Promise<Map<string, StreamPlugin>> {
   const items = (typeof setting === 'string' ? setting.split(',') : setting).map((s) => s.trim()).filter(Boolean);
   const out = new Map<string, StreamPlugin>();
   const from = new Map<string, string>();
   const add = (p: StreamPlugin, source: string): void => {
     const prev = from.get(p.name);
     if (prev !== undefined && out.get(p.name) !== p) {
-      throw new PluginError('KONG_PLUGIN_DUPLICATE', `plugin '${p.name}' from '${source}' is already loaded from '${prev}'`);
+      throw new PluginError(
+        'KONG_PLUGIN_DUPLICATE',
+        `plugin '${p.name}' from '${source}' is already loaded from '${prev}'`,
+      );
     }
     out.set(p.name, p);
     from.set(p.name, source);

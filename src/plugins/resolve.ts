@@ -76,8 +76,10 @@ export function resolvePluginPackage(spec: string, dir: string): string {
   const modules = join(dir, 'node_modules');
   const pkgDir = join(modules, name);
   if (!existsSync(pkgDir)) {
-    return fail(`no package '${name}' in ${modules} (npm names are resolved from plugins_path only, never from parent folders: `
-      + `install it there, e.g. npm install --prefix ${dir} ${name}, or set plugins_path)`);
+    return fail(
+      `no package '${name}' in ${modules} (npm names are resolved from plugins_path only, never from parent folders: ` +
+        `install it there, e.g. npm install --prefix ${dir} ${name}, or set plugins_path)`,
+    );
   }
   let file: string | undefined;
   try {

@@ -19,7 +19,7 @@ function setPath(target: Record<string, unknown>, key: string, value: unknown): 
   for (let i = 0; i < parts.length - 1; i++) {
     const cur = obj[parts[i]!];
     // copy on the way down: the record itself is shared with the other log plugins
-    const next = cur !== null && typeof cur === 'object' && !Array.isArray(cur) ? { ...(cur) } : {};
+    const next = cur !== null && typeof cur === 'object' && !Array.isArray(cur) ? { ...cur } : {};
     obj[parts[i]!] = next;
     obj = next;
   }

@@ -17,15 +17,19 @@ export function validatePluginConfig(plugin: StreamPlugin, config: Record<string
     try {
       validate = ajv.compile(plugin.configSchema);
     } catch (err) {
-      throw new PluginError('KONG_PLUGIN_SHAPE',
-        `plugin '${plugin.name}': its configSchema is not a valid JSON Schema: ${(err as Error).message}`, { cause: err });
+      throw new PluginError(
+        'KONG_PLUGIN_SHAPE',
+        `plugin '${plugin.name}': its configSchema is not a valid JSON Schema: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     compiled.set(plugin, validate);
   }
   const copy = structuredClone(config);
   if (!validate(copy)) {
     const details = (validate.errors ?? [])
-      .map((e) => `config${e.instancePath.replace(/\//g, '.')} ${e.message ?? 'is invalid'}`).join('; ');
+      .map((e) => `config${e.instancePath.replace(/\//g, '.')} ${e.message ?? 'is invalid'}`)
+      .join('; ');
     throw new PluginError('KONG_PLUGIN_CONFIG', `plugin '${plugin.name}': ${details}`);
   }
   return copy;

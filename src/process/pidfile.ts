@@ -35,7 +35,10 @@ export function runningPid(prefix: string): number | undefined {
 /** Claims the prefix for this process: refuses when another live kong-ts holds it, replaces a stale pid file. */
 export function claimPrefix(prefix: string): void {
   const other = runningPid(prefix);
-  if (other) throw new KongTsError('KTS_ALREADY_RUNNING', [prefix], { detail: `pid ${other} (stop it with 'kong-ts stop -p ${prefix}', or choose another prefix)` });
+  if (other)
+    throw new KongTsError('KTS_ALREADY_RUNNING', [prefix], {
+      detail: `pid ${other} (stop it with 'kong-ts stop -p ${prefix}', or choose another prefix)`,
+    });
   try {
     mkdirSync(join(prefix, 'pids'), { recursive: true });
     mkdirSync(join(prefix, 'logs'), { recursive: true });
@@ -77,6 +80,8 @@ export function quitTimeout(prefix: string): number {
     const secs = Number(readFileSync(file, 'utf8').trim());
     rmSync(file, { force: true });
     if (Number.isFinite(secs) && secs >= 0) return secs * 1000;
-  } catch { /* no file: the default */ }
+  } catch {
+    /* no file: the default */
+  }
   return 10_000;
 }

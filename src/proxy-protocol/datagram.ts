@@ -11,9 +11,7 @@ export function datagramHeader(src: ProxyAddress, dst: ProxyAddress): Buffer {
   return encodeProxyV2(src, dst, { transport: 'udp' });
 }
 
-export type Unwrapped =
-  | { ok: true; payload: Buffer; source?: ProxyAddress }
-  | { ok: false; reason: string };
+export type Unwrapped = { ok: true; payload: Buffer; source?: ProxyAddress } | { ok: false; reason: string };
 
 /**
  * Splits a received datagram into its v2 header and payload. `source` is the client's address from a PROXY
@@ -21,11 +19,13 @@ export type Unwrapped =
  * TCP is refused: a datagram holds the whole header or it is not one.
  */
 export function unwrapDatagram(msg: Buffer): Unwrapped {
-  if (msg.length > 0 && msg[0] === 0x50) return { ok: false, reason: 'PROXY protocol v1 header on a datagram (v2 only)' };
+  if (msg.length > 0 && msg[0] === 0x50)
+    return { ok: false, reason: 'PROXY protocol v1 header on a datagram (v2 only)' };
   const r = parseProxyHeader(msg);
   if (r.kind === 'need-more') return { ok: false, reason: 'datagram shorter than its PROXY protocol v2 header' };
   if (r.kind === 'error') return { ok: false, reason: r.reason };
   const h = r.header;
-  if (h.command === 'PROXY' && h.transport === 'tcp') return { ok: false, reason: 'PROXY protocol v2 header says STREAM (TCP) on a datagram' };
+  if (h.command === 'PROXY' && h.transport === 'tcp')
+    return { ok: false, reason: 'PROXY protocol v2 header says STREAM (TCP) on a datagram' };
   return { ok: true, payload: msg.subarray(r.length), source: h.command === 'PROXY' ? h.source : undefined };
 }

@@ -11,7 +11,8 @@ import { PP2_TYPE_ALPN, PP2_TYPE_AUTHORITY, V2_SIGNATURE, type ProxyAddress } fr
 function family(src: ProxyAddress, dst: ProxyAddress): { six: boolean; s: string; d: string } | undefined {
   const s = unmapIPv4(src.ip);
   const d = unmapIPv4(dst.ip);
-  const s4 = isIPv4(s), d4 = isIPv4(d);
+  const s4 = isIPv4(s),
+    d4 = isIPv4(d);
   if (s4 && d4) return { six: false, s, d };
   if ((!s4 && !isIPv6(s)) || (!d4 && !isIPv6(d))) return undefined;
   return { six: true, s: s4 ? '::ffff:' + s : s, d: d4 ? '::ffff:' + d : d };
@@ -76,7 +77,10 @@ export function encodeProxyV2(src: ProxyAddress, dst: ProxyAddress, opts: ProxyV
     buf.writeUInt16BE(dst.port, 50);
   }
   let at = 16 + addrLen;
-  for (const [type, value] of [[PP2_TYPE_ALPN, alpn], [PP2_TYPE_AUTHORITY, authority]] as const) {
+  for (const [type, value] of [
+    [PP2_TYPE_ALPN, alpn],
+    [PP2_TYPE_AUTHORITY, authority],
+  ] as const) {
     if (!value) continue;
     buf[at] = type;
     buf.writeUInt16BE(value.length, at + 1);

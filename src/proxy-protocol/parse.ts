@@ -45,9 +45,7 @@ export interface ProxyHeader {
 }
 
 export type ParseResult =
-  | { kind: 'need-more' }
-  | { kind: 'error'; reason: string }
-  | { kind: 'ok'; header: ProxyHeader; length: number };
+  { kind: 'need-more' } | { kind: 'error'; reason: string } | { kind: 'ok'; header: ProxyHeader; length: number };
 
 export const V1_MAX = 107;
 export const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
@@ -130,8 +128,16 @@ function parseV1(buf: Buffer): ParseResult {
   const dp = v1Port(dport);
   if (sp < 0 || dp < 0) return error(`v1 header: invalid port in '${line}'`);
   return {
-    kind: 'ok', length,
-    header: { version: 1, command: 'PROXY', transport: 'tcp', source: { ip: src, port: sp }, destination: { ip: dst, port: dp }, tlvs: [] },
+    kind: 'ok',
+    length,
+    header: {
+      version: 1,
+      command: 'PROXY',
+      transport: 'tcp',
+      source: { ip: src, port: sp },
+      destination: { ip: dst, port: dp },
+      tlvs: [],
+    },
   };
 }
 
@@ -160,7 +166,8 @@ function parseV2(buf: Buffer, maxPayload: number): ParseResult {
   if (fam > 3) return error(`v2 header: unknown address family ${fam}`);
   if (proto > 2) return error(`v2 header: unknown transport ${proto}`);
   const payload = buf.readUInt16BE(14);
-  if (payload > maxPayload) return error(`v2 header: ${payload} bytes of addresses and TLVs, more than the ${maxPayload} allowed`);
+  if (payload > maxPayload)
+    return error(`v2 header: ${payload} bytes of addresses and TLVs, more than the ${maxPayload} allowed`);
   const length = 16 + payload;
   if (buf.length < length) return NEED_MORE;
   const addrLen = fam === 1 ? 12 : fam === 2 ? 36 : fam === 3 ? 216 : 0;
@@ -194,15 +201,26 @@ export function formatV6(buf: Buffer, at: number): string {
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
     return '::ffff:' + v4(buf, at + 12);
   }
-  let best = -1, bestLen = 1;
+  let best = -1,
+    bestLen = 1;
   for (let i = 0; i < 8;) {
-    if (g[i] !== 0) { i++; continue; }
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j;
   }
-  const hex = (a: number, b: number) => g.slice(a, b).map((x) => x.toString(16)).join(':');
+  const hex = (a: number, b: number) =>
+    g
+      .slice(a, b)
+      .map((x) => x.toString(16))
+      .join(':');
   return best < 0 ? hex(0, 8) : `${hex(0, best)}::${hex(best + bestLen, 8)}`;
 }
 

@@ -48,7 +48,13 @@ export function readProxyHeader(socket: Socket, opts: ReadOptions): Promise<Read
   return new Promise<ReadResult>((resolve) => {
     if (socket.destroyed) return resolve({ rest: EMPTY, error: 'connection closed before the PROXY header' });
     const maxBytes = Math.max(16, opts.maxBytes ?? 16 + V2_MAX_PAYLOAD);
-    const r: Reader = { socket, buf: EMPTY, maxBytes, timer: setTimeout(onTimeout, opts.timeoutMs, socket as ReaderSocket), resolve };
+    const r: Reader = {
+      socket,
+      buf: EMPTY,
+      maxBytes,
+      timer: setTimeout(onTimeout, opts.timeoutMs, socket as ReaderSocket),
+      resolve,
+    };
     (socket as ReaderSocket)[READER] = r;
     socket.on('data', onData);
     socket.on('end', onEnd);

@@ -24,14 +24,18 @@ export function compileTrustedIps(entries: string[]): TrustedIps {
   for (const raw of entries) {
     const e = raw.trim();
     if (e === '') continue;
-    if (e === 'unix:') { unix = true; continue; }
+    if (e === 'unix:') {
+      unix = true;
+      continue;
+    }
     const n = parseNet(e);
     if (n) nets.push(n);
     else bad.push(`'${e}'`);
   }
   if (bad.length) {
-    throw new KongTsError('KTS_SETTINGS_INVALID', ['trusted_ips'],
-      { detail: `${bad.join(', ')}: expected IP addresses or CIDRs (IPv4 or IPv6), or 'unix:'` });
+    throw new KongTsError('KTS_SETTINGS_INVALID', ['trusted_ips'], {
+      detail: `${bad.join(', ')}: expected IP addresses or CIDRs (IPv4 or IPv6), or 'unix:'`,
+    });
   }
   const v4All = nets.some((n) => !n.v6 && n.bits === 0);
   const v6All = nets.some((n) => n.v6 && n.bits === 0);

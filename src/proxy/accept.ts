@@ -40,8 +40,14 @@ function onEarlyError(this: Socket, err: NodeJS.ErrnoException): void {
 }
 
 /** Entry point for every accepted socket. Never throws. */
-export function acceptConnection(fe: Frontend, client: Socket, spec: ListenSpec, snap: ProxySnapshot | undefined): void {
-  if (client.remoteAddress === undefined) { // already reset by the peer
+export function acceptConnection(
+  fe: Frontend,
+  client: Socket,
+  spec: ListenSpec,
+  snap: ProxySnapshot | undefined,
+): void {
+  if (client.remoteAddress === undefined) {
+    // already reset by the peer
     client.destroy();
     return;
   }
@@ -58,12 +64,18 @@ export function acceptConnection(fe: Frontend, client: Socket, spec: ListenSpec,
 
 async function readProxy(fe: Frontend, a: Accepted): Promise<void> {
   if (!fe.trusted?.isTrusted(a.srcIp)) {
-    fe.logger.info({ src: hostPort(a.srcIp, a.srcPort), listen: a.spec.text }, 'PROXY protocol header from an address not in trusted_ips: connection closed');
+    fe.logger.info(
+      { src: hostPort(a.srcIp, a.srcPort), listen: a.spec.text },
+      'PROXY protocol header from an address not in trusted_ips: connection closed',
+    );
     return reject(fe, a, 400);
   }
   const r = await readProxyHeader(a.client, { timeoutMs: fe.prereadTimeout });
   if (!r.header) {
-    fe.logger.debug({ src: hostPort(a.srcIp, a.srcPort), reason: r.error }, 'no valid PROXY protocol header: connection closed');
+    fe.logger.debug(
+      { src: hostPort(a.srcIp, a.srcPort), reason: r.error },
+      'no valid PROXY protocol header: connection closed',
+    );
     return reject(fe, a, 400);
   }
   if (r.header.command === 'PROXY' && r.header.source) {
@@ -78,7 +90,10 @@ function admit(fe: Frontend, a: Accepted): void {
   if (fe.limits.active) {
     const hold = fe.limits.admit(a.spec, a.clientIp);
     if (typeof hold === 'number') {
-      fe.logger.info({ client: a.clientIp, listen: a.spec.text, status: hold }, `connection refused: ${fe.limits.reason}`);
+      fe.logger.info(
+        { client: a.clientIp, listen: a.spec.text, status: hold },
+        `connection refused: ${fe.limits.reason}`,
+      );
       return reject(fe, a, hold);
     }
     a.limitHold = hold;
@@ -96,8 +111,10 @@ function route(fe: Frontend, a: Accepted): CompiledRoute | undefined {
 /** `r` (the router's answer for `a`) when it has a service and room, else undefined after closing the connection. */
 function checked(fe: Frontend, a: Accepted, r: CompiledRoute | undefined): CompiledRoute | undefined {
   if (!r || !r.service) {
-    fe.logger.info({ src: hostPort(a.srcIp, a.srcPort), dst: hostPort(a.dstIp, a.dstPort), sni: a.sni },
-      r ? 'route has no service: connection closed' : 'no Route found with those values');
+    fe.logger.info(
+      { src: hostPort(a.srcIp, a.srcPort), dst: hostPort(a.dstIp, a.dstPort), sni: a.sni },
+      r ? 'route has no service: connection closed' : 'no Route found with those values',
+    );
     reject(fe, a, 500, r);
     return undefined;
   }
@@ -142,7 +159,10 @@ async function detectTls(fe: Frontend, a: Accepted): Promise<void> {
   if (!a.spec.proxyProtocol) a.client.on('error', onEarlyError); // proxy_protocol listeners have it already
   const peek = await peekClientHello(a.client, { timeoutMs: fe.prereadTimeout, maxBytes: MAX_HELLO + 1024 });
   if (a.client.destroyed) {
-    fe.logger.debug({ src: hostPort(a.srcIp, a.srcPort), reason: peek.error }, 'client gone before its first bytes: connection closed');
+    fe.logger.debug(
+      { src: hostPort(a.srcIp, a.srcPort), reason: peek.error },
+      'client gone before its first bytes: connection closed',
+    );
     return reject(fe, a, 400);
   }
   if (peek.hello) {
@@ -182,26 +202,48 @@ function routeHello(fe: Frontend, a: Accepted, r: CompiledRoute, hello: ClientHe
     fe.logger.error({ err, route: r.name ?? r.id }, 'cannot build the client-auth TLS context: connection closed');
     return reject(fe, a, 500, r);
   }
-  terminateTls(a.client, buffered, a.snap.certs,
+  terminateTls(
+    a.client,
+    buffered,
+    a.snap.certs,
     { handshakeTimeoutMs: fe.prereadTimeout, sni: hello.sni, secureContext, requestCert: auth !== undefined },
-    (err, tlsSocket, info) => terminated(fe, a, r, hello, err, tlsSocket, info));
+    (err, tlsSocket, info) => terminated(fe, a, r, hello, err, tlsSocket, info),
+  );
 }
 
-function terminated(fe: Frontend, a: Accepted, r: CompiledRoute, hello: ClientHello, err: Error | null,
-  tlsSocket: TLSSocket | undefined, info: TlsInfo | undefined): void {
+function terminated(
+  fe: Frontend,
+  a: Accepted,
+  r: CompiledRoute,
+  hello: ClientHello,
+  err: Error | null,
+  tlsSocket: TLSSocket | undefined,
+  info: TlsInfo | undefined,
+): void {
   fe.metrics?.tlsHandshake(!err);
   if (err || !tlsSocket) {
     if (err instanceof ClientCertError) {
       a.clientVerify = err.verify;
-      fe.logger.info({ src: hostPort(a.srcIp, a.srcPort), sni: hello.sni ?? null, route: r.name ?? r.id, reason: err.message }, 'client certificate refused');
+      fe.logger.info(
+        { src: hostPort(a.srcIp, a.srcPort), sni: hello.sni ?? null, route: r.name ?? r.id, reason: err.message },
+        'client certificate refused',
+      );
       return reject(fe, a, 401, r);
     }
-    fe.logger.debug({ src: hostPort(a.srcIp, a.srcPort), sni: hello.sni ?? null, reason: err?.message }, 'TLS handshake failed');
+    fe.logger.debug(
+      { src: hostPort(a.srcIp, a.srcPort), sni: hello.sni ?? null, reason: err?.message },
+      'TLS handshake failed',
+    );
     return reject(fe, a, 400, r);
   }
   tlsSocket.pause();
   const s = new Session(a, tlsSocket, fe, r);
-  s.tls = { version: info?.version, cipher: info?.cipher, sni: hello.sni, alpn: hello.alpn.length ? hello.alpn : undefined };
+  s.tls = {
+    version: info?.version,
+    cipher: info?.cipher,
+    sni: hello.sni,
+    alpn: hello.alpn.length ? hello.alpn : undefined,
+  };
   if (info?.client) {
     s.tls.client_verify = 'SUCCESS';
     s.tls.client_subject = info.client.subject;
@@ -220,7 +262,13 @@ function beginSession(s: Session): void {
  * Refuses a new connection before anything is read (the process is near its open-file limit): closed at once with
  * a record carrying `status`, so the access log shows it.
  */
-export function refuseConnection(fe: Frontend, client: Socket, spec: ListenSpec, snap: ProxySnapshot | undefined, status: number): void {
+export function refuseConnection(
+  fe: Frontend,
+  client: Socket,
+  spec: ListenSpec,
+  snap: ProxySnapshot | undefined,
+  status: number,
+): void {
   if (client.remoteAddress === undefined || !snap) {
     client.destroy();
     return;
@@ -239,15 +287,37 @@ function reject(fe: Frontend, a: Accepted, status: number, r?: CompiledRoute): v
   const chain = r ? routeChain(a.snap, r, a.protocol) : a.snap.globalChain;
   if (wantsRecord(fe, chain)) {
     const ms = Math.round(performance.now() - a.t0);
-    emitRecord(fe, buildRecord({
-      route: r, service: r?.service,
-      clientIp: a.clientIp, clientPort: a.srcPort, serverIp: a.dstIp, serverPort: a.dstPort,
-      listener: a.spec.text, protocol: a.protocol, configHash: a.snap.hash, startedAt: a.startedAt,
-      status, closedBy: 'proxy',
-      tls: a.clientVerify !== undefined ? { sni: a.sni, client_verify: a.clientVerify } : a.sni !== undefined ? { sni: a.sni } : undefined,
-      received: client.bytesRead, sent: 0, upstreamReceived: 0, upstreamSent: 0,
-      kongMs: ms, sessionMs: ms, tries: [],
-    }), chain);
+    emitRecord(
+      fe,
+      buildRecord({
+        route: r,
+        service: r?.service,
+        clientIp: a.clientIp,
+        clientPort: a.srcPort,
+        serverIp: a.dstIp,
+        serverPort: a.dstPort,
+        listener: a.spec.text,
+        protocol: a.protocol,
+        configHash: a.snap.hash,
+        startedAt: a.startedAt,
+        status,
+        closedBy: 'proxy',
+        tls:
+          a.clientVerify !== undefined
+            ? { sni: a.sni, client_verify: a.clientVerify }
+            : a.sni !== undefined
+              ? { sni: a.sni }
+              : undefined,
+        received: client.bytesRead,
+        sent: 0,
+        upstreamReceived: 0,
+        upstreamSent: 0,
+        kongMs: ms,
+        sessionMs: ms,
+        tries: [],
+      }),
+      chain,
+    );
   }
   client.destroy();
 }

@@ -25,7 +25,11 @@ export class Accepted implements ConnInfo {
   readonly t0 = performance.now();
   readonly startedAt = Date.now();
 
-  constructor(readonly client: Socket, readonly spec: ListenSpec, readonly snap: ProxySnapshot) {
+  constructor(
+    readonly client: Socket,
+    readonly spec: ListenSpec,
+    readonly snap: ProxySnapshot,
+  ) {
     this.srcIp = client.remoteAddress!;
     this.srcPort = client.remotePort ?? 0;
     this.dstIp = client.localAddress ?? '';

@@ -23,8 +23,10 @@ export function formatTimeLocal(ms: number): string {
   const d = new Date(ms);
   const off = -d.getTimezoneOffset();
   const abs = Math.abs(off);
-  return `${pad2(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad2(d.getHours())}:${pad2(d.getMinutes())}:`
-    + `${pad2(d.getSeconds())} ${off < 0 ? '-' : '+'}${pad2(Math.floor(abs / 60))}${pad2(abs % 60)}`;
+  return (
+    `${pad2(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad2(d.getHours())}:${pad2(d.getMinutes())}:` +
+    `${pad2(d.getSeconds())} ${off < 0 ? '-' : '+'}${pad2(Math.floor(abs / 60))}${pad2(abs % 60)}`
+  );
 }
 
 let cachedSecond = -1;
@@ -43,8 +45,10 @@ function timeLocalNow(): string {
 
 /** One `basic` line (with its newline) for a session record. */
 export function formatBasic(r: SessionRecord, timeLocal: string = timeLocalNow()): string {
-  return `${r.client_ip} [${timeLocal}] ${r.protocol.toUpperCase()} ${r.session.status} ${r.session.sent} `
-    + `${r.session.received} ${(r.latencies.session / 1000).toFixed(3)}\n`;
+  return (
+    `${r.client_ip} [${timeLocal}] ${r.protocol.toUpperCase()} ${r.session.status} ${r.session.sent} ` +
+    `${r.session.received} ${(r.latencies.session / 1000).toFixed(3)}\n`
+  );
 }
 
 /** One line of the `json` access log. Field names are a documented interface: add, never rename. */
@@ -166,7 +170,10 @@ export class AccessLog {
     const dest = this.#dest;
     return new Promise((resolve) => {
       if (this.#stdout) {
-        dest.flush((err?: Error) => { void err; resolve(); });
+        dest.flush((err?: Error) => {
+          void err;
+          resolve();
+        });
         return;
       }
       dest.once('close', () => resolve());

@@ -33,7 +33,8 @@ export class Limits {
   readonly active: boolean;
 
   constructor(opts: LimitOptions = {}) {
-    this.active = (opts.maxConnections ?? 0) > 0 || (opts.maxConnectionsPerIp ?? 0) > 0 || opts.connectionRatePerIp !== undefined;
+    this.active =
+      (opts.maxConnections ?? 0) > 0 || (opts.maxConnectionsPerIp ?? 0) > 0 || opts.connectionRatePerIp !== undefined;
     this.#maxPerListener = opts.maxConnections ?? 0;
     if ((opts.maxConnectionsPerIp ?? 0) > 0 || opts.connectionRatePerIp) {
       this.#perIp = new IpLimiter({
@@ -58,8 +59,12 @@ export class Limits {
     }
     if (this.#perIp) {
       if (!this.#perIp.admit(ip)) {
-        this.reason = this.#perIp.refusal === 'rate' ? 'over stream_connection_rate_per_ip'
-          : this.#perIp.refusal === 'concurrency' ? 'over stream_max_connections_per_ip' : 'per-IP table full';
+        this.reason =
+          this.#perIp.refusal === 'rate'
+            ? 'over stream_connection_rate_per_ip'
+            : this.#perIp.refusal === 'concurrency'
+              ? 'over stream_max_connections_per_ip'
+              : 'per-IP table full';
         this.release(hold);
         return 429;
       }

@@ -37,11 +37,17 @@ export class RecentSessions {
   add(r: SessionRecord): void {
     if (this.capacity === 0) return;
     this.#ring[this.#next] = {
-      started_at: r.started_at, protocol: r.protocol,
-      client_ip: r.client_ip, client_port: r.client_port, server_ip: r.server_ip ?? null, server_port: r.session.server_port,
+      started_at: r.started_at,
+      protocol: r.protocol,
+      client_ip: r.client_ip,
+      client_port: r.client_port,
+      server_ip: r.server_ip ?? null,
+      server_port: r.session.server_port,
       sni: r.session.tls?.sni ?? null,
-      route_id: r.route?.id ?? null, route_name: r.route?.name ?? null,
-      service_id: r.service?.id ?? null, service_name: r.service?.name ?? null,
+      route_id: r.route?.id ?? null,
+      route_name: r.route?.name ?? null,
+      service_id: r.service?.id ?? null,
+      service_name: r.service?.name ?? null,
       status: r.session.status,
     };
     this.#next = (this.#next + 1) % this.capacity;

@@ -19,9 +19,15 @@ export interface TryRecord {
 export interface SessionRecord {
   session: {
     tls?: {
-      version?: string; cipher?: string; client_verify?: string; sni?: string; alpn?: string[]; passthrough?: boolean;
+      version?: string;
+      cipher?: string;
+      client_verify?: string;
+      sni?: string;
+      alpn?: string[];
+      passthrough?: boolean;
       /** mtls-auth: the accepted client certificate's subject DN and SHA-256 fingerprint (lower-case hex) */
-      client_subject?: string; client_fingerprint?: string;
+      client_subject?: string;
+      client_fingerprint?: string;
     };
     /** bytes received from the client */
     received: number;

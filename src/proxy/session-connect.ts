@@ -56,8 +56,10 @@ function pickPeer(s: Session): void {
   let p = b.pick(s.clientIp, s.triedPeers ?? undefined);
   if (!p && s.triedPeers) p = b.pick(s.clientIp);
   if (!p) {
-    s.ctx.logger.warn({ service: s.service.name ?? s.service.id, upstream: b.upstreamName },
-      'failure to get a peer from the ring-balancer: no healthy target');
+    s.ctx.logger.warn(
+      { service: s.service.name ?? s.service.id, upstream: b.upstreamName },
+      'failure to get a peer from the ring-balancer: no healthy target',
+    );
     s.status = s.attempts > 0 ? 502 : 503;
     s.closedBy = 'proxy';
     s.client.destroy();
@@ -79,8 +81,14 @@ function tryConnect(s: Session): void {
   if (tlsOpts) {
     // tls.connect hands allowHalfOpen on to its TLSSocket (Node's _tls_wrap), though the typings omit it
     // Kong's proxy_ssl_name: the client's SNI with preserve_host, else the upstream's host_header, else the target host
-    const name = s.route.entity.preserve_host === true && s.sni ? s.sni : svc.hostHeader ?? s.peer?.hostname ?? svc.host;
-    const opts: Record<string, unknown> = { ...tlsOpts(name), host: s.upstreamIp, port: s.upstreamPort, allowHalfOpen: true };
+    const name =
+      s.route.entity.preserve_host === true && s.sni ? s.sni : (svc.hostHeader ?? s.peer?.hostname ?? svc.host);
+    const opts: Record<string, unknown> = {
+      ...tlsOpts(name),
+      host: s.upstreamIp,
+      port: s.upstreamPort,
+      allowHalfOpen: true,
+    };
     if (svc.proxyProtocol) {
       // the PROXY header goes before the TLS handshake, on the raw socket (written once it connects)
       const raw = connect({ host: s.upstreamIp, port: s.upstreamPort, allowHalfOpen: true, noDelay: true });
@@ -91,7 +99,13 @@ function tryConnect(s: Session): void {
     up.setNoDelay(true);
     up.on('secureConnect', onUpstreamConnect);
   } else {
-    up = connect({ host: s.upstreamIp, port: s.upstreamPort, allowHalfOpen: true, noDelay: true, onread: UPSTREAM_ONREAD }) as ProxySocket;
+    up = connect({
+      host: s.upstreamIp,
+      port: s.upstreamPort,
+      allowHalfOpen: true,
+      noDelay: true,
+      onread: UPSTREAM_ONREAD,
+    }) as ProxySocket;
     up.on('connect', onUpstreamConnect);
   }
   up[SESSION] = s;
@@ -101,7 +115,13 @@ function tryConnect(s: Session): void {
 }
 
 /** A try failed: record it, then retry or give up with 502. */
-export function tryFailed(s: Session, up: ProxySocket, state: 'failed' | 'timeout', code: string, detail?: string): void {
+export function tryFailed(
+  s: Session,
+  up: ProxySocket,
+  state: 'failed' | 'timeout',
+  code: string,
+  detail?: string,
+): void {
   s.upstream = null;
   up.destroy();
   const ms = performance.now() - s.tryStartedAt;
@@ -110,7 +130,14 @@ export function tryFailed(s: Session, up: ProxySocket, state: 'failed' | 'timeou
   if (code === 'EMFILE' || code === 'ENFILE') s.ctx.onFdShortage?.(code);
   if (s.clientClosed) return s.finish();
   if (s.attempts > s.service.retries) {
-    failConnect(s, state === 'timeout' ? `connect timed out (${s.service.connectTimeout} ms)` : detail ? `${code} (${detail})` : code);
+    failConnect(
+      s,
+      state === 'timeout'
+        ? `connect timed out (${s.service.connectTimeout} ms)`
+        : detail
+          ? `${code} (${detail})`
+          : code,
+    );
   } else if (s.service.balancer) {
     pickPeer(s);
   } else {
@@ -119,8 +146,10 @@ export function tryFailed(s: Session, up: ProxySocket, state: 'failed' | 'timeou
 }
 
 function failConnect(s: Session, cause: string): void {
-  s.ctx.logger.warn({ service: s.service.name ?? s.service.id, upstream: `${s.upstreamIp || s.service.host}:${s.upstreamPort}` },
-    `upstream connect failed after ${s.attempts} tries: ${cause}`);
+  s.ctx.logger.warn(
+    { service: s.service.name ?? s.service.id, upstream: `${s.upstreamIp || s.service.host}:${s.upstreamPort}` },
+    `upstream connect failed after ${s.attempts} tries: ${cause}`,
+  );
   s.status = 502;
   s.closedBy = 'proxy';
   s.client.destroy();
@@ -167,7 +196,14 @@ function onUpstreamError(this: ProxySocket, err: NodeJS.ErrnoException): void {
   const s = this[SESSION];
   if (s.upstream !== this) return;
   // a TLS verification code alone (ERR_TLS_CERT_ALTNAME_INVALID) does not say which name or CA: keep the message
-  if (s.state === SessionState.Connecting) return tryFailed(s, this, 'failed', err.code ?? err.message, err.code && s.service.upstreamTls ? err.message : undefined);
+  if (s.state === SessionState.Connecting)
+    return tryFailed(
+      s,
+      this,
+      'failed',
+      err.code ?? err.message,
+      err.code && s.service.upstreamTls ? err.message : undefined,
+    );
   s.ctx.logger.debug({ err: err.code ?? err.message, side: 'upstream' }, 'stream session error');
   s.abort('upstream');
 }

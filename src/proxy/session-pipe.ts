@@ -58,7 +58,14 @@ const USER_BUFFER = ((): { buf: symbol; cb: symbol; gen: symbol } | undefined =>
 function readClientIntoBuffers(c: Socket): boolean {
   const u = USER_BUFFER;
   const handle = (c as unknown as { _handle?: { useUserBuffer?: (b: Buffer) => void; reading?: boolean } })._handle;
-  if (u === undefined || !handle || typeof handle.useUserBuffer !== 'function' || handle.reading || c.readableLength > 0) return false;
+  if (
+    u === undefined ||
+    !handle ||
+    typeof handle.useUserBuffer !== 'function' ||
+    handle.reading ||
+    c.readableLength > 0
+  )
+    return false;
   const f = c as unknown as Record<symbol, unknown>;
   f[u.buf] = LANDING;
   f[u.cb] = onClientRead;
@@ -75,7 +82,8 @@ export function startPipe(s: Session, up: ProxySocket): void {
   up.on('end', onUpstreamEnd);
   up.on('drain', onUpstreamDrain);
   const svc = s.service;
-  if (svc.upstreamTls) up.on('data', onUpstreamData); // TLS sockets do not take onread: decrypted chunks come as data
+  if (svc.upstreamTls)
+    up.on('data', onUpstreamData); // TLS sockets do not take onread: decrypted chunks come as data
   else if (svc.proxyProtocol) up.write(s.proxyHeader());
   if (s.earlyBytes) {
     up.write(s.earlyBytes);
@@ -137,7 +145,8 @@ function onUpstreamRead(this: ProxySocket, nread: number, buf: Buffer): boolean 
     if (nread >= BULK_READ) nextRead = s.upstreamReadBuf = Buffer.allocUnsafe(READ_SIZE);
   } else {
     ok = c.write(buf.subarray(0, nread));
-    if (nread < BULK_READ) s.upstreamReadBuf = null; // quiet again: let the buffer go
+    if (nread < BULK_READ)
+      s.upstreamReadBuf = null; // quiet again: let the buffer go
     else if (c.writableLength > 0) nextRead = s.upstreamReadBuf = Buffer.allocUnsafe(READ_SIZE);
     else nextRead = buf;
   }

@@ -10,17 +10,32 @@ export function reportSession(s: Session): void {
   const c = s.client;
   const up = s.upstream;
   const now = performance.now();
-  emitRecord(s.ctx, buildRecord({
-    route: s.route, service: s.service,
-    clientIp: s.clientIp, clientPort: s.clientPort, serverIp: s.serverIp, serverPort: s.serverPort,
-    listener: s.spec.text, protocol: s.tls ? 'tls' : 'tcp', configHash: s.snap.hash, startedAt: s.startedAt,
-    status: s.status, closedBy: s.closedBy, tls: s.tls,
-    received: c.bytesRead, sent: c.bytesWritten,
-    upstreamReceived: up?.bytesRead ?? 0, upstreamSent: up?.bytesWritten ?? 0,
-    kongMs: Math.round((s.connectedAt || now) - s.acceptedAt),
-    sessionMs: Math.round(now - s.acceptedAt),
-    connectMs: s.connectedAt ? Math.round(s.connectedAt - s.tryStartedAt) : undefined,
-    tries: s.recordedTries,
-    pluginValues: s.logValues,
-  }), s.chain);
+  emitRecord(
+    s.ctx,
+    buildRecord({
+      route: s.route,
+      service: s.service,
+      clientIp: s.clientIp,
+      clientPort: s.clientPort,
+      serverIp: s.serverIp,
+      serverPort: s.serverPort,
+      listener: s.spec.text,
+      protocol: s.tls ? 'tls' : 'tcp',
+      configHash: s.snap.hash,
+      startedAt: s.startedAt,
+      status: s.status,
+      closedBy: s.closedBy,
+      tls: s.tls,
+      received: c.bytesRead,
+      sent: c.bytesWritten,
+      upstreamReceived: up?.bytesRead ?? 0,
+      upstreamSent: up?.bytesWritten ?? 0,
+      kongMs: Math.round((s.connectedAt || now) - s.acceptedAt),
+      sessionMs: Math.round(now - s.acceptedAt),
+      connectMs: s.connectedAt ? Math.round(s.connectedAt - s.tryStartedAt) : undefined,
+      tries: s.recordedTries,
+      pluginValues: s.logValues,
+    }),
+    s.chain,
+  );
 }

@@ -138,7 +138,9 @@ export class Session implements ResolveWaiter {
   proxyHeader(): Buffer {
     const src = { ip: this.clientIp, port: this.clientPort };
     const dst = { ip: this.serverIp, port: this.serverPort };
-    return this.service.proxyProtocol === 1 ? encodeProxyV1(src, dst) : encodeProxyV2(src, dst, { authority: this.sni });
+    return this.service.proxyProtocol === 1
+      ? encodeProxyV1(src, dst)
+      : encodeProxyV2(src, dst, { authority: this.sni });
   }
 
   /** Notes one connect try for the record (when one is kept). */
@@ -172,8 +174,15 @@ export class Session implements ResolveWaiter {
     if (this.state !== SessionState.Preread) return; // the client left meanwhile
     this.state = SessionState.Connecting;
     if (result && result.close) {
-      this.ctx.logger.info({ route: this.route.name ?? this.route.id, client: this.clientIp, status: result.status, reason: result.reason },
-        'connection closed by a plugin');
+      this.ctx.logger.info(
+        {
+          route: this.route.name ?? this.route.id,
+          client: this.clientIp,
+          status: result.status,
+          reason: result.reason,
+        },
+        'connection closed by a plugin',
+      );
       this.status = result.status;
       this.closedBy = 'proxy';
       this.client.destroy();

@@ -66,14 +66,26 @@ export class StreamServer {
     this.#fdWarn = new RateLimitedWarn(opts.logger);
     const trusted = opts.trustedIps?.length ? compileTrustedIps(opts.trustedIps) : undefined;
     if (!trusted && opts.listeners.some((l) => l.proxyProtocol)) {
-      opts.logger.warn('a proxy_protocol listener with empty trusted_ips refuses every connection: set trusted_ips to the addresses of your load balancers');
+      opts.logger.warn(
+        'a proxy_protocol listener with empty trusted_ips refuses every connection: set trusted_ips to the addresses of your load balancers',
+      );
     }
     const sessions = new Set<Session>();
     this.#ctx = {
-      logger: opts.logger, accessLog: opts.accessLog, onSessionEnd: opts.onSessionEnd, metrics: opts.metrics,
-      sessions, sweeper: sessionSweeper(sessions), leases: opts.leases ?? new Leases(), prereadDeadline: opts.pluginDeadline ?? 3000,
-      prereadTimeout: opts.prereadTimeout ?? 5000, trusted, limits: new Limits(opts),
-      onFdShortage: (code) => { for (const g of this.#guards) g.noteError({ code }); },
+      logger: opts.logger,
+      accessLog: opts.accessLog,
+      onSessionEnd: opts.onSessionEnd,
+      metrics: opts.metrics,
+      sessions,
+      sweeper: sessionSweeper(sessions),
+      leases: opts.leases ?? new Leases(),
+      prereadDeadline: opts.pluginDeadline ?? 3000,
+      prereadTimeout: opts.prereadTimeout ?? 5000,
+      trusted,
+      limits: new Limits(opts),
+      onFdShortage: (code) => {
+        for (const g of this.#guards) g.noteError({ code });
+      },
     };
   }
 
@@ -156,11 +168,16 @@ export class StreamServer {
   #closeServers(): Promise<void> {
     for (const g of this.#guards.splice(0)) g.close();
     const servers = this.#servers.splice(0);
-    return Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve())))).then(() => undefined);
+    return Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve())))).then(
+      () => undefined,
+    );
   }
 
   #listenOne(spec: ListenSpec): Promise<void> {
-    if (spec.udp) return Promise.reject(new KongTsError('KTS_NOT_SUPPORTED', [`stream_listen '${spec.text}': the 'udp' flag on a TCP server`]));
+    if (spec.udp)
+      return Promise.reject(
+        new KongTsError('KTS_NOT_SUPPORTED', [`stream_listen '${spec.text}': the 'udp' flag on a TCP server`]),
+      );
     const ka = spec.soKeepalive;
     const srv = createServer({
       allowHalfOpen: true,
@@ -170,7 +187,10 @@ export class StreamServer {
       keepAliveInitialDelay: ka?.enabled && ka.idle ? ka.idle * 1000 : 0,
     });
     if (ka?.enabled && (ka.interval !== undefined || ka.count !== undefined)) {
-      this.#logger.info({ listen: spec.text }, 'so_keepalive: interval and count are left to the system (Node.js sets only the idle time)');
+      this.#logger.info(
+        { listen: spec.text },
+        'so_keepalive: interval and count are left to the system (Node.js sets only the idle time)',
+      );
     }
     if (spec.reuseport) {
       // Node 20 has no SO_REUSEPORT for TCP; one process owns the socket, so the flag changes nothing here
@@ -182,14 +202,22 @@ export class StreamServer {
         reject(listenFailed(err, `${hostPort(spec.host, spec.port)} (stream_listen '${spec.text}')`));
       };
       srv.once('error', onError);
-      srv.listen({ host: spec.host, port: spec.port, backlog: spec.backlog ?? 511, ipv6Only: spec.ipv6only ?? false }, () => {
-        srv.off('error', onError);
-        srv.on('error', (err: Error) => this.#logger.error({ err, listen: spec.text }, 'stream listener error'));
-        this.#servers.push(srv);
-        // out of descriptors: pause accepting and listen again later, instead of failing every new client
-        this.#guards.push(new AcceptGuard(srv, { logger: this.#logger, listen: { backlog: spec.backlog ?? 511, ipv6Only: spec.ipv6only ?? false } }));
-        resolve();
-      });
+      srv.listen(
+        { host: spec.host, port: spec.port, backlog: spec.backlog ?? 511, ipv6Only: spec.ipv6only ?? false },
+        () => {
+          srv.off('error', onError);
+          srv.on('error', (err: Error) => this.#logger.error({ err, listen: spec.text }, 'stream listener error'));
+          this.#servers.push(srv);
+          // out of descriptors: pause accepting and listen again later, instead of failing every new client
+          this.#guards.push(
+            new AcceptGuard(srv, {
+              logger: this.#logger,
+              listen: { backlog: spec.backlog ?? 511, ipv6Only: spec.ipv6only ?? false },
+            }),
+          );
+          resolve();
+        },
+      );
     });
   }
 
@@ -200,8 +228,10 @@ export class StreamServer {
       if (this.#ctx.sessions.size >= this.#fdConnections) {
         // near the open-file limit: refuse this one cleanly (503, logged) rather than fail its upstream connect
         this.#fdRefused++;
-        this.#fdWarn.warn({ open: this.#ctx.sessions.size, cap: this.#fdConnections, fdLimit: this.#fdLimit, refused: this.#fdRefused },
-          'near the open-file limit: new connection refused (503)');
+        this.#fdWarn.warn(
+          { open: this.#ctx.sessions.size, cap: this.#fdConnections, fdLimit: this.#fdLimit, refused: this.#fdRefused },
+          'near the open-file limit: new connection refused (503)',
+        );
         refuseConnection(this.#ctx, client, spec, this.#current, 503);
         return;
       }

@@ -39,6 +39,10 @@ export interface ProxySnapshot {
  * The plugin chain a connection of `protocol` runs on `route`, by the chain key compiled onto the route: a TLS
  * connection on a tls_passthrough route runs the route's `tls_passthrough` chain, whether it is proxied or refused.
  */
-export function routeChain(snap: ProxySnapshot, route: CompiledRoute, protocol: ConnInfo['protocol']): PluginChain | undefined {
+export function routeChain(
+  snap: ProxySnapshot,
+  route: CompiledRoute,
+  protocol: ConnInfo['protocol'],
+): PluginChain | undefined {
   return snap.routeChains?.get(route.id)?.[protocol === 'tls' ? route.tlsChain : protocol];
 }

@@ -64,7 +64,13 @@ interface Index {
   any: Bucket;
 }
 
-function better(a: StreamRoute, aExact: boolean, b: StreamRoute | undefined, bExact: boolean, exactFirst: boolean): boolean {
+function better(
+  a: StreamRoute,
+  aExact: boolean,
+  b: StreamRoute | undefined,
+  bExact: boolean,
+  exactFirst: boolean,
+): boolean {
   if (!b) return true;
   if (a.priority !== b.priority) return a.priority > b.priority;
   if (exactFirst && aExact !== bExact) return aExact;
@@ -94,7 +100,13 @@ class StreamRouter implements Router {
     const idx = this.#index[conn.protocol];
     if (!idx) return undefined;
     const port = routedPort(conn, this.options);
-    const st: Best = { route: undefined, exact: false, port, exactFirst: this.options.exactSniFirst === true, addrs: { src: null, dst: null } };
+    const st: Best = {
+      route: undefined,
+      exact: false,
+      port,
+      exactFirst: this.options.exactSniFirst === true,
+      addrs: { src: null, dst: null },
+    };
     const pb = idx.byPort.get(port);
     if (pb) searchBucket(pb, conn, st);
     searchBucket(idx.any, conn, st);
@@ -102,7 +114,13 @@ class StreamRouter implements Router {
   }
 }
 
-interface Best { route: StreamRoute | undefined; exact: boolean; port: number; exactFirst: boolean; addrs: ConnAddrs }
+interface Best {
+  route: StreamRoute | undefined;
+  exact: boolean;
+  port: number;
+  exactFirst: boolean;
+  addrs: ConnAddrs;
+}
 
 function searchBucket(b: Bucket, conn: ConnInfo, st: Best): void {
   if (b.bySni && conn.sni !== undefined) {
@@ -114,7 +132,9 @@ function searchBucket(b: Bucket, conn: ConnInfo, st: Best): void {
 
 /** Whether a TLS connection's SNI is one of the route's exact names (not a wildcard's): `router_exact_sni_first`. */
 export function exactSni(r: StreamRoute, conn: ConnInfo): boolean {
-  return conn.protocol === 'tls' && r.snis !== undefined && conn.sni !== undefined && sniMatchKind(r.snis, conn.sni) === 2;
+  return (
+    conn.protocol === 'tls' && r.snis !== undefined && conn.sni !== undefined && sniMatchKind(r.snis, conn.sni) === 2
+  );
 }
 
 // Lists are sorted best first, so the first full match is the list's winner and a lower priority ends the scan.
@@ -124,7 +144,10 @@ function searchList(list: readonly StreamRoute[], conn: ConnInfo, st: Best, exac
     if (st.route && r.priority < st.route.priority) return;
     if (!matchRoute(r, conn, st.addrs, st.port)) continue;
     const exact = exactList || (st.exactFirst && exactSni(r, conn));
-    if (better(r, exact, st.route, st.exact, st.exactFirst)) { st.route = r; st.exact = exact; }
+    if (better(r, exact, st.route, st.exact, st.exactFirst)) {
+      st.route = r;
+      st.exact = exact;
+    }
     return;
   }
 }
@@ -139,8 +162,10 @@ function bucketFor(idx: Index, port: number | undefined): Bucket {
 function indexRoute(idx: Index, r: StreamRoute, proto: ConnInfo['protocol']): void {
   if (!r[proto]) return;
   // a route goes under each destination port only if every destination entry names a port
-  const ports = r.destinations && r.destinations.every((d) => d.port !== undefined)
-    ? [...new Set(r.destinations.map((d) => d.port))] : [undefined];
+  const ports =
+    r.destinations && r.destinations.every((d) => d.port !== undefined)
+      ? [...new Set(r.destinations.map((d) => d.port))]
+      : [undefined];
   for (const port of ports) {
     const b = bucketFor(idx, port);
     if (proto === 'tls' && r.snis && r.snis.exact.size > 0) {
@@ -156,11 +181,16 @@ function indexRoute(idx: Index, r: StreamRoute, proto: ConnInfo['protocol']): vo
 }
 
 const emptyIndexes = (): Indexes => ({
-  tcp: { byPort: new Map(), any: { other: [] } }, tls: { byPort: new Map(), any: { other: [] } }, udp: { byPort: new Map(), any: { other: [] } },
+  tcp: { byPort: new Map(), any: { other: [] } },
+  tls: { byPort: new Map(), any: { other: [] } },
+  udp: { byPort: new Map(), any: { other: [] } },
 });
 
 /** What the sliced build needs of a `Slicer` (src/slices.ts). */
-export interface Slices { due(): boolean; pause(): Promise<void> }
+export interface Slices {
+  due(): boolean;
+  pause(): Promise<void>;
+}
 
 /**
  * Sorts in slices: runs sorted by `Array.prototype.sort`, then merged pairwise, pausing whenever the slice is due.
@@ -177,8 +207,11 @@ async function sortSliced<T>(a: T[], cmp: (x: T, y: T) => number, sl: Slices): P
   let dst: T[] = new Array<T>(a.length);
   for (let width = RUN; width < a.length; width *= 2) {
     for (let lo = 0; lo < a.length; lo += 2 * width) {
-      const mid = Math.min(lo + width, a.length), hi = Math.min(lo + 2 * width, a.length);
-      let i = lo, j = mid, k = lo;
+      const mid = Math.min(lo + width, a.length),
+        hi = Math.min(lo + 2 * width, a.length);
+      let i = lo,
+        j = mid,
+        k = lo;
       while (k < hi) {
         dst[k++] = i < mid && (j >= hi || cmp(src[i]!, src[j]!) <= 0) ? src[i++]! : src[j++]!;
         if ((k & 1023) === 0 && sl.due()) await sl.pause();
@@ -207,7 +240,11 @@ export async function buildRouter(routes: StreamRoute[], sl: Slices, options: Ro
  * Compiles the routes of a configuration. Routes whose service is disabled are left out, as are routes with no
  * stream protocol (HTTP routes are not served here). A route without a service is kept: the data path closes it.
  */
-export function compileRouter(routes: RouteEntity[], services: ReadonlyMap<string, CompiledService>, options: RouterOptions = {}): Router {
+export function compileRouter(
+  routes: RouteEntity[],
+  services: ReadonlyMap<string, CompiledService>,
+  options: RouterOptions = {},
+): Router {
   const out: StreamRoute[] = [];
   for (const e of routes) {
     const r = compileRoute(e, services);
@@ -230,7 +267,13 @@ export function compileRoute(e: RouteEntity, services: ReadonlyMap<string, Compi
   const m = compileMatch(e);
   if (!m) return undefined;
   return Object.freeze({
-    id: e.id, name: e.name, entity: e, service, priority: priorityOf(m), ...m, idKey: e.id.toLowerCase(),
+    id: e.id,
+    name: e.name,
+    entity: e,
+    service,
+    priority: priorityOf(m),
+    ...m,
+    idKey: e.id.toLowerCase(),
     tlsChain: e.protocols.includes('tls_passthrough') ? 'tls_passthrough' : 'tls',
   });
 }

@@ -5,7 +5,14 @@
  * proxy does. This module only words and orders them.
  */
 import type { DeclarativeConfig } from '../config/types.js';
-import { compileRouter, compileService, exactSni, routedPort, type RouterOptions, type StreamRoute } from './compile.js';
+import {
+  compileRouter,
+  compileService,
+  exactSni,
+  routedPort,
+  type RouterOptions,
+  type StreamRoute,
+} from './compile.js';
 import type { ConnAddrs } from './match.js';
 import { MATCH_FIELDS, firstMismatch, priorityText, unservedBy, type MatchFieldName } from './match-fields.js';
 import type { CompiledService, ConnInfo, Router } from './types.js';
@@ -79,7 +86,7 @@ export function explainWith(ctx: ExplainContext, conn: ConnInfo): Explanation {
   const won = ctx.router.match(conn) as StreamRoute | undefined;
   const compiled = new Map<string, StreamRoute>();
   for (const r of ctx.router.routes as readonly StreamRoute[]) compiled.set(r.id, r);
-  const svcName = (id: string | null | undefined) => (id ? ctx.services.get(id)?.name ?? id : undefined);
+  const svcName = (id: string | null | undefined) => (id ? (ctx.services.get(id)?.name ?? id) : undefined);
   let winner: RouteVerdict | undefined;
   const others: RouteVerdict[] = [];
   const addrs: ConnAddrs = { src: null, dst: null };
@@ -105,21 +112,31 @@ export function explainWith(ctx: ExplainContext, conn: ConnInfo): Explanation {
     v.mismatches = mismatches(r, conn, addrs, port);
     v.matched = v.mismatches.length === 0;
     if (won && r.id === won.id) {
-      v.note = r.service ? 'matched with the highest priority' : 'matched, but has no service: the connection is closed';
+      v.note = r.service
+        ? 'matched with the highest priority'
+        : 'matched, but has no service: the connection is closed';
       winner = v;
     } else {
       if (v.matched && won) v.note = lostBecause(r, won, conn, exactFirst);
       others.push(v);
     }
   }
-  others.sort((a, b) => Number(b.matched) - Number(a.matched) || a.mismatches.length - b.mismatches.length
-    || (b.priority ?? -1) - (a.priority ?? -1) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  others.sort(
+    (a, b) =>
+      Number(b.matched) - Number(a.matched) ||
+      a.mismatches.length - b.mismatches.length ||
+      (b.priority ?? -1) - (a.priority ?? -1) ||
+      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
   return winner ? { conn, winner, others } : { conn, others };
 }
 
 function lostBecause(r: StreamRoute, won: StreamRoute, conn: ConnInfo, exactFirst: boolean): string {
-  if (r.priority < won.priority) return `matched, but with a lower priority: ${r.priority} < ${won.priority} of route ${routeLabel(won)}`;
-  const we = exactSni(won, conn), re = exactSni(r, conn);
-  if (exactFirst && we && !re) return `matched with the same priority ${r.priority}, but route ${routeLabel(won)} matched the SNI exactly (this one by wildcard; router_exact_sni_first)`;
+  if (r.priority < won.priority)
+    return `matched, but with a lower priority: ${r.priority} < ${won.priority} of route ${routeLabel(won)}`;
+  const we = exactSni(won, conn),
+    re = exactSni(r, conn);
+  if (exactFirst && we && !re)
+    return `matched with the same priority ${r.priority}, but route ${routeLabel(won)} matched the SNI exactly (this one by wildcard; router_exact_sni_first)`;
   return `matched with the same priority ${r.priority}; the tie goes to the larger id (as Kong): ${won.id} > ${r.id}`;
 }

@@ -111,19 +111,32 @@ export function parseNet(s: string): Net | undefined {
     if (bits < 0 || bits > max) return undefined;
   }
   const off = a.v6 ? 0 : 96;
-  const m0 = maskWord(bits + off, 0), m1 = maskWord(bits + off, 1), m2 = maskWord(bits + off, 2), m3 = maskWord(bits + off, 3);
+  const m0 = maskWord(bits + off, 0),
+    m1 = maskWord(bits + off, 1),
+    m2 = maskWord(bits + off, 2),
+    m3 = maskWord(bits + off, 3);
   return {
-    v6: a.v6, bits, cidr: slash >= 0,
-    w0: (a.w0 & m0) >>> 0, w1: (a.w1 & m1) >>> 0, w2: (a.w2 & m2) >>> 0, w3: (a.w3 & m3) >>> 0,
-    m0, m1, m2, m3,
+    v6: a.v6,
+    bits,
+    cidr: slash >= 0,
+    w0: (a.w0 & m0) >>> 0,
+    w1: (a.w1 & m1) >>> 0,
+    w2: (a.w2 & m2) >>> 0,
+    w3: (a.w3 & m3) >>> 0,
+    m0,
+    m1,
+    m2,
+    m3,
   };
 }
 
 /** True when the address lies in the network (same family, masked words equal). */
 export function netContains(n: Net, a: Addr): boolean {
-  return n.v6 === a.v6
-    && ((a.w3 & n.m3) >>> 0) === n.w3
-    && ((a.w2 & n.m2) >>> 0) === n.w2
-    && ((a.w1 & n.m1) >>> 0) === n.w1
-    && ((a.w0 & n.m0) >>> 0) === n.w0;
+  return (
+    n.v6 === a.v6 &&
+    (a.w3 & n.m3) >>> 0 === n.w3 &&
+    (a.w2 & n.m2) >>> 0 === n.w2 &&
+    (a.w1 & n.m1) >>> 0 === n.w1 &&
+    (a.w0 & n.m0) >>> 0 === n.w0
+  );
 }

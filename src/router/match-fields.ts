@@ -10,8 +10,16 @@
 import type { IpPort, RouteEntity } from '../config/types.js';
 import type { CompiledRoute, ConnInfo } from './types.js';
 import {
-  compileIpPorts, compileSnis, dstAddr, matchSide, matchSni, sideWeight, srcAddr,
-  type ConnAddrs, type IpPortMatcher, type SniMatcher,
+  compileIpPorts,
+  compileSnis,
+  dstAddr,
+  matchSide,
+  matchSni,
+  sideWeight,
+  srcAddr,
+  type ConnAddrs,
+  type IpPortMatcher,
+  type SniMatcher,
 } from './match.js';
 import { hostPort } from '../net/address.js';
 import { isStreamProtocol } from '../net/protocols.js';
@@ -109,7 +117,8 @@ const destinations: MatchField = {
     const destinations = compileIpPorts(e.destinations);
     return { destinations, dstIp: !!destinations?.some(hasNet) };
   },
-  matches: (r, conn, addrs, port) => !r.destinations || matchSide(r.destinations, r.dstIp ? dstAddr(conn, addrs) : undefined, port),
+  matches: (r, conn, addrs, port) =>
+    !r.destinations || matchSide(r.destinations, r.dstIp ? dstAddr(conn, addrs) : undefined, port),
   why(r, conn, port) {
     const mapped = port !== conn.dstPort ? ` (port_maps: listener port ${conn.dstPort} is host port ${port})` : '';
     return `no entry of ${entriesText(r.entity.destinations)} matched ${hostPort(conn.dstIp, port)}${mapped}`;
@@ -129,7 +138,8 @@ const sources: MatchField = {
     const sources = compileIpPorts(e.sources);
     return { sources, srcIp: !!sources?.some(hasNet) };
   },
-  matches: (r, conn, addrs) => !r.sources || matchSide(r.sources, r.srcIp ? srcAddr(conn, addrs) : undefined, conn.srcPort),
+  matches: (r, conn, addrs) =>
+    !r.sources || matchSide(r.sources, r.srcIp ? srcAddr(conn, addrs) : undefined, conn.srcPort),
   why: (r, conn) => `no entry of ${entriesText(r.entity.sources)} matched ${hostPort(conn.srcIp, conn.srcPort)}`,
   // Kong's side bits, sources shifted by 4 above the destinations'
   weight: (r) => sideWeight(r.sources) * 16,
@@ -144,9 +154,10 @@ const snis: MatchField = {
   normalize: listOrNull,
   compile: (e) => ({ snis: compileSnis(e.snis) }),
   matches: (r, conn) => matchSni(r.snis, conn),
-  why: (r, conn) => (conn.sni === undefined
-    ? `the connection sent no SNI; the route needs one of [${sniList(r.snis!)}]`
-    : `'${conn.sni}' matched none of [${sniList(r.snis!)}]`),
+  why: (r, conn) =>
+    conn.sni === undefined
+      ? `the connection sent no SNI; the route needs one of [${sniList(r.snis!)}]`
+      : `'${conn.sni}' matched none of [${sniList(r.snis!)}]`,
   texts: (e) => [...(e.snis ?? [])].sort(),
   sentenceRank: 1,
   phrase: (t) => (t.length ? `sni ${t.join(',')}` : undefined),
@@ -159,7 +170,9 @@ const snis: MatchField = {
 export const MATCH_FIELDS: readonly MatchField[] = Object.freeze([protocols, destinations, sources, snis]);
 
 /** The fields in the order `config diff` sentences name them: `tls sni a.example.com dst :443 from 10.0.0.0/8`. */
-export const SENTENCE_FIELDS: readonly MatchField[] = Object.freeze([...MATCH_FIELDS].sort((a, b) => a.sentenceRank - b.sentenceRank));
+export const SENTENCE_FIELDS: readonly MatchField[] = Object.freeze(
+  [...MATCH_FIELDS].sort((a, b) => a.sentenceRank - b.sentenceRank),
+);
 
 /**
  * The index in MATCH_FIELDS of the first field at or after `from` that does not match `conn`, or -1 when they all
@@ -183,7 +196,10 @@ export function firstMismatch(r: StreamRoute, conn: ConnInfo, addrs: ConnAddrs, 
 const HIGH_BAND = { points: 256, alone: ['snis'], together: ['sources', 'destinations'] } as const;
 
 /** One part of a route's priority: its points and how explain words them. */
-export interface PriorityPart { points: number; text: string }
+export interface PriorityPart {
+  points: number;
+  text: string;
+}
 
 function isSet(r: CompiledMatch, f: 'snis' | 'sources' | 'destinations'): boolean {
   return r[f] !== undefined;

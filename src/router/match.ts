@@ -44,7 +44,10 @@ export function compileSnis(snis: readonly string[] | null | undefined): SniMatc
   for (const raw of snis) {
     let s = raw.toLowerCase();
     // Kong (transform.lua): `x.*` keeps its text up to the `*`; otherwise a last dot is not used for routing
-    if (s.length > 1 && s.endsWith('*')) { prefixes.push(s.slice(0, -1)); continue; }
+    if (s.length > 1 && s.endsWith('*')) {
+      prefixes.push(s.slice(0, -1));
+      continue;
+    }
     if (s.length > 1 && s.endsWith('.')) s = s.slice(0, -1);
     if (s.startsWith('*')) suffixes.push(s.slice(1));
     else exact.add(s);

@@ -44,8 +44,11 @@ function listenerAddr(host: string): Addr | undefined {
 function sideAllows(side: readonly IpPortMatcher[] | undefined, addr: Addr | undefined, port: number): boolean {
   if (!side) return true;
   // port 0: the system picks the port when listening, after the snapshot is built; any port entry may match it
-  return side.some((e) => (e.port === undefined || port === 0 || e.port === port)
-    && (e.net === undefined || addr === undefined || netContains(e.net, addr)));
+  return side.some(
+    (e) =>
+      (e.port === undefined || port === 0 || e.port === port) &&
+      (e.net === undefined || addr === undefined || netContains(e.net, addr)),
+  );
 }
 
 /** For every plain TCP listener where at least one TLS route applies, the routes that do. */
@@ -64,7 +67,11 @@ export function tlsListeners(router: Router, listeners: readonly ListenerAddress
 }
 
 /** The plain listeners (the very objects given) that read a ClientHello before routing; empty with `off`. */
-export function tlsDetectSet(router: Router, listeners: readonly ListenerAddress[], mode: 'auto' | 'off'): ReadonlySet<ListenerAddress> {
+export function tlsDetectSet(
+  router: Router,
+  listeners: readonly ListenerAddress[],
+  mode: 'auto' | 'off',
+): ReadonlySet<ListenerAddress> {
   if (mode === 'off') return new Set();
   return new Set(tlsListeners(router, listeners).map((t) => t.listener));
 }

@@ -63,8 +63,17 @@ export class SnapshotBuilder {
     const last = this.#last;
     const config = fps ? input.config : deepFreeze(input.config);
     const next: Parts = {
-      config, fps, contexts: new Map(), balancers: new Map(), upstreamTls: new Map(), services: new Map(), routes: new Map(),
-      router: undefined, tlsDetect: undefined, plugins: undefined, routeChains: new Map(),
+      config,
+      fps,
+      contexts: new Map(),
+      balancers: new Map(),
+      upstreamTls: new Map(),
+      services: new Map(),
+      routes: new Map(),
+      router: undefined,
+      tlsDetect: undefined,
+      plugins: undefined,
+      routeChains: new Map(),
     };
 
     // balancers: one per upstream, reused while the upstream and its targets are the same
@@ -81,7 +90,10 @@ export class SnapshotBuilder {
     const fresh: Balancer[] = [];
     for (const u of config.upstreams) {
       const targets = targetsOf.get(u.id) ?? [];
-      const key = keyOf(fp('upstreams', u.id), targets.map((t) => fp('targets', t.id)));
+      const key = keyOf(
+        fp('upstreams', u.id),
+        targets.map((t) => fp('targets', t.id)),
+      );
       let b = key !== undefined ? last?.balancers.get(key) : undefined;
       if (!b) fresh.push((b = compileBalancer(u, targets, rt.registry)));
       if (key !== undefined) next.balancers.set(key, b);
@@ -114,8 +126,17 @@ export class SnapshotBuilder {
       built.set(cert.id, ctx);
       if (sl.due()) await sl.pause();
     }
-    this.#defaultContext ??= contextFor({ cert: rt.defaultCert.cert, key: rt.defaultCert.key }, 'the default certificate');
-    const certs = compileCertStore(config.certificates as CertificateEntity[], config.snis as DeclarativeConfig['snis'], this.#defaultContext, built, rt.defaultCert);
+    this.#defaultContext ??= contextFor(
+      { cert: rt.defaultCert.cert, key: rt.defaultCert.key },
+      'the default certificate',
+    );
+    const certs = compileCertStore(
+      config.certificates as CertificateEntity[],
+      config.snis as DeclarativeConfig['snis'],
+      this.#defaultContext,
+      built,
+      rt.defaultCert,
+    );
     await sl.tick();
 
     // services: reused while the entity, its balancer and its upstream TLS are the same
@@ -125,7 +146,10 @@ export class SnapshotBuilder {
       const sfp = fp('services', s.id);
       let upstreamTls: CompiledService['upstreamTls'];
       if (s.protocol === 'tls') {
-        const tlsKey = keyOf(sfp, [s.client_certificate ? fp('certificates', s.client_certificate) : '', ...(s.ca_certificates ?? []).map((id) => fp('ca_certificates', id))]);
+        const tlsKey = keyOf(sfp, [
+          s.client_certificate ? fp('certificates', s.client_certificate) : '',
+          ...(s.ca_certificates ?? []).map((id) => fp('ca_certificates', id)),
+        ]);
         upstreamTls = tlsKey !== undefined ? last?.upstreamTls.get(tlsKey) : undefined;
         upstreamTls ??= compileUpstreamTls(s as ServiceEntity, caById, certById);
         if (tlsKey !== undefined) next.upstreamTls.set(tlsKey, upstreamTls);
@@ -134,10 +158,22 @@ export class SnapshotBuilder {
       const hostHeader = hostHeaders.get(s.host);
       const prev = sfp !== undefined ? last?.services.get(s.id) : undefined;
       let compiled: CompiledService;
-      if (prev && prev.key === sfp && prev.compiled.balancer === balancer && prev.compiled.hostHeader === hostHeader && prev.compiled.upstreamTls === upstreamTls) compiled = prev.compiled;
+      if (
+        prev &&
+        prev.key === sfp &&
+        prev.compiled.balancer === balancer &&
+        prev.compiled.hostHeader === hostHeader &&
+        prev.compiled.upstreamTls === upstreamTls
+      )
+        compiled = prev.compiled;
       else {
         const pp = tagValue(s.tags, 'proxy_protocol');
-        compiled = compileService(s, { balancer, hostHeader, upstreamTls, proxyProtocol: pp === 'v1' ? 1 : pp === 'v2' ? 2 : undefined });
+        compiled = compileService(s, {
+          balancer,
+          hostHeader,
+          upstreamTls,
+          proxyProtocol: pp === 'v1' ? 1 : pp === 'v2' ? 2 : undefined,
+        });
       }
       if (sfp !== undefined) next.services.set(s.id, { key: sfp, compiled });
       services.set(s.id, compiled);
@@ -162,17 +198,25 @@ export class SnapshotBuilder {
       if (c) compiled.push(c);
       if (sl.due()) await sl.pause();
     }
-    const sameRoutes = last?.router !== undefined && reused === config.routes.length && last.routes.size === config.routes.length;
+    const sameRoutes =
+      last?.router !== undefined && reused === config.routes.length && last.routes.size === config.routes.length;
     const router = sameRoutes ? last.router! : await buildRouter(compiled, sl, rt.router);
     next.router = router;
     const ls = this.#listeners;
-    const tlsDetect = sameRoutes && last.tlsDetect ? last.tlsDetect
-      : ls ? tlsDetectSet(router, ls.streamListen, ls.tlsDetect) : new Set<ListenerAddress>();
+    const tlsDetect =
+      sameRoutes && last.tlsDetect
+        ? last.tlsDetect
+        : ls
+          ? tlsDetectSet(router, ls.streamListen, ls.tlsDetect)
+          : new Set<ListenerAddress>();
     next.tlsDetect = tlsDetect;
     await sl.tick();
 
     // plugins: the whole set of chains reused while every plugin entity is the same
-    const pluginKey = keyOf(String(config.plugins.length), config.plugins.map((p) => fp('plugins', p.id)));
+    const pluginKey = keyOf(
+      String(config.plugins.length),
+      config.plugins.map((p) => fp('plugins', p.id)),
+    );
     let plugins: PluginChains;
     const samePlugins = pluginKey !== undefined && last?.plugins?.key === pluginKey;
     if (samePlugins) plugins = last.plugins!.chains;
@@ -201,30 +245,36 @@ export class SnapshotBuilder {
     const authContexts = new Map(this.#clientAuthContexts.size > 1000 ? [] : this.#clientAuthContexts);
     const clientAuth = compileClientAuth(config, routeChains, certs, authContexts);
     this.#clientAuthContexts = authContexts;
-    const changes = last && fps && last.fps ? { from: last.config, affected: await affectedSince(last, next, sl) } : undefined;
+    const changes =
+      last && fps && last.fps ? { from: last.config, affected: await affectedSince(last, next, sl) } : undefined;
 
-    const snapshot: Snapshot = Object.freeze(Object.defineProperties({
-      generation: input.generation,
-      hash: input.hash,
-      file: input.file,
-      loadedAt: Date.now(),
-      config,
-      services,
-      router,
-      balancers,
-      plugins,
-      routeChains,
-      globalChain: plugins.forRoute(),
-      certs,
-      routeMax,
-      tlsDetect,
-      routeById,
-      changes,
-      clientAuth,
-    } as Omit<Snapshot, 'text'>, {
-      // decoded on first use (GET /config): a large file is not copied into a string on every reload
-      text: { get: () => input.text, enumerable: true },
-    }) as Snapshot);
+    const snapshot: Snapshot = Object.freeze(
+      Object.defineProperties(
+        {
+          generation: input.generation,
+          hash: input.hash,
+          file: input.file,
+          loadedAt: Date.now(),
+          config,
+          services,
+          router,
+          balancers,
+          plugins,
+          routeChains,
+          globalChain: plugins.forRoute(),
+          certs,
+          routeMax,
+          tlsDetect,
+          routeById,
+          changes,
+          clientAuth,
+        } as Omit<Snapshot, 'text'>,
+        {
+          // decoded on first use (GET /config): a large file is not copied into a string on every reload
+          text: { get: () => input.text, enumerable: true },
+        },
+      ) as Snapshot,
+    );
     this.#last = next;
     return snapshot;
   }
@@ -246,18 +296,30 @@ function keyOf(first: string | undefined, rest: (string | undefined)[]): string 
  * fingerprint, service or service certificates changed, instead of on the whole file at the swap.
  */
 async function affectedSince(prev: Parts, next: Parts, sl: Slicer): Promise<Map<string, 'removed' | 'changed'>> {
-  const pf = prev.fps!, nf = next.fps!;
+  const pf = prev.fps!,
+    nf = next.fps!;
   const touchedService = new Set<string>();
   for (const s of prev.config.services) {
-    const refs = [s.client_certificate ? `c${s.client_certificate}` : '', ...(s.ca_certificates ?? []).map((id) => `a${id}`)];
-    const changed = pf.services.get(s.id) !== nf.services.get(s.id) || refs.some((r) => r !== '' &&
-      (r[0] === 'c' ? pf.certificates.get(r.slice(1)) !== nf.certificates.get(r.slice(1)) : pf.ca_certificates.get(r.slice(1)) !== nf.ca_certificates.get(r.slice(1))));
+    const refs = [
+      s.client_certificate ? `c${s.client_certificate}` : '',
+      ...(s.ca_certificates ?? []).map((id) => `a${id}`),
+    ];
+    const changed =
+      pf.services.get(s.id) !== nf.services.get(s.id) ||
+      refs.some(
+        (r) =>
+          r !== '' &&
+          (r[0] === 'c'
+            ? pf.certificates.get(r.slice(1)) !== nf.certificates.get(r.slice(1))
+            : pf.ca_certificates.get(r.slice(1)) !== nf.ca_certificates.get(r.slice(1))),
+      );
     if (changed) touchedService.add(s.id);
     if (sl.due()) await sl.pause();
   }
   const candidates = new Set<string>();
   for (const r of prev.config.routes) {
-    if (pf.routes.get(r.id) !== nf.routes.get(r.id) || (r.service && touchedService.has(r.service))) candidates.add(r.id);
+    if (pf.routes.get(r.id) !== nf.routes.get(r.id) || (r.service && touchedService.has(r.service)))
+      candidates.add(r.id);
     if (sl.due()) await sl.pause();
   }
   if (candidates.size === 0) return new Map();

@@ -17,7 +17,11 @@ export interface OpenSession {
   abort(by: string): void;
 }
 
-export interface PolicyOutcome { kept: number; drained: number; closed: number }
+export interface PolicyOutcome {
+  kept: number;
+  drained: number;
+  closed: number;
+}
 
 /** The config swapped in, with what its build worked out (runtime/builder.ts), when it did. */
 export interface NextConfig {
@@ -35,7 +39,9 @@ export interface NextConfig {
  * has already ended), `close` ends them now.
  */
 export function applyReloadPolicy(
-  sessions: Iterable<OpenSession>, next: NextConfig, configOf: (snap: object) => DeclarativeConfig | undefined,
+  sessions: Iterable<OpenSession>,
+  next: NextConfig,
+  configOf: (snap: object) => DeclarativeConfig | undefined,
   opts: { policy: ReloadPolicy; drainMs: number; logger: Logger },
 ): PolicyOutcome {
   const out: PolicyOutcome = { kept: 0, drained: 0, closed: 0 };
@@ -67,7 +73,9 @@ export function applyReloadPolicy(
   }
   if (toDrain.length > 0) {
     // one timer for the whole reload, not one per session
-    setTimeout(() => { for (const s of toDrain) s.abort('reload'); }, opts.drainMs).unref();
+    setTimeout(() => {
+      for (const s of toDrain) s.abort('reload');
+    }, opts.drainMs).unref();
   }
   return out;
 }

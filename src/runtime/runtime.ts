@@ -22,7 +22,10 @@ export interface Runtime {
 }
 
 export function createRuntime(opts: {
-  logger: Logger; plugins: ReadonlyMap<string, StreamPlugin>; metrics?: Metrics; defaultCert?: CertPair;
+  logger: Logger;
+  plugins: ReadonlyMap<string, StreamPlugin>;
+  metrics?: Metrics;
+  defaultCert?: CertPair;
   /** the balancers' DNS resolver (tests inject a fake one) */
   resolver?: Resolver;
   router?: RouterOptions;

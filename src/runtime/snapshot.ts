@@ -39,7 +39,10 @@ export interface Snapshot {
   /** route entities by id */
   readonly routeById?: ReadonlyMap<string, RouteEntity>;
   /** the routes of `from` (the config this one replaced) that this one removed or changed, worked out while building */
-  readonly changes?: { readonly from: DeclarativeConfig; readonly affected: ReadonlyMap<string, 'removed' | 'changed'> };
+  readonly changes?: {
+    readonly from: DeclarativeConfig;
+    readonly affected: ReadonlyMap<string, 'removed' | 'changed'>;
+  };
   /** tls routes with an mtls-auth plugin: their handshake contexts (tls/client-auth.ts) */
   readonly clientAuth: ReadonlyMap<string, ClientAuth>;
 }

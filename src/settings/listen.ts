@@ -27,7 +27,12 @@ function parseKeepalive(v: string): ListenSpec['soKeepalive'] | undefined {
   const m = /^(\d*)([sm]?):(\d*)([sm]?):(\d*)$/.exec(v);
   if (!m) return undefined;
   const secs = (n: string, unit: string) => (n === '' ? undefined : Number(n) * (unit === 'm' ? 60 : 1));
-  return { enabled: true, idle: secs(m[1]!, m[2]!), interval: secs(m[3]!, m[4]!), count: m[5] === '' ? undefined : Number(m[5]) };
+  return {
+    enabled: true,
+    idle: secs(m[1]!, m[2]!),
+    interval: secs(m[3]!, m[4]!),
+    count: m[5] === '' ? undefined : Number(m[5]),
+  };
 }
 
 /**
@@ -45,7 +50,14 @@ export function parseStreamListen(value: string): { ok: true; listeners: ListenS
     const hp = addr ? parseHostPort(addr) : undefined;
     if (!hp) return { ok: false, error: `stream_listen ${STREAM_LISTEN_USAGE} (got '${entry}')` };
     const spec: ListenSpec = {
-      host: hp.host, port: hp.port, ssl: false, proxyProtocol: false, udp: false, reuseport: false, bind: false, text: entry,
+      host: hp.host,
+      port: hp.port,
+      ssl: false,
+      proxyProtocol: false,
+      udp: false,
+      reuseport: false,
+      bind: false,
+      text: entry,
     };
     for (const f of flags) {
       const [k, val] = f.split('=', 2) as [string, string | undefined];
@@ -59,14 +71,17 @@ export function parseStreamListen(value: string): { ok: true; listeners: ListenS
       else if (k === 'so_keepalive' && val && parseKeepalive(val)) spec.soKeepalive = parseKeepalive(val);
       else return { ok: false, error: `stream_listen ${STREAM_LISTEN_USAGE} (unknown flag '${f}' in '${entry}')` };
     }
-    if (spec.udp && spec.ssl) return { ok: false, error: `stream_listen '${entry}': 'udp' and 'ssl' cannot be combined` };
+    if (spec.udp && spec.ssl)
+      return { ok: false, error: `stream_listen '${entry}': 'udp' and 'ssl' cannot be combined` };
     listeners.push(spec);
   }
   return { ok: true, listeners };
 }
 
 /** Parses `admin_listen`: plain HTTP entries; `ssl` entries are refused (the admin API speaks HTTP only). */
-export function parseAdminListen(value: string): { ok: true; listeners: { host: string; port: number }[] } | { ok: false; error: string } {
+export function parseAdminListen(
+  value: string,
+): { ok: true; listeners: { host: string; port: number }[] } | { ok: false; error: string } {
   const v = value.trim();
   if (v === '' || v === 'off') return { ok: true, listeners: [] };
   const listeners: { host: string; port: number }[] = [];
@@ -75,7 +90,11 @@ export function parseAdminListen(value: string): { ok: true; listeners: { host: 
     const [addr, ...flags] = entry.split(/\s+/);
     const hp = addr ? parseHostPort(addr) : undefined;
     if (!hp) return { ok: false, error: `admin_listen '${entry}' ${ADMIN_LISTEN_USAGE}` };
-    if (flags.includes('ssl')) return { ok: false, error: `admin_listen '${entry}': the 'ssl' flag is not supported (put a TLS proxy in front, or keep the admin API on loopback)` };
+    if (flags.includes('ssl'))
+      return {
+        ok: false,
+        error: `admin_listen '${entry}': the 'ssl' flag is not supported (put a TLS proxy in front, or keep the admin API on loopback)`,
+      };
     listeners.push(hp);
   }
   return { ok: true, listeners };

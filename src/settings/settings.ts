@@ -85,10 +85,16 @@ export function isDeclarativeFile(file: string): boolean {
 export function parseKongConf(text: string, file: string): Record<string, string> {
   const out: Record<string, string> = {};
   text.split(/\r?\n/).forEach((line, i) => {
-    const body = line.replace(/(^|[^\\])#.*$/, '$1').replace(/\\#/g, '#').trim();
+    const body = line
+      .replace(/(^|[^\\])#.*$/, '$1')
+      .replace(/\\#/g, '#')
+      .trim();
     if (body === '') return;
     const eq = body.indexOf('=');
-    if (eq <= 0) throw new KongTsError('KTS_SETTINGS_INVALID', [`in ${file}:${i + 1}`], { detail: `expected 'key = value', got '${line.trim()}'` });
+    if (eq <= 0)
+      throw new KongTsError('KTS_SETTINGS_INVALID', [`in ${file}:${i + 1}`], {
+        detail: `expected 'key = value', got '${line.trim()}'`,
+      });
     out[body.slice(0, eq).trim().toLowerCase()] = body.slice(eq + 1).trim();
   });
   return out;
@@ -118,8 +124,10 @@ export function parsePortMaps(text: string): { ok: true; map: Map<number, number
     const item = raw.trim();
     if (item === '') continue;
     const m = /^(\d+):(\d+)$/.exec(item);
-    const host = m ? Number(m[1]) : NaN, kong = m ? Number(m[2]) : NaN;
-    if (!(host >= 1 && host <= 65535 && kong >= 1 && kong <= 65535)) return { ok: false, error: `invalid port mapping (\`port_maps\`): ${item}` };
+    const host = m ? Number(m[1]) : NaN,
+      kong = m ? Number(m[2]) : NaN;
+    if (!(host >= 1 && host <= 65535 && kong >= 1 && kong <= 65535))
+      return { ok: false, error: `invalid port mapping (\`port_maps\`): ${item}` };
     map.set(kong, host);
   }
   return { ok: true, map };
@@ -174,13 +182,20 @@ export function resolveSettings(input: SettingsInput = {}): Settings {
   const al = v('proxy_stream_access_log');
   if (al !== 'off' && al !== '') {
     const [path, format = 'basic', ...rest] = al.split(/\s+/);
-    if ((format !== 'basic' && format !== 'json') || rest.length) bad('proxy_stream_access_log', `expected '<path> [basic|json]' or 'off', got '${al}' (kong-ts knows the 'basic' and 'json' formats)`);
+    if ((format !== 'basic' && format !== 'json') || rest.length)
+      bad(
+        'proxy_stream_access_log',
+        `expected '<path> [basic|json]' or 'off', got '${al}' (kong-ts knows the 'basic' and 'json' formats)`,
+      );
     accessLog = { path: path === 'stdout' || path === '/dev/stdout' ? 'stdout' : inPrefix(path!), format: format };
   }
   const errorLog = v('proxy_stream_error_log');
   const rank: Record<SettingSource, number> = { default: 0, conf: 1, env: 2, flag: 3 };
   const alias = values.worker_processes!;
-  const workersKey = alias.value.trim() && rank[alias.source] > rank[values.nginx_worker_processes!.source] ? 'worker_processes' : 'nginx_worker_processes';
+  const workersKey =
+    alias.value.trim() && rank[alias.source] > rank[values.nginx_worker_processes!.source]
+      ? 'worker_processes'
+      : 'nginx_worker_processes';
   const workers = v(workersKey);
   const sslCert = v('ssl_cert') || undefined;
   const sslCertKey = v('ssl_cert_key') || undefined;
@@ -192,7 +207,8 @@ export function resolveSettings(input: SettingsInput = {}): Settings {
   if (tlsDetect !== 'auto' && tlsDetect !== 'off') bad('stream_tls_detect', `expected auto or off, got '${tlsDetect}'`);
   const pluginsPath = v('plugins_path');
   const policy = v('reload_session_policy');
-  if (policy !== 'keep' && policy !== 'drain' && policy !== 'close') bad('reload_session_policy', `expected keep, drain or close, got '${policy}'`);
+  if (policy !== 'keep' && policy !== 'drain' && policy !== 'close')
+    bad('reload_session_policy', `expected keep, drain or close, got '${policy}'`);
   const portMaps = parsePortMaps(v('port_maps'));
   if (!portMaps.ok) bad('port_maps', portMaps.error);
   const exactSni = v('router_exact_sni_first');
@@ -209,8 +225,14 @@ export function resolveSettings(input: SettingsInput = {}): Settings {
     errorLog: errorLog === 'stdout' || errorLog === '/dev/stdout' ? 'stdout' : inPrefix(errorLog),
     sslCert: sslCert && !sslCert.startsWith('-----') ? resolve(cwd, sslCert) : sslCert,
     sslCertKey: sslCertKey && !sslCertKey.startsWith('-----') ? resolve(cwd, sslCertKey) : sslCertKey,
-    trustedIps: v('trusted_ips').split(',').map((s) => s.trim()).filter(Boolean),
-    plugins: v('plugins').split(',').map((s) => s.trim()).filter(Boolean),
+    trustedIps: v('trusted_ips')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    plugins: v('plugins')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     pluginsPath: pluginsPath ? resolve(cwd, pluginsPath) : undefined,
     workerProcesses: workers === 'auto' ? availableParallelism() : int(workersKey, workers, 1),
     prereadTimeout: int('stream_preread_timeout', v('stream_preread_timeout'), 1),

@@ -32,9 +32,15 @@ class Store implements CertStore {
   readonly defaultContext: SecureContext;
   readonly #sources = new Map<SecureContext, CertSource>();
 
-  constructor(certs: CertificateEntity[], snis: SniEntity[], dflt: CertPair | SecureContext, built?: ReadonlyMap<string, SecureContext>,
-    defaultSource?: Pick<CertPair, 'cert' | 'key'>) {
-    this.defaultContext = 'cert' in dflt ? contextFor({ cert: dflt.cert, key: dflt.key }, 'the default certificate') : dflt;
+  constructor(
+    certs: CertificateEntity[],
+    snis: SniEntity[],
+    dflt: CertPair | SecureContext,
+    built?: ReadonlyMap<string, SecureContext>,
+    defaultSource?: Pick<CertPair, 'cert' | 'key'>,
+  ) {
+    this.defaultContext =
+      'cert' in dflt ? contextFor({ cert: dflt.cert, key: dflt.key }, 'the default certificate') : dflt;
     const src = 'cert' in dflt ? dflt : defaultSource;
     if (src) this.#sources.set(this.defaultContext, { id: 'default', cert: src.cert, key: src.key });
     const byId = new Map(certs.map((c) => [c.id, c]));
@@ -98,7 +104,11 @@ const SESSION_TIMEOUT_S = 300;
  * adds options (client auth: `ca`, `allowPartialTrustChain`). A context that verifies client certificates seals
  * its tickets with keys of its own: a ticket from a context that asked for no certificate never resumes there.
  */
-export function contextFor(c: Pick<CertificateEntity, 'cert' | 'key' | 'cert_alt' | 'key_alt'>, what: string, more: SecureContextOptions = {}): SecureContext {
+export function contextFor(
+  c: Pick<CertificateEntity, 'cert' | 'key' | 'cert_alt' | 'key_alt'>,
+  what: string,
+  more: SecureContextOptions = {},
+): SecureContext {
   const tickets = { ticketKeys: more.ca ? randomBytes(48) : TICKET_KEYS, sessionTimeout: SESSION_TIMEOUT_S };
   try {
     return c.cert_alt && c.key_alt
@@ -116,7 +126,12 @@ export function contextFor(c: Pick<CertificateEntity, 'cert' | 'key' | 'cert_alt
  * Builds every `SecureContext` once (one per certificate, shared by its SNIs) and the maps for the lookup.
  * Throws at config time when a certificate or key cannot be loaded.
  */
-export function compileCertStore(certs: CertificateEntity[], snis: SniEntity[], dflt: CertPair | SecureContext,
-  built?: ReadonlyMap<string, SecureContext>, defaultSource?: Pick<CertPair, 'cert' | 'key'>): CertStore {
+export function compileCertStore(
+  certs: CertificateEntity[],
+  snis: SniEntity[],
+  dflt: CertPair | SecureContext,
+  built?: ReadonlyMap<string, SecureContext>,
+  defaultSource?: Pick<CertPair, 'cert' | 'key'>,
+): CertStore {
   return new Store(certs, snis, dflt, built, defaultSource);
 }

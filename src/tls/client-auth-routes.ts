@@ -11,8 +11,12 @@ import { ClientAuth } from './client-auth.js';
  * (keyed by content, so routes with the same settings share their contexts; pass the previous snapshot's map as
  * `cache` to reuse the unchanged ones).
  */
-export function compileClientAuth(config: DeclarativeConfig, chains: ReadonlyMap<string, RouteChains>, certs: CertStore,
-  cache = new Map<string, SecureContext>()): Map<string, ClientAuth> {
+export function compileClientAuth(
+  config: DeclarativeConfig,
+  chains: ReadonlyMap<string, RouteChains>,
+  certs: CertStore,
+  cache = new Map<string, SecureContext>(),
+): Map<string, ClientAuth> {
   const out = new Map<string, ClientAuth>();
   const cas = new Map(config.ca_certificates.map((c) => [c.id, c]));
   for (const r of config.routes) {

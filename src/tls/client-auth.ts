@@ -25,8 +25,13 @@ export class ClientAuth {
   readonly #cache: Map<string, SecureContext>;
   readonly #bySource = new Map<CertSource, SecureContext>();
 
-  constructor(settings: ClientAuthSettings, store: CertStore, cas: ReadonlyMap<string, CaCertificateEntity>,
-    cache: Map<string, SecureContext>, snis: readonly string[]) {
+  constructor(
+    settings: ClientAuthSettings,
+    store: CertStore,
+    cas: ReadonlyMap<string, CaCertificateEntity>,
+    cache: Map<string, SecureContext>,
+    snis: readonly string[],
+  ) {
     this.#store = store;
     this.#ca = settings.caIds.map((id) => {
       const ca = cas.get(id);
@@ -47,7 +52,10 @@ export class ClientAuth {
     const key = digest(`${src.cert}\n${src.key}\n${src.cert_alt ?? ''}\n${src.key_alt ?? ''}`) + this.#suffix;
     ctx = this.#cache.get(key);
     if (ctx === undefined) {
-      ctx = contextFor(src, `certificate ${src.id} with mtls-auth`, { ca: [...this.#ca], allowPartialTrustChain: this.#partial });
+      ctx = contextFor(src, `certificate ${src.id} with mtls-auth`, {
+        ca: [...this.#ca],
+        allowPartialTrustChain: this.#partial,
+      });
       this.#cache.set(key, ctx);
     }
     this.#bySource.set(src, ctx);

@@ -24,9 +24,7 @@ export interface ClientHello {
 
 /** `needed`, when given, is the buffer length below which parsing cannot progress. */
 export type ParseResult =
-  | { kind: 'need-more'; needed?: number }
-  | { kind: 'error'; reason: string }
-  | { kind: 'ok'; hello: ClientHello };
+  { kind: 'need-more'; needed?: number } | { kind: 'error'; reason: string } | { kind: 'ok'; hello: ClientHello };
 
 const RECORD_HEADER = 5;
 const HANDSHAKE_HEADER = 4;
@@ -44,7 +42,7 @@ const EXT_SUPPORTED_VERSIONS = 43;
 
 /** RFC 8701: 0x?A?A with both bytes equal. */
 function isGrease(v: number): boolean {
-  return (v & 0x0f0f) === 0x0a0a && (v >> 8) === (v & 0xff);
+  return (v & 0x0f0f) === 0x0a0a && v >> 8 === (v & 0xff);
 }
 
 function err(reason: string): ParseResult {
@@ -133,7 +131,14 @@ function parseBody(b: Buffer, length: number): ParseResult {
   if (cmLen === 0 || p + cmLen > b.length) return err('bad compression methods length');
   p += cmLen;
 
-  const hello: ClientHello = { version, alpn: [], supportedVersions: [], signatureAlgorithms: [], cipherSuites, length };
+  const hello: ClientHello = {
+    version,
+    alpn: [],
+    supportedVersions: [],
+    signatureAlgorithms: [],
+    cipherSuites,
+    length,
+  };
   if (p === b.length) return { kind: 'ok', hello }; // no extensions (SSLv3-era clients)
   if (p + 2 > b.length) return err('truncated extensions');
   const extLen = b.readUInt16BE(p);
@@ -195,7 +200,8 @@ function parseExtension(type: number, e: Buffer, hello: ClientHello): string | u
       return undefined;
     }
     case EXT_SIGNATURE_ALGORITHMS: {
-      if (e.length < 2 || e.readUInt16BE(0) !== e.length - 2 || e.length % 2 !== 0) return 'bad signature_algorithms length';
+      if (e.length < 2 || e.readUInt16BE(0) !== e.length - 2 || e.length % 2 !== 0)
+        return 'bad signature_algorithms length';
       for (let p = 2; p < e.length; p += 2) {
         const v = e.readUInt16BE(p);
         if (!isGrease(v)) hello.signatureAlgorithms.push(v);

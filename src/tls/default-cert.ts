@@ -1,6 +1,31 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 import { isIP } from 'node:net';
-import { bits, bool, explicit, implicitPrim, int, namedBits, nul, octets, oid, seq, set, subjectOf, time, uint, utf8 } from './der.js';
+import {
+  bits,
+  bool,
+  explicit,
+  implicitPrim,
+  int,
+  namedBits,
+  nul,
+  octets,
+  oid,
+  seq,
+  set,
+  subjectOf,
+  time,
+  uint,
+  utf8,
+} from './der.js';
 
 /** A PEM certificate and its PEM (PKCS#8) private key. */
 export interface CertPair {

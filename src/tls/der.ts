@@ -68,7 +68,9 @@ export function oid(dotted: string): Buffer {
 export function time(d: Date): Buffer {
   const iso = d.toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
   const digits = iso.slice(0, 19).replace(/[-T:]/g, '') + 'Z';
-  return d.getUTCFullYear() < 2050 ? tlv(0x17, Buffer.from(digits.slice(2), 'latin1')) : tlv(0x18, Buffer.from(digits, 'latin1'));
+  return d.getUTCFullYear() < 2050
+    ? tlv(0x17, Buffer.from(digits.slice(2), 'latin1'))
+    : tlv(0x18, Buffer.from(digits, 'latin1'));
 }
 
 /** Reads one TLV at `pos`; returns the whole element's bounds and its content's. */
@@ -94,7 +96,10 @@ export function subjectOf(certDer: Buffer): Buffer {
   const tbs = readTlv(certDer, cert.contentStart);
   let p = tbs.contentStart;
   let el = readTlv(certDer, p);
-  if (el.tag === 0xa0) { p = el.end; el = readTlv(certDer, p); } // version
+  if (el.tag === 0xa0) {
+    p = el.end;
+    el = readTlv(certDer, p);
+  } // version
   p = el.end; // serialNumber
   p = readTlv(certDer, p).end; // signature
   p = readTlv(certDer, p).end; // issuer

@@ -24,7 +24,11 @@ class Peek {
   /** do not parse again before this many bytes are there (the parser said so) */
   needed = 0;
   timer: NodeJS.Timeout | undefined;
-  constructor(readonly socket: Socket, readonly opts: PeekOptions, readonly resolve: (r: PeekResult) => void) {}
+  constructor(
+    readonly socket: Socket,
+    readonly opts: PeekOptions,
+    readonly resolve: (r: PeekResult) => void,
+  ) {}
 }
 
 const kPeek = Symbol('kong-ts.peek');
@@ -62,7 +66,8 @@ function finish(st: Peek, error: string | undefined, hello?: ClientHello): void 
   s.removeListener('end', onEnd);
   s.removeListener('error', onError);
   s.removeListener('close', onClose);
-  const buffered = st.chunks.length === 1 ? st.chunks[0]! : st.chunks.length === 0 ? EMPTY : Buffer.concat(st.chunks, st.total);
+  const buffered =
+    st.chunks.length === 1 ? st.chunks[0]! : st.chunks.length === 0 ? EMPTY : Buffer.concat(st.chunks, st.total);
   st.resolve(error === undefined ? { hello, buffered } : { buffered, error });
 }
 

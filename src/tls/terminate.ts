@@ -42,7 +42,12 @@ export type TerminateCallback = (err: Error | null, tlsSocket?: TLSSocket, info?
 
 class Handshake {
   timer: NodeJS.Timeout | undefined;
-  constructor(readonly raw: Socket, readonly tls: TLSSocket, readonly done: TerminateCallback, readonly requestCert: boolean) {}
+  constructor(
+    readonly raw: Socket,
+    readonly tls: TLSSocket,
+    readonly done: TerminateCallback,
+    readonly requestCert: boolean,
+  ) {}
 }
 
 const kHandshake = Symbol('kong-ts.handshake');
@@ -55,7 +60,13 @@ type Wrapped = TLSSocket & { [kHandshake]?: Handshake };
  * (timeout, protocol failure, peer gone) after both sockets were destroyed. Never throws.
  * Attach your own 'error' listener to the TLS socket inside `done`: the ones added here are removed.
  */
-export function terminateTls(socket: Socket, buffered: Buffer, store: CertStore, opts: TerminateOptions, done: TerminateCallback): void {
+export function terminateTls(
+  socket: Socket,
+  buffered: Buffer,
+  store: CertStore,
+  opts: TerminateOptions,
+  done: TerminateCallback,
+): void {
   const secureContext = opts.secureContext ?? store.lookup(opts.sni);
   const requestCert = opts.requestCert === true;
   // Node's TLSSocket feeds whatever is in the wrapped socket's read buffer to OpenSSL before reading the
@@ -64,7 +75,9 @@ export function terminateTls(socket: Socket, buffered: Buffer, store: CertStore,
   let tls: Wrapped;
   try {
     tls = new TLSSocket(socket, {
-      isServer: true, secureContext, ALPNProtocols: opts.ALPNProtocols,
+      isServer: true,
+      secureContext,
+      ALPNProtocols: opts.ALPNProtocols,
       ...(requestCert ? { requestCert: true, rejectUnauthorized: true } : {}),
     });
   } catch (e) {
@@ -122,7 +135,10 @@ function clientCert(t: TLSSocket): { subject: string; fingerprint: string } | Cl
     const code = (err as Error & { code?: string }).code ?? err.message;
     return new ClientCertError(`TLS certificate failed verification: ${code}`, `FAILED:${code}`);
   }
-  return { subject: peer.subject.split('\n').join(','), fingerprint: peer.fingerprint256.replace(/:/g, '').toLowerCase() };
+  return {
+    subject: peer.subject.split('\n').join(','),
+    fingerprint: peer.fingerprint256.replace(/:/g, '').toLowerCase(),
+  };
 }
 
 function ignore(): void {}
@@ -136,7 +152,10 @@ function onError(this: Wrapped, e: Error): void {
   const hs = this[kHandshake];
   if (!hs) return;
   // OpenSSL ends the handshake itself when a required client certificate is missing
-  if (hs.requestCert && /PEER_DID_NOT_RETURN_A_CERTIFICATE|certificate required/i.test(`${(e as { code?: string }).code} ${describe(e)}`)) {
+  if (
+    hs.requestCert &&
+    /PEER_DID_NOT_RETURN_A_CERTIFICATE|certificate required/i.test(`${(e as { code?: string }).code} ${describe(e)}`)
+  ) {
     settle(hs, new ClientCertError('TLS handshake failed: no required TLS certificate was sent', 'NONE'));
     return;
   }

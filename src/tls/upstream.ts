@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { checkServerIdentity, createSecureContext, rootCertificates, type ConnectionOptions, type PeerCertificate, type SecureContext } from 'node:tls';
+import {
+  checkServerIdentity,
+  createSecureContext,
+  rootCertificates,
+  type ConnectionOptions,
+  type PeerCertificate,
+  type SecureContext,
+} from 'node:tls';
 import * as tls from 'node:tls';
 import type { CaCertificateEntity, CertificateEntity, ServiceEntity } from '../config/types.js';
 
@@ -21,7 +28,9 @@ export function systemStore(): string[] {
   for (const f of SYSTEM_BUNDLES) {
     try {
       return (systemCa = [readFileSync(f, 'utf8')]);
-    } catch { /* try the next */ }
+    } catch {
+      /* try the next */
+    }
   }
   return (systemCa = [...rootCertificates]);
 }
@@ -30,7 +39,11 @@ export function systemStore(): string[] {
 function chainLength(cert: PeerCertificate): number {
   let n = 0;
   const seen = new Set<unknown>();
-  for (let c: tls.DetailedPeerCertificate | undefined = cert as tls.DetailedPeerCertificate; c && !seen.has(c); c = c.issuerCertificate) {
+  for (
+    let c: tls.DetailedPeerCertificate | undefined = cert as tls.DetailedPeerCertificate;
+    c && !seen.has(c);
+    c = c.issuerCertificate
+  ) {
     seen.add(c);
     n++;
     if (c.issuerCertificate === c || c.fingerprint256 === c.issuerCertificate?.fingerprint256) break;
@@ -46,7 +59,12 @@ function depthChecker(host: string, depth: number): (hostname: string, cert: Pee
     if (e) return e;
     const intermediates = Math.max(0, chainLength(cert) - 2);
     if (intermediates > depth) {
-      return Object.assign(new Error(`certificate chain too long: ${intermediates} intermediate CA certificates, tls_verify_depth is ${depth}`), { code: 'ERR_TLS_CERT_CHAIN_TOO_LONG' });
+      return Object.assign(
+        new Error(
+          `certificate chain too long: ${intermediates} intermediate CA certificates, tls_verify_depth is ${depth}`,
+        ),
+        { code: 'ERR_TLS_CERT_CHAIN_TOO_LONG' },
+      );
     }
     return undefined;
   };

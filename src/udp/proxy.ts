@@ -24,21 +24,39 @@ export interface Received {
 }
 
 /** The payload and the client of a datagram on a proxy_protocol listener; undefined when it must be dropped. */
-export function receiveProxied(trusted: TrustedIps | undefined, l: ListenerAddress, msg: Buffer, ip: string, port: number, logger: Logger): Received | undefined {
+export function receiveProxied(
+  trusted: TrustedIps | undefined,
+  l: ListenerAddress,
+  msg: Buffer,
+  ip: string,
+  port: number,
+  logger: Logger,
+): Received | undefined {
   if (!trusted?.isTrusted(ip)) {
-    logger.debug({ src: hostPort(ip, port), listen: l.spec.text }, 'udp datagram on a proxy_protocol listener from an address not in trusted_ips: dropped');
+    logger.debug(
+      { src: hostPort(ip, port), listen: l.spec.text },
+      'udp datagram on a proxy_protocol listener from an address not in trusted_ips: dropped',
+    );
     return undefined;
   }
   const u = unwrapDatagram(msg);
   if (!u.ok) {
-    logger.debug({ src: hostPort(ip, port), reason: u.reason }, 'udp datagram without a valid PROXY protocol v2 header: dropped');
+    logger.debug(
+      { src: hostPort(ip, port), reason: u.reason },
+      'udp datagram without a valid PROXY protocol v2 header: dropped',
+    );
     return undefined;
   }
   return u.source ? { msg: u.payload, ip: u.source.ip, port: u.source.port } : { msg: u.payload, ip, port };
 }
 
 /** The v2 header for the upstream datagrams of a session, or null when its service sends none. */
-export function upstreamHeader(proxyProtocol: 1 | 2 | undefined, clientIp: string, clientPort: number, l: ListenerAddress): Buffer | null {
+export function upstreamHeader(
+  proxyProtocol: 1 | 2 | undefined,
+  clientIp: string,
+  clientPort: number,
+  l: ListenerAddress,
+): Buffer | null {
   if (proxyProtocol !== 2) return null;
   return datagramHeader({ ip: clientIp, port: clientPort }, { ip: l.host, port: l.port });
 }

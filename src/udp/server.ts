@@ -80,7 +80,11 @@ export interface UdpStats {
 
 // Replies go to the client's address, always an IP literal: answering at once skips the tick dns.lookup waits
 // for every send.
-function literalLookup(host: string, family: unknown, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+function literalLookup(
+  host: string,
+  family: unknown,
+  cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
   const f = isIP(host);
   if (f !== 0) cb(null, host, f);
   else lookup(host, family as number, cb);
@@ -93,7 +97,14 @@ export class UdpServer {
   readonly #listeners: UdpListener[] = [];
   readonly #logger: Logger;
   readonly #ctx: UdpContext;
-  readonly #counters: UdpCounters = { evicted: 0, datagramsIn: 0, datagramsOut: 0, dropped: 0, noRoute: 0, sessionsTotal: 0 };
+  readonly #counters: UdpCounters = {
+    evicted: 0,
+    datagramsIn: 0,
+    datagramsOut: 0,
+    dropped: 0,
+    noRoute: 0,
+    sessionsTotal: 0,
+  };
   readonly #table = new SessionTable<UdpSession>();
   readonly #max: number;
   readonly #maxPerSource: number;
@@ -109,19 +120,30 @@ export class UdpServer {
     const configured = Math.max(1, opts.maxSessions ?? 10_000);
     this.#max = Math.max(1, Math.min(configured, opts.fdSessions ?? Infinity));
     if (this.#max < configured && this.#specs.length > 0) {
-      opts.logger.info({ maxSessions: this.#max, configured, fdLimit: opts.fdLimit },
-        'udp sessions capped by the open-file limit (descriptors are kept for TCP, the admin API and logs)');
+      opts.logger.info(
+        { maxSessions: this.#max, configured, fdLimit: opts.fdLimit },
+        'udp sessions capped by the open-file limit (descriptors are kept for TCP, the admin API and logs)',
+      );
     }
     this.#maxPerSource = Math.max(1, Math.min(this.#max, opts.maxSessionsPerSource ?? Math.ceil(this.#max / 10)));
     this.#capWarn = new RateLimitedWarn(opts.logger);
     this.#sourceCapWarn = new RateLimitedWarn(opts.logger);
     this.#bufferSize = opts.socketBufferSize ?? 4 * 1024 * 1024;
     this.#ctx = {
-      logger: opts.logger, accessLog: opts.accessLog, metrics: opts.metrics, onSessionEnd: opts.onSessionEnd,
-      table: this.#table, counters: this.#counters, pickPeer: opts.pickPeer, leases: opts.leases ?? new Leases(),
+      logger: opts.logger,
+      accessLog: opts.accessLog,
+      metrics: opts.metrics,
+      onSessionEnd: opts.onSessionEnd,
+      table: this.#table,
+      counters: this.#counters,
+      pickPeer: opts.pickPeer,
+      leases: opts.leases ?? new Leases(),
       prereadDeadline: opts.pluginDeadline ?? 3000,
-      onFdShortage: (code) => this.#capWarn.warn({ code, sessions: this.#table.size, fdLimit: opts.fdLimit },
-        'out of file descriptors: udp session refused (502)'),
+      onFdShortage: (code) =>
+        this.#capWarn.warn(
+          { code, sessions: this.#table.size, fdLimit: opts.fdLimit },
+          'out of file descriptors: udp session refused (502)',
+        ),
     };
   }
 
@@ -179,32 +201,54 @@ export class UdpServer {
 
   #closeSockets(): Promise<void> {
     const ls = this.#listeners.splice(0);
-    return Promise.all(ls.map((l) => new Promise<void>((resolve) => {
-      try {
-        l.socket.close(() => resolve());
-      } catch {
-        resolve();
-      }
-    }))).then(() => undefined);
+    return Promise.all(
+      ls.map(
+        (l) =>
+          new Promise<void>((resolve) => {
+            try {
+              l.socket.close(() => resolve());
+            } catch {
+              resolve();
+            }
+          }),
+      ),
+    ).then(() => undefined);
   }
 
   #listenOne(spec: ListenSpec): Promise<void> {
-    if (spec.ssl) return Promise.reject(new KongTsError('KTS_NOT_SUPPORTED', [`stream_listen '${spec.text}': the 'ssl' flag with 'udp'`]));
+    if (spec.ssl)
+      return Promise.reject(
+        new KongTsError('KTS_NOT_SUPPORTED', [`stream_listen '${spec.text}': the 'ssl' flag with 'udp'`]),
+      );
     if (spec.proxyProtocol && !this.#trusted) {
-      this.#logger.warn({ listen: spec.text }, 'a udp proxy_protocol listener with empty trusted_ips drops every datagram: set trusted_ips');
+      this.#logger.warn(
+        { listen: spec.text },
+        'a udp proxy_protocol listener with empty trusted_ips drops every datagram: set trusted_ips',
+      );
     }
-    if (spec.reuseport) this.#logger.info({ listen: spec.text }, 'reuseport is accepted and has no effect in a single process');
-    const socket = createSocket({ type: isIP(spec.host) === 6 ? 'udp6' : 'udp4', ipv6Only: spec.ipv6only ?? false, lookup: literalLookup });
+    if (spec.reuseport)
+      this.#logger.info({ listen: spec.text }, 'reuseport is accepted and has no effect in a single process');
+    const socket = createSocket({
+      type: isIP(spec.host) === 6 ? 'udp6' : 'udp4',
+      ipv6Only: spec.ipv6only ?? false,
+      lookup: literalLookup,
+    });
     return new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
-        try { socket.close(); } catch { /* never bound */ }
+        try {
+          socket.close();
+        } catch {
+          /* never bound */
+        }
         reject(listenFailed(err, `${hostPort(spec.host, spec.port)} (stream_listen '${spec.text}')`));
       };
       socket.once('error', onError);
       socket.bind(spec.port, spec.host, () => {
         socket.off('error', onError);
         // sends to clients that are gone, full buffers: network noise, never fatal
-        socket.on('error', (err: NodeJS.ErrnoException) => this.#logger.debug({ code: err.code, listen: spec.text }, 'udp listener error'));
+        socket.on('error', (err: NodeJS.ErrnoException) =>
+          this.#logger.debug({ code: err.code, listen: spec.text }, 'udp listener error'),
+        );
         this.#setBuffers(socket, spec);
         const a = socket.address();
         const l: UdpListener = { socket, spec, host: a.address, port: a.port, sources: new Map() };
@@ -279,11 +323,14 @@ export class UdpServer {
     if (!route || !route.service) {
       this.#counters.dropped++;
       if (!route) this.#counters.noRoute++;
-      this.#logger.debug({ src: hostPort(ip, port), dst: hostPort(l.host, l.port), route: route?.name ?? route?.id },
-        route ? 'route has no service: udp datagram dropped' : 'no Route found with those values');
+      this.#logger.debug(
+        { src: hostPort(ip, port), dst: hostPort(l.host, l.port), route: route?.name ?? route?.id },
+        route ? 'route has no service: udp datagram dropped' : 'no Route found with those values',
+      );
       // logged as a refused TCP connection is: the route's chain when a route took it, else the global plugins
       const chain = route ? routeChain(snap, route, 'udp') : snap.globalChain;
-      if (wantsRecord(this.#ctx, chain)) emitRecord(this.#ctx, this.#rejected(l, msg, ip, port, route, snap.hash), chain);
+      if (wantsRecord(this.#ctx, chain))
+        emitRecord(this.#ctx, this.#rejected(l, msg, ip, port, route, snap.hash), chain);
       return undefined;
     }
     this.#makeRoom(l, ip);
@@ -298,15 +345,19 @@ export class UdpServer {
     const byPort = l.sources.get(ip);
     if (byPort && byPort.size >= this.#maxPerSource) {
       this.#evict(oldestOfSource<UdpSession>(byPort));
-      this.#sourceCapWarn.warn({ client: unmapIPv4(ip), cap: this.#maxPerSource, evicted: this.#counters.evicted },
-        'udp sessions of one client address at their cap: its least recently active session was ended for a new one');
+      this.#sourceCapWarn.warn(
+        { client: unmapIPv4(ip), cap: this.#maxPerSource, evicted: this.#counters.evicted },
+        'udp sessions of one client address at their cap: its least recently active session was ended for a new one',
+      );
     }
     if (this.#table.size < this.#max) return;
     while (this.#table.size >= this.#max) {
       if (!this.#evict(this.#table.oldest())) break;
     }
-    this.#capWarn.warn({ cap: this.#max, evicted: this.#counters.evicted },
-      'udp sessions at their cap: the least recently active session was ended for a new one');
+    this.#capWarn.warn(
+      { cap: this.#max, evicted: this.#counters.evicted },
+      'udp sessions at their cap: the least recently active session was ended for a new one',
+    );
   }
 
   #evict(s: UdpSession | undefined): boolean {
@@ -317,14 +368,36 @@ export class UdpServer {
     return true;
   }
 
-  #rejected(l: UdpListener, msg: Buffer, ip: string, port: number, route: CompiledRoute | undefined, hash: string | undefined): SessionRecord {
+  #rejected(
+    l: UdpListener,
+    msg: Buffer,
+    ip: string,
+    port: number,
+    route: CompiledRoute | undefined,
+    hash: string | undefined,
+  ): SessionRecord {
     return buildRecord({
-      route, service: undefined,
-      clientIp: unmapIPv4(ip), clientPort: port, serverIp: l.host, serverPort: l.port,
-      listener: l.spec.text, protocol: 'udp', configHash: hash, startedAt: Date.now(),
-      status: 500, closedBy: 'proxy',
-      received: msg.length, sent: 0, datagramsReceived: 1, datagramsSent: 0, upstreamReceived: 0, upstreamSent: 0,
-      kongMs: 0, sessionMs: 0, tries: [],
+      route,
+      service: undefined,
+      clientIp: unmapIPv4(ip),
+      clientPort: port,
+      serverIp: l.host,
+      serverPort: l.port,
+      listener: l.spec.text,
+      protocol: 'udp',
+      configHash: hash,
+      startedAt: Date.now(),
+      status: 500,
+      closedBy: 'proxy',
+      received: msg.length,
+      sent: 0,
+      datagramsReceived: 1,
+      datagramsSent: 0,
+      upstreamReceived: 0,
+      upstreamSent: 0,
+      kongMs: 0,
+      sessionMs: 0,
+      tries: [],
     });
   }
 }

@@ -123,8 +123,15 @@ export class UdpSession implements TableEntry {
   readonly chain: PluginChain | undefined;
   logValues: Record<string, unknown> | undefined = undefined;
 
-  constructor(ctx: UdpContext, listener: UdpListener, clientIp: string, clientPort: number,
-    snap: ProxySnapshot, route: CompiledRoute, service: CompiledService) {
+  constructor(
+    ctx: UdpContext,
+    listener: UdpListener,
+    clientIp: string,
+    clientPort: number,
+    snap: ProxySnapshot,
+    route: CompiledRoute,
+    service: CompiledService,
+  ) {
     this.snap = snap;
     this.chain = routeChain(snap, route, 'udp');
     this.ctx = ctx;
@@ -152,8 +159,12 @@ export class UdpSession implements TableEntry {
   }
 
   // the plugins' preread context (Kong's preread phase runs once per udp session, on its first datagram)
-  get serverPort(): number { return this.listener.port; }
-  get sni(): undefined { return undefined; }
+  get serverPort(): number {
+    return this.listener.port;
+  }
+  get sni(): undefined {
+    return undefined;
+  }
   setLogValue(key: string, value: unknown): void {
     (this.logValues ??= {})[key] = value;
   }
@@ -161,8 +172,15 @@ export class UdpSession implements TableEntry {
   prereadDone(result: PrereadResult): void {
     if (this.done) return;
     if (result && result.close) {
-      this.ctx.logger.info({ route: this.route.name ?? this.route.id, client: unmapIPv4(this.clientIp), status: result.status, reason: result.reason },
-        'udp session closed by a plugin');
+      this.ctx.logger.info(
+        {
+          route: this.route.name ?? this.route.id,
+          client: unmapIPv4(this.clientIp),
+          status: result.status,
+          reason: result.reason,
+        },
+        'udp session closed by a plugin',
+      );
       this.end(result.status, 'proxy');
       return;
     }
@@ -180,7 +198,10 @@ export class UdpSession implements TableEntry {
         peer = null;
       }
       if (peer === null) {
-        this.ctx.logger.debug({ service: this.service.name ?? this.service.id }, 'failure to get a peer from the ring-balancer');
+        this.ctx.logger.debug(
+          { service: this.service.name ?? this.service.id },
+          'failure to get a peer from the ring-balancer',
+        );
         this.end(503, 'proxy');
         return;
       }
@@ -198,7 +219,13 @@ export class UdpSession implements TableEntry {
   resolved(host: string, err: NodeJS.ErrnoException | null, address: string, family: number): void {
     if (this.done) return;
     if (err) {
-      this.tries.push({ ip: host, port: this.peerPort, balancer_latency: this.sinceStart(), state: 'failed', code: err.code });
+      this.tries.push({
+        ip: host,
+        port: this.peerPort,
+        balancer_latency: this.sinceStart(),
+        state: 'failed',
+        code: err.code,
+      });
       this.ctx.logger.debug({ host, code: err.code }, 'udp upstream name did not resolve');
       this.end(502, 'proxy');
       return;
@@ -217,7 +244,13 @@ export class UdpSession implements TableEntry {
       sock.on('connect', onUpstreamConnect);
       sock.connect(this.peerPort, ip);
     } catch (err) {
-      this.tries.push({ ip, port: this.peerPort, balancer_latency: this.sinceStart(), state: 'failed', code: (err as NodeJS.ErrnoException).code });
+      this.tries.push({
+        ip,
+        port: this.peerPort,
+        balancer_latency: this.sinceStart(),
+        state: 'failed',
+        code: (err as NodeJS.ErrnoException).code,
+      });
       this.ctx.logger.debug({ err }, 'udp upstream socket failed');
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EMFILE' || code === 'ENFILE') this.ctx.onFdShortage?.(code);
@@ -273,7 +306,9 @@ export class UdpSession implements TableEntry {
     if (up) {
       try {
         up.close();
-      } catch { /* already closed */ }
+      } catch {
+        /* already closed */
+      }
     }
     this.ctx.table.remove(this);
     // logged through the plugins of the snapshot this session started with
@@ -284,13 +319,26 @@ export class UdpSession implements TableEntry {
   record(status: number, closedBy: string): SessionRecord {
     const l = this.listener;
     return buildRecord({
-      route: this.route, service: this.service,
-      clientIp: unmapIPv4(this.clientIp), clientPort: this.clientPort, serverIp: l.host, serverPort: l.port,
-      listener: l.spec.text, protocol: 'udp', configHash: this.snap.hash, startedAt: this.startedAt,
-      status, closedBy,
-      received: this.rxBytes, sent: this.txBytes, datagramsReceived: this.rxCount, datagramsSent: this.txCount,
-      upstreamReceived: this.upReceived, upstreamSent: this.upSent,
-      kongMs: this.kongLatency, sessionMs: this.sinceStart(),
+      route: this.route,
+      service: this.service,
+      clientIp: unmapIPv4(this.clientIp),
+      clientPort: this.clientPort,
+      serverIp: l.host,
+      serverPort: l.port,
+      listener: l.spec.text,
+      protocol: 'udp',
+      configHash: this.snap.hash,
+      startedAt: this.startedAt,
+      status,
+      closedBy,
+      received: this.rxBytes,
+      sent: this.txBytes,
+      datagramsReceived: this.rxCount,
+      datagramsSent: this.txCount,
+      upstreamReceived: this.upReceived,
+      upstreamSent: this.upSent,
+      kongMs: this.kongLatency,
+      sessionMs: this.sinceStart(),
       tries: this.tries,
       pluginValues: this.logValues,
     });
@@ -323,7 +371,9 @@ function onUpstreamConnect(this: UpstreamSocket): void {
   s.connected();
   try {
     this.setRecvBufferSize(UPSTREAM_RCVBUF);
-  } catch { /* the kernel default stays */ }
+  } catch {
+    /* the kernel default stays */
+  }
 }
 
 // ICMP port unreachable shows up here as ECONNREFUSED on the connected socket.

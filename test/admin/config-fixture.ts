@@ -6,8 +6,11 @@ export const MANY = 25;
 
 export function fullConfig(): string {
   const pem = testPem();
-  const many = Array.from({ length: MANY }, (_, i) =>
-    `  - name: many-${String(i).padStart(2, '0')}\n    protocols: [tcp]\n    destinations: [{port: ${10000 + i}}]`).join('\n');
+  const many = Array.from(
+    { length: MANY },
+    (_, i) =>
+      `  - name: many-${String(i).padStart(2, '0')}\n    protocols: [tcp]\n    destinations: [{port: ${10000 + i}}]`,
+  ).join('\n');
   return `_format_version: "3.0"
 # a comment that GET /config keeps
 services:

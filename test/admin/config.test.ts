@@ -41,7 +41,9 @@ routes:
 
 describe('admin API: GET /config', () => {
   let h: Harness;
-  before(async () => { h = await startAdmin(fullConfig()); });
+  before(async () => {
+    h = await startAdmin(fullConfig());
+  });
   after(() => h.close());
 
   it('exports the live config as Kong does (3.0, _transform false, flat lists, foreign keys as ids), keys redacted', async () => {
@@ -64,7 +66,10 @@ describe('admin API: GET /config', () => {
     for (const kind of ['PRIVATE KEY', 'EC PRIVATE KEY', 'RSA PRIVATE KEY', 'ENCRYPTED PRIVATE KEY']) {
       assert.equal(redactPem(`a\n-----BEGIN ${kind}-----\nAbC=\n-----END ${kind}-----\nb`), 'a\n[redacted]\nb', kind);
     }
-    assert.equal(redactPem('-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----'), '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----');
+    assert.equal(
+      redactPem('-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----'),
+      '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----',
+    );
   });
 
   it('converts a JSON file to YAML and redacts keys written in one line', () => {
@@ -80,7 +85,9 @@ describe('admin API: GET /config', () => {
 
 describe('admin API: POST /config', () => {
   let h: Harness;
-  before(async () => { h = await startAdmin(fullConfig()); });
+  before(async () => {
+    h = await startAdmin(fullConfig());
+  });
   after(() => h.close());
 
   it('loads a YAML body: 201 with the entities, then /status and /services show it', async () => {
@@ -95,18 +102,52 @@ describe('admin API: POST /config', () => {
     const status = (await h.get('/status')).body;
     assert.equal(status.configuration_hash, md5(text));
     assert.ok(status.configuration_generation >= 2);
-    assert.deepEqual((await h.get('/services')).body.data.map((s: any) => s.name), ['posted']);
+    assert.deepEqual(
+      (await h.get('/services')).body.data.map((s: any) => s.name),
+      ['posted'],
+    );
     assert.equal(parse((await h.get('/config')).body.config).services[0].port, 7201);
   });
 
   it('loads JSON raw, under a config key (string or object), form-urlencoded and multipart', async () => {
     const doc = parse(small(7202));
     const variants: [string, RequestInit, number][] = [
-      ['raw JSON', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...doc, services: [{ ...doc.services[0], name: 'j1' }] }) }, 7202],
-      ['config string', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ config: small(7203) }) }, 7203],
-      ['config object', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ config: parse(small(7204)) }) }, 7204],
-      ['form', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ config: small(7205) }).toString() }, 7205],
-      ['YAML config key', { body: `config: |\n${small(7206).split('\n').map((l) => '  ' + l).join('\n')}` }, 7206],
+      [
+        'raw JSON',
+        {
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ ...doc, services: [{ ...doc.services[0], name: 'j1' }] }),
+        },
+        7202,
+      ],
+      [
+        'config string',
+        { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ config: small(7203) }) },
+        7203,
+      ],
+      [
+        'config object',
+        { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ config: parse(small(7204)) }) },
+        7204,
+      ],
+      [
+        'form',
+        {
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ config: small(7205) }).toString(),
+        },
+        7205,
+      ],
+      [
+        'YAML config key',
+        {
+          body: `config: |\n${small(7206)
+            .split('\n')
+            .map((l) => '  ' + l)
+            .join('\n')}`,
+        },
+        7206,
+      ],
     ];
     const form = new FormData();
     form.set('config', new Blob([small(7207)]), 'kong.yml');
@@ -171,7 +212,11 @@ describe('admin API: POST /config', () => {
     assert.equal(syntax.body.code, 14);
     assert.match(syntax.body.fields.error, /^failed parsing declarative configuration: /);
     assert.match(syntax.body.problems.join('\n'), /<admin POST \/config>:\d+:\d+/);
-    const json = await h.get('/config', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"config": ' });
+    const json = await h.get('/config', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"config": ',
+    });
     assert.equal(json.status, 400);
     assert.match(json.body.message, /^Cannot parse JSON body/);
     const empty = await h.get('/config', { method: 'POST', body: '' });
@@ -181,7 +226,8 @@ describe('admin API: POST /config', () => {
 
   it('redacts private keys in a 201 and in flattened errors', async () => {
     const pem = testPem();
-    const cert = (key: string) => `_format_version: "3.0"\ncertificates:\n- cert: ${JSON.stringify(pem.cert)}\n  key: ${JSON.stringify(key)}\n`;
+    const cert = (key: string) =>
+      `_format_version: "3.0"\ncertificates:\n- cert: ${JSON.stringify(pem.cert)}\n  key: ${JSON.stringify(key)}\n`;
     const ok = await h.get('/config', { method: 'POST', body: cert(pem.key) });
     assert.equal(ok.status, 201, ok.text);
     assert.ok(!ok.text.includes('PRIVATE KEY'));
@@ -198,10 +244,14 @@ describe('admin API: POST /config', () => {
     after(() => small.close());
     const big = Buffer.alloc(2 * 1024 * 1024, 0x61);
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(`${small.base}/config`, { method: 'POST', headers: { 'content-length': big.length } }, (res) => {
-        res.resume();
-        resolve(res.statusCode!);
-      });
+      const req = request(
+        `${small.base}/config`,
+        { method: 'POST', headers: { 'content-length': big.length } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        },
+      );
       req.on('error', (err) => reject(err));
       req.end(big);
     });
@@ -214,10 +264,22 @@ describe('admin API: concurrent POST /config', () => {
   let h: Harness;
   let release: () => void = () => {};
   let entered: () => void = () => {};
-  const inCompile = new Promise<void>((r) => { entered = r; });
-  const gate = () => { entered(); return new Promise<void>((r) => { release = r; }); };
-  before(async () => { h = await startAdmin(small(7400), { gate }); });
-  after(() => { release(); return h.close(); });
+  const inCompile = new Promise<void>((r) => {
+    entered = r;
+  });
+  const gate = () => {
+    entered();
+    return new Promise<void>((r) => {
+      release = r;
+    });
+  };
+  before(async () => {
+    h = await startAdmin(small(7400), { gate });
+  });
+  after(() => {
+    release();
+    return h.close();
+  });
 
   it('answers 429 with Retry-After while a load is under way, then the first load lands', async () => {
     const first = h.get('/config', { method: 'POST', body: small(7401) });

@@ -5,12 +5,22 @@ import { startAdmin, testPem, type Harness } from './helpers.js';
 
 describe('admin API: entities (Kong DB-less shapes)', () => {
   let h: Harness;
-  before(async () => { h = await startAdmin(fullConfig()); });
+  before(async () => {
+    h = await startAdmin(fullConfig());
+  });
   after(() => h.close());
 
   it('lists every collection with Kong fields and foreign keys as {id}', async () => {
     const counts: Record<string, number> = {
-      services: 3, routes: 2 + MANY, certificates: 1, snis: 1, ca_certificates: 1, upstreams: 2, targets: 3, plugins: 3, consumers: 1,
+      services: 3,
+      routes: 2 + MANY,
+      certificates: 1,
+      snis: 1,
+      ca_certificates: 1,
+      upstreams: 2,
+      targets: 3,
+      plugins: 3,
+      consumers: 1,
     };
     for (const [type, n] of Object.entries(counts)) {
       const r = await h.get(`/${type}?size=1000`);
@@ -52,8 +62,18 @@ describe('admin API: entities (Kong DB-less shapes)', () => {
     assert.equal((await h.get('/certificates/app.example.com')).body.id, CERT_ID);
     const plugin = (await h.get('/plugins?size=1')).body.data[0];
     assert.equal((await h.get(`/plugins/${plugin.id}`)).body.name, plugin.name);
-    for (const path of ['/services/nope', '/routes/nope', `/certificates/00000000-0000-4000-8000-000000000000`, '/snis/x.example.com',
-      '/upstreams/nope', '/plugins/nope', '/consumers/bob', '/targets/nope', '/routes/echo-tcp/nope', '/nothing-here']) {
+    for (const path of [
+      '/services/nope',
+      '/routes/nope',
+      `/certificates/00000000-0000-4000-8000-000000000000`,
+      '/snis/x.example.com',
+      '/upstreams/nope',
+      '/plugins/nope',
+      '/consumers/bob',
+      '/targets/nope',
+      '/routes/echo-tcp/nope',
+      '/nothing-here',
+    ]) {
       const r = await h.get(path);
       assert.equal(r.status, 404, path);
       assert.deepEqual(r.body, { message: 'Not found' }, path);
@@ -63,23 +83,48 @@ describe('admin API: entities (Kong DB-less shapes)', () => {
   it('serves the nested collections', async () => {
     const svc = (await h.get('/services/echo')).body;
     const routes = (await h.get('/services/echo/routes')).body;
-    assert.deepEqual(routes.data.map((r: any) => r.name), ['echo-tcp']);
+    assert.deepEqual(
+      routes.data.map((r: any) => r.name),
+      ['echo-tcp'],
+    );
     const svcPlugins = (await h.get(`/services/${svc.id}/plugins`)).body.data;
-    assert.deepEqual(svcPlugins.map((p: any) => [p.name, p.service.id]), [['prometheus', svc.id]]);
+    assert.deepEqual(
+      svcPlugins.map((p: any) => [p.name, p.service.id]),
+      [['prometheus', svc.id]],
+    );
     const routePlugins = (await h.get('/routes/echo-tcp/plugins')).body.data;
-    assert.deepEqual(routePlugins.map((p: any) => p.name), ['ip-restriction']);
+    assert.deepEqual(
+      routePlugins.map((p: any) => p.name),
+      ['ip-restriction'],
+    );
     assert.deepEqual(routePlugins[0].config.allow, ['127.0.0.1']);
     assert.equal((await h.get('/routes/echo-tcp/service')).body.id, svc.id);
-    assert.deepEqual((await h.get(`/certificates/${CERT_ID}/snis`)).body.data.map((s: any) => s.name), ['app.example.com']);
+    assert.deepEqual(
+      (await h.get(`/certificates/${CERT_ID}/snis`)).body.data.map((s: any) => s.name),
+      ['app.example.com'],
+    );
     const targets = (await h.get('/upstreams/pool.upstream/targets')).body.data;
-    assert.deepEqual(targets.map((t: any) => [t.target, t.weight]), [['127.0.0.1:7001', 100], ['127.0.0.2:7002', 50]]);
+    assert.deepEqual(
+      targets.map((t: any) => [t.target, t.weight]),
+      [
+        ['127.0.0.1:7001', 100],
+        ['127.0.0.2:7002', 50],
+      ],
+    );
     assert.deepEqual((await h.get('/upstreams/pool.upstream/targets/all')).body.data, targets);
     assert.equal((await h.get('/upstreams/pool.upstream/targets/127.0.0.2:7002')).body.id, targets[1].id);
     assert.equal((await h.get(`/upstreams/pool.upstream/targets/${targets[0].id}`)).body.target, '127.0.0.1:7001');
     assert.equal((await h.get('/upstreams/off.upstream/targets/127.0.0.2:7002')).status, 404);
     assert.equal((await h.get('/services/nope/routes')).status, 404);
-    assert.deepEqual((await h.get('/plugins/enabled')).body.enabled_plugins,
-      ['file-log', 'ip-restriction', 'mtls-auth', 'prometheus', 'syslog', 'tcp-log', 'udp-log']);
+    assert.deepEqual((await h.get('/plugins/enabled')).body.enabled_plugins, [
+      'file-log',
+      'ip-restriction',
+      'mtls-auth',
+      'prometheus',
+      'syslog',
+      'tcp-log',
+      'udp-log',
+    ]);
   });
 
   it('pages with size, an opaque offset and next, across every page', async () => {
@@ -102,7 +147,11 @@ describe('admin API: entities (Kong DB-less shapes)', () => {
   });
 
   it('refuses a bad size or offset with Kong errors', async () => {
-    assert.deepEqual((await h.get('/routes?size=abc')).body, { code: 9, name: 'invalid size', message: 'size must be a number' });
+    assert.deepEqual((await h.get('/routes?size=abc')).body, {
+      code: 9,
+      name: 'invalid size',
+      message: 'size must be a number',
+    });
     for (const size of ['0', '1001', '2.5']) {
       const r = await h.get(`/routes?size=${size}`);
       assert.equal(r.status, 400);
@@ -115,7 +164,9 @@ describe('admin API: entities (Kong DB-less shapes)', () => {
 
   it('lists tags in Kong shape and filters collections by tags', async () => {
     const all = (await h.get('/tags')).body;
-    assert.ok(all.data.some((t: any) => t.entity_name === 'certificates' && t.entity_id === CERT_ID && t.tag === 'red'));
+    assert.ok(
+      all.data.some((t: any) => t.entity_name === 'certificates' && t.entity_id === CERT_ID && t.tag === 'red'),
+    );
     const red = (await h.get('/tags/red')).body;
     assert.deepEqual(red.data.map((t: any) => t.entity_name).sort(), ['certificates', 'routes', 'snis']);
     assert.equal(red.next, null);
@@ -124,7 +175,10 @@ describe('admin API: entities (Kong DB-less shapes)', () => {
     assert.equal(paged.data.length, 2);
     assert.match(paged.next, /^\/tags\/red\?size=2&offset=/);
     assert.deepEqual((await h.get('/tags/none')).body, { data: [], next: null });
-    assert.deepEqual((await h.get('/routes?tags=blue,red')).body.data.map((r: any) => r.name), ['echo-tcp']);
+    assert.deepEqual(
+      (await h.get('/routes?tags=blue,red')).body.data.map((r: any) => r.name),
+      ['echo-tcp'],
+    );
     assert.equal((await h.get('/services?tags=blue/nothing')).body.data.length, 1);
   });
 
@@ -135,10 +189,18 @@ describe('admin API: entities (Kong DB-less shapes)', () => {
       ['PATCH', '/services/echo', "cannot update 'services' entities when not using a database"],
       ['PUT', '/upstreams/pool.upstream', "cannot create or update 'upstreams' entities when not using a database"],
       ['DELETE', `/certificates/${CERT_ID}`, "cannot remove 'certificates' entities when not using a database"],
-      ['DELETE', '/upstreams/pool.upstream/targets/127.0.0.1:7001', "cannot remove 'targets' entities when not using a database"],
+      [
+        'DELETE',
+        '/upstreams/pool.upstream/targets/127.0.0.1:7001',
+        "cannot remove 'targets' entities when not using a database",
+      ],
     ];
     for (const [method, path, message] of cases) {
-      const r = await h.get(path, { method, headers: { 'content-type': 'application/json' }, body: method === 'DELETE' ? undefined : '{}' });
+      const r = await h.get(path, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: method === 'DELETE' ? undefined : '{}',
+      });
       assert.equal(r.status, 405, `${method} ${path}`);
       assert.deepEqual(r.body, { code: 12, name: 'operation unsupported', message }, `${method} ${path}`);
     }
@@ -149,7 +211,12 @@ describe('admin API: entities (Kong DB-less shapes)', () => {
   it('never shows a private key: certificates by every path are redacted', async () => {
     const pemKey = testPem().key.trim();
     const keyBody = pemKey.split('\n')[1]!;
-    const paths = ['/certificates', `/certificates/${CERT_ID}`, '/certificates/app.example.com', '/snis/app.example.com/certificate'];
+    const paths = [
+      '/certificates',
+      `/certificates/${CERT_ID}`,
+      '/certificates/app.example.com',
+      '/snis/app.example.com/certificate',
+    ];
     for (const path of paths) {
       const r = await h.get(path);
       assert.equal(r.status, 200, path);
@@ -165,7 +232,9 @@ describe('admin API: entities (Kong DB-less shapes)', () => {
 
 describe('admin API: admin_token', () => {
   let h: Harness;
-  before(async () => { h = await startAdmin(fullConfig(), { token: 's3cret' }); });
+  before(async () => {
+    h = await startAdmin(fullConfig(), { token: 's3cret' });
+  });
   after(() => h.close());
 
   it('answers 401 without the token or with a wrong one, 200 with it', async () => {

@@ -14,7 +14,11 @@ import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { SnapshotBuilder } from '../../src/runtime/builder.js';
 import type { Snapshot } from '../../src/runtime/snapshot.js';
 
-export interface Pem { cert: string; key: string; caCert: string }
+export interface Pem {
+  cert: string;
+  key: string;
+  caCert: string;
+}
 
 let pem: Pem | undefined;
 
@@ -26,8 +30,23 @@ export function testPem(): Pem {
     const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
     run('req', '-x509', ...ec, '-keyout', 'a.key', '-out', 'a.crt', '-subj', '/CN=app.example.com', '-days', '30');
-    run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=Admin Test CA', '-days', '30',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+    run(
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-subj',
+      '/CN=Admin Test CA',
+      '-days',
+      '30',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    );
     const r = (f: string) => readFileSync(join(dir, f), 'utf8');
     pem = { cert: r('a.crt'), key: r('a.key'), caCert: r('ca.crt') };
     return pem;
@@ -38,7 +57,14 @@ export function testPem(): Pem {
 
 /** A PEM as a YAML block scalar indented by `indent` spaces. */
 export function block(text: string, indent: number): string {
-  return '|\n' + text.trim().split('\n').map((l) => ' '.repeat(indent) + l).join('\n');
+  return (
+    '|\n' +
+    text
+      .trim()
+      .split('\n')
+      .map((l) => ' '.repeat(indent) + l)
+      .join('\n')
+  );
 }
 
 export interface Harness {
@@ -78,22 +104,36 @@ export async function startAdmin(text: string, opts: HarnessOptions = {}): Promi
   if (loaded.status !== 'loaded') throw new Error(`test config did not load: ${JSON.stringify(loaded)}`);
   const sessions: Record<string, number> = {};
   const admin = new AdminServer({
-    listeners: [{ host: '127.0.0.1', port: 0 }], token: opts.token, logger: silentLogger,
+    listeners: [{ host: '127.0.0.1', port: 0 }],
+    token: opts.token,
+    logger: silentLogger,
     state: {
-      manager, runtime, nodeId: '3f0d6a2e-0000-4000-8000-000000000001', startedAt: Date.now(),
-      connections: () => ({ accepted: 7, active: 2, handled: 5 }), sessionsByRoute: () => ({ ...sessions }),
+      manager,
+      runtime,
+      nodeId: '3f0d6a2e-0000-4000-8000-000000000001',
+      startedAt: Date.now(),
+      connections: () => ({ accepted: 7, active: 2, handled: 5 }),
+      sessionsByRoute: () => ({ ...sessions }),
       settings: { stream_listen: '127.0.0.1:0' },
     },
   });
   await admin.listen();
   const base = `http://127.0.0.1:${admin.addresses()[0]!.port}`;
   return {
-    base, admin, manager, runtime, sessions,
+    base,
+    admin,
+    manager,
+    runtime,
+    sessions,
     async get(path, init) {
       const res = await fetch(base + path, init);
       const text = await res.text();
       let body: any;
-      try { body = text ? JSON.parse(text) : undefined; } catch { body = undefined; }
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        body = undefined;
+      }
       return { status: res.status, body, headers: res.headers, text };
     },
     async close() {

@@ -10,7 +10,9 @@ function promtool(): boolean {
 
 describe('admin API: node info, status, sessions', () => {
   let h: Harness;
-  before(async () => { h = await startAdmin(fullConfig()); });
+  before(async () => {
+    h = await startAdmin(fullConfig());
+  });
   after(() => h.close());
 
   it('GET / lists the plugins the server can run and those the config enables', async () => {
@@ -19,7 +21,15 @@ describe('admin API: node info, status, sessions', () => {
     assert.equal(r.body.node_id, '3f0d6a2e-0000-4000-8000-000000000001');
     assert.equal(r.body.configuration.database, 'off');
     assert.equal(r.body.plugins.available_on_server['ip-restriction'].priority, 990);
-    assert.deepEqual(Object.keys(r.body.plugins.available_on_server), ['file-log', 'ip-restriction', 'mtls-auth', 'prometheus', 'syslog', 'tcp-log', 'udp-log']);
+    assert.deepEqual(Object.keys(r.body.plugins.available_on_server), [
+      'file-log',
+      'ip-restriction',
+      'mtls-auth',
+      'prometheus',
+      'syslog',
+      'tcp-log',
+      'udp-log',
+    ]);
     assert.deepEqual(r.body.plugins.enabled_in_cluster, ['ip-restriction', 'prometheus']);
   });
 
@@ -45,7 +55,9 @@ describe('admin API: node info, status, sessions', () => {
 
 describe('admin API: upstream health and overrides, metrics', () => {
   let h: Harness;
-  before(async () => { h = await startAdmin(fullConfig()); });
+  before(async () => {
+    h = await startAdmin(fullConfig());
+  });
   after(() => h.close());
 
   const health = async (u: string) => {
@@ -60,12 +72,21 @@ describe('admin API: upstream health and overrides, metrics', () => {
     assert.equal(body.next, null);
     assert.equal(body.node_id, '3f0d6a2e-0000-4000-8000-000000000001');
     const up = (await h.get('/upstreams/pool.upstream')).body;
-    assert.deepEqual(body.data.map((t: any) => [t.target, t.weight, t.health]), [['127.0.0.1:7001', 100, 'HEALTHY'], ['127.0.0.2:7002', 50, 'HEALTHY']]);
+    assert.deepEqual(
+      body.data.map((t: any) => [t.target, t.weight, t.health]),
+      [
+        ['127.0.0.1:7001', 100, 'HEALTHY'],
+        ['127.0.0.2:7002', 50, 'HEALTHY'],
+      ],
+    );
     assert.deepEqual(body.data[0].upstream, { id: up.id });
     assert.deepEqual(body.data[0].data.addresses, [{ ip: '127.0.0.1', port: 7001, health: 'HEALTHY', weight: 100 }]);
     const off = await health('off.upstream');
     assert.equal(off.data[0].health, 'HEALTHCHECKS_OFF');
-    assert.deepEqual((await h.get('/upstreams/pool.upstream/health?balancer_health=1')).body.data, { health: 'HEALTHY', id: up.id });
+    assert.deepEqual((await h.get('/upstreams/pool.upstream/health?balancer_health=1')).body.data, {
+      health: 'HEALTHY',
+      id: up.id,
+    });
     assert.equal((await h.get('/upstreams/nope/health')).status, 404);
   });
 
@@ -73,7 +94,10 @@ describe('admin API: upstream health and overrides, metrics', () => {
     const put = (path: string, method = 'PUT') => h.get(`/upstreams/pool.upstream/targets/${path}`, { method });
     assert.equal((await put('127.0.0.1:7001/unhealthy')).status, 204);
     let body = await health('pool.upstream');
-    assert.deepEqual(body.data.map((t: any) => t.health), ['UNHEALTHY', 'HEALTHY']);
+    assert.deepEqual(
+      body.data.map((t: any) => t.health),
+      ['UNHEALTHY', 'HEALTHY'],
+    );
     assert.equal(body.data[0].data.addresses[0].health, 'UNHEALTHY');
     assert.equal(await balancer(), 'HEALTHY', 'another target is still up');
 
@@ -84,7 +108,10 @@ describe('admin API: upstream health and overrides, metrics', () => {
     assert.equal((await put('127.0.0.1:7001/127.0.0.1:7001/healthy')).status, 204, 'by address');
     assert.equal((await put('127.0.0.2:7002/127.0.0.2/healthy', 'POST')).status, 204, 'by address ip');
     body = await health('pool.upstream');
-    assert.deepEqual(body.data.map((t: any) => t.health), ['HEALTHY', 'HEALTHY']);
+    assert.deepEqual(
+      body.data.map((t: any) => t.health),
+      ['HEALTHY', 'HEALTHY'],
+    );
 
     assert.equal((await put('10.9.9.9:1/healthy')).status, 404);
     assert.equal((await put('127.0.0.1:7001/10.9.9.9:1/healthy')).status, 404);
@@ -114,7 +141,9 @@ describe('admin API: upstream health and overrides, metrics', () => {
     assert.doesNotMatch(report, /pars(e|ing) error|error while linting/i, report);
     // promtool 2.x lints names too: Kong's own names (kong_bandwidth_bytes, *_ms) and prom-client's process
     // metrics (nodejs_active_handles_total is a gauge) are kept as their projects name them
-    const lint = report.split('\n').filter((l) => l.trim() && !/^(kong_bandwidth_bytes|kong_\w+_ms|nodejs_\w+) /.test(l));
+    const lint = report
+      .split('\n')
+      .filter((l) => l.trim() && !/^(kong_bandwidth_bytes|kong_\w+_ms|nodejs_\w+) /.test(l));
     assert.deepEqual(lint, [], report);
   });
 });

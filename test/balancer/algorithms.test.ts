@@ -21,8 +21,11 @@ function clientIp(i: number): string {
 describe('smooth weighted round-robin', () => {
   it('follows weights 1:2:5 within 2% over 8000 picks, interleaved, never picking weight 0', () => {
     const id = uid();
-    const b = compileBalancer(upstream({ id }),
-      targets({ '127.0.0.1:1001': 1, '127.0.0.1:1002': 2, '127.0.0.1:1005': 5, '127.0.0.1:1000': 0 }, id), registry);
+    const b = compileBalancer(
+      upstream({ id }),
+      targets({ '127.0.0.1:1001': 1, '127.0.0.1:1002': 2, '127.0.0.1:1005': 5, '127.0.0.1:1000': 0 }, id),
+      registry,
+    );
     const count = new Map<number, number>();
     const longest = new Map<number, number>();
     let last = -1;
@@ -35,7 +38,11 @@ describe('smooth weighted round-robin', () => {
       longest.set(p.port, Math.max(longest.get(p.port) ?? 0, run));
     }
     assert.equal(count.get(1000), undefined, 'weight 0 picked');
-    for (const [port, weight] of [[1001, 1], [1002, 2], [1005, 5]] as const) {
+    for (const [port, weight] of [
+      [1001, 1],
+      [1002, 2],
+      [1005, 5],
+    ] as const) {
       const share = count.get(port)! / 8000;
       assert.ok(Math.abs(share - weight / 8) <= 0.02, `port ${port}: share ${share}`);
       assert.ok(longest.get(port)! <= weight, `port ${port}: ${longest.get(port)} in a row`);
@@ -64,8 +71,11 @@ describe('smooth weighted round-robin', () => {
 describe('least-connections', () => {
   it('sends new connections to the least loaded peer relative to weight, ties taking turns', () => {
     const id = uid();
-    const b = compileBalancer(upstream({ id, algorithm: 'least-connections' }),
-      targets({ '127.0.0.1:3001': 100, '127.0.0.1:3002': 100, '127.0.0.1:3003': 200 }, id), registry);
+    const b = compileBalancer(
+      upstream({ id, algorithm: 'least-connections' }),
+      targets({ '127.0.0.1:3001': 100, '127.0.0.1:3002': 100, '127.0.0.1:3003': 200 }, id),
+      registry,
+    );
     const open: Peer[] = [];
     for (let i = 0; i < 40; i++) {
       const p = b.pick('10.0.0.1')!;
@@ -87,8 +97,11 @@ describe('least-connections', () => {
 
   it('rotates among equal scores', () => {
     const id = uid();
-    const b = compileBalancer(upstream({ id, algorithm: 'least-connections' }),
-      targets({ '127.0.0.1:3101': 1, '127.0.0.1:3102': 1, '127.0.0.1:3103': 1 }, id), registry);
+    const b = compileBalancer(
+      upstream({ id, algorithm: 'least-connections' }),
+      targets({ '127.0.0.1:3101': 1, '127.0.0.1:3102': 1, '127.0.0.1:3103': 1 }, id),
+      registry,
+    );
     const seen = new Set<number>();
     for (let i = 0; i < 3; i++) seen.add(b.pick('10.0.0.1')!.port);
     assert.equal(seen.size, 3);
@@ -100,7 +113,11 @@ describe('consistent-hashing on ip', () => {
 
   it('keeps a client on its target and spreads clients by weight', () => {
     const id = uid();
-    const b = compileBalancer(upstream({ id, algorithm: 'consistent-hashing', hash_on: 'ip' }), targets(spec, id), registry);
+    const b = compileBalancer(
+      upstream({ id, algorithm: 'consistent-hashing', hash_on: 'ip' }),
+      targets(spec, id),
+      registry,
+    );
     const counts = new Map<number, number>();
     for (let i = 0; i < 5000; i++) {
       const p = b.pick(clientIp(i))!;
@@ -111,12 +128,16 @@ describe('consistent-hashing on ip', () => {
     for (const c of counts.values()) assert.ok(c > 350 && c < 650, `uneven share ${c}`);
   });
 
-  it('moves only the removed target\'s clients, and a recompiled registry state gives the same mapping', () => {
+  it("moves only the removed target's clients, and a recompiled registry state gives the same mapping", () => {
     const id = uid();
     const u = upstream({ id, algorithm: 'consistent-hashing', hash_on: 'ip' });
     const all = targets(spec, id);
     const before = compileBalancer(u, all, registry);
-    const after = compileBalancer(u, all.filter((t) => t.target !== '127.0.0.1:4003'), registry);
+    const after = compileBalancer(
+      u,
+      all.filter((t) => t.target !== '127.0.0.1:4003'),
+      registry,
+    );
     let moved = 0;
     const clients = 5000;
     for (let i = 0; i < clients; i++) {
@@ -130,9 +151,13 @@ describe('consistent-hashing on ip', () => {
     assert.ok(Math.abs(moved / clients - 0.1) < 0.03, `moved ${moved}`);
   });
 
-  it('sends an unhealthy target\'s clients elsewhere and back when it recovers', () => {
+  it("sends an unhealthy target's clients elsewhere and back when it recovers", () => {
     const id = uid();
-    const b = compileBalancer(upstream({ id, algorithm: 'consistent-hashing', hash_on: 'ip' }), targets(spec, id), registry);
+    const b = compileBalancer(
+      upstream({ id, algorithm: 'consistent-hashing', hash_on: 'ip' }),
+      targets(spec, id),
+      registry,
+    );
     const home = b.pick('10.1.2.3')!;
     assert.ok(b.setHealth(`127.0.0.1:${home.port}`, false));
     const other = b.pick('10.1.2.3')!;
@@ -154,8 +179,11 @@ describe('consistent-hashing on ip', () => {
 describe('latency', () => {
   it('tries unmeasured peers first, then prefers the fast one relative to weight', () => {
     const id = uid();
-    const b = compileBalancer(upstream({ id, algorithm: 'latency' }),
-      targets({ '127.0.0.1:5001': 100, '127.0.0.1:5002': 100 }, id), registry);
+    const b = compileBalancer(
+      upstream({ id, algorithm: 'latency' }),
+      targets({ '127.0.0.1:5001': 100, '127.0.0.1:5002': 100 }, id),
+      registry,
+    );
     const first = b.pick('10.0.0.1')!;
     b.report(first, 'ok', first.port === 5001 ? 20 : 2);
     const second = b.pick('10.0.0.1')!;

@@ -28,7 +28,12 @@ describe('targets named by host name', () => {
     t.after(() => registry.close());
     const b = compileBalancer(upstream({ id: 'dns-1' }), targets({ 'svc.test:9000': 100 }, 'dns-1'), registry);
     await b.ready();
-    assert.deepEqual(b.pick('10.0.0.1'), { ip: '127.0.0.1', port: 9000, hostname: 'svc.test', targetId: 't-svc.test:9000' });
+    assert.deepEqual(b.pick('10.0.0.1'), {
+      ip: '127.0.0.1',
+      port: 9000,
+      hostname: 'svc.test',
+      targetId: 't-svc.test:9000',
+    });
 
     dns.set('svc.test', Object.assign(new Error('gone'), { code: 'ENOTFOUND' }));
     await waitFor(() => b.health()[0]!.health === 'DNS_ERROR', 1000, 'DNS_ERROR');
@@ -45,14 +50,23 @@ describe('targets named by host name', () => {
 
   it('re-resolves when the TTL runs out, picks up a new address and keeps the state of a kept one', async (t) => {
     const dns = new FakeResolver();
-    dns.set('pool.test', [{ address: '127.0.0.2', ttl: 0.2 }, { address: '127.0.0.1', ttl: 0.3 }]);
+    dns.set('pool.test', [
+      { address: '127.0.0.2', ttl: 0.2 },
+      { address: '127.0.0.1', ttl: 0.3 },
+    ]);
     const registry = new BalancerRegistry({ resolver: dns, minTtl: 0.01 });
     t.after(() => registry.close());
     const b = compileBalancer(upstream({ id: 'dns-2' }), targets({ 'pool.test:9000': 100 }, 'dns-2'), registry);
     await b.ready();
-    assert.deepEqual(b.health()[0]!.addresses.map((a) => a.ip), ['127.0.0.1', '127.0.0.2']);
+    assert.deepEqual(
+      b.health()[0]!.addresses.map((a) => a.ip),
+      ['127.0.0.1', '127.0.0.2'],
+    );
     b.setHealth('127.0.0.1', false);
-    dns.set('pool.test', [{ address: '127.0.0.1', ttl: 5 }, { address: '127.0.0.3', ttl: 5 }]);
+    dns.set('pool.test', [
+      { address: '127.0.0.1', ttl: 5 },
+      { address: '127.0.0.3', ttl: 5 },
+    ]);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(dns.calls.get('pool.test'), 1, 'resolved again before the shortest TTL ran out');
     await waitFor(() => b.health()[0]!.addresses.some((a) => a.ip === '127.0.0.3'), 1000, 'new address');
@@ -63,7 +77,7 @@ describe('targets named by host name', () => {
     for (let i = 0; i < 5; i++) assert.equal(b.pick('10.0.0.1')!.ip, '127.0.0.3');
   });
 
-  it('gives every address of a name the target\'s full weight and never waits for DNS in pick', async (t) => {
+  it("gives every address of a name the target's full weight and never waits for DNS in pick", async (t) => {
     const dns = new FakeResolver();
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -71,10 +85,17 @@ describe('targets named by host name', () => {
       await gate;
       return FakeResolver.prototype.resolve.call(dns, host);
     };
-    dns.set('two.test', [{ address: '127.0.0.1', ttl: 60 }, { address: '127.0.0.2', ttl: 60 }]);
+    dns.set('two.test', [
+      { address: '127.0.0.1', ttl: 60 },
+      { address: '127.0.0.2', ttl: 60 },
+    ]);
     const registry = new BalancerRegistry({ resolver: dns });
     t.after(() => registry.close());
-    const b = compileBalancer(upstream({ id: 'dns-3' }), targets({ 'two.test:9000': 100, '127.0.0.9:9000': 100 }, 'dns-3'), registry);
+    const b = compileBalancer(
+      upstream({ id: 'dns-3' }),
+      targets({ 'two.test:9000': 100, '127.0.0.9:9000': 100 }, 'dns-3'),
+      registry,
+    );
     assert.equal(b.pick('10.0.0.1')!.ip, '127.0.0.9', 'only the IP target before the name resolves');
     release();
     await b.ready();
@@ -102,7 +123,10 @@ describe('targets named by host name', () => {
 describe('system resolver and target strings', () => {
   it('finds localhost through getaddrinfo when DNS has no answer', async () => {
     const found = await systemResolver().resolve('localhost');
-    assert.ok(found.some((f) => f.address === '127.0.0.1' || f.address === '::1'), JSON.stringify(found));
+    assert.ok(
+      found.some((f) => f.address === '127.0.0.1' || f.address === '::1'),
+      JSON.stringify(found),
+    );
     assert.ok(found.every((f) => f.ttl > 0));
   });
 

@@ -20,9 +20,15 @@ describe('active tcp checks', () => {
     });
     const u = upstream({
       id: 'act-1',
-      healthchecks: { active: { healthy: { interval: 0.1, successes: 2 }, unhealthy: { interval: 0.1, tcp_failures: 2 } } },
+      healthchecks: {
+        active: { healthy: { interval: 0.1, successes: 2 }, unhealthy: { interval: 0.1, tcp_failures: 2 } },
+      },
     });
-    const b = compileBalancer(u, targets({ [`127.0.0.1:${backend.port}`]: 100, [`127.0.0.1:${spare.port}`]: 100 }, 'act-1'), registry);
+    const b = compileBalancer(
+      u,
+      targets({ [`127.0.0.1:${backend.port}`]: 100, [`127.0.0.1:${spare.port}`]: 100 }, 'act-1'),
+      registry,
+    );
     const target = b.health()[0]!;
     assert.equal(target.health, 'HEALTHY');
 
@@ -74,7 +80,10 @@ describe('passive checks and manual override', () => {
       b.report(q, 'timeout', 1000);
       b.report(q, 'timeout', 1000);
       assert.equal(b.pick('10.0.0.1'), undefined, 'no healthy peer left');
-      assert.deepEqual(b.health().map((h) => h.addresses[0]!.health), ['UNHEALTHY', 'UNHEALTHY']);
+      assert.deepEqual(
+        b.health().map((h) => h.addresses[0]!.health),
+        ['UNHEALTHY', 'UNHEALTHY'],
+      );
 
       assert.equal(b.setHealth('127.0.0.1:6002', true), true);
       assert.equal(b.pick('10.0.0.1')!.port, 6002);
@@ -88,10 +97,15 @@ describe('passive checks and manual override', () => {
     const registry = new BalancerRegistry();
     try {
       const b = compileBalancer(upstream({ id: 'off-1' }), targets({ '127.0.0.1:6101': 7 }, 'off-1'), registry);
-      assert.deepEqual(b.health(), [{
-        target: '127.0.0.1:6101', id: 't-127.0.0.1:6101', weight: 7,
-        addresses: [{ ip: '127.0.0.1', port: 6101, health: 'HEALTHCHECKS_OFF' }], health: 'HEALTHCHECKS_OFF',
-      }]);
+      assert.deepEqual(b.health(), [
+        {
+          target: '127.0.0.1:6101',
+          id: 't-127.0.0.1:6101',
+          weight: 7,
+          addresses: [{ ip: '127.0.0.1', port: 6101, health: 'HEALTHCHECKS_OFF' }],
+          health: 'HEALTHCHECKS_OFF',
+        },
+      ]);
       assert.equal(b.healthy(), true);
     } finally {
       registry.close();
@@ -104,9 +118,19 @@ describe('threshold', () => {
     const registry = new BalancerRegistry();
     try {
       const u = upstream({ id: 'thr-1', healthchecks: { threshold: 60 } });
-      const b = compileBalancer(u, targets({
-        '127.0.0.1:7001': 100, '127.0.0.1:7002': 100, '127.0.0.1:7003': 100, '127.0.0.1:7004': 100,
-      }, 'thr-1'), registry);
+      const b = compileBalancer(
+        u,
+        targets(
+          {
+            '127.0.0.1:7001': 100,
+            '127.0.0.1:7002': 100,
+            '127.0.0.1:7003': 100,
+            '127.0.0.1:7004': 100,
+          },
+          'thr-1',
+        ),
+        registry,
+      );
       b.setHealth('127.0.0.1:7001', false);
       assert.equal(b.healthy(), true, '75% healthy');
       assert.ok(b.pick('10.0.0.1'));
@@ -135,13 +159,21 @@ describe('recompiles', () => {
       id: 'rec-1',
       healthchecks: { active: { healthy: { interval: 0.05 }, unhealthy: { interval: 0.05 } } },
     });
-    const first = compileBalancer(u, targets({ [`127.0.0.1:${kept.port}`]: 100, [`127.0.0.1:${removed.port}`]: 100 }, 'rec-1'), registry);
+    const first = compileBalancer(
+      u,
+      targets({ [`127.0.0.1:${kept.port}`]: 100, [`127.0.0.1:${removed.port}`]: 100 }, 'rec-1'),
+      registry,
+    );
     first.setHealth(`127.0.0.1:${kept.port}`, false);
     await waitFor(() => removed.accepted >= 2, 1000, 'probes of the soon removed target');
 
     const fresh = await new Backend().start();
     t.after(() => fresh.stop());
-    const second = compileBalancer(u, targets({ [`127.0.0.1:${kept.port}`]: 100, [`127.0.0.1:${fresh.port}`]: 50 }, 'rec-1'), registry);
+    const second = compileBalancer(
+      u,
+      targets({ [`127.0.0.1:${kept.port}`]: 100, [`127.0.0.1:${fresh.port}`]: 50 }, 'rec-1'),
+      registry,
+    );
     registry.retain(['rec-1']);
     const health = Object.fromEntries(second.health().map((h) => [h.target, h.health]));
     // no successes threshold is configured, so the manual mark stays until someone resets it

@@ -23,17 +23,32 @@ export function healthchecks(over: DeepPartial<HealthchecksConfig> = {}): Health
   };
 }
 
-export function upstream(over: Partial<Omit<UpstreamEntity, 'healthchecks'>> & { healthchecks?: DeepPartial<HealthchecksConfig> } = {}): UpstreamEntity {
+export function upstream(
+  over: Partial<Omit<UpstreamEntity, 'healthchecks'>> & { healthchecks?: DeepPartial<HealthchecksConfig> } = {},
+): UpstreamEntity {
   const { healthchecks: hc, ...rest } = over;
   return {
-    id: 'u-1', name: 'backends', algorithm: 'round-robin', hash_on: 'none', hash_fallback: 'none', slots: 10000,
-    tags: [], ...rest, healthchecks: healthchecks(hc),
+    id: 'u-1',
+    name: 'backends',
+    algorithm: 'round-robin',
+    hash_on: 'none',
+    hash_fallback: 'none',
+    slots: 10000,
+    tags: [],
+    ...rest,
+    healthchecks: healthchecks(hc),
   };
 }
 
 /** Targets from `host:port` strings with weights; ids are the target strings so tests read easily. */
 export function targets(spec: Record<string, number>, upstreamId = 'u-1'): TargetEntity[] {
-  return Object.entries(spec).map(([target, weight]) => ({ id: 't-' + target, target, weight, upstream: upstreamId, tags: [] }));
+  return Object.entries(spec).map(([target, weight]) => ({
+    id: 't-' + target,
+    target,
+    weight,
+    upstream: upstreamId,
+    tags: [],
+  }));
 }
 
 /** A resolver whose answers the test changes; `calls` counts resolutions per name. */

@@ -63,7 +63,17 @@ test('start refuses an invalid file with every error, before opening any port', 
   const dir = tempDir('cli-bad');
   writeFileSync(join(dir, 'kong.yml'), BAD);
   const port = await freePort();
-  const r = await runCli(['start', '-c', join(dir, 'kong.yml'), '-p', join(dir, 'prefix'), '--stream-listen', `127.0.0.1:${port}`, '--admin-listen', 'off']);
+  const r = await runCli([
+    'start',
+    '-c',
+    join(dir, 'kong.yml'),
+    '-p',
+    join(dir, 'prefix'),
+    '--stream-listen',
+    `127.0.0.1:${port}`,
+    '--admin-listen',
+    'off',
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /kong\.yml:8:\d+/);
   assert.match(r.stderr, /kong\.yml:9:\d+/);
@@ -75,7 +85,10 @@ test('start, traffic through the proxy, health, reload, a second instance refuse
   const file = join(dir, 'kong.yml');
   const prefix = join(dir, 'prefix');
   mkdirSync(join(prefix, 'pids'), { recursive: true });
-  let listen = 0, admin = 0, env: Record<string, string> = {}, started;
+  let listen = 0,
+    admin = 0,
+    env: Record<string, string> = {},
+    started;
   // ports found free a moment ago may be taken by a test running beside this one: try again with others then
   for (let attempt = 1; !started; attempt++) {
     [listen, admin] = [await freePort(), await freePort()];
@@ -99,7 +112,9 @@ test('start, traffic through the proxy, health, reload, a second instance refuse
     assert.equal(health.code, 0, health.stderr);
     assert.match(health.stdout, /running \(pid \d+\)/);
 
-    const second = await runCli(['start', '-c', file], { env: { ...env, KONG_STREAM_LISTEN: `127.0.0.1:${await freePort()}`, KONG_ADMIN_LISTEN: 'off' } });
+    const second = await runCli(['start', '-c', file], {
+      env: { ...env, KONG_STREAM_LISTEN: `127.0.0.1:${await freePort()}`, KONG_ADMIN_LISTEN: 'off' },
+    });
     assert.equal(second.code, 1);
     assert.match(second.stderr, /already running/);
 
@@ -114,7 +129,10 @@ test('start, traffic through the proxy, health, reload, a second instance refuse
       if (gen < 2) await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(gen, 2, 'the reload took effect');
-    assert.match(readFileSync(join(prefix, 'logs', 'access.log'), 'utf8'), /^127\.0\.0\.1 \[[^\]]+\] TCP 200 \d+ \d+ \d+\.\d{3}$/m);
+    assert.match(
+      readFileSync(join(prefix, 'logs', 'access.log'), 'utf8'),
+      /^127\.0\.0\.1 \[[^\]]+\] TCP 200 \d+ \d+ \d+\.\d{3}$/m,
+    );
 
     const stop = await runCli(['stop', '-p', prefix], { env });
     assert.equal(stop.code, 0, stop.stderr);

@@ -11,7 +11,11 @@ import { join } from 'node:path';
 import { exited, freePort, startCli, tempDir } from '../helpers/cli.js';
 
 async function banner(name: string): Promise<{ server: Server; port: number }> {
-  const server = createServer((s) => { s.write(name + '\n'); s.pipe(s); s.on('error', () => {}); });
+  const server = createServer((s) => {
+    s.write(name + '\n');
+    s.pipe(s);
+    s.on('error', () => {});
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return { server, port: (server.address() as { port: number }).port };
 }
@@ -20,9 +24,15 @@ function whoAnswers(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1');
     s.setEncoding('utf8');
-    s.once('data', (d: string) => { resolve(d.split('\n')[0]!); s.destroy(); });
+    s.once('data', (d: string) => {
+      resolve(d.split('\n')[0]!);
+      s.destroy();
+    });
     s.on('error', reject);
-    s.setTimeout(5000, () => { s.destroy(); reject(new Error('no banner')); });
+    s.setTimeout(5000, () => {
+      s.destroy();
+      reject(new Error('no banner'));
+    });
   });
 }
 
@@ -52,118 +62,204 @@ async function until<T>(what: string, fn: () => T | undefined | Promise<T | unde
   }
 }
 
-test('hostile files and POST /config bodies are refused; the old config serves, the process lives and stops on SIGTERM', { timeout: 240_000 }, async (t) => {
-  const a = await banner('A');
-  const b = await banner('B');
-  t.after(() => { a.server.close(); b.server.close(); });
-  const dir = tempDir('hostile');
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'kong.yml');
-  writeFileSync(file, config(a.port));
-  const port = await freePort();
-  const adminPort = await freePort();
-  const { child, out } = await startCli(['-c', file, '-p', join(dir, 'prefix'), '--stream-listen', `127.0.0.1:${port}`,
-    '--admin-listen', `127.0.0.1:${adminPort}`, '--v', '--set', 'reload_debounce=50', '--set', 'declarative_config_max_size=1m',
-    '--set', 'declarative_config_load_heap=64', '--set', 'proxy_stream_access_log=off'],
-  { env: { KONG_TS_TEST_LOAD_EXHAUST: '1' } });
-  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
-  const admin = `http://127.0.0.1:${adminPort}`;
-  const status = async () => (await (await fetch(`${admin}/status`)).json()) as { configuration_hash: string; last_config_error: string | null };
-  assert.equal(await whoAnswers(port), 'A');
-
-  /** The next refusal logged after `from` whose text includes `want`. */
-  const refused = (from: number, want: string) => until(`a refusal saying ${want}`, () => {
-    const line = out().slice(from).split('\n').find((l) => l.includes('declarative config rejected') && l.includes(want));
-    return line;
-  });
-  const stillServing = async () => {
-    assert.equal(child.exitCode, null, 'the process is alive');
-    assert.equal(await whoAnswers(port), 'A', 'the old config serves');
-    assert.equal((await fetch(`${admin}/status`)).status, 200);
-  };
-
-  // files at the config path that are not regular files, or too large: refused before any byte is read
-  const cases: [string, (p: string) => void, string][] = [
-    ['a FIFO', (p) => execFileSync('mkfifo', [p]), 'is a FIFO (named pipe), not a regular file'],
-    ['/dev/zero', (p) => symlinkSync('/dev/zero', p), 'is a character device, not a regular file'],
-    ['a directory', (p) => mkdirSync(p), 'is a directory, not a regular file'],
-    ['an oversized file', (p) => writeFileSync(p, config(b.port, '# ' + 'x'.repeat(2 * 1024 * 1024))), 'over declarative_config_max_size (1048576 bytes)'],
-    ['a deep YAML file', (p) => writeFileSync(p, 'config: ' + '['.repeat(100_000) + ']'.repeat(100_000)), 'kong.yml:1:208: error: nesting deeper than 200 levels'],
-    ['bytes that are not UTF-8', (p) => writeFileSync(p, Buffer.concat([Buffer.from(config(b.port) + '_comment: "caf'), Buffer.from([0xe9]), Buffer.from('"\n')])),
-      'kong.yml:9:15: error: invalid UTF-8: byte 0xe9'],
-    ['an alias bomb', (p) => writeFileSync(p, ['_format_version: "3.0"', 'a: &a [1,2]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
-      'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]', 'e: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]'].join('\n')),
-    'kong.yml:6:5: error: Excessive alias count'],
-    ['a password file', (p) => writeFileSync(p, 'root:x:0:0:root:/root:/bin/bash\nsecretuser:x:1000:1000::/home/secretuser:/bin/sh\n'), 'not a declarative config: the file is plain text'],
-  ];
-  for (const [what, make, want] of cases) {
-    await t.test(what, async () => {
-      const from = out().length;
-      replace(file, make);
-      await refused(from, want);
-      // SIGHUP reads the same path in the load thread: refused the same way, nothing blocks
-      const again = out().length;
-      child.kill('SIGHUP');
-      await refused(again, want);
-      await stillServing();
-      assert.ok((await status()).last_config_error);
+test(
+  'hostile files and POST /config bodies are refused; the old config serves, the process lives and stops on SIGTERM',
+  { timeout: 240_000 },
+  async (t) => {
+    const a = await banner('A');
+    const b = await banner('B');
+    t.after(() => {
+      a.server.close();
+      b.server.close();
     });
-  }
-  assert.ok(!out().includes('secretuser'), 'a file that is not a declarative config is never echoed into the log');
+    const dir = tempDir('hostile');
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'kong.yml');
+    writeFileSync(file, config(a.port));
+    const port = await freePort();
+    const adminPort = await freePort();
+    const { child, out } = await startCli(
+      [
+        '-c',
+        file,
+        '-p',
+        join(dir, 'prefix'),
+        '--stream-listen',
+        `127.0.0.1:${port}`,
+        '--admin-listen',
+        `127.0.0.1:${adminPort}`,
+        '--v',
+        '--set',
+        'reload_debounce=50',
+        '--set',
+        'declarative_config_max_size=1m',
+        '--set',
+        'declarative_config_load_heap=64',
+        '--set',
+        'proxy_stream_access_log=off',
+      ],
+      { env: { KONG_TS_TEST_LOAD_EXHAUST: '1' } },
+    );
+    t.after(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    const admin = `http://127.0.0.1:${adminPort}`;
+    const status = async () =>
+      (await (await fetch(`${admin}/status`)).json()) as {
+        configuration_hash: string;
+        last_config_error: string | null;
+      };
+    assert.equal(await whoAnswers(port), 'A');
 
-  await t.test('POST /config: deep YAML and JSON bodies, twice each, answered 400; over the limit 413', async () => {
-    const deepYaml = 'config: ' + '['.repeat(100_000) + ']'.repeat(100_000);
-    const deepJson = '{"config": ' + '['.repeat(5000) + ']'.repeat(5000) + '}';
-    for (let i = 0; i < 2; i++) {
-      const y = await fetch(`${admin}/config`, { method: 'POST', body: deepYaml, headers: { 'content-type': 'text/yaml' } });
-      const yb = await y.json() as { code: number; message: string; problems: string[] };
-      assert.equal(y.status, 400);
-      assert.equal(yb.code, 14);
-      // Kong's message, and our file:line:column beside it
-      assert.match(yb.message, /^declarative config is invalid: .*nesting deeper than 200 levels/);
-      assert.match(yb.problems.join('\n'), /<admin POST \/config>:1:208: error: nesting deeper than 200 levels/);
-      const j = await fetch(`${admin}/config`, { method: 'POST', body: deepJson, headers: { 'content-type': 'application/json' } });
-      assert.equal(j.status, 400);
-      assert.match(((await j.json()) as { message: string }).message, /^Cannot parse JSON body: 1:211: nesting deeper than 200 levels/);
+    /** The next refusal logged after `from` whose text includes `want`. */
+    const refused = (from: number, want: string) =>
+      until(`a refusal saying ${want}`, () => {
+        const line = out()
+          .slice(from)
+          .split('\n')
+          .find((l) => l.includes('declarative config rejected') && l.includes(want));
+        return line;
+      });
+    const stillServing = async () => {
+      assert.equal(child.exitCode, null, 'the process is alive');
+      assert.equal(await whoAnswers(port), 'A', 'the old config serves');
+      assert.equal((await fetch(`${admin}/status`)).status, 200);
+    };
+
+    // files at the config path that are not regular files, or too large: refused before any byte is read
+    const cases: [string, (p: string) => void, string][] = [
+      ['a FIFO', (p) => execFileSync('mkfifo', [p]), 'is a FIFO (named pipe), not a regular file'],
+      ['/dev/zero', (p) => symlinkSync('/dev/zero', p), 'is a character device, not a regular file'],
+      ['a directory', (p) => mkdirSync(p), 'is a directory, not a regular file'],
+      [
+        'an oversized file',
+        (p) => writeFileSync(p, config(b.port, '# ' + 'x'.repeat(2 * 1024 * 1024))),
+        'over declarative_config_max_size (1048576 bytes)',
+      ],
+      [
+        'a deep YAML file',
+        (p) => writeFileSync(p, 'config: ' + '['.repeat(100_000) + ']'.repeat(100_000)),
+        'kong.yml:1:208: error: nesting deeper than 200 levels',
+      ],
+      [
+        'bytes that are not UTF-8',
+        (p) =>
+          writeFileSync(
+            p,
+            Buffer.concat([Buffer.from(config(b.port) + '_comment: "caf'), Buffer.from([0xe9]), Buffer.from('"\n')]),
+          ),
+        'kong.yml:9:15: error: invalid UTF-8: byte 0xe9',
+      ],
+      [
+        'an alias bomb',
+        (p) =>
+          writeFileSync(
+            p,
+            [
+              '_format_version: "3.0"',
+              'a: &a [1,2]',
+              'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+              'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+              'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+              'e: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]',
+            ].join('\n'),
+          ),
+        'kong.yml:6:5: error: Excessive alias count',
+      ],
+      [
+        'a password file',
+        (p) => writeFileSync(p, 'root:x:0:0:root:/root:/bin/bash\nsecretuser:x:1000:1000::/home/secretuser:/bin/sh\n'),
+        'not a declarative config: the file is plain text',
+      ],
+    ];
+    for (const [what, make, want] of cases) {
+      await t.test(what, async () => {
+        const from = out().length;
+        replace(file, make);
+        await refused(from, want);
+        // SIGHUP reads the same path in the load thread: refused the same way, nothing blocks
+        const again = out().length;
+        child.kill('SIGHUP');
+        await refused(again, want);
+        await stillServing();
+        assert.ok((await status()).last_config_error);
+      });
     }
-    const big = await fetch(`${admin}/config`, { method: 'POST', body: 'x'.repeat(1024 * 1024 + 1) });
-    assert.equal(big.status, 413);
-    await stillServing();
-  });
+    assert.ok(!out().includes('secretuser'), 'a file that is not a declarative config is never echoed into the log');
 
-  await t.test('a load thread that runs out of memory is a refused load; the next one works', async () => {
-    const from = out().length;
-    const r = await fetch(`${admin}/config`, { method: 'POST', body: config(b.port, '# kong-ts-test: exhaust-heap') });
-    assert.equal(r.status, 400);
-    assert.match(((await r.json()) as { message: string }).message, /ran out of memory/);
-    await refused(from, 'ran out of memory');
-    await stillServing();
-    // the same through the file
-    const next = out().length;
-    replace(file, (p) => writeFileSync(p, config(b.port, '# kong-ts-test: exhaust-heap')));
-    await refused(next, 'ran out of memory');
-    await stillServing();
-  });
+    await t.test('POST /config: deep YAML and JSON bodies, twice each, answered 400; over the limit 413', async () => {
+      const deepYaml = 'config: ' + '['.repeat(100_000) + ']'.repeat(100_000);
+      const deepJson = '{"config": ' + '['.repeat(5000) + ']'.repeat(5000) + '}';
+      for (let i = 0; i < 2; i++) {
+        const y = await fetch(`${admin}/config`, {
+          method: 'POST',
+          body: deepYaml,
+          headers: { 'content-type': 'text/yaml' },
+        });
+        const yb = (await y.json()) as { code: number; message: string; problems: string[] };
+        assert.equal(y.status, 400);
+        assert.equal(yb.code, 14);
+        // Kong's message, and our file:line:column beside it
+        assert.match(yb.message, /^declarative config is invalid: .*nesting deeper than 200 levels/);
+        assert.match(yb.problems.join('\n'), /<admin POST \/config>:1:208: error: nesting deeper than 200 levels/);
+        const j = await fetch(`${admin}/config`, {
+          method: 'POST',
+          body: deepJson,
+          headers: { 'content-type': 'application/json' },
+        });
+        assert.equal(j.status, 400);
+        assert.match(
+          ((await j.json()) as { message: string }).message,
+          /^Cannot parse JSON body: 1:211: nesting deeper than 200 levels/,
+        );
+      }
+      const big = await fetch(`${admin}/config`, { method: 'POST', body: 'x'.repeat(1024 * 1024 + 1) });
+      assert.equal(big.status, 413);
+      await stillServing();
+    });
 
-  await t.test('a good file loads after all that; the same content again clears last_config_error', async () => {
-    const tmp = `${file}.tmp`;
-    writeFileSync(tmp, config(b.port));
-    replace(file, (p) => renameSync(tmp, p));
-    await until('B to answer', async () => ((await whoAnswers(port)) === 'B' ? true : undefined));
-    const s = await until('the status to be clean', async () => { const x = await status(); return x.last_config_error === null ? x : undefined; });
-    assert.equal(s.last_config_error, null);
-    // refused once more, then the live content again (unchanged): the error is cleared
-    const from = out().length;
-    writeFileSync(file, 'services: [ {');
-    await refused(from, 'error');
-    assert.ok((await status()).last_config_error);
-    writeFileSync(file, config(b.port));
-    await until('last_config_error to clear', async () => ((await status()).last_config_error === null ? true : undefined));
-    assert.equal(await whoAnswers(port), 'B');
-  });
+    await t.test('a load thread that runs out of memory is a refused load; the next one works', async () => {
+      const from = out().length;
+      const r = await fetch(`${admin}/config`, {
+        method: 'POST',
+        body: config(b.port, '# kong-ts-test: exhaust-heap'),
+      });
+      assert.equal(r.status, 400);
+      assert.match(((await r.json()) as { message: string }).message, /ran out of memory/);
+      await refused(from, 'ran out of memory');
+      await stillServing();
+      // the same through the file
+      const next = out().length;
+      replace(file, (p) => writeFileSync(p, config(b.port, '# kong-ts-test: exhaust-heap')));
+      await refused(next, 'ran out of memory');
+      await stillServing();
+    });
 
-  const t0 = Date.now();
-  child.kill('SIGTERM');
-  assert.equal(await exited(child), 0);
-  assert.ok(Date.now() - t0 < 10_000, `stopped in ${Date.now() - t0} ms`);
-});
+    await t.test('a good file loads after all that; the same content again clears last_config_error', async () => {
+      const tmp = `${file}.tmp`;
+      writeFileSync(tmp, config(b.port));
+      replace(file, (p) => renameSync(tmp, p));
+      await until('B to answer', async () => ((await whoAnswers(port)) === 'B' ? true : undefined));
+      const s = await until('the status to be clean', async () => {
+        const x = await status();
+        return x.last_config_error === null ? x : undefined;
+      });
+      assert.equal(s.last_config_error, null);
+      // refused once more, then the live content again (unchanged): the error is cleared
+      const from = out().length;
+      writeFileSync(file, 'services: [ {');
+      await refused(from, 'error');
+      assert.ok((await status()).last_config_error);
+      writeFileSync(file, config(b.port));
+      await until('last_config_error to clear', async () =>
+        (await status()).last_config_error === null ? true : undefined,
+      );
+      assert.equal(await whoAnswers(port), 'B');
+    });
+
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    assert.equal(await exited(child), 0);
+    assert.ok(Date.now() - t0 < 10_000, `stopped in ${Date.now() - t0} ms`);
+  },
+);

@@ -12,7 +12,11 @@ import { exclusive } from '../helpers/exclusive.js';
 
 /** A server-first backend: says its name, then echoes. */
 async function banner(name: string): Promise<{ server: Server; port: number }> {
-  const server = createServer((s) => { s.write(name + '\n'); s.pipe(s); s.on('error', () => {}); });
+  const server = createServer((s) => {
+    s.write(name + '\n');
+    s.pipe(s);
+    s.on('error', () => {});
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return { server, port: (server.address() as { port: number }).port };
 }
@@ -26,16 +30,26 @@ services:
         protocols: [tcp]
         destinations: [{ ip: 127.0.0.1 }]
 ${extra}`;
-const INVALID = ['_format_version: "3.0"\nservices:\n  - name: svc\n    url: tcp://127.0.0.1:1\n    bogus_field: 1\n', 'services: [ {', ''];
+const INVALID = [
+  '_format_version: "3.0"\nservices:\n  - name: svc\n    url: tcp://127.0.0.1:1\n    bogus_field: 1\n',
+  'services: [ {',
+  '',
+];
 
 /** Which backend a new connection reaches. */
 function whoAnswers(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1');
     s.setEncoding('utf8');
-    s.once('data', (d: string) => { resolve(d.split('\n')[0]!); s.destroy(); });
+    s.once('data', (d: string) => {
+      resolve(d.split('\n')[0]!);
+      s.destroy();
+    });
     s.on('error', reject);
-    s.setTimeout(2000, () => { s.destroy(); reject(new Error('no banner')); });
+    s.setTimeout(2000, () => {
+      s.destroy();
+      reject(new Error('no banner'));
+    });
   });
 }
 
@@ -44,7 +58,10 @@ function streamer(port: number) {
   const sock: Socket = connect(port, '127.0.0.1');
   const sent = createHash('sha256');
   const got = createHash('sha256');
-  let sentBytes = 0, gotBytes = 0, bannerText = '', stop = false;
+  let sentBytes = 0,
+    gotBytes = 0,
+    bannerText = '',
+    stop = false;
   // continuous but paced (about 16 MB/s a stream): the proxy shares this process's event loop with the clients,
   // and an unpaced flood would measure the test's own starvation rather than the reload
   const pump = () => {
@@ -66,11 +83,25 @@ function streamer(port: number) {
     gotBytes += d.length;
   });
   sock.on('connect', pump);
-  const done = new Promise<{ sent: string; got: string; sentBytes: number; gotBytes: number; banner: string; error?: Error }>((resolve) => {
+  const done = new Promise<{
+    sent: string;
+    got: string;
+    sentBytes: number;
+    gotBytes: number;
+    banner: string;
+    error?: Error;
+  }>((resolve) => {
     sock.on('error', (error) => resolve({ sent: '', got: '', sentBytes, gotBytes, banner: bannerText, error }));
-    sock.on('close', () => resolve({ sent: sent.digest('hex'), got: got.digest('hex'), sentBytes, gotBytes, banner: bannerText }));
+    sock.on('close', () =>
+      resolve({ sent: sent.digest('hex'), got: got.digest('hex'), sentBytes, gotBytes, banner: bannerText }),
+    );
   });
-  return { finish: () => { stop = true; return done; } };
+  return {
+    finish: () => {
+      stop = true;
+      return done;
+    },
+  };
 }
 
 async function waitFor(port: number, want: string, ms: number): Promise<number> {
@@ -123,11 +154,20 @@ async function run(style: 'plain' | 'configmap' | 'replaced', rewrites: number) 
   write(config(a.port), 0);
   if (style === 'configmap') symlinkSync('..data/kong.yml', file);
   const settings = resolveSettings({
-    conf: file, env: {},
-    flags: { prefix: join(root, 'prefix'), stream_listen: '127.0.0.1:0', admin_listen: 'off', proxy_stream_access_log: 'off', reload_debounce: '30' },
+    conf: file,
+    env: {},
+    flags: {
+      prefix: join(root, 'prefix'),
+      stream_listen: '127.0.0.1:0',
+      admin_listen: 'off',
+      proxy_stream_access_log: 'off',
+      reload_debounce: '30',
+    },
   });
   // KTS_TEST_LOG=/tmp/x.log keeps the instance's debug log, to see what a failing run did
-  const logger = process.env.KTS_TEST_LOG ? createLogger({ level: 'debug', file: process.env.KTS_TEST_LOG + '.' + style }) : silentLogger;
+  const logger = process.env.KTS_TEST_LOG
+    ? createLogger({ level: 'debug', file: process.env.KTS_TEST_LOG + '.' + style })
+    : silentLogger;
   const inst: Instance = await startInstance(settings, { logger, signals: false });
   try {
     const port = inst.stream.addresses()[0]!.port;

@@ -5,8 +5,15 @@ import { durationSeconds } from '../../src/config/kong-ts-tags.js';
 import { assertOk, formatted, HEAD, lines, load } from './helpers.js';
 
 function upstreamYaml(extra: string[], tags: string[] = []): string {
-  return lines(HEAD, 'upstreams:', '- name: pool', ...(tags.length ? ['  tags:', ...tags.map((t) => `  - ${t}`)] : []),
-    '  healthchecks:', '    active:', ...extra.map((l) => `      ${l}`));
+  return lines(
+    HEAD,
+    'upstreams:',
+    '- name: pool',
+    ...(tags.length ? ['  tags:', ...tags.map((t) => `  - ${t}`)] : []),
+    '  healthchecks:',
+    '    active:',
+    ...extra.map((l) => `      ${l}`),
+  );
 }
 
 describe('healthchecks.active rules', () => {
@@ -22,16 +29,26 @@ describe('healthchecks.active rules', () => {
   });
 
   it('rejects a bad http_path, https_sni, header name and statuses with their place', () => {
-    const r = load(upstreamYaml([
-      'http_path: health', 'https_sni: 10.0.0.1', 'headers:', '  "bad header": [x]',
-      'healthy:', '  http_statuses: [99]', 'unhealthy:', '  http_failures: 256',
-    ]));
+    const r = load(
+      upstreamYaml([
+        'http_path: health',
+        'https_sni: 10.0.0.1',
+        'headers:',
+        '  "bad header": [x]',
+        'healthy:',
+        '  http_statuses: [99]',
+        'unhealthy:',
+        '  http_failures: 256',
+      ]),
+    );
     assert.equal(r.ok, false);
     const all = formatted(r).join('\n');
     assert.match(all, /healthchecks\.active\.http_path: must start with '\/' and must not have empty segments/);
     assert.match(all, /healthy\.http_statuses\[0\]: value should be between 100 and 999/);
     assert.match(all, /unhealthy\.http_failures: value should be between 0 and 255/);
-    const r2 = load(upstreamYaml(['https_sni: example.com:443', 'http_path: /a%zz', 'headers:', '  "bad header": [x]']));
+    const r2 = load(
+      upstreamYaml(['https_sni: example.com:443', 'http_path: /a%zz', 'headers:', '  "bad header": [x]']),
+    );
     const all2 = formatted(r2).join('\n');
     assert.match(all2, /https_sni: must not have a port/);
     assert.match(all2, /invalid percent-encoding/);
@@ -40,20 +57,34 @@ describe('healthchecks.active rules', () => {
   });
 
   it('takes send/expect tags on a tcp upstream only, with valid escapes', () => {
-    assertOk(load(upstreamYaml(['type: tcp'], ['kong-ts.healthcheck.send=PING\\r\\n', 'kong-ts.healthcheck.expect=+PONG'])));
-    assert.match(formatted(load(upstreamYaml(['type: http'], ['kong-ts.healthcheck.expect=+PONG']))).join('\n'),
-      /need healthchecks.active.type 'tcp' \(it is 'http'\)/);
-    assert.match(formatted(load(upstreamYaml(['type: tcp'], ['kong-ts.healthcheck.send=A\\x4']))).join('\n'),
-      /tag 'kong-ts.healthcheck.send=A\\x4': bad escape/);
-    assert.match(formatted(load(upstreamYaml(['type: tcp'], ['kong-ts.healthcheck.send=A\\q']))).join('\n'), /unknown escape '\\q'/);
-    assert.match(formatted(load(upstreamYaml(['type: tcp'], ['kong-ts.reload=keep']))).join('\n'), /belongs on routes, not on upstreams/);
+    assertOk(
+      load(upstreamYaml(['type: tcp'], ['kong-ts.healthcheck.send=PING\\r\\n', 'kong-ts.healthcheck.expect=+PONG'])),
+    );
+    assert.match(
+      formatted(load(upstreamYaml(['type: http'], ['kong-ts.healthcheck.expect=+PONG']))).join('\n'),
+      /need healthchecks.active.type 'tcp' \(it is 'http'\)/,
+    );
+    assert.match(
+      formatted(load(upstreamYaml(['type: tcp'], ['kong-ts.healthcheck.send=A\\x4']))).join('\n'),
+      /tag 'kong-ts.healthcheck.send=A\\x4': bad escape/,
+    );
+    assert.match(
+      formatted(load(upstreamYaml(['type: tcp'], ['kong-ts.healthcheck.send=A\\q']))).join('\n'),
+      /unknown escape '\\q'/,
+    );
+    assert.match(
+      formatted(load(upstreamYaml(['type: tcp'], ['kong-ts.reload=keep']))).join('\n'),
+      /belongs on routes, not on upstreams/,
+    );
   });
 
   it('takes kong-ts.slow_start as a duration on upstreams', () => {
     assertOk(load(upstreamYaml(['type: tcp'], ['kong-ts.slow_start=30s'])));
     assertOk(load(upstreamYaml(['type: tcp'], ['kong-ts.slow_start=500ms'])));
-    assert.match(formatted(load(upstreamYaml(['type: tcp'], ['kong-ts.slow_start=soon']))).join('\n'),
-      /tag 'kong-ts.slow_start=soon': expected a duration such as 30s, 500ms or 2m/);
+    assert.match(
+      formatted(load(upstreamYaml(['type: tcp'], ['kong-ts.slow_start=soon']))).join('\n'),
+      /tag 'kong-ts.slow_start=soon': expected a duration such as 30s, 500ms or 2m/,
+    );
     assert.equal(durationSeconds('2m'), 120);
     assert.equal(durationSeconds('250ms'), 0.25);
   });

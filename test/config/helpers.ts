@@ -24,7 +24,10 @@ export function hasProblem(r: LoadResult, expected: string): void {
 /** Asserts the load failed with exactly these problems (in order). */
 export function onlyProblems(r: LoadResult, ...expected: string[]): void {
   assert.deepEqual(formatted(r), expected);
-  assert.equal(r.ok, expected.every((e) => !/: error: /.test(e)));
+  assert.equal(
+    r.ok,
+    expected.every((e) => !/: error: /.test(e)),
+  );
 }
 
 export function assertOk(r: LoadResult): asserts r is Extract<LoadResult, { ok: true }> {

@@ -11,26 +11,37 @@ import { HEAD, lines, load, onlyProblems } from './helpers.js';
 
 test('YAML syntax errors: all of them, with positions', () => {
   const r = load(lines(HEAD, 'services:', '  - name: a', '    host: [unclosed', '  - name: "b'));
-  onlyProblems(r,
+  onlyProblems(
+    r,
     'kong.yml:5:3: error: Flow sequence in block collection must be sufficiently indented and end with a ]',
     'kong.yml:6:1: error: Missing closing "quote',
   );
 });
 
 test('duplicate keys are errors', () => {
-  onlyProblems(load(lines(HEAD, 'services: []', 'services: []', 'routes:', '- name: a', '  name: b')),
+  onlyProblems(
+    load(lines(HEAD, 'services: []', 'services: []', 'routes:', '- name: a', '  name: b')),
     'kong.yml:3:1: error: Map keys must be unique',
-    'kong.yml:6:3: error: Map keys must be unique');
+    'kong.yml:6:3: error: Map keys must be unique',
+  );
 });
 
 test('one document per file; tabs refused', () => {
-  onlyProblems(load(lines(HEAD, '---', 'a: 1')), 'kong.yml:2:1: error: a declarative config file holds a single YAML document');
-  onlyProblems(load(lines(HEAD, 'services:', '\t- name: a')), 'kong.yml:3:1: error: Tabs are not allowed as indentation');
+  onlyProblems(
+    load(lines(HEAD, '---', 'a: 1')),
+    'kong.yml:2:1: error: a declarative config file holds a single YAML document',
+  );
+  onlyProblems(
+    load(lines(HEAD, 'services:', '\t- name: a')),
+    'kong.yml:3:1: error: Tabs are not allowed as indentation',
+  );
 });
 
 test('.json files must be JSON', () => {
-  onlyProblems(load('{"_format_version": "3.0", }', undefined, 'kong.json'),
-    'kong.json:1:28: error: invalid JSON: Expected double-quoted property name in JSON at position 27');
+  onlyProblems(
+    load('{"_format_version": "3.0", }', undefined, 'kong.json'),
+    'kong.json:1:28: error: invalid JSON: Expected double-quoted property name in JSON at position 27',
+  );
   const r = load(lines(HEAD), undefined, 'kong.json');
   assert.equal(r.ok, false);
   assert.match(r.problems[0]!.message, /^invalid JSON: /);
@@ -40,22 +51,45 @@ test('.json files must be JSON', () => {
 test('anchors and aliases work; alias bombs are refused at the alias that went over the limit', () => {
   const ok = load(lines(HEAD, 'services:', '- &base', '  name: a', '  url: tcp://h:1', '- <<: *base', '  name: b'));
   assert.equal(ok.ok, true);
-  assert.deepEqual(ok.ok && ok.config.services.map((s) => [s.name, s.host]), [['a', 'h'], ['b', 'h']]);
-  const bomb = ['a: &a [1,2]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
-    'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]', 'e: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]'];
-  onlyProblems(load(lines(...bomb)), 'kong.yml:5:5: error: Excessive alias count indicates a resource exhaustion attack');
+  assert.deepEqual(ok.ok && ok.config.services.map((s) => [s.name, s.host]), [
+    ['a', 'h'],
+    ['b', 'h'],
+  ]);
+  const bomb = [
+    'a: &a [1,2]',
+    'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+    'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+    'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+    'e: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]',
+  ];
+  onlyProblems(
+    load(lines(...bomb)),
+    'kong.yml:5:5: error: Excessive alias count indicates a resource exhaustion attack',
+  );
 });
 
 test('nesting deeper than 200 levels is refused by the parser before anything recurses (V8 aborts on regexps at the stack edge)', () => {
   onlyProblems(load('['.repeat(20000)), 'kong.yml:1:201: error: nesting deeper than 200 levels');
-  onlyProblems(load('config: ' + '['.repeat(100000) + ']'.repeat(100000)), 'kong.yml:1:208: error: nesting deeper than 200 levels');
-  onlyProblems(load('{"config": ' + '['.repeat(5000) + ']'.repeat(5000) + '}', undefined, 'kong.json'), 'kong.json:1:211: error: nesting deeper than 200 levels');
+  onlyProblems(
+    load('config: ' + '['.repeat(100000) + ']'.repeat(100000)),
+    'kong.yml:1:208: error: nesting deeper than 200 levels',
+  );
+  onlyProblems(
+    load('{"config": ' + '['.repeat(5000) + ']'.repeat(5000) + '}', undefined, 'kong.json'),
+    'kong.json:1:211: error: nesting deeper than 200 levels',
+  );
   onlyProblems(load('- '.repeat(5000) + 'x'), 'kong.yml:1:400: error: nesting deeper than 200 levels');
-  onlyProblems(load(Array.from({ length: 300 }, (_, i) => `${' '.repeat(i)}a:`).join('\n')), 'kong.yml:200:201: error: nesting deeper than 200 levels');
+  onlyProblems(
+    load(Array.from({ length: 300 }, (_, i) => `${' '.repeat(i)}a:`).join('\n')),
+    'kong.yml:200:201: error: nesting deeper than 200 levels',
+  );
   // quoting cannot fool the bound either way: an escaped quote or a plain a'b before brackets is a scalar
   assert.equal(load(lines(HEAD, `_comment: "a\\"${'['.repeat(500)}"`)).ok, true);
   assert.equal(load(lines(HEAD, `_comment: a'b ${'['.repeat(500)}`)).ok, true);
-  onlyProblems(load(lines(HEAD, `_comment: "a\\"", x: ${'['.repeat(500)}`)), 'kong.yml:2:219: error: nesting deeper than 200 levels');
+  onlyProblems(
+    load(lines(HEAD, `_comment: "a\\"", x: ${'['.repeat(500)}`)),
+    'kong.yml:2:219: error: nesting deeper than 200 levels',
+  );
   // brackets inside quotes and comments do not count
   assert.equal(load(lines(HEAD, `_comment: "${'['.repeat(500)}"`, `# ${'{'.repeat(500)}`)).ok, true);
 });
@@ -74,9 +108,25 @@ test('formatProblem and formatProblems', () => {
 });
 
 test('problems are sorted by position', () => {
-  const r = load(lines(HEAD, 'upstreams:', '- name: u', '  slots: 1', 'services:', '- name: s', '  port: x', '  protocol: tcp', '  host: h', 'bogus: 1'));
+  const r = load(
+    lines(
+      HEAD,
+      'upstreams:',
+      '- name: u',
+      '  slots: 1',
+      'services:',
+      '- name: s',
+      '  port: x',
+      '  protocol: tcp',
+      '  host: h',
+      'bogus: 1',
+    ),
+  );
   const pos = r.problems.map((p) => p.line);
-  assert.deepEqual(pos, [...pos].sort((a, b) => a - b));
+  assert.deepEqual(
+    pos,
+    [...pos].sort((a, b) => a - b),
+  );
   assert.equal(pos.length, 3);
 });
 
@@ -91,19 +141,27 @@ test('loadConfigFile reads a file; a missing file is one problem', async (t) => 
   assert.equal(r.ok && r.config.services[0]!.id, uuidv5('services:s'));
   const missing = await loadConfigFile(join(dir, 'nope.yml'));
   assert.equal(missing.ok, false);
-  assert.deepEqual(missing.problems.map(formatProblem), [`${join(dir, 'nope.yml')}:1:1: error: cannot read declarative config file: no such file`]);
+  assert.deepEqual(missing.problems.map(formatProblem), [
+    `${join(dir, 'nope.yml')}:1:1: error: cannot read declarative config file: no such file`,
+  ]);
   const isDir = await loadConfigFile(dir);
   assert.equal(isDir.problems[0]!.message, 'cannot read declarative config file: is a directory');
 });
 
 test('UUIDv5 matches the RFC 4122 test vector', () => {
-  assert.equal(uuidv5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8'), '2ed6657d-e927-568b-95e1-2665a8aea6a2');
+  assert.equal(
+    uuidv5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8'),
+    '2ed6657d-e927-568b-95e1-2665a8aea6a2',
+  );
 });
 
 test('no exception escapes for any input: random bytes, truncations, deep nesting, junk shapes', () => {
   const full = readFileSync(join(ROOT, 'test', 'fixtures', 'config', 'full.yml'), 'utf8');
   const inputs: string[] = [
-    '['.repeat(20000), '{'.repeat(5000) + '}'.repeat(5000), '- '.repeat(3000) + 'x', 'a: '.repeat(3000),
+    '['.repeat(20000),
+    '{'.repeat(5000) + '}'.repeat(5000),
+    '- '.repeat(3000) + 'x',
+    'a: '.repeat(3000),
     `${HEAD}\n_ignore: ${'['.repeat(2000)}${']'.repeat(2000)}\n`,
     `${HEAD}\nservices: ${JSON.stringify([{ name: 'a', routes: [[[{}]]], plugins: { x: 1 } }, 5, null, 'str'])}\n`,
     `${HEAD}\nroutes: [{protocols: tcp, sources: {ip: 1}}, {snis: [1, null]}, {sources: [1, [2]]}]\n`,

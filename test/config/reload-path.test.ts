@@ -27,13 +27,19 @@ test('only regular files under the size limit are read; nothing blocks on a FIFO
     writeFileSync(join(dir, 'ok'), 'a: 1\n');
     for (const read of [readConfigFileSync, readConfigFile]) {
       const r = async (p: string, max = 1000) => await read(p, max);
-      assert.match((await r(fifo) as { message: string }).message, /is a FIFO \(named pipe\), not a regular file/);
-      assert.match((await r('/dev/zero') as { message: string }).message, /is a character device, not a regular file/);
-      assert.match((await r(join(dir, 'dir')) as { message: string }).message, /is a directory, not a regular file/);
+      assert.match(((await r(fifo)) as { message: string }).message, /is a FIFO \(named pipe\), not a regular file/);
+      assert.match(
+        ((await r('/dev/zero')) as { message: string }).message,
+        /is a character device, not a regular file/,
+      );
+      assert.match(((await r(join(dir, 'dir'))) as { message: string }).message, /is a directory, not a regular file/);
       const big = await r(join(dir, 'big'));
       assert.deepEqual([big.ok, (big as { tooLarge?: boolean }).tooLarge], [false, true]);
-      assert.match((big as { message: string }).message, /is 2000 bytes, over declarative_config_max_size \(1000 bytes\)/);
-      assert.match((await r(join(dir, 'missing')) as { message: string }).message, /no such file/);
+      assert.match(
+        (big as { message: string }).message,
+        /is 2000 bytes, over declarative_config_max_size \(1000 bytes\)/,
+      );
+      assert.match(((await r(join(dir, 'missing'))) as { message: string }).message, /no such file/);
       const ok = await r(join(dir, 'ok'));
       assert.equal(ok.ok && ok.bytes.toString(), 'a: 1\n');
     }
@@ -44,7 +50,11 @@ test('only regular files under the size limit are read; nothing blocks on a FIFO
 
 test('bytes that are not UTF-8 are found with their line and column', () => {
   assert.equal(firstInvalidUtf8(Buffer.from('héllo ✓ 𝄞')), -1);
-  assert.deepEqual(decodeUtf8(Buffer.from('a: 1\nb: "x\xffy"\n', 'latin1')), { line: 2, column: 6, message: 'invalid UTF-8: byte 0xff (declarative files are UTF-8 text)' });
+  assert.deepEqual(decodeUtf8(Buffer.from('a: 1\nb: "x\xffy"\n', 'latin1')), {
+    line: 2,
+    column: 6,
+    message: 'invalid UTF-8: byte 0xff (declarative files are UTF-8 text)',
+  });
   // overlong encodings and lone surrogates are invalid too
   assert.equal(firstInvalidUtf8(Buffer.from([0x41, 0xc0, 0x80])), 1);
   assert.equal(firstInvalidUtf8(Buffer.from([0xed, 0xa0, 0x80])), 0);
@@ -64,10 +74,22 @@ ${extra}`;
 function manager(file: string, heapMb?: number) {
   const runtime = createRuntime({ logger: silentLogger, plugins: bundledPlugins });
   const builder = new SnapshotBuilder(runtime);
-  const m = new ConfigManager<Snapshot>({ file, logger: silentLogger, compile: (i) => builder.build(i), loadHeapMb: heapMb });
+  const m = new ConfigManager<Snapshot>({
+    file,
+    logger: silentLogger,
+    compile: (i) => builder.build(i),
+    loadHeapMb: heapMb,
+  });
   const events: ReloadEvent[] = [];
   m.onReload((e) => events.push(e));
-  return { m, events, close: async () => { await m.close(); runtime.registry.close(); } };
+  return {
+    m,
+    events,
+    close: async () => {
+      await m.close();
+      runtime.registry.close();
+    },
+  };
 }
 
 test('last_config_error clears on the next good or unchanged load; every reload is an event with its timing', async () => {
@@ -83,9 +105,15 @@ test('last_config_error clears on the next good or unchanged load; every reload 
     writeFileSync(file, config(1));
     assert.equal((await m.reloadFile('file')).status, 'unchanged');
     assert.equal(m.stats.lastError, undefined);
-    assert.deepEqual(events.map((e) => e.status), ['loaded', 'invalid', 'unchanged']);
+    assert.deepEqual(
+      events.map((e) => e.status),
+      ['loaded', 'invalid', 'unchanged'],
+    );
     for (const e of events) {
-      assert.ok(e.durationMs > 0 && e.loopBlockedMs >= 0 && e.slices >= 1 && e.longestSliceCpuMs >= 0, JSON.stringify(e));
+      assert.ok(
+        e.durationMs > 0 && e.loopBlockedMs >= 0 && e.slices >= 1 && e.longestSliceCpuMs >= 0,
+        JSON.stringify(e),
+      );
     }
     assert.match(events[1]!.message ?? '', /^\d+ error\(s\) in /);
   } finally {
@@ -119,7 +147,13 @@ test('a load thread that runs out of its heap is a refused load; the live config
 
 test('the builder reuses what did not change: contexts, balancers, services, routes, the router', async () => {
   const p = pki();
-  const block = (t: string) => '|\n' + t.trimEnd().split('\n').map((l) => '      ' + l).join('\n');
+  const block = (t: string) =>
+    '|\n' +
+    t
+      .trimEnd()
+      .split('\n')
+      .map((l) => '      ' + l)
+      .join('\n');
   const file = (routePort: number, key: string, cert: string) => `_format_version: "3.0"
 services:
   - name: a
@@ -161,10 +195,19 @@ certificates:
     assert.notEqual(s3.router, s2.router);
     const rb = (s: Snapshot) => s.router.routes.find((r) => r.name === 'rb');
     assert.equal(rb(s3), rb(s2));
-    assert.notEqual(s3.router.routes.find((r) => r.name === 'ra'), s2.router.routes.find((r) => r.name === 'ra'));
+    assert.notEqual(
+      s3.router.routes.find((r) => r.name === 'ra'),
+      s2.router.routes.find((r) => r.name === 'ra'),
+    );
     assert.equal(s3.certs.lookup('one.example.com'), s2.certs.lookup('one.example.com'));
-    assert.deepEqual([...(s3.changes?.affected ?? [])], [[s3.router.routes.find((r) => r.name === 'ra')!.id, 'changed']]);
-    assert.equal(s3.router.match({ protocol: 'tcp', dstPort: 5001, dstIp: '127.0.0.1', srcIp: '127.0.0.1', srcPort: 1 })?.name, 'ra');
+    assert.deepEqual(
+      [...(s3.changes?.affected ?? [])],
+      [[s3.router.routes.find((r) => r.name === 'ra')!.id, 'changed']],
+    );
+    assert.equal(
+      s3.router.match({ protocol: 'tcp', dstPort: 5001, dstIp: '127.0.0.1', srcIp: '127.0.0.1', srcPort: 1 })?.name,
+      'ra',
+    );
     // the certificate changes: a new context for it
     const s4 = await load(file(5001, p.rsaKey, p.rsaCert));
     assert.notEqual(s4.certs.lookup('one.example.com'), s3.certs.lookup('one.example.com'));

@@ -17,7 +17,7 @@ const newSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'ne
 /** Allocates `mb` MiB of small objects that all stay alive (what a burst of long-lived connections does). */
 function survivors(mb: number): unknown[] {
   const keep: unknown[] = [];
-  for (let i = 0; i < mb * 1024 * 1024 / 64; i++) keep.push({ a: i, b: null, c: null, d: null });
+  for (let i = 0; i < (mb * 1024 * 1024) / 64; i++) keep.push({ a: i, b: null, c: null, d: null });
   return keep;
 }
 
@@ -36,7 +36,8 @@ test('held, the young generation does not grow under surviving objects; a config
   let heldDuringBuild: boolean | undefined;
   let grown = 0;
   const m = new ConfigManager<Compiled>({
-    file, logger: silentLogger,
+    file,
+    logger: silentLogger,
     compile: async (i) => {
       heldDuringBuild = youngGenerationHeld();
       const size = newSpace();

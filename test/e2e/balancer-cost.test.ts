@@ -16,13 +16,25 @@ test('new-connection rate through an upstream of 2 or 200 targets is close to a 
   const target = (i: number): [string, number] => [`127.0.0.1:${pool[i]!.port}`, 100];
   const plain = JSON.stringify({
     _format_version: '3.0',
-    services: [{ name: 'svc', url: `tcp://127.0.0.1:${pool[0]!.port}`, routes: [{ name: 'r', protocols: ['tcp'], destinations: [{ ip: '127.0.0.1' }] }] }],
+    services: [
+      {
+        name: 'svc',
+        url: `tcp://127.0.0.1:${pool[0]!.port}`,
+        routes: [{ name: 'r', protocols: ['tcp'], destinations: [{ ip: '127.0.0.1' }] }],
+      },
+    ],
   });
   const setups: Array<[string, string]> = [
     ['plain url', plain],
     ['round-robin 2', poolYaml([target(0), target(1)])],
     ['round-robin 200', poolYaml(pool.map((_, i) => target(i)))],
-    ['hashing 200', poolYaml(pool.map((_, i) => target(i)), { algorithm: 'consistent-hashing', hash_on: 'ip' })],
+    [
+      'hashing 200',
+      poolYaml(
+        pool.map((_, i) => target(i)),
+        { algorithm: 'consistent-hashing', hash_on: 'ip' },
+      ),
+    ],
   ];
   const lbs: LbInstance[] = [];
   for (const [, yaml] of setups) lbs.push(await startLb(yaml));

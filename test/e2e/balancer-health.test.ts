@@ -2,14 +2,25 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { ask, backends, count, NamedBackend, poolYaml, sleep, startLb, waitFor, type LbInstance } from './balancer-helpers.js';
+import {
+  ask,
+  backends,
+  count,
+  NamedBackend,
+  poolYaml,
+  sleep,
+  startLb,
+  waitFor,
+  type LbInstance,
+} from './balancer-helpers.js';
 import type { ResolvedAddress, Resolver } from '../../src/balancer/index.js';
 
 // Health checks, retries and DNS through the running proxy: backends are killed and restarted on the same port.
 
 const FAST_ACTIVE = {
   active: {
-    type: 'tcp', timeout: 1,
+    type: 'tcp',
+    timeout: 1,
     healthy: { interval: 0.2, successes: 2 },
     unhealthy: { interval: 0.2, tcp_failures: 2 },
   },
@@ -34,16 +45,30 @@ function traffic(lb: LbInstance) {
     }
   })();
   return {
-    before, after,
-    mark: () => { marked = true; },
-    stop: async () => { running = false; await done; },
+    before,
+    after,
+    mark: () => {
+      marked = true;
+    },
+    stop: async () => {
+      running = false;
+      await done;
+    },
   };
 }
 
 test('active checks: a killed backend turns UNHEALTHY, traffic moves off with no failed connection, and it comes back', async (t) => {
   const [a, b] = await backends('a', 'b');
   t.after(() => Promise.all([a, b].map((x) => x!.kill())));
-  const lb = await startLb(poolYaml([[`127.0.0.1:${a!.port}`, 100], [`127.0.0.1:${b!.port}`, 100]], { healthchecks: FAST_ACTIVE }));
+  const lb = await startLb(
+    poolYaml(
+      [
+        [`127.0.0.1:${a!.port}`, 100],
+        [`127.0.0.1:${b!.port}`, 100],
+      ],
+      { healthchecks: FAST_ACTIVE },
+    ),
+  );
   t.after(() => lb.stop());
   assert.equal(healthOf(lb, b!.port), 'HEALTHY');
 
@@ -87,8 +112,15 @@ test('active checks: a killed backend turns UNHEALTHY, traffic moves off with no
 test('passive checks: failed connects mark a killed backend UNHEALTHY after tcp_failures tries; retries hide them', async (t) => {
   const [a, b] = await backends('a', 'b');
   t.after(() => Promise.all([a, b].map((x) => x!.kill())));
-  const lb = await startLb(poolYaml([[`127.0.0.1:${b!.port}`, 100], [`127.0.0.1:${a!.port}`, 100]],
-    { healthchecks: { passive: { type: 'tcp', unhealthy: { tcp_failures: 3 } } } }));
+  const lb = await startLb(
+    poolYaml(
+      [
+        [`127.0.0.1:${b!.port}`, 100],
+        [`127.0.0.1:${a!.port}`, 100],
+      ],
+      { healthchecks: { passive: { type: 'tcp', unhealthy: { tcp_failures: 3 } } } },
+    ),
+  );
   t.after(() => lb.stop());
   assert.deepEqual(count([await ask(lb.port), await ask(lb.port)]), { a: 1, b: 1 });
   await b!.kill();
@@ -114,7 +146,11 @@ test('the session record lists every try with ip, port, balancer_latency and sta
     await d.kill();
   }
   t.after(() => live!.kill());
-  const targets: Array<[string, number]> = [[`127.0.0.1:${dead[0]!.port}`, 100], [`127.0.0.1:${dead[1]!.port}`, 100], [`127.0.0.1:${live!.port}`, 100]];
+  const targets: Array<[string, number]> = [
+    [`127.0.0.1:${dead[0]!.port}`, 100],
+    [`127.0.0.1:${dead[1]!.port}`, 100],
+    [`127.0.0.1:${live!.port}`, 100],
+  ];
   const lb = await startLb(poolYaml(targets));
   t.after(() => lb.stop());
   assert.equal(await ask(lb.port), 'live');
@@ -137,7 +173,10 @@ test('the session record lists every try with ip, port, balancer_latency and sta
   assert.equal(await ask(lb1.port), '');
   await waitFor(() => lb1.records.length === 1, 2000, 'record');
   assert.equal(lb1.records[0]!.session.status, 502);
-  assert.deepEqual(lb1.records[0]!.tries.map((x) => x.state), ['failed', 'failed']);
+  assert.deepEqual(
+    lb1.records[0]!.tries.map((x) => x.state),
+    ['failed', 'failed'],
+  );
 });
 
 test('every target down and marked unhealthy: 503 close, a clear log line, and health survives a trivial reload', async (t) => {
@@ -145,7 +184,10 @@ test('every target down and marked unhealthy: 503 close, a clear log line, and h
   t.after(() => Promise.all([a, b].map((x) => x!.kill())));
   // unhealthy peers are never probed again here: the health seen after the reload can only be the kept one
   const hc = { active: { type: 'tcp', timeout: 1, healthy: { interval: 0.2 }, unhealthy: { tcp_failures: 1 } } };
-  const targets: Array<[string, number]> = [[`127.0.0.1:${a!.port}`, 100], [`127.0.0.1:${b!.port}`, 100]];
+  const targets: Array<[string, number]> = [
+    [`127.0.0.1:${a!.port}`, 100],
+    [`127.0.0.1:${b!.port}`, 100],
+  ];
   const lb = await startLb(poolYaml(targets, { healthchecks: hc }));
   t.after(() => lb.stop());
   await b!.kill();
@@ -192,11 +234,20 @@ test('a target name that stops resolving shows DNS_ERROR, is not picked, and com
   t.after(() => Promise.all([a, n].map((x) => x!.kill())));
   const resolver = new SwitchResolver();
   resolver.answer = [{ address: '127.0.0.1', ttl: 0 }];
-  const lb = await startLb(poolYaml([[`named.test:${n!.port}`, 100], [`127.0.0.1:${a!.port}`, 100]]), { resolver });
+  const lb = await startLb(
+    poolYaml([
+      [`named.test:${n!.port}`, 100],
+      [`127.0.0.1:${a!.port}`, 100],
+    ]),
+    { resolver },
+  );
   t.after(() => lb.stop());
   const named = () => lb.health().find((h) => h.target.startsWith('named.test'))!;
   assert.equal(named().health, 'HEALTHCHECKS_OFF');
-  assert.deepEqual(named().addresses.map((x) => x.ip), ['127.0.0.1']);
+  assert.deepEqual(
+    named().addresses.map((x) => x.ip),
+    ['127.0.0.1'],
+  );
   assert.deepEqual(count(await Promise.all(Array.from({ length: 4 }, () => ask(lb.port)))), { a: 2, n: 2 });
   await waitFor(() => lb.records.length === 4, 2000, 'records');
   const peer = lb.records.find((r) => r.tries[0]!.port === n!.port);
@@ -232,8 +283,15 @@ test('an upstream whose only target does not resolve closes connections with 503
  * only way to make a connect time out on loopback). A python3 child holds it; `close()` ends it.
  */
 async function blackhole(): Promise<{ port: number; close: () => void }> {
-  const py = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\n'
-    + 'print(s.getsockname()[1],flush=True)\nsys.stdin.read()'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const py = spawn(
+    'python3',
+    [
+      '-c',
+      'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\n' +
+        'print(s.getsockname()[1],flush=True)\nsys.stdin.read()',
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const port = await new Promise<number>((resolve) => py.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
   const fillers: Socket[] = [];
   // fill the accept queue until a connect no longer completes at once
@@ -247,15 +305,32 @@ async function blackhole(): Promise<{ port: number; close: () => void }> {
     });
     if (!ok) break;
   }
-  return { port, close: () => { for (const s of fillers) s.destroy(); py.kill(); } };
+  return {
+    port,
+    close: () => {
+      for (const s of fillers) s.destroy();
+      py.kill();
+    },
+  };
 }
 
 test('a connect that times out is recorded as a timeout try, retried, and trips passive timeouts', async (t) => {
   const [a] = await backends('a');
   const hole = await blackhole();
-  t.after(() => { hole.close(); return a!.kill(); });
-  const lb = await startLb(poolYaml([[`127.0.0.1:${hole.port}`, 100], [`127.0.0.1:${a!.port}`, 100]],
-    { healthchecks: { passive: { type: 'tcp', unhealthy: { timeouts: 1 } } } }, { connect_timeout: 200 }));
+  t.after(() => {
+    hole.close();
+    return a!.kill();
+  });
+  const lb = await startLb(
+    poolYaml(
+      [
+        [`127.0.0.1:${hole.port}`, 100],
+        [`127.0.0.1:${a!.port}`, 100],
+      ],
+      { healthchecks: { passive: { type: 'tcp', unhealthy: { timeouts: 1 } } } },
+      { connect_timeout: 200 },
+    ),
+  );
   t.after(() => lb.stop());
   assert.equal(await ask(lb.port), 'a');
   await waitFor(() => lb.records.length === 1, 2000, 'record');

@@ -80,10 +80,15 @@ export async function startLb(yaml: string, opts: { resolver?: Resolver } = {}):
   const file = join(dir, 'kong.yml');
   writeFileSync(file, yaml);
   const settings = resolveSettings({
-    conf: file, env: {}, cwd: dir,
+    conf: file,
+    env: {},
+    cwd: dir,
     flags: {
-      prefix: join(dir, 'prefix'), stream_listen: '127.0.0.1:0', admin_listen: 'off',
-      proxy_stream_access_log: 'off', watch: 'off',
+      prefix: join(dir, 'prefix'),
+      stream_listen: '127.0.0.1:0',
+      admin_listen: 'off',
+      proxy_stream_access_log: 'off',
+      watch: 'off',
     },
   });
   const logs: LbInstance['logs'] = [];
@@ -95,11 +100,16 @@ export async function startLb(yaml: string, opts: { resolver?: Resolver } = {}):
   });
   const records: SessionRecord[] = [];
   const inst = await startInstance(settings, {
-    logger: pino({ level: 'debug' }, sink), signals: false, resolver: opts.resolver,
+    logger: pino({ level: 'debug' }, sink),
+    signals: false,
+    resolver: opts.resolver,
     onSessionEnd: (r) => records.push(r),
   });
   return {
-    inst, port: inst.stream.addresses()[0]!.port, records, logs,
+    inst,
+    port: inst.stream.addresses()[0]!.port,
+    records,
+    logs,
     async reload(text: string) {
       writeFileSync(file, text);
       return (await inst.manager.reloadFile('signal')).status;
@@ -115,10 +125,18 @@ export async function startLb(yaml: string, opts: { resolver?: Resolver } = {}):
 }
 
 /** YAML of an upstream `pool` with these targets (`host:port` → weight) behind a tcp service and route. */
-export function poolYaml(targets: Array<[string, number]>, upstream: Record<string, unknown> = {}, service: Record<string, unknown> = {}): string {
+export function poolYaml(
+  targets: Array<[string, number]>,
+  upstream: Record<string, unknown> = {},
+  service: Record<string, unknown> = {},
+): string {
   const u = { name: 'pool', ...upstream, targets: targets.map(([target, weight]) => ({ target, weight })) };
   const s = {
-    name: 'svc', host: 'pool', protocol: 'tcp', connect_timeout: 2000, ...service,
+    name: 'svc',
+    host: 'pool',
+    protocol: 'tcp',
+    connect_timeout: 2000,
+    ...service,
     routes: [{ name: 'r', protocols: ['tcp'], destinations: [{ ip: '127.0.0.1' }] }],
   };
   // JSON is YAML: no quoting rules to get wrong
@@ -168,12 +186,14 @@ export async function ask(port: number, localAddress?: string): Promise<string> 
 export async function askMany(port: number, n: number, concurrency = 8): Promise<string[]> {
   const out: string[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) {
-      next++;
-      out.push(await ask(port));
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        next++;
+        out.push(await ask(port));
+      }
+    }),
+  );
   return out;
 }
 

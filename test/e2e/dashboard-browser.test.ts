@@ -31,7 +31,8 @@ const R1 = `      - { name: loopback, protocols: [tcp], sources: [{ ip: 127.0.0.
 const R2 = `      - { name: loopback2, protocols: [tcp], sources: [{ ip: 127.0.0.0/8 }] }
       - { name: far, protocols: [tcp], sources: [{ ip: 10.0.0.0/8 }], destinations: [{ port: 5555 }] }`;
 /** line 5, column 5: an unknown field, named like markup (the page must show it as text, never run it) */
-const BROKEN = '_format_version: "3.0"\nservices:\n  - name: a\n    url: tcp://127.0.0.1:1\n    "<img src=x onerror=window.pwned=1>": 1\n';
+const BROKEN =
+  '_format_version: "3.0"\nservices:\n  - name: a\n    url: tcp://127.0.0.1:1\n    "<img src=x onerror=window.pwned=1>": 1\n';
 
 async function openSession(port: number): Promise<Socket> {
   const s = connect(port, '127.0.0.1');
@@ -58,112 +59,164 @@ function text(page: Page, selector: string): Promise<string> {
 
 /** Waits until the page's `selector` text matches (the page polls once a second). */
 async function waitText(page: Page, selector: string, re: RegExp, timeout = 15_000): Promise<void> {
-  await page.waitForFunction(([sel, src, flags]) => {
-    const e = document.querySelector(sel!);
-    return !!e && new RegExp(src!, flags).test((e as HTMLElement).innerText);
-  }, [selector, re.source, re.flags], { timeout, polling: 200 });
+  await page.waitForFunction(
+    ([sel, src, flags]) => {
+      const e = document.querySelector(sel!);
+      return !!e && new RegExp(src!, flags).test((e as HTMLElement).innerText);
+    },
+    [selector, re.source, re.flags],
+    { timeout, polling: 200 },
+  );
 }
 
 // a browser, traffic and a cluster load both cores: no timing test runs beside them. The lock is taken in a hook,
 // outside the tests' timeouts, so a long wait for it never leaves a test running on after its timeout
 let release: (() => void) | undefined;
-before(async () => { release = await exclusive(); });
+before(async () => {
+  release = await exclusive();
+});
 after(() => release?.());
 
-test('a live page: routes and sessions, reloads, a broken reload at file:line:column, explain as the CLI, charts', { timeout: 120_000 }, async (t) => {
-  const echo = await startEcho();
-  t.after(() => echo.close());
-  const ti = await startYaml(yaml(echo.port, R1), { settings: { admin_listen: '127.0.0.1:0', admin_token: TOKEN }, tag: 'dash-browser' });
-  t.after(() => ti.stop());
-  const port = ti.ports[0]!;
-  const held = [await openSession(port), await openSession(port)];
-  t.after(() => held.forEach((s) => s.destroy()));
-  const stop = traffic(port);
-  t.after(stop);
+test(
+  'a live page: routes and sessions, reloads, a broken reload at file:line:column, explain as the CLI, charts',
+  { timeout: 120_000 },
+  async (t) => {
+    const echo = await startEcho();
+    t.after(() => echo.close());
+    const ti = await startYaml(yaml(echo.port, R1), {
+      settings: { admin_listen: '127.0.0.1:0', admin_token: TOKEN },
+      tag: 'dash-browser',
+    });
+    t.after(() => ti.stop());
+    const port = ti.ports[0]!;
+    const held = [await openSession(port), await openSession(port)];
+    t.after(() => held.forEach((s) => s.destroy()));
+    const stop = traffic(port);
+    t.after(stop);
 
-  const b = await openBrowser();
-  t.after(() => b.close());
-  const { page } = b;
-  // the token once in the address: the answer redirects to /dashboard, and the cookie carries on
-  await page.goto(`${ti.admin}/dashboard?token=${TOKEN}`);
-  assert.equal(new URL(page.url()).search, '', 'the token left the address bar');
-  await waitText(page, '#routes tr[data-route="loopback"] td.sessions', /^2$/);
-  assert.equal(await text(page, '#cfg-generation'), '1');
-  assert.equal(await text(page, '#cfg-hash'), ti.inst.manager.current!.hash);
-  assert.match(await text(page, '#routes tr[data-route="far"]'), /echo\ttcp\t\d+\tsrc 10\.0\.0\.0\/8 · dst :5555\t0/);
-  assert.match(await text(page, '#listeners'), new RegExp(`tcp\\t127\\.0\\.0\\.1:${port}`));
+    const b = await openBrowser();
+    t.after(() => b.close());
+    const { page } = b;
+    // the token once in the address: the answer redirects to /dashboard, and the cookie carries on
+    await page.goto(`${ti.admin}/dashboard?token=${TOKEN}`);
+    assert.equal(new URL(page.url()).search, '', 'the token left the address bar');
+    await waitText(page, '#routes tr[data-route="loopback"] td.sessions', /^2$/);
+    assert.equal(await text(page, '#cfg-generation'), '1');
+    assert.equal(await text(page, '#cfg-hash'), ti.inst.manager.current!.hash);
+    assert.match(await text(page, '#routes tr[data-route="far"]'), /echo\ttcp\t\d+\tsrc 10\.0\.0\.0\/8 · dst :5555\t0/);
+    assert.match(await text(page, '#listeners'), new RegExp(`tcp\\t127\\.0\\.0\\.1:${port}`));
 
-  // the charts draw the short connections once two samples are in
-  await page.waitForFunction(() => {
-    const line = document.querySelector('#chart-conns polyline');
-    return !!line && (line.getAttribute('points') ?? '').split(' ').some((p) => Number(p.split(',')[1]) < 80);
-  }, undefined, { timeout: 15_000, polling: 250 });
-  await waitText(page, '#chart-status-legend', /200 /);
+    // the charts draw the short connections once two samples are in
+    await page.waitForFunction(
+      () => {
+        const line = document.querySelector('#chart-conns polyline');
+        return !!line && (line.getAttribute('points') ?? '').split(' ').some((p) => Number(p.split(',')[1]) < 80);
+      },
+      undefined,
+      { timeout: 15_000, polling: 250 },
+    );
+    await waitText(page, '#chart-status-legend', /200 /);
 
-  // a reload replaces the route that held both sessions (tagged close): the page follows it
-  assert.equal(await ti.reload(yaml(echo.port, R2)), 'loaded');
-  await waitText(page, '#cfg-generation', /^2$/);
-  await waitText(page, '#routes tr[data-route="loopback2"] td.sessions', /^\d+$/);
-  assert.equal(await page.locator('#routes tr[data-route="loopback"]').count(), 0);
-  await waitText(page, '#reloads tr:first-child', /signal\t\d+ ms\tloaded gen 2\t0 \/ 0 \/ 2/);
+    // a reload replaces the route that held both sessions (tagged close): the page follows it
+    assert.equal(await ti.reload(yaml(echo.port, R2)), 'loaded');
+    await waitText(page, '#cfg-generation', /^2$/);
+    await waitText(page, '#routes tr[data-route="loopback2"] td.sessions', /^\d+$/);
+    assert.equal(await page.locator('#routes tr[data-route="loopback"]').count(), 0);
+    await waitText(page, '#reloads tr:first-child', /signal\t\d+ ms\tloaded gen 2\t0 \/ 0 \/ 2/);
 
-  // a broken reload: its error with file:line:column, the live config unchanged
-  assert.equal(await ti.reload(BROKEN), 'invalid');
-  await waitText(page, '#last-error', /the previous config keeps serving/);
-  const problem = await text(page, '#last-error .problem');
-  assert.match(problem, new RegExp(`^${ti.file.replace(/[/.]/g, '\\$&')}:5:5 `));
-  assert.match(problem, /<img src=x onerror=window\.pwned=1>/);
-  assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
-  assert.equal(await page.locator('#last-error img').count(), 0);
-  assert.match(await text(page, '#reloads tr:first-child'), /invalid/);
-  assert.equal(await text(page, '#cfg-generation'), '2');
+    // a broken reload: its error with file:line:column, the live config unchanged
+    assert.equal(await ti.reload(BROKEN), 'invalid');
+    await waitText(page, '#last-error', /the previous config keeps serving/);
+    const problem = await text(page, '#last-error .problem');
+    assert.match(problem, new RegExp(`^${ti.file.replace(/[/.]/g, '\\$&')}:5:5 `));
+    assert.match(problem, /<img src=x onerror=window\.pwned=1>/);
+    assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
+    assert.equal(await page.locator('#last-error img').count(), 0);
+    assert.match(await text(page, '#reloads tr:first-child'), /invalid/);
+    assert.equal(await text(page, '#cfg-generation'), '2');
 
-  // the explain box and the CLI on the same file and connection name the same winner
-  writeFileSync(ti.file, yaml(echo.port, R2));
-  for (const [source, destination, want] of [['10.1.2.3:4000', '127.0.0.1:5555', 'far'], ['127.0.0.9:4000', '127.0.0.1:80', 'loopback2'], ['192.168.0.1:1', '127.0.0.1:80', '']] as const) {
-    await page.fill('#x-source', source);
-    await page.fill('#x-destination', destination);
-    await page.click('#explain button');
-    await page.waitForFunction((s) => document.querySelector('#explain-text')?.textContent?.includes(`from ${s}`), source, { timeout: 10_000 });
-    const cli = await runCli(['route', 'explain', '-c', ti.file, '--source', source, '--destination', destination, '--format', 'json']);
-    const cliWinner = cli.stdout ? (JSON.parse(cli.stdout).winner?.name ?? '') : '';
-    assert.equal(cliWinner, want, cli.stderr);
-    assert.equal(await page.locator('#winner').getAttribute('data-winner'), want);
-  }
-  assert.deepEqual(b.problems, []);
-});
+    // the explain box and the CLI on the same file and connection name the same winner
+    writeFileSync(ti.file, yaml(echo.port, R2));
+    for (const [source, destination, want] of [
+      ['10.1.2.3:4000', '127.0.0.1:5555', 'far'],
+      ['127.0.0.9:4000', '127.0.0.1:80', 'loopback2'],
+      ['192.168.0.1:1', '127.0.0.1:80', ''],
+    ] as const) {
+      await page.fill('#x-source', source);
+      await page.fill('#x-destination', destination);
+      await page.click('#explain button');
+      await page.waitForFunction(
+        (s) => document.querySelector('#explain-text')?.textContent?.includes(`from ${s}`),
+        source,
+        { timeout: 10_000 },
+      );
+      const cli = await runCli([
+        'route',
+        'explain',
+        '-c',
+        ti.file,
+        '--source',
+        source,
+        '--destination',
+        destination,
+        '--format',
+        'json',
+      ]);
+      const cliWinner = cli.stdout ? (JSON.parse(cli.stdout).winner?.name ?? '') : '';
+      assert.equal(cliWinner, want, cli.stderr);
+      assert.equal(await page.locator('#winner').getAttribute('data-winner'), want);
+    }
+    assert.deepEqual(b.problems, []);
+  },
+);
 
-test('cluster: the primary serves the page with its workers combined, and the reload policy counted over workers', { timeout: 120_000 }, async (t) => {
-  const echo = await startEcho();
-  t.after(() => echo.close());
-  const dir = tempDir('dash-cluster');
-  const file = join(dir, 'kong.yml');
-  writeFileSync(file, yaml(echo.port, R1));
-  const prefix = join(dir, 'prefix');
-  const [listen, adminPort] = [await freePort(), await freePort()];
-  const { child } = await startCli(['-c', file, '-p', prefix, '--stream-listen', `127.0.0.1:${listen}`,
-    '--admin-listen', `127.0.0.1:${adminPort}`, '--set', 'nginx_worker_processes=2']);
-  t.after(() => { child.kill('SIGKILL'); });
-  const held: Socket[] = [];
-  t.after(() => held.forEach((s) => s.destroy()));
-  for (let i = 0; i < 4; i++) held.push(await openSession(listen));
+test(
+  'cluster: the primary serves the page with its workers combined, and the reload policy counted over workers',
+  { timeout: 120_000 },
+  async (t) => {
+    const echo = await startEcho();
+    t.after(() => echo.close());
+    const dir = tempDir('dash-cluster');
+    const file = join(dir, 'kong.yml');
+    writeFileSync(file, yaml(echo.port, R1));
+    const prefix = join(dir, 'prefix');
+    const [listen, adminPort] = [await freePort(), await freePort()];
+    const { child } = await startCli([
+      '-c',
+      file,
+      '-p',
+      prefix,
+      '--stream-listen',
+      `127.0.0.1:${listen}`,
+      '--admin-listen',
+      `127.0.0.1:${adminPort}`,
+      '--set',
+      'nginx_worker_processes=2',
+    ]);
+    t.after(() => {
+      child.kill('SIGKILL');
+    });
+    const held: Socket[] = [];
+    t.after(() => held.forEach((s) => s.destroy()));
+    for (let i = 0; i < 4; i++) held.push(await openSession(listen));
 
-  const b = await openBrowser();
-  t.after(() => b.close());
-  const { page } = b;
-  await page.goto(`http://127.0.0.1:${adminPort}/dashboard`);
-  await waitText(page, '#routes tr[data-route="loopback"] td.sessions', /^4$/);
-  assert.equal(await page.locator('#workers tr').count(), 2);
-  assert.match(await text(page, '#listeners'), new RegExp(`tcp\\t127\\.0\\.0\\.1:${listen}`));
+    const b = await openBrowser();
+    t.after(() => b.close());
+    const { page } = b;
+    await page.goto(`http://127.0.0.1:${adminPort}/dashboard`);
+    await waitText(page, '#routes tr[data-route="loopback"] td.sessions', /^4$/);
+    assert.equal(await page.locator('#workers tr').count(), 2);
+    assert.match(await text(page, '#listeners'), new RegExp(`tcp\\t127\\.0\\.0\\.1:${listen}`));
 
-  writeFileSync(file, yaml(echo.port, R2));
-  const r = await runCli(['reload', '-p', prefix]);
-  assert.equal(r.code, 0, r.stderr);
-  await waitText(page, '#cfg-generation', /^2$/);
-  // the four sessions were spread over the workers; each worker's closed ones add up in the primary's history
-  await waitText(page, '#reloads tr:first-child', /loaded gen 2\t0 \/ 0 \/ 4/);
-  assert.deepEqual(b.problems, []);
-  const stop = await runCli(['stop', '-p', prefix]);
-  assert.equal(stop.code, 0, stop.stderr);
-  assert.equal(await exited(child), 0);
-});
+    writeFileSync(file, yaml(echo.port, R2));
+    const r = await runCli(['reload', '-p', prefix]);
+    assert.equal(r.code, 0, r.stderr);
+    await waitText(page, '#cfg-generation', /^2$/);
+    // the four sessions were spread over the workers; each worker's closed ones add up in the primary's history
+    await waitText(page, '#reloads tr:first-child', /loaded gen 2\t0 \/ 0 \/ 4/);
+    assert.deepEqual(b.problems, []);
+    const stop = await runCli(['stop', '-p', prefix]);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal(await exited(child), 0);
+  },
+);

@@ -70,13 +70,22 @@ test('http probe: a health endpoint that turns 500 marks its target UNHEALTHY, t
   const upstream = {
     healthchecks: {
       active: {
-        type: 'http', http_path: '/health', timeout: 2, headers: { 'x-probe': ['kong-ts'] },
+        type: 'http',
+        http_path: '/health',
+        timeout: 2,
+        headers: { 'x-probe': ['kong-ts'] },
         healthy: { interval: 0.2, successes: 2 },
         unhealthy: { interval: 0.2, http_failures: 2 },
       },
     },
   };
-  const yaml = poolYaml([[`127.0.0.1:${a.port}`, 100], [`127.0.0.1:${b.port}`, 100]], upstream);
+  const yaml = poolYaml(
+    [
+      [`127.0.0.1:${a.port}`, 100],
+      [`127.0.0.1:${b.port}`, 100],
+    ],
+    upstream,
+  );
   const lb = await startLb(yaml);
   t.after(() => lb.stop());
   await waitFor(() => a.healthHits >= 2 && b.healthHits >= 2, 10_000, 'probes');
@@ -90,7 +99,18 @@ test('http probe: a health endpoint that turns 500 marks its target UNHEALTHY, t
   assert.deepEqual(await getMany(lb.port, 10), { b: 10 });
 
   // a reload that keeps the target keeps its state
-  assert.equal(await lb.reload(poolYaml([[`127.0.0.1:${a.port}`, 50], [`127.0.0.1:${b.port}`, 100]], upstream)), 'loaded');
+  assert.equal(
+    await lb.reload(
+      poolYaml(
+        [
+          [`127.0.0.1:${a.port}`, 50],
+          [`127.0.0.1:${b.port}`, 100],
+        ],
+        upstream,
+      ),
+    ),
+    'loaded',
+  );
   assert.equal(healthOf(lb, a.port), 'UNHEALTHY');
 
   // a status in neither list (418) counts neither way: a stays unhealthy
@@ -117,7 +137,11 @@ async function freePort(): Promise<number> {
 async function startRedis(): Promise<{ port: number; proc: ChildProcess }> {
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
-    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     proc.stdout.on('data', (d) => (out += d));
     const ok = await new Promise<boolean>((resolve) => {
@@ -136,22 +160,35 @@ async function startRedis(): Promise<{ port: number; proc: ChildProcess }> {
 
 test('tcp send/expect probe: a real redis-server answering PING with +PONG is HEALTHY, a server that accepts but answers otherwise is not', async (t) => {
   const redis = await startRedis();
-  t.after(() => { redis.proc.kill('SIGCONT'); redis.proc.kill('SIGKILL'); });
+  t.after(() => {
+    redis.proc.kill('SIGCONT');
+    redis.proc.kill('SIGKILL');
+  });
   // accepts the connection (a bare connect check would pass) but answers an error
-  const liar: Server = createServer((s) => { s.on('error', () => {}); s.once('data', () => s.end('-ERR unknown command\r\n')); });
+  const liar: Server = createServer((s) => {
+    s.on('error', () => {});
+    s.once('data', () => s.end('-ERR unknown command\r\n'));
+  });
   await new Promise<void>((r) => liar.listen(0, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => liar.close(() => r())));
   const liarPort = (liar.address() as AddressInfo).port;
-  const yaml = poolYaml([[`127.0.0.1:${redis.port}`, 100], [`127.0.0.1:${liarPort}`, 100]], {
-    tags: ['kong-ts.healthcheck.send=PING\\r\\n', 'kong-ts.healthcheck.expect=+PONG'],
-    healthchecks: {
-      active: {
-        type: 'tcp', timeout: 0.5,
-        healthy: { interval: 0.2, successes: 1 },
-        unhealthy: { interval: 0.2, tcp_failures: 1, timeouts: 2 },
+  const yaml = poolYaml(
+    [
+      [`127.0.0.1:${redis.port}`, 100],
+      [`127.0.0.1:${liarPort}`, 100],
+    ],
+    {
+      tags: ['kong-ts.healthcheck.send=PING\\r\\n', 'kong-ts.healthcheck.expect=+PONG'],
+      healthchecks: {
+        active: {
+          type: 'tcp',
+          timeout: 0.5,
+          healthy: { interval: 0.2, successes: 1 },
+          unhealthy: { interval: 0.2, tcp_failures: 1, timeouts: 2 },
+        },
       },
     },
-  });
+  );
   const lb = await startLb(yaml);
   t.after(() => lb.stop());
   await waitFor(() => healthOf(lb, liarPort) === 'UNHEALTHY', 10_000, 'the liar unhealthy');
@@ -166,8 +203,13 @@ test('tcp send/expect probe: a real redis-server answering PING with +PONG is HE
   // the metric a scrape of /metrics shows
   refreshTargetHealth(lb.inst.runtime, lb.inst.manager.current);
   const text = await lb.inst.runtime.metrics.metricsText();
-  assert.ok(text.includes(`kong_upstream_target_health{upstream="pool",target="127.0.0.1:${liarPort}",state="unhealthy"} 1`), text);
-  assert.ok(text.includes(`kong_upstream_target_health{upstream="pool",target="127.0.0.1:${redis.port}",state="healthy"} 1`));
+  assert.ok(
+    text.includes(`kong_upstream_target_health{upstream="pool",target="127.0.0.1:${liarPort}",state="unhealthy"} 1`),
+    text,
+  );
+  assert.ok(
+    text.includes(`kong_upstream_target_health{upstream="pool",target="127.0.0.1:${redis.port}",state="healthy"} 1`),
+  );
   const stopped = lb.logs.find((l) => l.msg === 'target address is unhealthy' && l.reason === 'timeout');
   assert.ok(stopped, 'the stop was counted as timeouts');
 });
@@ -181,13 +223,21 @@ test('https probe: sends https_sni, and https_verify_certificate decides whether
   });
   srv.on('tlsClientError', () => {});
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.after(() => { srv.closeAllConnections(); return new Promise<void>((r) => srv.close(() => r())); });
+  t.after(() => {
+    srv.closeAllConnections();
+    return new Promise<void>((r) => srv.close(() => r()));
+  });
   const port = (srv.address() as AddressInfo).port;
   const active = (verify: boolean) => ({
     healthchecks: {
       active: {
-        type: 'https', http_path: '/ok', https_sni: 'health.test', https_verify_certificate: verify, timeout: 2,
-        healthy: { interval: 0.2, successes: 1 }, unhealthy: { interval: 0.2, tcp_failures: 1, http_failures: 1 },
+        type: 'https',
+        http_path: '/ok',
+        https_sni: 'health.test',
+        https_verify_certificate: verify,
+        timeout: 2,
+        healthy: { interval: 0.2, successes: 1 },
+        unhealthy: { interval: 0.2, tcp_failures: 1, http_failures: 1 },
       },
     },
   });

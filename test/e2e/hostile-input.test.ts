@@ -13,15 +13,23 @@ import { connect as tlsConnect } from 'node:tls';
 import { V2_SIGNATURE } from '../../src/proxy-protocol/parse.js';
 import { delay, echoBackend, exchange, startLogged, until, type Backend, type LoggedInstance } from './ops-helpers.js';
 
-interface Canary { stop(): Promise<{ sent: number; got: number; sentSha: string; gotSha: string }> }
+interface Canary {
+  stop(): Promise<{ sent: number; got: number; sentSha: string; gotSha: string }>;
+}
 
 /** A session that streams 16 KiB every 10 ms until stopped, hashing both directions. */
 async function canary(port: number): Promise<Canary> {
   const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
   await once(s, 'connect');
-  const hs = createHash('sha256'), hr = createHash('sha256');
-  let sent = 0, got = 0, running = true;
-  s.on('data', (d: Buffer) => { hr.update(d); got += d.length; });
+  const hs = createHash('sha256'),
+    hr = createHash('sha256');
+  let sent = 0,
+    got = 0,
+    running = true;
+  s.on('data', (d: Buffer) => {
+    hr.update(d);
+    got += d.length;
+  });
   const closed = new Promise<void>((r) => s.once('close', () => r()));
   const loop = (async () => {
     while (running) {
@@ -48,8 +56,19 @@ async function realClientHello(): Promise<Buffer> {
   const srv = createServer();
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
-  const got = new Promise<Buffer>((resolve) => srv.once('connection', (s: Socket) => s.once('data', (d: Buffer) => { resolve(d); s.destroy(); })));
-  const c = tlsConnect({ port: (srv.address() as { port: number }).port, host: '127.0.0.1', servername: 'hostile.test' });
+  const got = new Promise<Buffer>((resolve) =>
+    srv.once('connection', (s: Socket) =>
+      s.once('data', (d: Buffer) => {
+        resolve(d);
+        s.destroy();
+      }),
+    ),
+  );
+  const c = tlsConnect({
+    port: (srv.address() as { port: number }).port,
+    host: '127.0.0.1',
+    servername: 'hostile.test',
+  });
   c.on('error', () => {});
   const hello = await got;
   c.destroy();
@@ -58,7 +77,11 @@ async function realClientHello(): Promise<Buffer> {
 }
 
 /** Sends `data` (then ends unless `keepOpen`) and resolves with the close: how long it took, what came back. */
-async function sendAndClose(port: number, data: Buffer, opts: { keepOpen?: boolean; localAddress?: string } = {}): Promise<{ ms: number; bytes: number }> {
+async function sendAndClose(
+  port: number,
+  data: Buffer,
+  opts: { keepOpen?: boolean; localAddress?: string } = {},
+): Promise<{ ms: number; bytes: number }> {
   const t0 = Date.now();
   const s = connect({ port, host: '127.0.0.1', localAddress: opts.localAddress });
   let bytes = 0;
@@ -78,15 +101,29 @@ describe('hostile input', { timeout: 40_000 }, () => {
   const upstreams: { close(): unknown }[] = [];
   const sinkSeen: { bytes: number; closed: boolean }[] = [];
   const halfClose: string[] = [];
-  let stallPort = 0, resetPort = 0, halfPort = 0, sinkPort = 0;
+  let stallPort = 0,
+    resetPort = 0,
+    halfPort = 0,
+    sinkPort = 0;
 
   async function backend(handler: (s: Socket) => void): Promise<number> {
-    const srv = createServer({ allowHalfOpen: true }, (s) => { s.on('error', () => {}); handler(s); });
+    const srv = createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => {});
+      handler(s);
+    });
     const sockets = new Set<Socket>();
-    srv.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+    srv.on('connection', (s: Socket) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
     srv.listen(0, '127.0.0.1');
     await once(srv, 'listening');
-    upstreams.push({ close: () => { for (const s of sockets) s.destroy(); srv.close(); } });
+    upstreams.push({
+      close: () => {
+        for (const s of sockets) s.destroy();
+        srv.close();
+      },
+    });
     return (srv.address() as { port: number }).port;
   }
 
@@ -112,7 +149,8 @@ describe('hostile input', { timeout: 40_000 }, () => {
     url: tcp://127.0.0.1:${port}${extra}
     routes:
       - { name: r-${name}, protocols: [tcp], sources: [{ ip: ${ip} }] }`;
-    ti = await startLogged(`_format_version: "3.0"
+    ti = await startLogged(
+      `_format_version: "3.0"
 services:
   - name: echo
     url: tcp://127.0.0.1:${echo.port}
@@ -123,7 +161,12 @@ ${svc('reset', resetPort, '127.0.0.31')}
 ${svc('stall', stallPort, '127.0.0.32', '\n    read_timeout: 600\n    write_timeout: 600')}
 ${svc('half', halfPort, '127.0.0.33')}
 ${svc('sink', sinkPort, '127.0.0.34')}
-`, { listen: '127.0.0.1:0, 127.0.0.1:0 ssl, 127.0.0.1:0 proxy_protocol', settings: { trusted_ips: '127.0.0.0/8', stream_preread_timeout: '1000' } });
+`,
+      {
+        listen: '127.0.0.1:0, 127.0.0.1:0 ssl, 127.0.0.1:0 proxy_protocol',
+        settings: { trusted_ips: '127.0.0.0/8', stream_preread_timeout: '1000' },
+      },
+    );
     can = await canary(ti.ports[0]!);
   });
 
@@ -137,7 +180,10 @@ ${svc('sink', sinkPort, '127.0.0.34')}
   async function healthy(): Promise<void> {
     const r = await exchange(ti.ports[0]!, 'alive?');
     assert.equal(r.data.toString(), 'alive?');
-    assert.ok(await until(() => ti.inst.stream.activeSessions === 1, 3000), `sessions left open: ${ti.inst.stream.activeSessions - 1}`);
+    assert.ok(
+      await until(() => ti.inst.stream.activeSessions === 1, 3000),
+      `sessions left open: ${ti.inst.stream.activeSessions - 1}`,
+    );
   }
 
   /** Records until the one of route `name` (others, from healthy() probes, are skipped). */
@@ -162,9 +208,15 @@ ${svc('sink', sinkPort, '127.0.0.34')}
     assert.equal(hello[0], 0x16);
     const cases: [string, Buffer][] = [
       ['garbage', randomBytes(2048)],
-      ['garbage that starts like a handshake', Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x40]), randomBytes(64)])],
+      [
+        'garbage that starts like a handshake',
+        Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x40]), randomBytes(64)]),
+      ],
       ['truncated', hello.subarray(0, Math.floor(hello.length / 2))],
-      ['oversized record', Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff, 0x01, 0xff, 0xff, 0xff]), randomBytes(32 * 1024)])],
+      [
+        'oversized record',
+        Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff, 0x01, 0xff, 0xff, 0xff]), randomBytes(32 * 1024)]),
+      ],
       ['plain text', Buffer.from('GET / HTTP/1.1\r\nHost: hostile.test\r\n\r\n')],
     ];
     for (const [name, bytes] of cases) {
@@ -196,7 +248,10 @@ ${svc('sink', sinkPort, '127.0.0.34')}
       assert.equal((await recordWith(400)).session.status, 400);
     }
     const slow = await sendAndClose(pp, v2len(200), { keepOpen: true });
-    assert.ok(slow.ms >= 900 && slow.ms < 2500, `a v2 header that never completes is cut at the timeout (${slow.ms} ms)`);
+    assert.ok(
+      slow.ms >= 900 && slow.ms < 2500,
+      `a v2 header that never completes is cut at the timeout (${slow.ms} ms)`,
+    );
     await healthy();
   });
 
@@ -210,7 +265,9 @@ ${svc('sink', sinkPort, '127.0.0.34')}
       await once(s, 'connect');
       let i = 0;
       s.write(bytes.subarray(i, ++i));
-      const timer = setInterval(() => { if (!s.destroyed) s.write(bytes.subarray(i, ++i)); }, 1000);
+      const timer = setInterval(() => {
+        if (!s.destroyed) s.write(bytes.subarray(i, ++i));
+      }, 1000);
       await once(s, 'close');
       clearInterval(timer);
       return { ms: Date.now() - t0, sent: i };
@@ -266,17 +323,22 @@ ${svc('sink', sinkPort, '127.0.0.34')}
 
   test('clients that vanish mid-transfer: their upstreams are closed, no session leaks', async () => {
     const n = 20;
-    await Promise.all(Array.from({ length: n }, async () => {
-      const s = connect({ port: ti.ports[0]!, host: '127.0.0.1', localAddress: '127.0.0.34' });
-      s.on('error', () => {});
-      await once(s, 'connect');
-      s.write(randomBytes(256 * 1024));
-      await delay(20);
-      s.resetAndDestroy();
-    }));
+    await Promise.all(
+      Array.from({ length: n }, async () => {
+        const s = connect({ port: ti.ports[0]!, host: '127.0.0.1', localAddress: '127.0.0.34' });
+        s.on('error', () => {});
+        await once(s, 'connect');
+        s.write(randomBytes(256 * 1024));
+        await delay(20);
+        s.resetAndDestroy();
+      }),
+    );
     // a client reset before the proxy accepted it never reaches the upstream: at most n connections there
     const ok = await until(() => sinkSeen.length > 0 && sinkSeen.length <= n && sinkSeen.every((x) => x.closed));
-    assert.ok(ok, `every upstream connection was closed: ${sinkSeen.filter((x) => x.closed).length} closed of ${sinkSeen.length}`);
+    assert.ok(
+      ok,
+      `every upstream connection was closed: ${sinkSeen.filter((x) => x.closed).length} closed of ${sinkSeen.length}`,
+    );
     assert.ok(sinkSeen.some((x) => x.bytes > 0));
     await healthy();
   });

@@ -53,7 +53,9 @@ test('metrics after real traffic: sessions by route/service/status, bytes, conne
   const [plain, ssl] = ti.ports as [number, number];
   const metrics = ti.inst.runtime.metrics;
   const records: SessionRecord[] = [];
-  const take = async (n: number) => { for (let i = 0; i < n; i++) records.push(await ti.nextRecord()); };
+  const take = async (n: number) => {
+    for (let i = 0; i < n; i++) records.push(await ti.nextRecord());
+  };
 
   for (let i = 0; i < 3; i++) assert.equal(await exchange(plain), 'ping');
   assert.equal(await exchange(plain, '127.0.0.1', '127.0.0.9'), '');
@@ -70,18 +72,40 @@ test('metrics after real traffic: sessions by route/service/status, bytes, conne
   await take(1);
 
   const text = await metrics.metricsText();
-  const sessions = (route: string, code: number) => value(text, `kong_stream_sessions_total{service="svc",route="${route}",code="${code}"}`);
+  const sessions = (route: string, code: number) =>
+    value(text, `kong_stream_sessions_total{service="svc",route="${route}",code="${code}"}`);
   assert.equal(sessions('r-tcp', 200), 4);
   assert.equal(sessions('r-tcp', 403), 1);
   assert.equal(sessions('r-tls', 200), 2);
-  const sum = (route: string, f: (r: SessionRecord) => number) => records.filter((r) => r.route?.name === route).reduce((a, r) => a + f(r), 0);
+  const sum = (route: string, f: (r: SessionRecord) => number) =>
+    records.filter((r) => r.route?.name === route).reduce((a, r) => a + f(r), 0);
   for (const route of ['r-tcp', 'r-tls']) {
-    assert.equal(value(text, `kong_bandwidth_bytes{service="svc",route="${route}",direction="ingress"}`), sum(route, (r) => r.session.received), route);
-    assert.equal(value(text, `kong_bandwidth_bytes{service="svc",route="${route}",direction="egress"}`), sum(route, (r) => r.session.sent), route);
+    assert.equal(
+      value(text, `kong_bandwidth_bytes{service="svc",route="${route}",direction="ingress"}`),
+      sum(route, (r) => r.session.received),
+      route,
+    );
+    assert.equal(
+      value(text, `kong_bandwidth_bytes{service="svc",route="${route}",direction="egress"}`),
+      sum(route, (r) => r.session.sent),
+      route,
+    );
   }
-  assert.equal(sum('r-tls', (r) => r.session.sent), 8, 'egress counts the plain bytes of terminated TLS');
-  assert.equal(value(text, 'kong_stream_upstream_connect_ms_count{service="svc",route="r-tcp"}'), 4, 'connect time of each connected session');
-  assert.equal(value(text, 'kong_stream_upstream_connect_ms_bucket{le="+Inf",service="svc",route="r-tcp"}'), 4, 'a histogram with buckets');
+  assert.equal(
+    sum('r-tls', (r) => r.session.sent),
+    8,
+    'egress counts the plain bytes of terminated TLS',
+  );
+  assert.equal(
+    value(text, 'kong_stream_upstream_connect_ms_count{service="svc",route="r-tcp"}'),
+    4,
+    'connect time of each connected session',
+  );
+  assert.equal(
+    value(text, 'kong_stream_upstream_connect_ms_bucket{le="+Inf",service="svc",route="r-tcp"}'),
+    4,
+    'a histogram with buckets',
+  );
   assert.ok(value(text, 'kong_stream_upstream_connect_ms_bucket{le="1000",service="svc",route="r-tcp"}')! >= 1);
   assert.equal(value(text, 'kong_session_duration_ms_count{service="svc",route="r-tls"}'), 2);
   assert.equal(value(text, 'kong_stream_connections_active'), 0, 'every connection closed');
@@ -106,11 +130,17 @@ test('metrics after real traffic: sessions by route/service/status, bytes, conne
 test('the prometheus plugin does not count a session twice', async (t) => {
   const backend = await echoServer();
   t.after(() => backend.close());
-  const ti = await startYaml(yaml(backend.port, `plugins:
+  const ti = await startYaml(
+    yaml(
+      backend.port,
+      `plugins:
   - name: prometheus
     protocols: [tcp, tls]
     config: { bandwidth_metrics: true, latency_metrics: true }
-`), { tag: 'prom' });
+`,
+    ),
+    { tag: 'prom' },
+  );
   t.after(() => ti.stop());
   for (let i = 0; i < 2; i++) assert.equal(await exchange(ti.ports[0]!), 'ping');
   await ti.nextRecord();

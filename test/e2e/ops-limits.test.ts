@@ -11,7 +11,15 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { freePort, tempDir } from '../helpers/cli.js';
-import { echoBackend, exchange, spawnKong, startLogged, until, type Backend, type LoggedInstance } from './ops-helpers.js';
+import {
+  echoBackend,
+  exchange,
+  spawnKong,
+  startLogged,
+  until,
+  type Backend,
+  type LoggedInstance,
+} from './ops-helpers.js';
 
 /** A connection through the proxy that has echoed once (so its session is open), kept open. */
 async function held(port: number, localAddress = '127.0.0.1'): Promise<Socket> {
@@ -36,7 +44,13 @@ async function refused(port: number): Promise<{ ms: number; echoed: boolean }> {
 /** Closes the clients and, given an instance, waits until its sessions ended too (the client's close comes first). */
 async function closeAll(ss: Socket[], ti?: LoggedInstance): Promise<void> {
   const before = ti?.inst.stream.activeSessions ?? 0;
-  await Promise.all(ss.map((s) => { const c = once(s, 'close'); s.destroy(); return c; }));
+  await Promise.all(
+    ss.map((s) => {
+      const c = once(s, 'close');
+      s.destroy();
+      return c;
+    }),
+  );
   if (ti) assert.ok(await until(() => ti.inst.stream.activeSessions <= before - ss.length), 'the sessions ended');
 }
 
@@ -55,11 +69,16 @@ services:
         protocols: [tcp]
         sources: [{ ip: 127.0.0.0/8 }]
 `;
-  before(async () => { echo = await echoBackend(); });
+  before(async () => {
+    echo = await echoBackend();
+  });
   after(() => echo?.close());
 
   test('per listener (stream_max_connections): 503 on the full listener only, admitted again after a close', async (t) => {
-    const ti = await startLogged(yaml(echo.port), { listen: '127.0.0.1:0, 127.0.0.1:0', settings: { stream_max_connections: '2' } });
+    const ti = await startLogged(yaml(echo.port), {
+      listen: '127.0.0.1:0, 127.0.0.1:0',
+      settings: { stream_max_connections: '2' },
+    });
     t.after(() => ti.stop());
     const open = [await held(ti.ports[0]!), await held(ti.ports[0]!)];
     const r = await refused(ti.ports[0]!);
@@ -67,7 +86,10 @@ services:
     assert.ok(r.ms < 1000, `refused at once, not queued (${r.ms} ms)`);
     const rec = await ti.nextRecord();
     assert.equal(rec.session.status, 503);
-    assert.match((await ti.waitLog(/stream_max_connections/)).msg, /connection refused: listener .* is at stream_max_connections \(2\)/);
+    assert.match(
+      (await ti.waitLog(/stream_max_connections/)).msg,
+      /connection refused: listener .* is at stream_max_connections \(2\)/,
+    );
     const other = await held(ti.ports[1]!);
     assert.equal(ti.inst.stream.activeSessions, 3, 'the other listener has its own count');
     await closeAll([open[0]!], ti);
@@ -134,17 +156,35 @@ describe('EMFILE', { timeout: 40_000 }, () => {
     t.after(() => echo.close());
     const dir = tempDir('opse2e-emfile');
     const file = join(dir, 'kong.yml');
-    writeFileSync(file, `_format_version: "3.0"
+    writeFileSync(
+      file,
+      `_format_version: "3.0"
 services:
   - name: echo
     url: tcp://127.0.0.1:${echo.port}
     retries: 0
     routes:
       - { name: r, protocols: [tcp], destinations: [{ ip: 127.0.0.1 }] }
-`);
+`,
+    );
     const port = await freePort();
-    const kong = await spawnKong(['-c', file, '-p', join(dir, 'prefix'), '--stream-listen', `127.0.0.1:${port}`, '--admin-listen', 'off',
-      '--set', 'proxy_stream_access_log=off', '--set', 'watch=off'], { ulimit: 64 });
+    const kong = await spawnKong(
+      [
+        '-c',
+        file,
+        '-p',
+        join(dir, 'prefix'),
+        '--stream-listen',
+        `127.0.0.1:${port}`,
+        '--admin-listen',
+        'off',
+        '--set',
+        'proxy_stream_access_log=off',
+        '--set',
+        'watch=off',
+      ],
+      { ulimit: 64 },
+    );
     t.after(() => kong.kill());
     const baseFds = readdirSync(`/proc/${kong.child.pid}/fd`).length;
     // hold sessions until the descriptors run out (each takes two); the ones past that fail or are refused
@@ -152,7 +192,12 @@ services:
     let failures = 0;
     for (let i = 0; i < 60 && failures < 5; i++) {
       try {
-        open.push(await Promise.race([held(port), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 1000))]));
+        open.push(
+          await Promise.race([
+            held(port),
+            new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 1000)),
+          ]),
+        );
       } catch {
         failures++;
       }
@@ -161,8 +206,10 @@ services:
     assert.ok(failures >= 1);
     const pause = await kong.waitLog(/out of file descriptors/, 5000);
     assert.equal(pause.reason, 'EMFILE');
-    t.diagnostic(`${open.length} sessions held beside ${baseFds} descriptors at start; upstream connects that failed with EMFILE: ` +
-      `${(kong.out().match(/upstream connect failed[^\n]*EMFILE/g) ?? []).length}`);
+    t.diagnostic(
+      `${open.length} sessions held beside ${baseFds} descriptors at start; upstream connects that failed with EMFILE: ` +
+        `${(kong.out().match(/upstream connect failed[^\n]*EMFILE/g) ?? []).length}`,
+    );
     assert.equal(kong.child.exitCode, null, 'still running');
     // the sessions already open keep working during the shortage
     open[0]!.write('still');

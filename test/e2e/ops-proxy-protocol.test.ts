@@ -13,7 +13,15 @@ import { encodeProxyV2 } from '../../src/proxy-protocol/encode.js';
 import { generateSelfSigned } from '../../src/tls/default-cert.js';
 import { freePort, tempDir } from '../helpers/cli.js';
 import { startHAProxy, type HAProxy } from '../ops/haproxy.js';
-import { delay, echoBackend, exchange, proxyReadingBackend, startLogged, type Backend, type LoggedInstance } from './ops-helpers.js';
+import {
+  delay,
+  echoBackend,
+  exchange,
+  proxyReadingBackend,
+  startLogged,
+  type Backend,
+  type LoggedInstance,
+} from './ops-helpers.js';
 
 describe('PROXY protocol from clients (proxy_protocol listener)', { timeout: 30_000 }, () => {
   let ti: LoggedInstance;
@@ -23,7 +31,8 @@ describe('PROXY protocol from clients (proxy_protocol listener)', { timeout: 30_
 
   before(async () => {
     [a, b] = await Promise.all([echoBackend('A:'), echoBackend('B:')]);
-    ti = await startLogged(`_format_version: "3.0"
+    ti = await startLogged(
+      `_format_version: "3.0"
 services:
   - name: svc-a
     url: tcp://127.0.0.1:${a.port}
@@ -37,10 +46,17 @@ services:
       - name: r-any
         protocols: [tcp]
         sources: [{ ip: 0.0.0.0/0 }, { ip: "::/0" }]
-`, { listen: '127.0.0.1:0 proxy_protocol, [::1]:0 proxy_protocol', settings: { trusted_ips: '127.0.0.1', stream_preread_timeout: '300' } });
+`,
+      {
+        listen: '127.0.0.1:0 proxy_protocol, [::1]:0 proxy_protocol',
+        settings: { trusted_ips: '127.0.0.1', stream_preread_timeout: '300' },
+      },
+    );
     hp.v1 = await freePort();
     hp.v2 = await freePort();
-    haproxy = await startHAProxy(tempDir('opse2e-hap'), `
+    haproxy = await startHAProxy(
+      tempDir('opse2e-hap'),
+      `
 defaults
   mode tcp
   timeout connect 2s
@@ -52,7 +68,9 @@ listen v1
 listen v2
   bind 127.0.0.1:${hp.v2}
   server k 127.0.0.1:${ti.ports[0]} send-proxy-v2
-`, [hp.v1, hp.v2]);
+`,
+      [hp.v1, hp.v2],
+    );
     // the readiness probes of startHAProxy went through kong-ts too (HAProxy forwards them with a PROXY header a moment
     // later): let their sessions end and drop their records
     await new Promise((r) => setTimeout(r, 300));
@@ -125,7 +143,9 @@ listen v2
     s.on('error', () => {});
     const text = 'PROXY TCP4 10.9.8.7 127.0.0.1 5555 80\r\n';
     let i = 0;
-    const drip = setInterval(() => { if (!s.destroyed && i < text.length) s.write(text[i++]!); }, 100);
+    const drip = setInterval(() => {
+      if (!s.destroyed && i < text.length) s.write(text[i++]!);
+    }, 100);
     await new Promise((r) => s.once('close', r));
     clearInterval(drip);
     const ms = Date.now() - t0;
@@ -140,7 +160,7 @@ listen v2
       assert.equal(r.data.toString(), 'B:through haproxy');
       const rec = await ti.nextRecord();
       assert.equal(rec.client_ip, '127.0.0.1');
-      assert.equal(rec.client_port, r.local, 'the port of our client, not of HAProxy\'s connection');
+      assert.equal(rec.client_port, r.local, "the port of our client, not of HAProxy's connection");
       assert.equal(rec.route?.name, 'r-any');
     }
   });
@@ -163,14 +183,17 @@ describe('PROXY protocol to upstreams (kong-ts.proxy_protocol tag)', { timeout: 
     tags: [kong-ts.proxy_protocol=${tag}]
     routes:
 ${route}`;
-    ti = await startLogged(`_format_version: "3.0"
+    ti = await startLogged(
+      `_format_version: "3.0"
 services:${svc('v1', 'tcp', plain.port, 'v1', `      - { name: r-v1, protocols: [tcp], sources: [{ ip: 127.0.0.2 }] }`)}
 ${svc('v2', 'tcp', plain.port, 'v2', `      - { name: r-v2, protocols: [tcp], sources: [{ ip: 127.0.0.3 }] }`)}
 ${svc('tlsup-v1', 'tls', tlsUp.port, 'v1', `      - { name: r-tlsup-v1, protocols: [tcp], sources: [{ ip: 127.0.0.4 }] }`)}
 ${svc('pass', 'tcp', tlsUp.port, 'v2', `      - { name: r-pass, protocols: [tls_passthrough], snis: [pass.test] }`)}
 ${svc('term', 'tcp', plain.port, 'v2', `      - { name: r-term, protocols: [tls], snis: [term.test] }`)}
 ${svc('reenc', 'tls', tlsUp.port, 'v2', `      - { name: r-reenc, protocols: [tls], snis: [reenc.test] }`)}
-`, { listen: '127.0.0.1:0, 127.0.0.1:0 ssl' });
+`,
+      { listen: '127.0.0.1:0, 127.0.0.1:0 ssl' },
+    );
   });
   after(async () => {
     await ti?.stop();
@@ -190,11 +213,17 @@ ${svc('reenc', 'tls', tlsUp.port, 'v2', `      - { name: r-reenc, protocols: [tl
 
   async function tlsThrough(servername: string, payload: string) {
     return new Promise<{ data: string; local: number }>((resolve, reject) => {
-      const c = tlsConnect({ port: ti.ports[1]!, host: '127.0.0.1', servername, rejectUnauthorized: false }, () => c.write(payload));
+      const c = tlsConnect({ port: ti.ports[1]!, host: '127.0.0.1', servername, rejectUnauthorized: false }, () =>
+        c.write(payload),
+      );
       let d = '';
       c.on('data', (x) => {
         d += x;
-        if (d.length >= payload.length) { const local = c.localPort!; c.destroy(); resolve({ data: d, local }); }
+        if (d.length >= payload.length) {
+          const local = c.localPort!;
+          c.destroy();
+          resolve({ data: d, local });
+        }
       });
       c.on('error', reject);
     });

@@ -14,14 +14,21 @@ import { exited, freePort, runCli, tempDir } from '../helpers/cli.js';
 import { delay, echoBackend, spawnKong } from './ops-helpers.js';
 
 /** Streams `chunks` x 32 KiB, one chunk every `everyMs`, and resolves with both digests once the echo ended. */
-async function slowStream(port: number, chunks: number, everyMs: number): Promise<{ sent: string; got: string; bytes: number; gotBytes: number }> {
+async function slowStream(
+  port: number,
+  chunks: number,
+  everyMs: number,
+): Promise<{ sent: string; got: string; bytes: number; gotBytes: number }> {
   const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
   s.on('error', () => {});
   await once(s, 'connect');
   const hs = createHash('sha256');
   const hr = createHash('sha256');
   let gotBytes = 0;
-  s.on('data', (d: Buffer) => { hr.update(d); gotBytes += d.length; });
+  s.on('data', (d: Buffer) => {
+    hr.update(d);
+    gotBytes += d.length;
+  });
   const ended = new Promise<void>((r) => s.once('close', () => r()));
   for (let i = 0; i < chunks; i++) {
     const b = randomBytes(32 * 1024);
@@ -39,17 +46,32 @@ test('quit under load: finished sessions intact, the rest cut and counted, exit 
   t.after(() => echo.close());
   const dir = tempDir('opse2e-quit');
   const file = join(dir, 'kong.yml');
-  writeFileSync(file, `_format_version: "3.0"
+  writeFileSync(
+    file,
+    `_format_version: "3.0"
 services:
   - name: echo
     url: tcp://127.0.0.1:${echo.port}
     routes:
       - { name: r, protocols: [tcp], destinations: [{ ip: 127.0.0.1 }] }
-`);
+`,
+  );
   const port = await freePort();
   const prefix = join(dir, 'prefix');
-  const kong = await spawnKong(['-c', file, '-p', prefix, '--stream-listen', `127.0.0.1:${port}`, '--admin-listen', 'off',
-    '--set', 'proxy_stream_access_log=off', '--set', 'watch=off']);
+  const kong = await spawnKong([
+    '-c',
+    file,
+    '-p',
+    prefix,
+    '--stream-listen',
+    `127.0.0.1:${port}`,
+    '--admin-listen',
+    'off',
+    '--set',
+    'proxy_stream_access_log=off',
+    '--set',
+    'watch=off',
+  ]);
   t.after(() => kong.kill());
 
   // 20 sessions that take ~0.6 s each, and 3 idle ones that never finish by themselves

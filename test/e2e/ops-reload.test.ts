@@ -9,7 +9,10 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { delay, echoBackend, startLogged, type Backend } from './ops-helpers.js';
 
-interface Client { s: Socket; closedAt?: number }
+interface Client {
+  s: Socket;
+  closedAt?: number;
+}
 
 async function open(port: number, localAddress: string): Promise<Client> {
   const s = connect({ port, host: '127.0.0.1', localAddress });
@@ -26,9 +29,16 @@ function echo1(c: Client, text: string): Promise<string | undefined> {
   if (c.closedAt !== undefined || c.s.destroyed) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     let got = '';
-    const onData = (d: Buffer) => { got += String(d); if (got.length >= text.length) done(got); };
+    const onData = (d: Buffer) => {
+      got += String(d);
+      if (got.length >= text.length) done(got);
+    };
     const onClose = () => done(undefined);
-    const done = (v: string | undefined) => { c.s.off('data', onData); c.s.off('close', onClose); resolve(v); };
+    const done = (v: string | undefined) => {
+      c.s.off('data', onData);
+      c.s.off('close', onClose);
+      resolve(v);
+    };
     c.s.on('data', onData);
     c.s.on('close', onClose);
     c.s.write(text);
@@ -48,21 +58,33 @@ ${routes.join('\n')}
 
 describe('reload session policy', { timeout: 20_000 }, () => {
   let echo: Backend;
-  before(async () => { echo = await echoBackend(); });
+  before(async () => {
+    echo = await echoBackend();
+  });
   after(() => echo?.close());
 
   test('default keep; route tags close and drain; untouched routes untouched; the log line counts', async (t) => {
     const untouched = route('stay', '127.0.0.14');
-    const ti = await startLogged(file(echo.port, [
-      route('keep', '127.0.0.11'), route('close', '127.0.0.12', ['kong-ts.reload=close']),
-      route('drain', '127.0.0.13', ['kong-ts.reload=drain']), untouched,
-    ]), { settings: { reload_drain_timeout: '400' } });
+    const ti = await startLogged(
+      file(echo.port, [
+        route('keep', '127.0.0.11'),
+        route('close', '127.0.0.12', ['kong-ts.reload=close']),
+        route('drain', '127.0.0.13', ['kong-ts.reload=drain']),
+        untouched,
+      ]),
+      { settings: { reload_drain_timeout: '400' } },
+    );
     t.after(() => ti.stop());
-    const [keep, close, drain, stay] = await Promise.all(['127.0.0.11', '127.0.0.12', '127.0.0.13', '127.0.0.14'].map((ip) => open(ti.ports[0]!, ip)));
+    const [keep, close, drain, stay] = await Promise.all(
+      ['127.0.0.11', '127.0.0.12', '127.0.0.13', '127.0.0.14'].map((ip) => open(ti.ports[0]!, ip)),
+    );
     const t0 = Date.now();
     assert.equal(await ti.reload(file(echo.port, [untouched])), 'loaded');
     const line = await ti.waitLog(/^reload touched/);
-    assert.equal(line.msg, 'reload touched 3 open session(s) of removed or changed routes: 1 kept, 1 draining, 1 closed');
+    assert.equal(
+      line.msg,
+      'reload touched 3 open session(s) of removed or changed routes: 1 kept, 1 draining, 1 closed',
+    );
     assert.equal(await echo1(close!, 'x'), undefined, 'close: closed by the reload');
     assert.ok(close!.closedAt! - t0 < 300, 'at once');
     const rec = await ti.nextRecord();
@@ -78,15 +100,19 @@ describe('reload session policy', { timeout: 20_000 }, () => {
     for (const c of [keep!, stay!]) c.s.destroy();
   });
 
-  test('setting drain: a removed route\'s session runs until reload_drain_timeout, then closes', async (t) => {
+  test("setting drain: a removed route's session runs until reload_drain_timeout, then closes", async (t) => {
     const stay = route('stay', '127.0.0.44');
-    const ti = await startLogged(file(echo.port, [route('gone', '127.0.0.41'), stay]),
-      { settings: { reload_session_policy: 'drain', reload_drain_timeout: '300' } });
+    const ti = await startLogged(file(echo.port, [route('gone', '127.0.0.41'), stay]), {
+      settings: { reload_session_policy: 'drain', reload_drain_timeout: '300' },
+    });
     t.after(() => ti.stop());
     const [gone, same] = await Promise.all(['127.0.0.41', '127.0.0.44'].map((ip) => open(ti.ports[0]!, ip)));
     const t0 = Date.now();
     assert.equal(await ti.reload(file(echo.port, [stay])), 'loaded');
-    assert.equal((await ti.waitLog(/^reload touched/)).msg, 'reload touched 1 open session(s) of removed or changed routes: 0 kept, 1 draining, 0 closed');
+    assert.equal(
+      (await ti.waitLog(/^reload touched/)).msg,
+      'reload touched 1 open session(s) of removed or changed routes: 0 kept, 1 draining, 0 closed',
+    );
     assert.equal(await echo1(gone!, 'draining'), 'draining');
     await once(gone!.s, 'close');
     assert.ok(gone!.closedAt! - t0 >= 250, `closed after ${gone!.closedAt! - t0} ms`);
@@ -96,22 +122,39 @@ describe('reload session policy', { timeout: 20_000 }, () => {
 
   test('setting close, a tag keep overriding it; a changed route is touched, an unchanged one is not', async (t) => {
     const stay = route('stay', '127.0.0.24');
-    const ti = await startLogged(file(echo.port, [route('changed', '127.0.0.21'), route('tagged', '127.0.0.22', ['kong-ts.reload=keep']), stay]),
-      { settings: { reload_session_policy: 'close' } });
+    const ti = await startLogged(
+      file(echo.port, [route('changed', '127.0.0.21'), route('tagged', '127.0.0.22', ['kong-ts.reload=keep']), stay]),
+      { settings: { reload_session_policy: 'close' } },
+    );
     t.after(() => ti.stop());
-    const [changed, tagged, same] = await Promise.all(['127.0.0.21', '127.0.0.22', '127.0.0.24'].map((ip) => open(ti.ports[0]!, ip)));
+    const [changed, tagged, same] = await Promise.all(
+      ['127.0.0.21', '127.0.0.22', '127.0.0.24'].map((ip) => open(ti.ports[0]!, ip)),
+    );
     // 'changed' now also matches a port: its sessions were accepted under rules that no longer hold
     assert.equal(await ti.reload(file(echo.port, [route('changed', '127.0.0.21', [], 1), stay])), 'loaded');
     const line = await ti.waitLog(/^reload touched/);
-    assert.equal(line.msg, 'reload touched 2 open session(s) of removed or changed routes: 1 kept, 0 draining, 1 closed');
-    assert.equal(await echo1(changed!, 'x'), undefined, 'the changed route\'s session was closed');
-    assert.equal(await echo1(tagged!, 'tag wins'), 'tag wins', 'kong-ts.reload=keep overrides reload_session_policy=close');
+    assert.equal(
+      line.msg,
+      'reload touched 2 open session(s) of removed or changed routes: 1 kept, 0 draining, 1 closed',
+    );
+    assert.equal(await echo1(changed!, 'x'), undefined, "the changed route's session was closed");
+    assert.equal(
+      await echo1(tagged!, 'tag wins'),
+      'tag wins',
+      'kong-ts.reload=keep overrides reload_session_policy=close',
+    );
     assert.equal(await echo1(same!, 'same'), 'same');
     // a second reload that changes no route: only the kept session (accepted with the first file) is counted again
-    assert.equal(await ti.reload(file(echo.port, [route('changed', '127.0.0.21', [], 1), stay]) + '# comment\n'), 'loaded');
+    assert.equal(
+      await ti.reload(file(echo.port, [route('changed', '127.0.0.21', [], 1), stay]) + '# comment\n'),
+      'loaded',
+    );
     await delay(50);
     const lines = ti.logs.filter((l) => /^reload touched/.test(l.msg));
-    assert.equal(lines.at(-1)!.msg, 'reload touched 1 open session(s) of removed or changed routes: 1 kept, 0 draining, 0 closed');
+    assert.equal(
+      lines.at(-1)!.msg,
+      'reload touched 1 open session(s) of removed or changed routes: 1 kept, 0 draining, 0 closed',
+    );
     assert.equal(await echo1(tagged!, 'again'), 'again');
     assert.equal(await echo1(same!, 'again'), 'again');
     for (const c of [tagged!, same!]) c.s.destroy();

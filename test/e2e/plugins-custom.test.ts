@@ -12,19 +12,26 @@ function tlsExchange(port: number, servername: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = tlsConnect({ port, host: '127.0.0.1', servername, rejectUnauthorized: false });
     let data = '';
-    const t = setTimeout(() => { s.destroy(); reject(new Error('tls exchange timed out')); }, 8000);
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(new Error('tls exchange timed out'));
+    }, 8000);
     s.on('secureConnect', () => s.end('ping'));
     s.on('data', (d) => (data += d));
     s.on('error', () => undefined);
     s.on('end', () => s.destroy());
-    s.on('close', () => { clearTimeout(t); resolve(data); });
+    s.on('close', () => {
+      clearTimeout(t);
+      resolve(data);
+    });
   });
 }
 
 test('the example deny-sni plugin, loaded from its path by the plugins setting, closes listed SNIs', async (t) => {
   const backend = await echoServer();
   t.after(() => backend.close());
-  const ti = await startYaml(`_format_version: "3.0"
+  const ti = await startYaml(
+    `_format_version: "3.0"
 services:
   - name: backend
     url: tcp://127.0.0.1:${backend.port}
@@ -37,7 +44,9 @@ services:
             protocols: [tls]
             config:
               snis: [blocked.example.com, "*.internal.example.com"]
-`, { listen: '127.0.0.1:0 ssl', settings: { plugins: `bundled,${EXAMPLE_PLUGIN}` }, tag: 'dsni' });
+`,
+    { listen: '127.0.0.1:0 ssl', settings: { plugins: `bundled,${EXAMPLE_PLUGIN}` }, tag: 'dsni' },
+  );
   t.after(() => ti.stop());
   const port = ti.ports[0]!;
   assert.equal(await tlsExchange(port, 'ok.example.com'), 'ping');
@@ -84,13 +93,16 @@ export default {
 };
 `;
 
-test('a custom plugin with an async preread: its answer is awaited, up to the deadline', { timeout: 30_000 }, async (t) => {
-  const dir = tempDir('slowplug');
-  const file = join(dir, 'slow-check.mjs');
-  writeFileSync(file, SLOW_PLUGIN);
-  const backend = await echoServer();
-  t.after(() => backend.close());
-  const yaml = (delay: number) => `_format_version: "3.0"
+test(
+  'a custom plugin with an async preread: its answer is awaited, up to the deadline',
+  { timeout: 30_000 },
+  async (t) => {
+    const dir = tempDir('slowplug');
+    const file = join(dir, 'slow-check.mjs');
+    writeFileSync(file, SLOW_PLUGIN);
+    const backend = await echoServer();
+    t.after(() => backend.close());
+    const yaml = (delay: number) => `_format_version: "3.0"
 services:
   - name: svc
     url: tcp://127.0.0.1:${backend.port}
@@ -103,30 +115,31 @@ plugins:
     protocols: [tcp]
     config: { delay_ms: ${delay}, deny: [127.0.0.7] }
 `;
-  const ti = await startYaml(yaml(50), { settings: { plugins: `bundled,${file}` }, tag: 'slow' });
-  t.after(() => ti.stop());
-  const port = ti.ports[0]!;
+    const ti = await startYaml(yaml(50), { settings: { plugins: `bundled,${file}` }, tag: 'slow' });
+    t.after(() => ti.stop());
+    const port = ti.ports[0]!;
 
-  let t0 = Date.now();
-  assert.equal(await exchange(port, '127.0.0.1', '127.0.0.1'), 'ping');
-  assert.ok(Date.now() - t0 >= 45, 'the session waited for the look-up');
-  let r = await ti.nextRecord();
-  assert.equal(r.session.status, 200);
-  assert.deepEqual((r as { plugin_values?: Record<string, unknown> }).plugin_values, { 'checked.by': 'slow-check' });
+    let t0 = Date.now();
+    assert.equal(await exchange(port, '127.0.0.1', '127.0.0.1'), 'ping');
+    assert.ok(Date.now() - t0 >= 45, 'the session waited for the look-up');
+    let r = await ti.nextRecord();
+    assert.equal(r.session.status, 200);
+    assert.deepEqual((r as { plugin_values?: Record<string, unknown> }).plugin_values, { 'checked.by': 'slow-check' });
 
-  assert.equal(await exchange(port, '127.0.0.1', '127.0.0.7'), '');
-  r = await ti.nextRecord();
-  assert.equal(r.session.status, 403);
+    assert.equal(await exchange(port, '127.0.0.1', '127.0.0.7'), '');
+    r = await ti.nextRecord();
+    assert.equal(r.session.status, 403);
 
-  // a look-up slower than the deadline (3 s): the session goes on without its answer, even for a denied client
-  assert.equal(await ti.reload(yaml(20_000)), 'loaded');
-  t0 = Date.now();
-  assert.equal(await exchange(port, '127.0.0.1', '127.0.0.7'), 'ping');
-  const waited = Date.now() - t0;
-  assert.ok(waited >= 2900 && waited < 6000, `waited ${waited} ms`);
-  r = await ti.nextRecord();
-  assert.equal(r.session.status, 200);
-});
+    // a look-up slower than the deadline (3 s): the session goes on without its answer, even for a denied client
+    assert.equal(await ti.reload(yaml(20_000)), 'loaded');
+    t0 = Date.now();
+    assert.equal(await exchange(port, '127.0.0.1', '127.0.0.7'), 'ping');
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 2900 && waited < 6000, `waited ${waited} ms`);
+    r = await ti.nextRecord();
+    assert.equal(r.session.status, 200);
+  },
+);
 
 test('a plugin config error in the file stops the start with its file:line:column', async () => {
   const yaml = `_format_version: "3.0"
@@ -144,16 +157,23 @@ services:
               snis: []
               status: 99
 `;
-  await assert.rejects(startYaml(yaml, { settings: { plugins: `bundled,${EXAMPLE_PLUGIN}` }, tag: 'badcfg' }), (err: Error) => {
-    const text = String((err as { detail?: string }).detail ?? '') + err.message;
-    assert.match(text, /kong\.yml:13:\d+: error: .*snis/, text);
-    assert.match(text, /kong\.yml:14:\d+: error: .*status/, text);
-    return true;
-  });
+  await assert.rejects(
+    startYaml(yaml, { settings: { plugins: `bundled,${EXAMPLE_PLUGIN}` }, tag: 'badcfg' }),
+    (err: Error) => {
+      const text = String((err as { detail?: string }).detail ?? '') + err.message;
+      assert.match(text, /kong\.yml:13:\d+: error: .*snis/, text);
+      assert.match(text, /kong\.yml:14:\d+: error: .*status/, text);
+      return true;
+    },
+  );
   // the loaded plugin's own schema is what says no: a plugin the setting did not load is another error
   await assert.rejects(startYaml(yaml, { tag: 'badcfg2' }), (err: Error) => {
     const text = String((err as { detail?: string }).detail ?? '') + err.message;
-    assert.match(text, /kong\.yml:10:\d+: error: .*plugin 'deny-sni' not enabled; add it to the 'plugins' configuration property/, text);
+    assert.match(
+      text,
+      /kong\.yml:10:\d+: error: .*plugin 'deny-sni' not enabled; add it to the 'plugins' configuration property/,
+      text,
+    );
     return true;
   });
 });

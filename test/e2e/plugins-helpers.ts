@@ -20,17 +20,25 @@ export function exchange(port: number, host = '127.0.0.1', localAddress?: string
   return new Promise((resolve, reject) => {
     const s = connect({ port, host, localAddress, allowHalfOpen: true });
     let data = '';
-    const t = setTimeout(() => { s.destroy(); reject(new Error(`exchange via ${host}:${port} timed out`)); }, 8000);
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`exchange via ${host}:${port} timed out`));
+    }, 8000);
     s.on('connect', () => s.end(payload));
     s.on('data', (d) => (data += String(d)));
     s.on('error', () => undefined); // a reset is how a refused connection may end
-    s.on('close', () => { clearTimeout(t); resolve(data); });
+    s.on('close', () => {
+      clearTimeout(t);
+      resolve(data);
+    });
     s.on('end', () => s.destroy());
   });
 }
 
 /** A TCP server that echoes what it receives and ends when the client ends. */
-export async function echoServer(host = '127.0.0.1'): Promise<{ port: number; accepted: () => number; close(): Promise<void> }> {
+export async function echoServer(
+  host = '127.0.0.1',
+): Promise<{ port: number; accepted: () => number; close(): Promise<void> }> {
   let accepted = 0;
   const sockets = new Set<Socket>();
   const srv = createServer({ allowHalfOpen: true }, (s) => {
@@ -61,7 +69,9 @@ export interface LineCollector {
   close(): Promise<void>;
 }
 
-export async function lineCollector(opts: { port?: number; tls?: { cert: string; key: string } } = {}): Promise<LineCollector> {
+export async function lineCollector(
+  opts: { port?: number; tls?: { cert: string; key: string } } = {},
+): Promise<LineCollector> {
   const lines: string[] = [];
   const sockets = new Set<Socket>();
   const onConn = (s: Socket): void => {
@@ -79,7 +89,9 @@ export async function lineCollector(opts: { port?: number; tls?: { cert: string;
     s.on('error', () => undefined);
     s.on('close', () => sockets.delete(s));
   };
-  const srv: Server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, onConn) : createServer(onConn);
+  const srv: Server = opts.tls
+    ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, onConn)
+    : createServer(onConn);
   srv.listen(opts.port ?? 0, '127.0.0.1');
   await once(srv, 'listening');
   return { port: (srv.address() as { port: number }).port, lines, close: () => closeServer(srv, sockets) };

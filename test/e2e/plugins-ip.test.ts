@@ -90,7 +90,9 @@ test('the loader warns about a plugin whose protocols hold no stream protocol', 
   const out = await ti.inst.manager.reloadText(yaml + '# again\n', ti.file, 'signal');
   assert.equal(out.status, 'loaded');
   const problems = out.status === 'loaded' ? out.problems : [];
-  const warn = problems.find((p) => /plugin .*ignored: its protocols \(grpc, grpcs, http, https\) hold no stream protocol/.test(p.message));
+  const warn = problems.find((p) =>
+    /plugin .*ignored: its protocols \(grpc, grpcs, http, https\) hold no stream protocol/.test(p.message),
+  );
   assert.ok(warn, JSON.stringify(problems));
   assert.equal(warn.severity, 'warning');
   assert.ok(warn.line && warn.line > 30, `the warning points at the plugin's line, got ${warn.line}`);

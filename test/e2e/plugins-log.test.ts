@@ -21,7 +21,10 @@ ${plugins}`;
 
 function lines(path: string): Record<string, any>[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 /** Kong's stream log record fields, checked on one parsed line. */
@@ -49,10 +52,13 @@ test('file-log: one JSON line per session with the stream log record, and reopen
   const ti = await startYaml('_format_version: "3.0"\n', { tag: 'flog' });
   t.after(() => ti.stop());
   const path = join(ti.dir, 'sessions.log');
-  const yaml = yamlWith(backend.port, `  - name: file-log
+  const yaml = yamlWith(
+    backend.port,
+    `  - name: file-log
     protocols: [tcp]
     config: { path: ${path}, reopen: true }
-`);
+`,
+  );
   assert.equal(await ti.reload(yaml), 'loaded');
   const port = ti.ports[0]!;
   for (let i = 0; i < 3; i++) assert.equal(await exchange(port), 'ping');
@@ -72,10 +78,16 @@ test('tcp-log to a TCP collector and to a TLS collector', async (t) => {
   const { ecCert, ecKey } = pki();
   const secure = await lineCollector({ tls: { cert: ecCert, key: ecKey } });
   t.after(() => Promise.all([backend.close(), plain.close(), secure.close()]));
-  const ti = await startYaml(yamlWith(backend.port, `  - name: tcp-log
+  const ti = await startYaml(
+    yamlWith(
+      backend.port,
+      `  - name: tcp-log
     protocols: [tcp]
     config: { host: 127.0.0.1, port: ${plain.port} }
-`), { tag: 'tlog' });
+`,
+    ),
+    { tag: 'tlog' },
+  );
   t.after(() => ti.stop());
   const port = ti.ports[0]!;
   for (let i = 0; i < 3; i++) assert.equal(await exchange(port), 'ping');
@@ -83,7 +95,8 @@ test('tcp-log to a TCP collector and to a TLS collector', async (t) => {
   for (const l of plain.lines) assertKongRecord(JSON.parse(l), port);
 
   // tcp-log is a service-level plugin now, over TLS
-  assert.equal(await ti.reload(`_format_version: "3.0"
+  assert.equal(
+    await ti.reload(`_format_version: "3.0"
 services:
   - name: svc
     url: tcp://127.0.0.1:${backend.port}
@@ -95,7 +108,9 @@ services:
       - name: r
         protocols: [tcp]
         destinations: [{ ip: 127.0.0.1 }]
-`), 'loaded');
+`),
+    'loaded',
+  );
   for (let i = 0; i < 2; i++) assert.equal(await exchange(port), 'ping');
   await until(() => secure.lines.length === 2, 'two records at the TLS collector');
   for (const l of secure.lines) assertKongRecord(JSON.parse(l), port);
@@ -107,13 +122,19 @@ test('udp-log datagrams and RFC 5424 syslog lines over UDP', async (t) => {
   const udp = await datagramCollector();
   const sys = await datagramCollector();
   t.after(() => Promise.all([backend.close(), udp.close(), sys.close()]));
-  const ti = await startYaml(yamlWith(backend.port, `  - name: udp-log
+  const ti = await startYaml(
+    yamlWith(
+      backend.port,
+      `  - name: udp-log
     protocols: [tcp]
     config: { host: 127.0.0.1, port: ${udp.port} }
   - name: syslog
     protocols: [tcp]
     config: { target: "udp://127.0.0.1:${sys.port}", facility: local3, successful_severity: notice }
-`), { tag: 'ulog' });
+`,
+    ),
+    { tag: 'ulog' },
+  );
   t.after(() => ti.stop());
   const port = ti.ports[0]!;
   for (let i = 0; i < 2; i++) assert.equal(await exchange(port), 'ping');

@@ -20,25 +20,55 @@ async function shareOf(port: number, name: string, n: number): Promise<{ share: 
 }
 
 test('applyRamp: weights ramp linearly from 1% to 100% over the duration', () => {
-  const slot = (rampStart: number): Slot => ({ peer: {} as Slot['peer'], state: { rampStart } as Slot['state'], weight: 100, eff: 100, current: 0 });
+  const slot = (rampStart: number): Slot => ({
+    peer: {} as Slot['peer'],
+    state: { rampStart } as Slot['state'],
+    weight: 100,
+    eff: 100,
+    current: 0,
+  });
   const slots = [slot(0), slot(1000), slot(1000)];
   slots[2]!.state.rampStart = 500;
   assert.equal(applyRamp(slots, 2000, 1000), true);
-  assert.deepEqual(slots.map((s) => s.eff), [100, 1, 25]);
+  assert.deepEqual(
+    slots.map((s) => s.eff),
+    [100, 1, 25],
+  );
   assert.equal(applyRamp(slots, 2000, 2000), true);
-  assert.deepEqual(slots.map((s) => s.eff), [100, 50, 75]);
+  assert.deepEqual(
+    slots.map((s) => s.eff),
+    [100, 50, 75],
+  );
   assert.equal(applyRamp(slots, 2000, 3000), false);
-  assert.deepEqual(slots.map((s) => s.eff), [100, 100, 100]);
+  assert.deepEqual(
+    slots.map((s) => s.eff),
+    [100, 100, 100],
+  );
 });
 
 test('round-robin: a target that turns healthy again ramps from a small share to half of the connections', async (t) => {
   t.after(await exclusive());
   const [a, b] = await backends('a', 'b');
   t.after(() => Promise.all([a, b].map((x) => x!.kill())));
-  const lb = await startLb(poolYaml([[`127.0.0.1:${a!.port}`, 100], [`127.0.0.1:${b!.port}`, 100]], {
-    tags: [`kong-ts.slow_start=${RAMP_MS}ms`],
-    healthchecks: { active: { type: 'tcp', timeout: 1, healthy: { interval: 0.1, successes: 1 }, unhealthy: { interval: 0.1, tcp_failures: 1 } } },
-  }));
+  const lb = await startLb(
+    poolYaml(
+      [
+        [`127.0.0.1:${a!.port}`, 100],
+        [`127.0.0.1:${b!.port}`, 100],
+      ],
+      {
+        tags: [`kong-ts.slow_start=${RAMP_MS}ms`],
+        healthchecks: {
+          active: {
+            type: 'tcp',
+            timeout: 1,
+            healthy: { interval: 0.1, successes: 1 },
+            unhealthy: { interval: 0.1, tcp_failures: 1 },
+          },
+        },
+      },
+    ),
+  );
   t.after(() => lb.stop());
   const health = () => lb.health().find((h) => h.target.endsWith(`:${b!.port}`))?.health;
   // the first targets of an upstream start at full weight
@@ -55,7 +85,9 @@ test('round-robin: a target that turns healthy again ramps from a small share to
   const mid = await shareOf(lb.port, 'b', 40);
   await sleep(Math.max(0, upAt + RAMP_MS + 300 - Date.now()));
   const late = await shareOf(lb.port, 'b', 40);
-  t.diagnostic(`b's share: ${early.share} over the first ${earlyAge} ms, ${mid.share} around ${RAMP_MS / 2} ms, ${late.share} after the ramp`);
+  t.diagnostic(
+    `b's share: ${early.share} over the first ${earlyAge} ms, ${mid.share} around ${RAMP_MS / 2} ms, ${late.share} after the ramp`,
+  );
   // linear: at age x the share is x/(x+1) of the ramp fraction; generous bounds for a slow machine
   if (earlyAge < RAMP_MS / 2) assert.ok(early.share <= 0.3, `early share ${early.share}`);
   assert.ok(mid.share >= early.share - 0.05, `mid ${mid.share} below early ${early.share}`);
@@ -71,7 +103,18 @@ test('least-connections: a target added by a reload takes few held connections a
   const lb = await startLb(poolYaml([[`127.0.0.1:${a!.port}`, 100]], upstream));
   t.after(() => lb.stop());
   assert.equal(await ask(lb.port), 'a');
-  assert.equal(await lb.reload(poolYaml([[`127.0.0.1:${a!.port}`, 100], [`127.0.0.1:${b!.port}`, 100]], upstream)), 'loaded');
+  assert.equal(
+    await lb.reload(
+      poolYaml(
+        [
+          [`127.0.0.1:${a!.port}`, 100],
+          [`127.0.0.1:${b!.port}`, 100],
+        ],
+        upstream,
+      ),
+    ),
+    'loaded',
+  );
   const addedAt = Date.now();
   const holdMany = async (n: number): Promise<Held[]> => {
     const held: Held[] = [];
@@ -87,7 +130,9 @@ test('least-connections: a target added by a reload takes few held connections a
   const second = await holdMany(20);
   const late = count(second.map((h) => h.name));
   for (const h of second) h.close();
-  t.diagnostic(`held connections on b: ${early.b ?? 0} of 20 within ${firstAge} ms of the reload, ${late.b ?? 0} of 20 after the ramp`);
+  t.diagnostic(
+    `held connections on b: ${early.b ?? 0} of 20 within ${firstAge} ms of the reload, ${late.b ?? 0} of 20 after the ramp`,
+  );
   // at age x of a 2 s ramp b's weight is x/2 s of a's: least-connections gives it about that share of what a holds
   if (firstAge < RAMP_MS / 2) assert.ok((early.b ?? 0) <= 6, `early: ${JSON.stringify(early)}`);
   assert.ok((late.b ?? 0) >= 8 && (late.b ?? 0) <= 12, `late: ${JSON.stringify(late)}`);

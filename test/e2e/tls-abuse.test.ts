@@ -17,7 +17,13 @@ import { ca, certEntity, echoBack, kongFile, leaf, servedCN, tlsClient, type Cer
 function config(echo: TestServer, cert: CertPair): string {
   return kongFile({
     certificates: [certEntity(cert, ['swap.test'])],
-    services: [{ name: 'echo', url: `tcp://127.0.0.1:${echo.port}`, routes: [{ name: 'r', protocols: ['tls'], destinations: [{ ip: '127.0.0.1' }] }] }],
+    services: [
+      {
+        name: 'echo',
+        url: `tcp://127.0.0.1:${echo.port}`,
+        routes: [{ name: 'r', protocols: ['tls'], destinations: [{ ip: '127.0.0.1' }] }],
+      },
+    ],
   });
 }
 
@@ -42,7 +48,10 @@ describe('bad clients on an ssl listener', () => {
   before(async () => {
     root = ca('Abuse Root');
     echo = await startEcho();
-    ti = await startYaml(config(echo, leaf(root, ['first'])), { listen: '127.0.0.1:0 ssl', settings: { stream_preread_timeout: '300' } });
+    ti = await startYaml(config(echo, leaf(root, ['first'])), {
+      listen: '127.0.0.1:0 ssl',
+      settings: { stream_preread_timeout: '300' },
+    });
     port = ti.ports[0]!;
     hello = await captureHello((p) => {
       const c = tls.connect({ host: '127.0.0.1', port: p, servername: 'swap.test', rejectUnauthorized: false });

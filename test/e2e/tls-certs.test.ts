@@ -12,15 +12,29 @@ import { after, before, describe, test } from 'node:test';
 import { tempDir } from '../helpers/cli.js';
 import { startYaml, type TestInstance } from '../helpers/instance.js';
 import { startEcho, type TestServer } from '../helpers/sockets.js';
-import { ca, certEntity, echoBack, generateSelfSigned, kongFile, leaf, sClientSubject, servedCN, tlsClient, type CertPair } from './tls-helpers.js';
+import {
+  ca,
+  certEntity,
+  echoBack,
+  generateSelfSigned,
+  kongFile,
+  leaf,
+  sClientSubject,
+  servedCN,
+  tlsClient,
+  type CertPair,
+} from './tls-helpers.js';
 
 function echoService(echo: TestServer, certificates: unknown[]): string {
   return kongFile({
     certificates,
-    services: [{
-      name: 'echo', url: `tcp://127.0.0.1:${echo.port}`,
-      routes: [{ name: 'any-tls', protocols: ['tls'], destinations: [{ ip: '127.0.0.1' }] }],
-    }],
+    services: [
+      {
+        name: 'echo',
+        url: `tcp://127.0.0.1:${echo.port}`,
+        routes: [{ name: 'any-tls', protocols: ['tls'], destinations: [{ ip: '127.0.0.1' }] }],
+      },
+    ],
   });
 }
 
@@ -46,7 +60,8 @@ describe('certificate selection by SNI', () => {
     [withCatchAll, noCatchAll] = await Promise.all([
       startYaml(echoService(echo, [...certs, catchAll]), { listen: '127.0.0.1:0 ssl' }),
       startYaml(echoService(echo, certs), {
-        listen: '127.0.0.1:0 ssl', settings: { ssl_cert: join(dir, 'd.crt'), ssl_cert_key: join(dir, 'd.key') },
+        listen: '127.0.0.1:0 ssl',
+        settings: { ssl_cert: join(dir, 'd.crt'), ssl_cert_key: join(dir, 'd.key') },
       }),
     ]);
   });
@@ -66,7 +81,12 @@ describe('certificate selection by SNI', () => {
       ['example.net', 'right-wild'],
     ];
     for (const [sni, cn] of cases) {
-      const h = await tlsClient(port, { servername: sni, ca: root.cert, rejectUnauthorized: true, checkServerIdentity: () => undefined });
+      const h = await tlsClient(port, {
+        servername: sni,
+        ca: root.cert,
+        rejectUnauthorized: true,
+        checkServerIdentity: () => undefined,
+      });
       assert.equal(h.cn, cn, `SNI ${sni}`);
       assert.equal(h.authorized, true);
       assert.equal(await echoBack(h.socket, `hello ${sni}`), `hello ${sni}`);
@@ -128,8 +148,10 @@ describe('a dual RSA + ECDSA certificate (cert_alt / key_alt)', () => {
     const rsa = generateSelfSigned({ commonName: 'dual-rsa', altNames: ['dual.test'], issuer: root, keyType: 'rsa' });
     const ec = generateSelfSigned({ commonName: 'dual-ec', altNames: ['dual.test'], issuer: root });
     echo = await startEcho();
-    inst = await startYaml(echoService(echo, [certEntity(rsa, ['dual.test'], { cert_alt: ec.cert, key_alt: ec.key })]),
-      { listen: '127.0.0.1:0 ssl' });
+    inst = await startYaml(
+      echoService(echo, [certEntity(rsa, ['dual.test'], { cert_alt: ec.cert, key_alt: ec.key })]),
+      { listen: '127.0.0.1:0 ssl' },
+    );
   });
   after(async () => {
     await inst?.stop();
@@ -163,7 +185,13 @@ describe('a dual RSA + ECDSA certificate (cert_alt / key_alt)', () => {
 
   test('openssl s_client with -sigalgs gets each certificate', async () => {
     const port = inst.ports[0]!;
-    assert.match(await sClientSubject(port, ['-servername', 'dual.test', '-sigalgs', 'ECDSA+SHA256']), /CN ?= ?dual-ec/);
-    assert.match(await sClientSubject(port, ['-servername', 'dual.test', '-sigalgs', 'RSA-PSS+SHA256']), /CN ?= ?dual-rsa/);
+    assert.match(
+      await sClientSubject(port, ['-servername', 'dual.test', '-sigalgs', 'ECDSA+SHA256']),
+      /CN ?= ?dual-ec/,
+    );
+    assert.match(
+      await sClientSubject(port, ['-servername', 'dual.test', '-sigalgs', 'RSA-PSS+SHA256']),
+      /CN ?= ?dual-rsa/,
+    );
   });
 });

@@ -10,7 +10,17 @@ import { after, before, describe, test } from 'node:test';
 import { startYaml, type TestInstance } from '../helpers/instance.js';
 import { startEcho, streamThrough, type TestServer } from '../helpers/sockets.js';
 import type { SessionRecord } from '../../src/proxy/record.js';
-import { ca, certEntity, cnOf, echoBack, kongFile, leaf, tlsClient, tlsEchoServer, type CertPair } from './tls-helpers.js';
+import {
+  ca,
+  certEntity,
+  cnOf,
+  echoBack,
+  kongFile,
+  leaf,
+  tlsClient,
+  tlsEchoServer,
+  type CertPair,
+} from './tls-helpers.js';
 
 const TEN_MB = 10 * 1024 * 1024;
 
@@ -34,18 +44,32 @@ describe('TLS termination, re-encryption and passthrough', () => {
     echo = await startEcho();
     tlsUp = await tlsEchoServer({ ...leaf(root, ['127.0.0.1']) });
     passUp = await tlsEchoServer({ ...leaf(root, ['pass.test']), ALPNProtocols: ['h2'] });
-    ti = await startYaml(kongFile({
-      certificates: [certEntity(leaf(root, ['term.test']), ['term.test', 'reenc.test'])],
-      ca_certificates: [{ id: '6f1c3e2a-0d5b-4c1e-9a7f-3b2d1c0e9f8a', cert: root.cert }],
-      services: [
-        { name: 'plain', url: `tcp://127.0.0.1:${echo.port}`, routes: [{ name: 'term', protocols: ['tls'], snis: ['term.test'] }] },
-        {
-          name: 'reenc', url: `tls://127.0.0.1:${tlsUp.port}`, tls_verify: true, ca_certificates: ['6f1c3e2a-0d5b-4c1e-9a7f-3b2d1c0e9f8a'],
-          routes: [{ name: 'reenc', protocols: ['tls'], snis: ['reenc.test'] }],
-        },
-        { name: 'pass', url: `tcp://127.0.0.1:${passUp.port}`, routes: [{ name: 'pass', protocols: ['tls_passthrough'], snis: ['pass.test'] }] },
-      ],
-    }), { listen: '127.0.0.1:0 ssl', settings: { proxy_stream_access_log: 'logs/access.log basic' } });
+    ti = await startYaml(
+      kongFile({
+        certificates: [certEntity(leaf(root, ['term.test']), ['term.test', 'reenc.test'])],
+        ca_certificates: [{ id: '6f1c3e2a-0d5b-4c1e-9a7f-3b2d1c0e9f8a', cert: root.cert }],
+        services: [
+          {
+            name: 'plain',
+            url: `tcp://127.0.0.1:${echo.port}`,
+            routes: [{ name: 'term', protocols: ['tls'], snis: ['term.test'] }],
+          },
+          {
+            name: 'reenc',
+            url: `tls://127.0.0.1:${tlsUp.port}`,
+            tls_verify: true,
+            ca_certificates: ['6f1c3e2a-0d5b-4c1e-9a7f-3b2d1c0e9f8a'],
+            routes: [{ name: 'reenc', protocols: ['tls'], snis: ['reenc.test'] }],
+          },
+          {
+            name: 'pass',
+            url: `tcp://127.0.0.1:${passUp.port}`,
+            routes: [{ name: 'pass', protocols: ['tls_passthrough'], snis: ['pass.test'] }],
+          },
+        ],
+      }),
+      { listen: '127.0.0.1:0 ssl', settings: { proxy_stream_access_log: 'logs/access.log basic' } },
+    );
     ssl = ti.ports[0]!;
   });
   after(async () => {
@@ -56,7 +80,12 @@ describe('TLS termination, re-encryption and passthrough', () => {
   });
 
   test('termination: 10 MB each way to a plain upstream, digests equal, half-close carried', async () => {
-    const h = await tlsClient(ssl, { servername: 'term.test', ca: root.cert, rejectUnauthorized: true, ALPNProtocols: ['h2', 'http/1.1'] });
+    const h = await tlsClient(ssl, {
+      servername: 'term.test',
+      ca: root.cert,
+      rejectUnauthorized: true,
+      ALPNProtocols: ['h2', 'http/1.1'],
+    });
     assert.equal(h.cn, 'term.test');
     const r = await streamThrough(h.socket, TEN_MB);
     assert.equal(r.received, TEN_MB);
@@ -100,8 +129,13 @@ describe('TLS termination, re-encryption and passthrough', () => {
     assert.equal(tlsUp.sni.at(-1), false); // no SNI to an IP target
   });
 
-  test('tls_passthrough: the client verifies the upstream\'s own certificate; the record has the peeked SNI', async () => {
-    const h = await tlsClient(ssl, { servername: 'pass.test', ca: root.cert, rejectUnauthorized: true, ALPNProtocols: ['h2', 'http/1.1'] });
+  test("tls_passthrough: the client verifies the upstream's own certificate; the record has the peeked SNI", async () => {
+    const h = await tlsClient(ssl, {
+      servername: 'pass.test',
+      ca: root.cert,
+      rejectUnauthorized: true,
+      ALPNProtocols: ['h2', 'http/1.1'],
+    });
     assert.equal(h.authorized, true);
     assert.equal(h.cn, 'pass.test');
     assert.equal(cnOf(h.socket.getPeerCertificate().raw), 'pass.test');
@@ -124,7 +158,9 @@ describe('TLS termination, re-encryption and passthrough', () => {
     h.socket.end();
     await recordWhere(ti, (x) => x.route?.name === 'term');
     await ti.stop(); // flushes the access log
-    const lines = readFileSync(join(ti.dir, 'prefix', 'logs', 'access.log'), 'utf8').trim().split('\n');
+    const lines = readFileSync(join(ti.dir, 'prefix', 'logs', 'access.log'), 'utf8')
+      .trim()
+      .split('\n');
     assert.ok(lines.length >= 4);
     for (const l of lines) assert.match(l, /^127\.0\.0\.1 \[[^\]]+\] TLS 200 \d+ \d+ \d+\.\d{3}$/);
   });

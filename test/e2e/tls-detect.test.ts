@@ -30,9 +30,16 @@ services:
  * `openssl s_client -connect 127.0.0.1:PORT -servername NAME`, sending `line`: resolves with s_client's output once
  * the line came back (the process is then stopped), or when s_client ended on its own (the proxy closed).
  */
-function sClient(port: number, servername: string, line: string, timeoutMs = 10_000): Promise<{ echoed: boolean; out: string }> {
+function sClient(
+  port: number,
+  servername: string,
+  line: string,
+  timeoutMs = 10_000,
+): Promise<{ echoed: boolean; out: string }> {
   return new Promise((resolve) => {
-    const p = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', servername], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', servername], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let done = false;
     const finish = (echoed: boolean): void => {
@@ -84,7 +91,9 @@ function readBanner(port: number): Promise<{ line: string | undefined; ms: numbe
 }
 
 let echo: TestServer;
-before(async () => { echo = await startEcho(); });
+before(async () => {
+  echo = await startEcho();
+});
 after(() => echo.close());
 
 test("the seed's example as written: TLS terminated on a plain listener, echoed back through openssl s_client", async (t) => {
@@ -112,19 +121,33 @@ test("the seed's example as written: TLS terminated on a plain listener, echoed 
 });
 
 test('a ClientHello no TLS route takes and other first bytes go to the tcp route of a detecting listener', async (t) => {
-  const ti = await startYaml(kongFile({
-    services: [
-      { name: 'tlsbin', url: `tcp://127.0.0.1:${echo.port}`, routes: [{ name: 'tls-in', protocols: ['tls'], snis: ['tlsbin-example'] }] },
-      { name: 'raw', url: `tcp://127.0.0.1:${echo.port}`, routes: [{ name: 'tcp-in', protocols: ['tcp'], destinations: [{ ip: '127.0.0.1' }] }] },
-    ],
-  }), { tag: 'tlsdetect' });
+  const ti = await startYaml(
+    kongFile({
+      services: [
+        {
+          name: 'tlsbin',
+          url: `tcp://127.0.0.1:${echo.port}`,
+          routes: [{ name: 'tls-in', protocols: ['tls'], snis: ['tlsbin-example'] }],
+        },
+        {
+          name: 'raw',
+          url: `tcp://127.0.0.1:${echo.port}`,
+          routes: [{ name: 'tcp-in', protocols: ['tcp'], destinations: [{ ip: '127.0.0.1' }] }],
+        },
+      ],
+    }),
+    { tag: 'tlsdetect' },
+  );
   t.after(() => ti.stop());
   const port = ti.ports[0]!;
   // plain bytes first: routed as tcp, the peeked bytes reach the upstream first and in order
   const c = connect({ host: '127.0.0.1', port });
   const back = new Promise<string>((resolve) => {
     let got = '';
-    c.on('data', (d: Buffer) => { got += d.toString(); if (got.length >= 12) resolve(got); });
+    c.on('data', (d: Buffer) => {
+      got += d.toString();
+      if (got.length >= 12) resolve(got);
+    });
   });
   c.write('abc');
   setTimeout(() => c.end('defghijkl'), 50);
@@ -147,10 +170,18 @@ test('tls_passthrough on a plain listener passes the handshake to the TLS backen
   const backendPair = leaf(root, ['pass.example']);
   const backend = await tlsEchoServer({ cert: backendPair.cert, key: backendPair.key });
   t.after(() => backend.close());
-  const ti = await startYaml(kongFile({
-    services: [{ name: 'tls-backend', url: `tcp://127.0.0.1:${backend.port}`,
-      routes: [{ name: 'pass', protocols: ['tls_passthrough'], snis: ['pass.example'] }] }],
-  }), { tag: 'tlsdetect' });
+  const ti = await startYaml(
+    kongFile({
+      services: [
+        {
+          name: 'tls-backend',
+          url: `tcp://127.0.0.1:${backend.port}`,
+          routes: [{ name: 'pass', protocols: ['tls_passthrough'], snis: ['pass.example'] }],
+        },
+      ],
+    }),
+    { tag: 'tlsdetect' },
+  );
   t.after(() => ti.stop());
   const r = await sClient(ti.ports[0]!, 'pass.example', 'through-untouched');
   assert.ok(r.echoed, `no echo through passthrough:\n${r.out.slice(-2000)}`);
@@ -164,14 +195,26 @@ test('tls_passthrough on a plain listener passes the handshake to the TLS backen
 test('a listener no TLS route applies to never waits: a server-first banner arrives at once', async (t) => {
   const banner = await bannerBackend('220 banner-first');
   t.after(() => banner.close());
-  const ti = await startYaml(kongFile({
-    services: [
-      // a TLS route for another address: it cannot take connections of 127.0.0.1
-      { name: 'elsewhere', url: `tcp://127.0.0.1:${echo.port}`,
-        routes: [{ name: 'tls-elsewhere', protocols: ['tls'], snis: ['x.example'], destinations: [{ ip: '10.255.255.1' }] }] },
-      { name: 'smtp', url: `tcp://127.0.0.1:${banner.port}`, routes: [{ name: 'smtp-in', protocols: ['tcp'], destinations: [{ ip: '127.0.0.1' }] }] },
-    ],
-  }), { tag: 'tlsdetect', settings: { stream_preread_timeout: '5000' } });
+  const ti = await startYaml(
+    kongFile({
+      services: [
+        // a TLS route for another address: it cannot take connections of 127.0.0.1
+        {
+          name: 'elsewhere',
+          url: `tcp://127.0.0.1:${echo.port}`,
+          routes: [
+            { name: 'tls-elsewhere', protocols: ['tls'], snis: ['x.example'], destinations: [{ ip: '10.255.255.1' }] },
+          ],
+        },
+        {
+          name: 'smtp',
+          url: `tcp://127.0.0.1:${banner.port}`,
+          routes: [{ name: 'smtp-in', protocols: ['tcp'], destinations: [{ ip: '127.0.0.1' }] }],
+        },
+      ],
+    }),
+    { tag: 'tlsdetect', settings: { stream_preread_timeout: '5000' } },
+  );
   t.after(() => ti.stop());
   assert.equal(ti.inst.manager.current!.tlsDetect.size, 0, 'decided at snapshot build: this listener does not detect');
   const release = await exclusive();
@@ -188,12 +231,23 @@ test('a listener no TLS route applies to never waits: a server-first banner arri
 test('the trade-off: where a TLS route without destinations applies, a server-first banner waits for the preread timeout', async (t) => {
   const banner = await bannerBackend('220 banner-late');
   t.after(() => banner.close());
-  const ti = await startYaml(kongFile({
-    services: [
-      { name: 'tlsbin', url: `tcp://127.0.0.1:${echo.port}`, routes: [{ name: 'tls-any', protocols: ['tls'], snis: ['tlsbin-example'] }] },
-      { name: 'smtp', url: `tcp://127.0.0.1:${banner.port}`, routes: [{ name: 'smtp-in', protocols: ['tcp'], destinations: [{ ip: '127.0.0.1' }] }] },
-    ],
-  }), { tag: 'tlsdetect', settings: { stream_preread_timeout: '400' } });
+  const ti = await startYaml(
+    kongFile({
+      services: [
+        {
+          name: 'tlsbin',
+          url: `tcp://127.0.0.1:${echo.port}`,
+          routes: [{ name: 'tls-any', protocols: ['tls'], snis: ['tlsbin-example'] }],
+        },
+        {
+          name: 'smtp',
+          url: `tcp://127.0.0.1:${banner.port}`,
+          routes: [{ name: 'smtp-in', protocols: ['tcp'], destinations: [{ ip: '127.0.0.1' }] }],
+        },
+      ],
+    }),
+    { tag: 'tlsdetect', settings: { stream_preread_timeout: '400' } },
+  );
   t.after(() => ti.stop());
   const b = await readBanner(ti.ports[0]!);
   b.socket.destroy();
@@ -205,7 +259,11 @@ test('the trade-off: where a TLS route without destinations applies, a server-fi
 });
 
 test('a proxy_protocol listener without ssl detects TLS after the PROXY header', async (t) => {
-  const ti = await startYaml(seedExample(echo.port), { tag: 'tlsdetect', listen: '127.0.0.1:0 proxy_protocol', settings: { trusted_ips: '127.0.0.1' } });
+  const ti = await startYaml(seedExample(echo.port), {
+    tag: 'tlsdetect',
+    listen: '127.0.0.1:0 proxy_protocol',
+    settings: { trusted_ips: '127.0.0.1' },
+  });
   t.after(() => ti.stop());
   const raw = connect({ host: '127.0.0.1', port: ti.ports[0]! });
   await new Promise((resolve) => raw.once('connect', resolve));
@@ -215,7 +273,10 @@ test('a proxy_protocol listener without ssl detects TLS after the PROXY header',
   c.write('via-proxy-header');
   const got = await new Promise<string>((resolve) => {
     let s = '';
-    c.on('data', (d: Buffer) => { s += d.toString(); if (s.length >= 16) resolve(s); });
+    c.on('data', (d: Buffer) => {
+      s += d.toString();
+      if (s.length >= 16) resolve(s);
+    });
   });
   assert.equal(got, 'via-proxy-header');
   c.end();
@@ -229,7 +290,9 @@ test("stream_tls_detect = off keeps Kong 3's behaviour: the seed's example gets 
   const ti = await startYaml(seedExample(echo.port), { tag: 'tlsdetect', settings: { stream_tls_detect: 'off' } });
   t.after(() => ti.stop());
   let reached = 0;
-  const count = (): void => { reached++; };
+  const count = (): void => {
+    reached++;
+  };
   echo.server.on('connection', count);
   t.after(() => echo.server.off('connection', count));
   const r = await sClient(ti.ports[0]!, 'tlsbin-example', 'never-echoed');

@@ -28,7 +28,11 @@ export function kongFile(config: Record<string, unknown>): string {
 }
 
 /** A certificate entity with an id (certificates have no name: references use the id). */
-export function certEntity(pair: CertPair, snis: string[] = [], extra: Record<string, unknown> = {}): { id: string; cert: string; key: string; snis: { name: string }[] } {
+export function certEntity(
+  pair: CertPair,
+  snis: string[] = [],
+  extra: Record<string, unknown> = {},
+): { id: string; cert: string; key: string; snis: { name: string }[] } {
   return { id: randomUUID(), cert: pair.cert, key: pair.key, snis: snis.map((name) => ({ name })), ...extra };
 }
 
@@ -50,31 +54,59 @@ export function tlsClient(port: number, opts: tls.ConnectionOptions = {}): Promi
     const c = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...opts }, () => {
       const raw = c.getPeerCertificate().raw;
       const x = new X509Certificate(raw);
-      resolve({ socket: c, cn: cnOf(raw), keyType: x.publicKey.asymmetricKeyType, authorized: c.authorized, protocol: c.getProtocol() });
+      resolve({
+        socket: c,
+        cn: cnOf(raw),
+        keyType: x.publicKey.asymmetricKeyType,
+        authorized: c.authorized,
+        protocol: c.getProtocol(),
+      });
     });
     c.once('error', reject);
   });
 }
 
 /** The CN of the certificate served for `servername` (undefined: no SNI sent); the connection is closed after. */
-export async function servedCN(port: number, servername?: string, opts: tls.ConnectionOptions = {}): Promise<string | undefined> {
+export async function servedCN(
+  port: number,
+  servername?: string,
+  opts: tls.ConnectionOptions = {},
+): Promise<string | undefined> {
   const h = await tlsClient(port, { servername: servername ?? '', ...opts });
   h.socket.destroy();
   return h.cn;
 }
 
 /** Writes `data` and resolves with exactly that many bytes read back. */
-export function echoBack(s: tls.TLSSocket | import('node:net').Socket, data: Buffer | string, timeoutMs = 5000): Promise<string> {
+export function echoBack(
+  s: tls.TLSSocket | import('node:net').Socket,
+  data: Buffer | string,
+  timeoutMs = 5000,
+): Promise<string> {
   const want = Buffer.byteLength(data);
   return new Promise((resolve, reject) => {
     let got = '';
-    const t = setTimeout(() => { cleanup(); reject(new Error(`echo: got ${JSON.stringify(got)} of ${want} bytes`)); }, timeoutMs);
+    const t = setTimeout(() => {
+      cleanup();
+      reject(new Error(`echo: got ${JSON.stringify(got)} of ${want} bytes`));
+    }, timeoutMs);
     const onData = (d: Buffer): void => {
       got += d.toString('latin1');
-      if (got.length >= want) { cleanup(); resolve(got); }
+      if (got.length >= want) {
+        cleanup();
+        resolve(got);
+      }
     };
-    const onEnd = (): void => { cleanup(); reject(new Error(`echo: closed after ${JSON.stringify(got)}`)); };
-    const cleanup = (): void => { clearTimeout(t); s.off('data', onData); s.off('end', onEnd); s.off('close', onEnd); };
+    const onEnd = (): void => {
+      cleanup();
+      reject(new Error(`echo: closed after ${JSON.stringify(got)}`));
+    };
+    const cleanup = (): void => {
+      clearTimeout(t);
+      s.off('data', onData);
+      s.off('end', onEnd);
+      s.off('close', onEnd);
+    };
     s.on('data', onData);
     s.on('end', onEnd);
     s.on('close', onEnd);
@@ -86,8 +118,14 @@ export function echoBack(s: tls.TLSSocket | import('node:net').Socket, data: Buf
  * A TLS echo server (allowHalfOpen) on 127.0.0.1:0; `sni` lists the servernames its clients sent, `clientCN`
  * the CN of their client certificates.
  */
-export async function tlsEchoServer(opts: tls.TlsOptions, host = '127.0.0.1'): Promise<{
-  port: number; sni: (string | false)[]; clientCN: (string | undefined)[]; close: () => Promise<void>;
+export async function tlsEchoServer(
+  opts: tls.TlsOptions,
+  host = '127.0.0.1',
+): Promise<{
+  port: number;
+  sni: (string | false)[];
+  clientCN: (string | undefined)[];
+  close: () => Promise<void>;
 }> {
   const sni: (string | false)[] = [];
   const clientCN: (string | undefined)[] = [];
@@ -104,12 +142,21 @@ export async function tlsEchoServer(opts: tls.TlsOptions, host = '127.0.0.1'): P
   srv.on('tlsClientError', () => {});
   // raw sockets too: one whose handshake the client gave up on never reaches the secure listener
   const raw = new Set<import('node:net').Socket>();
-  srv.on('connection', (s: import('node:net').Socket) => { raw.add(s); s.on('close', () => raw.delete(s)); });
+  srv.on('connection', (s: import('node:net').Socket) => {
+    raw.add(s);
+    s.on('close', () => raw.delete(s));
+  });
   srv.listen(0, host);
   await once(srv, 'listening');
   return {
-    port: (srv.address() as AddressInfo).port, sni, clientCN,
-    close: () => new Promise((resolve) => { for (const s of [...sockets, ...raw]) s.destroy(); srv.close(() => resolve()); }),
+    port: (srv.address() as AddressInfo).port,
+    sni,
+    clientCN,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of [...sockets, ...raw]) s.destroy();
+        srv.close(() => resolve());
+      }),
   };
 }
 
@@ -121,7 +168,10 @@ export function openssl(args: string[], input = '', timeoutMs = 10_000): Promise
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (out += d));
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('close', (code) => { clearTimeout(timer); resolve({ code, out }); });
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
     p.stdin.on('error', () => {});
     p.stdin.end(input);
   });
@@ -138,6 +188,9 @@ export async function sClientSubject(port: number, args: string[]): Promise<stri
 export type { TestInstance as LoggedInstance } from '../helpers/instance.js';
 
 /** startYaml (whose log lines are kept in memory) on an ssl listener by default, with this suite's temp-folder tag. */
-export function startLogged(yaml: string, opts: { listen?: string; settings?: Record<string, string> } = {}): Promise<TestInstance> {
+export function startLogged(
+  yaml: string,
+  opts: { listen?: string; settings?: Record<string, string> } = {},
+): Promise<TestInstance> {
   return startYaml(yaml, { listen: '127.0.0.1:0 ssl', ...opts, tag: 'tlse2e' });
 }

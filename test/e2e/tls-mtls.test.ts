@@ -9,7 +9,17 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { tempDir } from '../helpers/cli.js';
-import { ca, certEntity, generateSelfSigned, kongFile, leaf, openssl, startLogged, type CertPair, type LoggedInstance } from './tls-helpers.js';
+import {
+  ca,
+  certEntity,
+  generateSelfSigned,
+  kongFile,
+  leaf,
+  openssl,
+  startLogged,
+  type CertPair,
+  type LoggedInstance,
+} from './tls-helpers.js';
 import { load } from '../config/helpers.js';
 
 describe('mtls-auth: client certificates at the handshake', () => {
@@ -21,7 +31,10 @@ describe('mtls-auth: client certificates at the handshake', () => {
   const files: Record<string, { cert: string; key: string }> = {};
 
   before(async () => {
-    greeter = createServer((s) => { s.on('error', () => {}); s.end('hello from the backend\n'); });
+    greeter = createServer((s) => {
+      s.on('error', () => {});
+      s.end('hello from the backend\n');
+    });
     await new Promise<void>((r) => greeter.listen(0, '127.0.0.1', r));
     const port = (greeter.address() as AddressInfo).port;
     const serverRoot = ca('Server Root');
@@ -30,7 +43,9 @@ describe('mtls-auth: client certificates at the handshake', () => {
     const otherCA = ca('Other CA');
     good = leaf(clientCA, ['client-one']);
     const clients: Record<string, CertPair> = {
-      good, other: leaf(otherCA, ['intruder']), viaIntermediate: leaf(intermediate, ['client-two']),
+      good,
+      other: leaf(otherCA, ['intruder']),
+      viaIntermediate: leaf(intermediate, ['client-two']),
     };
     dir = tempDir('mtls');
     for (const [name, pair] of Object.entries(clients)) {
@@ -40,24 +55,44 @@ describe('mtls-auth: client certificates at the handshake', () => {
     }
     const caId = randomUUID();
     const interId = randomUUID();
-    inst = await startLogged(kongFile({
-      certificates: [certEntity(leaf(serverRoot, ['mtls.test', 'partial.test', 'open.test', 'nopartial.test']), ['mtls.test', 'partial.test', 'open.test', 'nopartial.test'])],
-      ca_certificates: [{ id: caId, cert: clientCA.cert }, { id: interId, cert: intermediate.cert }],
-      services: [{
-        name: 'greeter', url: `tcp://127.0.0.1:${port}`,
-        routes: [
-          { name: 'secure', protocols: ['tls'], snis: ['mtls.test'] },
-          { name: 'partial', protocols: ['tls'], snis: ['partial.test'] },
-          { name: 'open', protocols: ['tls'], snis: ['open.test'] },
-          { name: 'nopartial', protocols: ['tls'], snis: ['nopartial.test'] },
+    inst = await startLogged(
+      kongFile({
+        certificates: [
+          certEntity(leaf(serverRoot, ['mtls.test', 'partial.test', 'open.test', 'nopartial.test']), [
+            'mtls.test',
+            'partial.test',
+            'open.test',
+            'nopartial.test',
+          ]),
         ],
-      }],
-      plugins: [
-        { name: 'mtls-auth', route: 'secure', protocols: ['tls'], config: { ca_certificates: [caId] } },
-        { name: 'mtls-auth', route: 'nopartial', protocols: ['tls'], config: { ca_certificates: [interId] } },
-        { name: 'mtls-auth', route: 'partial', protocols: ['tls'], config: { ca_certificates: [interId], allow_partial_chain: true, revocation_check_mode: 'SKIP' } },
-      ],
-    }));
+        ca_certificates: [
+          { id: caId, cert: clientCA.cert },
+          { id: interId, cert: intermediate.cert },
+        ],
+        services: [
+          {
+            name: 'greeter',
+            url: `tcp://127.0.0.1:${port}`,
+            routes: [
+              { name: 'secure', protocols: ['tls'], snis: ['mtls.test'] },
+              { name: 'partial', protocols: ['tls'], snis: ['partial.test'] },
+              { name: 'open', protocols: ['tls'], snis: ['open.test'] },
+              { name: 'nopartial', protocols: ['tls'], snis: ['nopartial.test'] },
+            ],
+          },
+        ],
+        plugins: [
+          { name: 'mtls-auth', route: 'secure', protocols: ['tls'], config: { ca_certificates: [caId] } },
+          { name: 'mtls-auth', route: 'nopartial', protocols: ['tls'], config: { ca_certificates: [interId] } },
+          {
+            name: 'mtls-auth',
+            route: 'partial',
+            protocols: ['tls'],
+            config: { ca_certificates: [interId], allow_partial_chain: true, revocation_check_mode: 'SKIP' },
+          },
+        ],
+      }),
+    );
   });
   after(async () => {
     await inst?.stop();
@@ -77,7 +112,10 @@ describe('mtls-auth: client certificates at the handshake', () => {
     assert.equal(r.session.status, 200);
     assert.equal(r.session.tls?.client_verify, 'SUCCESS');
     assert.match(r.session.tls?.client_subject ?? '', /CN=client-one/);
-    assert.equal(r.session.tls?.client_fingerprint, new X509Certificate(good.cert).fingerprint256.replace(/:/g, '').toLowerCase());
+    assert.equal(
+      r.session.tls?.client_fingerprint,
+      new X509Certificate(good.cert).fingerprint256.replace(/:/g, '').toLowerCase(),
+    );
   });
 
   test('no certificate: refused at the handshake, status 401, logged', async () => {
@@ -124,22 +162,58 @@ describe('mtls-auth: client certificates at the handshake', () => {
   });
 
   test('config: unknown ca_certificates ids and STRICT are refused at load', () => {
-    const text = kongFile({ plugins: [{ name: 'mtls-auth', protocols: ['tls'], config: { ca_certificates: [randomUUID()] } }] });
+    const text = kongFile({
+      plugins: [{ name: 'mtls-auth', protocols: ['tls'], config: { ca_certificates: [randomUUID()] } }],
+    });
     const r = load(text);
     assert.equal(r.ok, false);
-    assert.match(r.problems.map((p) => p.message).join('\n'), /invalid reference 'ca_certificates: [0-9a-f-]+' \(no such entry in 'ca_certificates'\)/);
-    const strict = load(kongFile({
-      ca_certificates: [{ id: '11111111-2222-4333-8444-555555555555', cert: clientCA.cert }],
-      plugins: [{ name: 'mtls-auth', protocols: ['tls'], config: { ca_certificates: ['11111111-2222-4333-8444-555555555555'], revocation_check_mode: 'STRICT' } }],
-    }));
+    assert.match(
+      r.problems.map((p) => p.message).join('\n'),
+      /invalid reference 'ca_certificates: [0-9a-f-]+' \(no such entry in 'ca_certificates'\)/,
+    );
+    const strict = load(
+      kongFile({
+        ca_certificates: [{ id: '11111111-2222-4333-8444-555555555555', cert: clientCA.cert }],
+        plugins: [
+          {
+            name: 'mtls-auth',
+            protocols: ['tls'],
+            config: { ca_certificates: ['11111111-2222-4333-8444-555555555555'], revocation_check_mode: 'STRICT' },
+          },
+        ],
+      }),
+    );
     assert.equal(strict.ok, false);
-    const onTcp = load(kongFile({
-      ca_certificates: [{ id: '11111111-2222-4333-8444-555555555555', cert: clientCA.cert }],
-      services: [{ name: 's', url: 'tcp://127.0.0.1:9', routes: [{ name: 'plain', protocols: ['tcp'], destinations: [{ port: 9 }],
-        plugins: [{ name: 'mtls-auth', protocols: ['tls'], config: { ca_certificates: ['11111111-2222-4333-8444-555555555555'] } }] }] }],
-    }));
+    const onTcp = load(
+      kongFile({
+        ca_certificates: [{ id: '11111111-2222-4333-8444-555555555555', cert: clientCA.cert }],
+        services: [
+          {
+            name: 's',
+            url: 'tcp://127.0.0.1:9',
+            routes: [
+              {
+                name: 'plain',
+                protocols: ['tcp'],
+                destinations: [{ port: 9 }],
+                plugins: [
+                  {
+                    name: 'mtls-auth',
+                    protocols: ['tls'],
+                    config: { ca_certificates: ['11111111-2222-4333-8444-555555555555'] },
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
+    );
     assert.ok(onTcp.ok);
-    assert.match(onTcp.problems.map((p) => p.message).join('\n'), /mtls-auth on a route without protocol 'tls' has no effect/);
+    assert.match(
+      onTcp.problems.map((p) => p.message).join('\n'),
+      /mtls-auth on a route without protocol 'tls' has no effect/,
+    );
     assert.match(strict.problems.map((p) => p.message).join('\n'), /STRICT is not supported/);
   });
 });

@@ -62,19 +62,24 @@ describe('SNI routing with sources, destinations and priorities', () => {
   before(async () => {
     for (const n of names) backends.set(n, await namedBackend(n));
     const svc = (name: string, route: Record<string, unknown>) => ({
-      name, url: `tcp://127.0.0.1:${backends.get(name)!.port}`, routes: [{ name, ...route }],
+      name,
+      url: `tcp://127.0.0.1:${backends.get(name)!.port}`,
+      routes: [{ name, ...route }],
     });
-    ti = await startYaml(kongFile({
-      services: [
-        svc('exact', { protocols: ['tls'], snis: ['api.example.test'] }),
-        svc('wild', { protocols: ['tls'], snis: ['*.example.test'] }),
-        svc('wild-src', { protocols: ['tls'], snis: ['*.example.test'], sources: [{ ip: '127.0.0.2' }] }),
-        svc('src-only', { protocols: ['tls'], sources: [{ ip: '127.0.0.1' }] }),
-        svc('src-dst', { protocols: ['tls'], sources: [{ ip: '127.0.0.3' }], destinations: [{ ip: '127.0.0.1' }] }),
-        svc('plain-tcp', { protocols: ['tcp'], sources: [{ ip: '127.0.0.5' }] }),
-      ],
-      // Kong 3's behaviour (tls routes only on ssl listeners); stream_tls_detect = auto is tested in tls-detect.test.ts
-    }), { listen: '127.0.0.1:0, 127.0.0.1:0 ssl', settings: { stream_tls_detect: 'off' } });
+    ti = await startYaml(
+      kongFile({
+        services: [
+          svc('exact', { protocols: ['tls'], snis: ['api.example.test'] }),
+          svc('wild', { protocols: ['tls'], snis: ['*.example.test'] }),
+          svc('wild-src', { protocols: ['tls'], snis: ['*.example.test'], sources: [{ ip: '127.0.0.2' }] }),
+          svc('src-only', { protocols: ['tls'], sources: [{ ip: '127.0.0.1' }] }),
+          svc('src-dst', { protocols: ['tls'], sources: [{ ip: '127.0.0.3' }], destinations: [{ ip: '127.0.0.1' }] }),
+          svc('plain-tcp', { protocols: ['tcp'], sources: [{ ip: '127.0.0.5' }] }),
+        ],
+        // Kong 3's behaviour (tls routes only on ssl listeners); stream_tls_detect = auto is tested in tls-detect.test.ts
+      }),
+      { listen: '127.0.0.1:0, 127.0.0.1:0 ssl', settings: { stream_tls_detect: 'off' } },
+    );
     [plain, ssl] = ti.ports as [number, number];
   });
   after(async () => {

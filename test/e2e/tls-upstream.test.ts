@@ -9,8 +9,17 @@ import { lookup } from 'node:dns/promises';
 import { after, before, describe, test } from 'node:test';
 import type { SessionRecord } from '../../src/proxy/record.js';
 import {
-  ca, certEntity, echoBack, generateSelfSigned, kongFile, leaf, startLogged, tlsClient, tlsEchoServer,
-  type CertPair, type LoggedInstance,
+  ca,
+  certEntity,
+  echoBack,
+  generateSelfSigned,
+  kongFile,
+  leaf,
+  startLogged,
+  tlsClient,
+  tlsEchoServer,
+  type CertPair,
+  type LoggedInstance,
 } from './tls-helpers.js';
 
 type Up = Awaited<ReturnType<typeof tlsEchoServer>>;
@@ -43,29 +52,43 @@ describe('upstream TLS verification and client certificates', () => {
     const wrongCa = await start(leaf(other, ['127.0.0.1']));
     const deepLeaf = leaf(inter, ['127.0.0.1']);
     const chained = await start({ cert: deepLeaf.cert + inter.cert, key: deepLeaf.key });
-    mutual = await start({ ...leaf(root, ['127.0.0.1']), requestCert: true, rejectUnauthorized: true, ca: clientCa.cert });
+    mutual = await start({
+      ...leaf(root, ['127.0.0.1']),
+      requestCert: true,
+      rejectUnauthorized: true,
+      ca: clientCa.cert,
+    });
 
     const rootId = randomUUID();
     const client = certEntity(clientPair);
     const svc = (name: string, port: number, extra: Record<string, unknown> = {}, host = '127.0.0.1') => ({
-      name, protocol: 'tls', host, port, retries: 1, tls_verify: true, ca_certificates: [rootId], ...extra,
+      name,
+      protocol: 'tls',
+      host,
+      port,
+      retries: 1,
+      tls_verify: true,
+      ca_certificates: [rootId],
+      ...extra,
       routes: [{ name, protocols: ['tls'], snis: [`${name}.up`] }],
     });
-    ti = await startLogged(kongFile({
-      ca_certificates: [{ id: rootId, cert: root.cert }],
-      certificates: [client],
-      services: [
-        svc('by-ip', byIp.port),
-        svc('by-name', viaName.port, {}, 'localhost'),
-        svc('wrong-name', wrongName.port),
-        svc('wrong-ca', wrongCa.port),
-        svc('no-verify', wrongCa.port, { tls_verify: false }),
-        svc('depth0', chained.port, { tls_verify_depth: 0 }),
-        svc('depth1', chained.port, { tls_verify_depth: 1 }),
-        svc('mtls', mutual.port, { client_certificate: client.id }),
-        svc('mtls-missing', mutual.port),
-      ],
-    }));
+    ti = await startLogged(
+      kongFile({
+        ca_certificates: [{ id: rootId, cert: root.cert }],
+        certificates: [client],
+        services: [
+          svc('by-ip', byIp.port),
+          svc('by-name', viaName.port, {}, 'localhost'),
+          svc('wrong-name', wrongName.port),
+          svc('wrong-ca', wrongCa.port),
+          svc('no-verify', wrongCa.port, { tls_verify: false }),
+          svc('depth0', chained.port, { tls_verify_depth: 0 }),
+          svc('depth1', chained.port, { tls_verify_depth: 1 }),
+          svc('mtls', mutual.port, { client_certificate: client.id }),
+          svc('mtls-missing', mutual.port),
+        ],
+      }),
+    );
     ssl = ti.ports[0]!;
   });
   after(async () => {
@@ -100,7 +123,10 @@ describe('upstream TLS verification and client certificates', () => {
     assert.equal((await recordOf('by-name')).session.status, 200);
   });
 
-  for (const [name, why] of [['wrong-ca', /self-signed|unable to (get|verify)|UNABLE_TO|SELF_SIGNED/i], ['wrong-name', /not in the cert|ERR_TLS_CERT_ALTNAME_INVALID/]] as const) {
+  for (const [name, why] of [
+    ['wrong-ca', /self-signed|unable to (get|verify)|UNABLE_TO|SELF_SIGNED/i],
+    ['wrong-name', /not in the cert|ERR_TLS_CERT_ALTNAME_INVALID/],
+  ] as const) {
     test(`${name}: the client is closed, status 502, one warn line, the process goes on`, async () => {
       assert.deepEqual(await through(name), { closed: true });
       const r = await recordOf(name);

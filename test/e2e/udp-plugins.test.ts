@@ -26,10 +26,11 @@ async function ask(port: number, from: string, text: string, ms = 400): Promise<
   return reply;
 }
 
-test('udp sessions run the route\'s preread plugins: ip-restriction refuses a source (403), others pass', async (t) => {
+test("udp sessions run the route's preread plugins: ip-restriction refuses a source (403), others pass", async (t) => {
   const echo = await udpEcho();
   t.after(() => echo.close());
-  const ti = await startYaml(`_format_version: "3.0"
+  const ti = await startYaml(
+    `_format_version: "3.0"
 services:
   - name: dns
     url: udp://127.0.0.1:${echo.port}
@@ -43,7 +44,9 @@ services:
             protocols: [udp]
             config:
               deny: [127.0.0.5]
-`, { listen: '127.0.0.1:0 udp', tag: 'udp-plugins' });
+`,
+    { listen: '127.0.0.1:0 udp', tag: 'udp-plugins' },
+  );
   t.after(() => ti.stop());
   const port = ti.ports[0]!;
   assert.equal(await ask(port, '127.0.0.1', 'hello'), 'hello');

@@ -35,22 +35,32 @@ function isOpen(path: string): boolean {
   for (const fd of readdirSync('/proc/self/fd')) {
     try {
       if (readlinkSync(join('/proc/self/fd', fd)) === path) return true;
-    } catch { /* the fd closed meanwhile */ }
+    } catch {
+      /* the fd closed meanwhile */
+    }
   }
   return false;
 }
 
 function lines(path: string): Record<string, any>[] {
-  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+  return existsSync(path)
+    ? readFileSync(path, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
 }
 
-test('a UDP session across a reload is logged by its own snapshot\'s file-log, which closes only after the session ends', { skip: !existsSync('/proc/self/fd') }, async (t) => {
-  const echo = await udpEcho();
-  t.after(() => echo.close());
-  const ti = await startYaml('_format_version: "3.0"\n', { listen: '127.0.0.1:0 udp', tag: 'udp-reload' });
-  t.after(() => ti.stop());
-  // read_timeout: long enough for the session to outlive a reload on a busy machine, short enough to end on its own
-  const yaml = (path: string) => `_format_version: "3.0"
+test(
+  "a UDP session across a reload is logged by its own snapshot's file-log, which closes only after the session ends",
+  { skip: !existsSync('/proc/self/fd') },
+  async (t) => {
+    const echo = await udpEcho();
+    t.after(() => echo.close());
+    const ti = await startYaml('_format_version: "3.0"\n', { listen: '127.0.0.1:0 udp', tag: 'udp-reload' });
+    t.after(() => ti.stop());
+    // read_timeout: long enough for the session to outlive a reload on a busy machine, short enough to end on its own
+    const yaml = (path: string) => `_format_version: "3.0"
 services:
   - name: dns
     url: udp://127.0.0.1:${echo.port}
@@ -64,29 +74,34 @@ plugins:
     protocols: [udp]
     config: { path: ${path} }
 `;
-  const first = join(ti.dir, 'first.log');
-  const second = join(ti.dir, 'second.log');
-  assert.equal(await ti.reload(yaml(first)), 'loaded');
-  const port = ti.ports[0]!;
-  const a = await client();
-  t.after(() => a.close());
-  assert.equal(await a.ask(port, 'one'), 'one');
-  assert.equal(await ti.reload(yaml(second)), 'loaded');
-  // the same session (same client port), still on the first snapshot
-  assert.equal(await a.ask(port, 'two'), 'two');
-  const b = await client();
-  t.after(() => b.close());
-  assert.equal(await b.ask(port, 'new'), 'new');
+    const first = join(ti.dir, 'first.log');
+    const second = join(ti.dir, 'second.log');
+    assert.equal(await ti.reload(yaml(first)), 'loaded');
+    const port = ti.ports[0]!;
+    const a = await client();
+    t.after(() => a.close());
+    assert.equal(await a.ask(port, 'one'), 'one');
+    assert.equal(await ti.reload(yaml(second)), 'loaded');
+    // the same session (same client port), still on the first snapshot
+    assert.equal(await a.ask(port, 'two'), 'two');
+    const b = await client();
+    t.after(() => b.close());
+    assert.equal(await b.ask(port, 'new'), 'new');
 
-  await until(() => lines(first).length === 1, 'the session that spans the reload, logged by the first file-log', 10_000);
-  const rec = lines(first)[0]!;
-  assert.equal(rec.session.datagrams_received, 2, 'one session carried both datagrams');
-  assert.equal(rec.protocol, 'udp');
-  await until(() => !isOpen(first), 'the retired file-log closed once its last UDP session ended', 10_000);
-  await until(() => lines(second).length === 1, 'the new session logged by the new file-log', 10_000);
-  assert.equal(lines(second)[0]!.session.datagrams_received, 1);
-  assert.equal(lines(first).length, 1, 'nothing of the new snapshot in the old file');
-});
+    await until(
+      () => lines(first).length === 1,
+      'the session that spans the reload, logged by the first file-log',
+      10_000,
+    );
+    const rec = lines(first)[0]!;
+    assert.equal(rec.session.datagrams_received, 2, 'one session carried both datagrams');
+    assert.equal(rec.protocol, 'udp');
+    await until(() => !isOpen(first), 'the retired file-log closed once its last UDP session ended', 10_000);
+    await until(() => lines(second).length === 1, 'the new session logged by the new file-log', 10_000);
+    assert.equal(lines(second)[0]!.session.datagrams_received, 1);
+    assert.equal(lines(first).length, 1, 'nothing of the new snapshot in the old file');
+  },
+);
 
 test('the reload policy sees UDP sessions: a changed route tagged kong-ts.reload=close ends its open session', async (t) => {
   const echo = await udpEcho();

@@ -11,10 +11,20 @@ import { resolveSettings } from '../../src/settings/settings.js';
 import { exited, freePort, runCli, startCli, tempDir } from '../helpers/cli.js';
 
 interface WorkerStatus {
-  id: number; pid: number | null; state: string; configuration_generation: number; restarts: number;
-  connections_active?: number; connections_handled?: number;
+  id: number;
+  pid: number | null;
+  state: string;
+  configuration_generation: number;
+  restarts: number;
+  connections_active?: number;
+  connections_handled?: number;
 }
-interface Status { configuration_generation: number; last_config_error: string | null; workers: WorkerStatus[]; server: { connections_handled: number } }
+interface Status {
+  configuration_generation: number;
+  last_config_error: string | null;
+  workers: WorkerStatus[];
+  server: { connections_handled: number };
+}
 
 /** A backend that answers every chunk with `tag` + the chunk. */
 async function backend(tag: string): Promise<{ server: Server; port: number }> {
@@ -92,7 +102,14 @@ function alive(pid: number): boolean {
   }
 }
 
-interface Running { child: ChildProcess; out: () => string; prefix: string; file: string; listen: number; adminPort: number }
+interface Running {
+  child: ChildProcess;
+  out: () => string;
+  prefix: string;
+  file: string;
+  listen: number;
+  adminPort: number;
+}
 
 async function startTwo(tag: string, backendPort: number, extra: string[] = []): Promise<Running> {
   // ports found free a moment ago may be taken by a test running beside this one: try again with others then
@@ -103,8 +120,19 @@ async function startTwo(tag: string, backendPort: number, extra: string[] = []):
     writeFileSync(file, yaml(backendPort, listen));
     const prefix = join(dir, 'prefix');
     try {
-      const { child, out } = await startCli(['-c', file, '-p', prefix, '--stream-listen', `127.0.0.1:${listen}`,
-        '--admin-listen', `127.0.0.1:${adminPort}`, '--set', 'nginx_worker_processes=2', ...extra]);
+      const { child, out } = await startCli([
+        '-c',
+        file,
+        '-p',
+        prefix,
+        '--stream-listen',
+        `127.0.0.1:${listen}`,
+        '--admin-listen',
+        `127.0.0.1:${adminPort}`,
+        '--set',
+        'nginx_worker_processes=2',
+        ...extra,
+      ]);
       return { child, out, prefix, file, listen, adminPort };
     } catch (err) {
       if (attempt >= 3 || !/EADDRINUSE|address already in use/.test((err as Error).message)) throw err;
@@ -119,7 +147,12 @@ async function stopAndCheck(k: Running): Promise<void> {
   assert.equal(stop.code, 0, stop.stderr);
   assert.equal(await exited(k.child), 0);
   assert.equal(existsSync(join(k.prefix, 'pids', 'kong-ts.pid')), false);
-  await until('the workers to be gone', async () => pids.filter(alive), (left) => left.length === 0, 3000);
+  await until(
+    'the workers to be gone',
+    async () => pids.filter(alive),
+    (left) => left.length === 0,
+    3000,
+  );
 }
 
 test('two workers share the traffic; /status, /sessions and /metrics add them up; stop leaves nothing', async (t) => {
@@ -146,52 +179,85 @@ test('two workers share the traffic; /status, /sessions and /metrics add them up
     sockets.push(s.socket);
     st = await admin(k.adminPort);
   }
-  assert.ok(st.workers.every((w) => (w.connections_active ?? 0) > 0), `both workers serve: ${JSON.stringify(st.workers)}`);
+  assert.ok(
+    st.workers.every((w) => (w.connections_active ?? 0) > 0),
+    `both workers serve: ${JSON.stringify(st.workers)}`,
+  );
   const open = sockets.length;
   const sessions = await admin<{ total: number; by_route: Record<string, number> }>(k.adminPort, '/sessions');
   assert.equal(sessions.total, open);
   assert.deepEqual(Object.values(sessions.by_route), [open]);
 
   sockets.forEach((s) => s.end());
-  const done = await until('every session to end', () => admin(k.adminPort), (s) => s.workers.every((w) => w.connections_active === 0));
+  const done = await until(
+    'every session to end',
+    () => admin(k.adminPort),
+    (s) => s.workers.every((w) => w.connections_active === 0),
+  );
   assert.equal(done.server.connections_handled, open);
-  assert.equal(done.workers.reduce((n, w) => n + (w.connections_handled ?? 0), 0), open);
+  assert.equal(
+    done.workers.reduce((n, w) => n + (w.connections_handled ?? 0), 0),
+    open,
+  );
   const metrics = await admin<string>(k.adminPort, '/metrics');
-  assert.match(metrics, new RegExp(`^kong_stream_sessions_total\\{service="svc",route="r",code="200"\\} ${open}$`, 'm'));
+  assert.match(
+    metrics,
+    new RegExp(`^kong_stream_sessions_total\\{service="svc",route="r",code="200"\\} ${open}$`, 'm'),
+  );
   assert.match(metrics, /^kong_config_generation 1$/m, 'the configuration series come from the primary alone');
   assert.match(metrics, /^kong_stream_connections_active 0$/m);
-  assert.match(metrics, /^process_resident_memory_bytes \d+/m, 'the workers\' process metrics are there');
+  assert.match(metrics, /^process_resident_memory_bytes \d+/m, "the workers' process metrics are there");
 
   await stopAndCheck(k);
 });
 
 test('a reload reaches every worker, an invalid file reaches none', async (t) => {
   const [a, b] = [await backend('A:'), await backend('B:')];
-  t.after(() => { a.server.close(); b.server.close(); });
+  t.after(() => {
+    a.server.close();
+    b.server.close();
+  });
   const k = await startTwo('workers-reload', a.port, ['--set', 'watch=off']);
   t.after(() => k.child.kill('SIGKILL'));
   assert.equal(await roundTrip(k.listen), 'A:x');
 
   writeFileSync(k.file, yaml(b.port, k.listen));
   assert.equal((await runCli(['reload', '-p', k.prefix])).code, 0);
-  const st = await until('both workers on generation 2', () => admin(k.adminPort), (s) => s.workers.every((w) => w.configuration_generation === 2));
+  const st = await until(
+    'both workers on generation 2',
+    () => admin(k.adminPort),
+    (s) => s.workers.every((w) => w.configuration_generation === 2),
+  );
   assert.equal(st.configuration_generation, 2);
   for (let i = 0; i < 10; i++) assert.equal(await roundTrip(k.listen), 'B:x');
 
   writeFileSync(k.file, BAD);
   assert.equal((await runCli(['reload', '-p', k.prefix])).code, 0);
-  const bad = await until('the primary to refuse the file', () => admin(k.adminPort), (s) => s.last_config_error !== null);
+  const bad = await until(
+    'the primary to refuse the file',
+    () => admin(k.adminPort),
+    (s) => s.last_config_error !== null,
+  );
   assert.equal(bad.configuration_generation, 2);
-  assert.ok(bad.workers.every((w) => w.configuration_generation === 2 && w.state === 'up'), JSON.stringify(bad.workers));
+  assert.ok(
+    bad.workers.every((w) => w.configuration_generation === 2 && w.state === 'up'),
+    JSON.stringify(bad.workers),
+  );
   for (let i = 0; i < 10; i++) assert.equal(await roundTrip(k.listen), 'B:x');
   assert.doesNotMatch(k.out(), /"worker":\d,[^\n]*declarative config rejected/, 'no worker saw the bad file');
 
   // POST /config goes through the same primary: generation 3 on both
   const res = await fetch(`http://127.0.0.1:${k.adminPort}/config`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ config: yaml(a.port, k.listen, 'r3') }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ config: yaml(a.port, k.listen, 'r3') }),
   });
   assert.equal(res.status, 201);
-  await until('both workers on generation 3', () => admin(k.adminPort), (s) => s.workers.every((w) => w.configuration_generation === 3));
+  await until(
+    'both workers on generation 3',
+    () => admin(k.adminPort),
+    (s) => s.workers.every((w) => w.configuration_generation === 3),
+  );
   assert.equal(await roundTrip(k.listen), 'A:x');
 
   await stopAndCheck(k);
@@ -204,14 +270,25 @@ test('a worker killed with SIGKILL is replaced with the current config; quit let
   t.after(() => k.child.kill('SIGKILL'));
   writeFileSync(k.file, yaml(a.port, k.listen, 'r2'));
   assert.equal((await runCli(['reload', '-p', k.prefix])).code, 0);
-  const before = await until('generation 2', () => admin(k.adminPort), (s) => s.workers.every((w) => w.configuration_generation === 2));
+  const before = await until(
+    'generation 2',
+    () => admin(k.adminPort),
+    (s) => s.workers.every((w) => w.configuration_generation === 2),
+  );
 
   const victim = before.workers[0]!;
   process.kill(victim.pid!, 'SIGKILL');
-  const after = await until('worker 1 replaced', () => admin(k.adminPort),
-    (s) => s.workers[0]!.state === 'up' && s.workers[0]!.pid !== victim.pid && s.workers[0]!.pid !== null);
+  const after = await until(
+    'worker 1 replaced',
+    () => admin(k.adminPort),
+    (s) => s.workers[0]!.state === 'up' && s.workers[0]!.pid !== victim.pid && s.workers[0]!.pid !== null,
+  );
   assert.equal(after.workers[0]!.restarts, 1);
-  assert.equal(after.workers[0]!.configuration_generation, 2, 'the new worker got the current config, not the first one');
+  assert.equal(
+    after.workers[0]!.configuration_generation,
+    2,
+    'the new worker got the current config, not the first one',
+  );
   assert.equal(after.workers[1]!.pid, before.workers[1]!.pid, 'the other worker was left alone');
   assert.match(k.out(), /worker 1 died \(SIGKILL\); starting a new one/);
   for (let i = 0; i < 20; i++) assert.equal(await roundTrip(k.listen, `m${i}`), `m${i}`);
@@ -221,7 +298,10 @@ test('a worker killed with SIGKILL is replaced with the current config; quit let
   const s = await openSession(k.listen);
   const quitting = runCli(['quit', '-p', k.prefix, '-t', '5']);
   await new Promise((r) => setTimeout(r, 300));
-  const echoed = await new Promise<string>((resolve) => { s.socket.once('data', (d) => resolve(d.toString())); s.socket.write('still here'); });
+  const echoed = await new Promise<string>((resolve) => {
+    s.socket.once('data', (d) => resolve(d.toString()));
+    s.socket.write('still here');
+  });
   assert.equal(echoed, 'still here');
   s.socket.end();
   const quit = await quitting;
@@ -233,8 +313,21 @@ test('a worker killed with SIGKILL is replaced with the current config; quit let
 test('with workers, an invalid file is refused before any worker starts', async () => {
   const dir = tempDir('workers-bad');
   writeFileSync(join(dir, 'kong.yml'), BAD);
-  const r = await runCli(['start', '-c', join(dir, 'kong.yml'), '-p', join(dir, 'prefix'), '--stream-listen', `127.0.0.1:${await freePort()}`,
-    '--admin-listen', 'off', '--set', 'nginx_worker_processes=2', '--set', 'log_level=info']);
+  const r = await runCli([
+    'start',
+    '-c',
+    join(dir, 'kong.yml'),
+    '-p',
+    join(dir, 'prefix'),
+    '--stream-listen',
+    `127.0.0.1:${await freePort()}`,
+    '--admin-listen',
+    'off',
+    '--set',
+    'nginx_worker_processes=2',
+    '--set',
+    'log_level=info',
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /kong\.yml:5:\d+: error: .*uniqueness violation/);
   assert.doesNotMatch(r.stdout, /worker started/);
@@ -248,15 +341,27 @@ test('with workers, a port already taken fails the start with its reason and lea
   const port = (taken.address() as { port: number }).port;
   const dir = tempDir('workers-port');
   writeFileSync(join(dir, 'kong.yml'), yaml(1, port));
-  const r = await runCli(['start', '-c', join(dir, 'kong.yml'), '-p', join(dir, 'prefix'), '--stream-listen', `127.0.0.1:${port}`,
-    '--admin-listen', 'off', '--set', 'nginx_worker_processes=2']);
+  const r = await runCli([
+    'start',
+    '-c',
+    join(dir, 'kong.yml'),
+    '-p',
+    join(dir, 'prefix'),
+    '--stream-listen',
+    `127.0.0.1:${port}`,
+    '--admin-listen',
+    'off',
+    '--set',
+    'nginx_worker_processes=2',
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+.*address already in use/);
   assert.equal(existsSync(join(dir, 'prefix', 'pids', 'kong-ts.pid')), false);
 });
 
 test('worker_processes is an alias of nginx_worker_processes: the higher source wins', () => {
-  const n = (env: NodeJS.ProcessEnv, flags: Record<string, string> = {}) => resolveSettings({ env, flags }).workerProcesses;
+  const n = (env: NodeJS.ProcessEnv, flags: Record<string, string> = {}) =>
+    resolveSettings({ env, flags }).workerProcesses;
   assert.equal(n({}), 1);
   assert.equal(n({ KONG_WORKER_PROCESSES: '3' }), 3);
   assert.equal(n({ KONG_NGINX_WORKER_PROCESSES: '2' }, { worker_processes: '4' }), 4);

@@ -7,10 +7,16 @@ import { ROOT } from '../../src/paths.js';
 import { CLI } from '../helpers/cli.js';
 import { NEW, OLD, tempDir } from './helpers.js';
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const c = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
+    let out = '',
+      err = '';
     c.stdout.on('data', (d) => (out += d));
     c.stderr.on('data', (d) => (err += d));
     c.on('close', (code) => resolve({ code, out, err }));
@@ -19,14 +25,21 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): 
 
 test('examples/ci/check-kong-config.sh validates, diffs against the base branch and prints the report', async () => {
   const dir = tempDir('ci');
-  const git = (...a: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...a], { cwd: dir, stdio: 'ignore' });
+  const git = (...a: string[]) =>
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...a], { cwd: dir, stdio: 'ignore' });
   git('init', '-q', '-b', 'main');
   writeFileSync(join(dir, 'kong.yml'), OLD);
   git('add', 'kong.yml');
   git('commit', '-q', '-m', 'old');
   writeFileSync(join(dir, 'kong.yml'), NEW);
   const script = join(ROOT, 'examples', 'ci', 'check-kong-config.sh');
-  const env = { KONG_TS: `${process.execPath} ${CLI}`, BASE_REF: 'main', PR_NUMBER: '', PATH: '/usr/bin:/bin', LINT_FAIL_ON: 'never' };
+  const env = {
+    KONG_TS: `${process.execPath} ${CLI}`,
+    BASE_REF: 'main',
+    PR_NUMBER: '',
+    PATH: '/usr/bin:/bin',
+    LINT_FAIL_ON: 'never',
+  };
   const r = await run('sh', [script], dir, env);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^parse successful$/m);
@@ -38,7 +51,16 @@ test('examples/ci/check-kong-config.sh validates, diffs against the base branch 
   assert.equal(lint.code, 1);
   assert.match(lint.err, /lint findings at or above 'warning'/);
   const log = join(dir, 'access.json');
-  writeFileSync(log, JSON.stringify({ protocol: 'tcp', client_ip: '10.1.1.1', client_port: 5000, server_ip: '127.0.0.1', server_port: 7000 }) + '\n');
+  writeFileSync(
+    log,
+    JSON.stringify({
+      protocol: 'tcp',
+      client_ip: '10.1.1.1',
+      client_port: 5000,
+      server_ip: '127.0.0.1',
+      server_port: 7000,
+    }) + '\n',
+  );
   const rep = await run('sh', [script], dir, { ...env, REPLAY_LOG: log, FAIL_ON_UNROUTED: '1' });
   assert.equal(rep.code, 1, rep.err);
   assert.match(rep.out, /^ {2}1 would find no route \(100\.0%\)$/m);

@@ -43,16 +43,29 @@ test('convert 2.1 → 3.0: version bumped, regex paths marked with ~, comments k
 });
 
 test('convert 1.1 notes tls_passthrough; JSON stays JSON; unknown versions and garbage are errors', () => {
-  const v1 = convertText('{"_format_version": "1.1", "routes": [{"name": "p", "protocols": ["tls_passthrough"], "snis": ["a.b"]}]}', 'k.json');
-  assert.equal(v1.text, '{"_format_version": "3.0", "routes": [{"name": "p", "protocols": ["tls_passthrough"], "snis": ["a.b"]}]}');
+  const v1 = convertText(
+    '{"_format_version": "1.1", "routes": [{"name": "p", "protocols": ["tls_passthrough"], "snis": ["a.b"]}]}',
+    'k.json',
+  );
+  assert.equal(
+    v1.text,
+    '{"_format_version": "3.0", "routes": [{"name": "p", "protocols": ["tls_passthrough"], "snis": ["a.b"]}]}',
+  );
   assert.match(v1.notes[1]!, /^route 'p': protocols: tls_passthrough did not exist before Kong 2\.x; kept$/);
-  assert.throws(() => convertText('_format_version: "0.9"\n', 'k.yml'), /_format_version '0\.9' is not one of 1\.1, 2\.1, 3\.0/);
+  assert.throws(
+    () => convertText('_format_version: "0.9"\n', 'k.yml'),
+    /_format_version '0\.9' is not one of 1\.1, 2\.1, 3\.0/,
+  );
   assert.throws(() => convertText('services: []\n', 'k.yml'), /no _format_version/);
   assert.throws(() => convertText('a: [\n', 'k.yml'), /^Error: k\.yml:\d+:\d+: /);
 });
 
 test('config convert CLI: stdout with notes on stderr, -o writes the file, the result is validated', async () => {
-  const f = files('convert', { 'v2.yml': V2, 'bad.yml': '_format_version: "2.1"\nservices:\n  - name: s\n    port: 99999\n    host: h\n', 'nov.yml': 'services: []\n' });
+  const f = files('convert', {
+    'v2.yml': V2,
+    'bad.yml': '_format_version: "2.1"\nservices:\n  - name: s\n    port: 99999\n    host: h\n',
+    'nov.yml': 'services: []\n',
+  });
   const out = await runCli(['config', 'convert', f['v2.yml']!]);
   assert.equal(out.code, 0, out.stderr);
   assert.match(out.stdout, /^_format_version: "3\.0"$/m);

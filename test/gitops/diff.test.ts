@@ -34,7 +34,11 @@ routing:
 `;
 
 test('config diff: exact text, sorted by type then name; exit 1 when different, 0 when the same', async () => {
-  const f = files('diff-text', { 'old.yml': OLD, 'new.yml': NEW, 'same.yml': OLD.replace('services:', '# a comment\nservices:') });
+  const f = files('diff-text', {
+    'old.yml': OLD,
+    'new.yml': NEW,
+    'same.yml': OLD.replace('services:', '# a comment\nservices:'),
+  });
   const r = await runCli(['config', 'diff', f['old.yml']!, f['new.yml']!]);
   assert.equal(r.stderr, '');
   assert.equal(r.stdout, EXPECTED_TEXT(f['old.yml']!, f['new.yml']!));
@@ -53,8 +57,13 @@ test('config diff --format json: entities, fields, routing and counts', async ()
   assert.deepEqual(j.counts, { added: 1, removed: 2, changed: 5 });
   assert.match(j.old.hash, /^[0-9a-f]{32}$/);
   const redis = j.entities.find((e: { label: string }) => e.label === 'redis');
-  assert.deepEqual(redis, { type: 'routes', id: '4b840350-a37a-51a2-84cc-05a8ca63efa7', label: 'redis', kind: 'changed',
-    fields: [{ field: 'service', old: 'redis-a', new: 'redis-b' }] });
+  assert.deepEqual(redis, {
+    type: 'routes',
+    id: '4b840350-a37a-51a2-84cc-05a8ca63efa7',
+    label: 'redis',
+    kind: 'changed',
+    fields: [{ field: 'service', old: 'redis-a', new: 'redis-b' }],
+  });
   const rr = j.routing.find((c: { route: string }) => c.route === 'redis');
   assert.equal(rr.kind, 'changed');
   assert.equal(rr.old.service, 'redis-a');
@@ -101,9 +110,14 @@ certificates:
 
 test('entities pair by name when only the id differs (an explicit id added)', () => {
   const a = cfg(OLD);
-  const b = cfg(OLD.replace('  - name: redis-b\n', '  - name: redis-b\n    id: 11111111-2222-4333-8444-555555555555\n'));
+  const b = cfg(
+    OLD.replace('  - name: redis-b\n', '  - name: redis-b\n    id: 11111111-2222-4333-8444-555555555555\n'),
+  );
   const d = diffConfigs(a, b);
-  assert.deepEqual(d.entities.map((e) => [e.type, e.label, e.kind]), [['services', 'redis-b', 'changed']]);
+  assert.deepEqual(
+    d.entities.map((e) => [e.type, e.label, e.kind]),
+    [['services', 'redis-b', 'changed']],
+  );
   assert.equal(d.entities[0]!.fields![0]!.field, 'id');
   assert.deepEqual(d.routing, []);
 });
@@ -137,29 +151,50 @@ services:
     .replace('      - { name: moved, protocols: [tcp], destinations: [{ port: 2 }] }\n', '')
     .replace('      - { name: removed, protocols: [tcp], destinations: [{ port: 4 }] }\n', '')
     .replace('destinations: [{ port: 3 }]', 'destinations: [{ port: 33 }]')
-    .replace('  - name: s2\n    url: tcp://10.0.0.2:1\n', '  - name: s2\n    url: tcp://10.0.0.2:1\n    routes:\n      - { name: moved, protocols: [tcp], destinations: [{ port: 2 }] }\n')
+    .replace(
+      '  - name: s2\n    url: tcp://10.0.0.2:1\n',
+      '  - name: s2\n    url: tcp://10.0.0.2:1\n    routes:\n      - { name: moved, protocols: [tcp], destinations: [{ port: 2 }] }\n',
+    )
     .replace('url: tls://10.0.0.3:1', 'url: tls://10.0.0.3:1\n    tls_verify: true')
     .replace('url: tcp://10.0.0.4:1', 'url: tcp://10.0.0.4:1\n    enabled: false')
     .replace('url: tcp://10.0.0.5:1', 'url: tcp://10.0.0.5:2');
-  const a = cfg(base), b = cfg(next);
+  const a = cfg(base),
+    b = cfg(next);
   const byName = new Map(a.routes.map((r) => [r.id, r.name]));
   const got = Object.fromEntries([...affectedRoutes(a, b)].map(([id, k]) => [byName.get(id), k]));
   assert.deepEqual(got, {
-    moved: 'changed', rematch: 'changed', removed: 'removed', 'tls-changed': 'changed', disabled: 'removed', 'host-changed': 'changed',
+    moved: 'changed',
+    rematch: 'changed',
+    removed: 'removed',
+    'tls-changed': 'changed',
+    disabled: 'removed',
+    'host-changed': 'changed',
   });
   assert.equal(affectedRoutes(a, a).size, 0);
   // field order and retries are not the data path's business
-  assert.equal(affectedRoutes(a, cfg(base.replace('url: tcp://10.0.0.1:1', 'url: tcp://10.0.0.1:1\n    retries: 1'))).size, 0);
+  assert.equal(
+    affectedRoutes(a, cfg(base.replace('url: tcp://10.0.0.1:1', 'url: tcp://10.0.0.1:1\n    retries: 1'))).size,
+    0,
+  );
 });
 
 test('routing sentences: not served, no longer served, service target moved', () => {
   const a = cfg(OLD);
-  const b = cfg(OLD.replace('  - name: gone\n    url: tcp://10.0.0.9:1\n', '  - name: gone\n    url: tcp://10.0.0.9:1\n    enabled: false\n')
-    .replace('url: tcp://10.0.0.1:6379', 'url: tcp://10.0.0.1:6380'));
-  assert.deepEqual(diffConfigs(a, b).routing.map((r) => r.message), [
-    "route 'gone-route' no longer sends dst :7000 to service 'gone' (service 'gone' is disabled)",
-    "route 'redis' sends dst :6379 from 10.0.0.0/8 to service 'redis-a', now at tcp://10.0.0.1:6380 (was tcp://10.0.0.1:6379)",
-  ]);
-  assert.deepEqual(diffConfigs(b, a).routing.map((r) => r.message)[0],
-    "route 'gone-route' now sends dst :7000 to service 'gone' (was not served: service 'gone' is disabled)");
+  const b = cfg(
+    OLD.replace(
+      '  - name: gone\n    url: tcp://10.0.0.9:1\n',
+      '  - name: gone\n    url: tcp://10.0.0.9:1\n    enabled: false\n',
+    ).replace('url: tcp://10.0.0.1:6379', 'url: tcp://10.0.0.1:6380'),
+  );
+  assert.deepEqual(
+    diffConfigs(a, b).routing.map((r) => r.message),
+    [
+      "route 'gone-route' no longer sends dst :7000 to service 'gone' (service 'gone' is disabled)",
+      "route 'redis' sends dst :6379 from 10.0.0.0/8 to service 'redis-a', now at tcp://10.0.0.1:6380 (was tcp://10.0.0.1:6379)",
+    ],
+  );
+  assert.deepEqual(
+    diffConfigs(b, a).routing.map((r) => r.message)[0],
+    "route 'gone-route' now sends dst :7000 to service 'gone' (was not served: service 'gone' is disabled)",
+  );
 });

@@ -29,9 +29,17 @@ test('config parse --format github: one annotation per problem of every file, on
   assert.equal(r.code, 1);
   const esc = (p: string) => p.replace(/:/g, '%3A').replace(/,/g, '%2C');
   const lines = r.stdout.trim().split('\n');
-  assert.match(lines[0]!, new RegExp(`^::warning file=${esc(f['good.yml']!)},line=8,col=10,title=services\\[1\\]\\.url::`));
+  assert.match(
+    lines[0]!,
+    new RegExp(`^::warning file=${esc(f['good.yml']!)},line=8,col=10,title=services\\[1\\]\\.url::`),
+  );
   assert.equal(lines[1], `${f['good.yml']}: parse successful`);
-  assert.match(lines[2]!, new RegExp(`^::error file=${esc(f['bad.yml']!)},line=8,col=\\d+,title=services\\[0\\]\\.routes\\[0\\]\\.sources\\[0\\]\\.ip::.*10\\.0\\.0\\.300`));
+  assert.match(
+    lines[2]!,
+    new RegExp(
+      `^::error file=${esc(f['bad.yml']!)},line=8,col=\\d+,title=services\\[0\\]\\.routes\\[0\\]\\.sources\\[0\\]\\.ip::.*10\\.0\\.0\\.300`,
+    ),
+  );
   assert.match(lines[3]!, /^::error file=.*,line=9,col=\d+,title=services\[1\]\.name::uniqueness violation/);
   assert.equal(lines.length, 4);
   assert.equal(r.stderr, `${f['bad.yml']}: Failed parsing: 2 errors\n`);
@@ -44,7 +52,10 @@ test('config parse --format json: the documented shape', async () => {
   const j = JSON.parse(r.stdout);
   assert.deepEqual(Object.keys(j), ['valid', 'files']);
   assert.equal(j.valid, false);
-  assert.deepEqual(j.files.map((x: { valid: boolean }) => x.valid), [true, false]);
+  assert.deepEqual(
+    j.files.map((x: { valid: boolean }) => x.valid),
+    [true, false],
+  );
   assert.match(j.files[1].hash, /^[0-9a-f]{32}$/);
   const p = j.files[1].problems[1];
   assert.deepEqual(Object.keys(p).slice(0, 6), ['severity', 'file', 'line', 'column', 'path', 'message']);

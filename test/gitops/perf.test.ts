@@ -17,17 +17,34 @@ function bigFile(v2: boolean): string {
     for (let r = 0; r < 10; r++) {
       const n = s * 10 + r;
       if (v2 && n % 97 === 0) continue; // removed
-      if (r % 3 === 0) out.push(`  - name: r-${n}`, '    protocols: [tls]', `    snis: [h${n}.example.com, "*.w${n}.example.com"]`);
-      else if (r % 3 === 1) out.push(`  - name: r-${n}`, '    protocols: [tcp]', `    sources: [{ip: 10.${n >> 8 & 255}.${n & 255}.0/24}, {ip: "2001:db8:${n.toString(16)}::/48"}]`);
-      else out.push(`  - name: r-${n}`, '    protocols: [tcp, udp]', `    destinations: [{ip: 192.168.${n & 255}.${r}, port: ${v2 && n % 31 === 0 ? 3000 : 2000 + r}}]`);
+      if (r % 3 === 0)
+        out.push(`  - name: r-${n}`, '    protocols: [tls]', `    snis: [h${n}.example.com, "*.w${n}.example.com"]`);
+      else if (r % 3 === 1)
+        out.push(
+          `  - name: r-${n}`,
+          '    protocols: [tcp]',
+          `    sources: [{ip: 10.${(n >> 8) & 255}.${n & 255}.0/24}, {ip: "2001:db8:${n.toString(16)}::/48"}]`,
+        );
+      else
+        out.push(
+          `  - name: r-${n}`,
+          '    protocols: [tcp, udp]',
+          `    destinations: [{ip: 192.168.${n & 255}.${r}, port: ${v2 && n % 31 === 0 ? 3000 : 2000 + r}}]`,
+        );
     }
-    if (v2 && s % 100 === 0) out.push(`  - name: added-${s}`, '    protocols: [tcp]', `    destinations: [{port: ${40000 + s}}]`);
+    if (v2 && s % 100 === 0)
+      out.push(`  - name: added-${s}`, '    protocols: [tcp]', `    destinations: [{port: ${40000 + s}}]`);
   }
   out.push('certificates:');
   for (let i = 0; i < 500; i++) {
     const pair = v2 && i % 100 === 0 ? { cert: p.ecCert, key: p.ecKey } : { cert: p.rsaCert, key: p.rsaKey };
     const id = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-    out.push(`- id: ${id}`, `  cert: ${block(pair.cert, 4)}`, `  key: ${block(pair.key, 4)}`, `  snis: [h${i}.example.net, "*.x${i}.example.net"]`);
+    out.push(
+      `- id: ${id}`,
+      `  cert: ${block(pair.cert, 4)}`,
+      `  key: ${block(pair.key, 4)}`,
+      `  snis: [h${i}.example.net, "*.x${i}.example.net"]`,
+    );
   }
   return out.join('\n') + '\n';
 }
@@ -38,8 +55,16 @@ function ms(t0: bigint): number {
 
 test('5,000 routes and 500 certificates: diff, affectedRoutes and explain are fast, in process and through the CLI', async (t) => {
   const [a, b] = [bigFile(false), bigFile(true)];
-  const la = loadConfigText(a, 'a.yml'), lb = loadConfigText(b, 'b.yml');
-  assert.ok(la.ok && lb.ok, la.problems.concat(lb.problems).slice(0, 3).map((p) => p.message).join('\n'));
+  const la = loadConfigText(a, 'a.yml'),
+    lb = loadConfigText(b, 'b.yml');
+  assert.ok(
+    la.ok && lb.ok,
+    la.problems
+      .concat(lb.problems)
+      .slice(0, 3)
+      .map((p) => p.message)
+      .join('\n'),
+  );
   assert.equal(la.config.routes.length, 5000);
   assert.equal(la.config.certificates.length, 500);
 
@@ -53,9 +78,18 @@ test('5,000 routes and 500 certificates: diff, affectedRoutes and explain are fa
   const ctx = explainContext(la.config);
   const buildMs = ms(t0);
   t0 = process.hrtime.bigint();
-  const x = explainWith(ctx, { protocol: 'tls', srcIp: '10.0.0.1', srcPort: 1, dstIp: '127.0.0.1', dstPort: 443, sni: 'h30.example.com' });
+  const x = explainWith(ctx, {
+    protocol: 'tls',
+    srcIp: '10.0.0.1',
+    srcPort: 1,
+    dstIp: '127.0.0.1',
+    dstPort: 443,
+    sni: 'h30.example.com',
+  });
   const explainMs = ms(t0);
-  t.diagnostic(`in process: diff ${diffMs.toFixed(0)} ms, affectedRoutes ${affMs.toFixed(1)} ms, explain compile ${buildMs.toFixed(0)} ms + one connection ${explainMs.toFixed(1)} ms`);
+  t.diagnostic(
+    `in process: diff ${diffMs.toFixed(0)} ms, affectedRoutes ${affMs.toFixed(1)} ms, explain compile ${buildMs.toFixed(0)} ms + one connection ${explainMs.toFixed(1)} ms`,
+  );
   assert.equal(x.winner?.name, 'r-30');
   assert.equal(x.others.length, 4999);
   const removed = [...aff.values()].filter((k) => k === 'removed').length;
@@ -63,7 +97,11 @@ test('5,000 routes and 500 certificates: diff, affectedRoutes and explain are fa
   assert.ok(aff.size > removed + 100, `${aff.size} affected`);
   assert.equal(d.counts.added, 5);
   assert.equal(d.entities.filter((e) => e.type === 'certificates').length, 5);
-  assert.ok(d.entities.filter((e) => e.type === 'certificates').every((e) => e.fields!.some((f) => f.field === 'key' && f.secret)));
+  assert.ok(
+    d.entities
+      .filter((e) => e.type === 'certificates')
+      .every((e) => e.fields!.some((f) => f.field === 'key' && f.secret)),
+  );
   // timings are reported above; the bounds only catch a pathological slowdown, with room for a busy machine
   assert.ok(diffMs < 30_000 && affMs < 10_000 && explainMs < 10_000, 'not pathologically slow');
 
@@ -80,8 +118,30 @@ test('5,000 routes and 500 certificates: diff, affectedRoutes and explain are fa
   const cli = [
     await timed('config parse', () => runCli(['config', 'parse', f['a.yml']!], slow), 0),
     await timed('config diff', () => runCli(['config', 'diff', f['a.yml']!, f['b.yml']!], slow), 1),
-    await timed('config diff --format json', () => runCli(['config', 'diff', '--format', 'json', f['a.yml']!, f['b.yml']!], slow), 1),
-    await timed('route explain', () => runRoute(['explain', '-c', f['a.yml']!, '--sni', 'h30.example.com', '--source', '10.0.0.1:1', '--destination', '127.0.0.1:443'], slow), 0),
+    await timed(
+      'config diff --format json',
+      () => runCli(['config', 'diff', '--format', 'json', f['a.yml']!, f['b.yml']!], slow),
+      1,
+    ),
+    await timed(
+      'route explain',
+      () =>
+        runRoute(
+          [
+            'explain',
+            '-c',
+            f['a.yml']!,
+            '--sni',
+            'h30.example.com',
+            '--source',
+            '10.0.0.1:1',
+            '--destination',
+            '127.0.0.1:443',
+          ],
+          slow,
+        ),
+      0,
+    ),
   ];
   t.diagnostic(`CLI wall time (process start included): ${cli.join(', ')}`);
 });

@@ -29,17 +29,26 @@ services:
 
 test('config plan against a real running kong-ts: the diff, the open sessions a reload touches, keys redacted yet unchanged', async (t) => {
   const held: Socket[] = [];
-  const backend = createServer((s) => { s.pipe(s); s.on('error', () => {}); });
+  const backend = createServer((s) => {
+    s.pipe(s);
+    s.on('error', () => {});
+  });
   await new Promise<void>((r) => backend.listen(0, '127.0.0.1', () => r()));
   const port = (backend.address() as { port: number }).port;
   t.after(() => backend.close());
-  const ti = await startYaml(file(port, '127.0.0.1'), { settings: { admin_listen: '127.0.0.1:0', reload_session_policy: 'drain' }, tag: 'plan-live' });
+  const ti = await startYaml(file(port, '127.0.0.1'), {
+    settings: { admin_listen: '127.0.0.1:0', reload_session_policy: 'drain' },
+    tag: 'plan-live',
+  });
   t.after(() => ti.stop());
   t.after(() => held.forEach((s) => s.destroy()));
   for (let i = 0; i < 2; i++) {
     const s = connect(ti.ports[0]!, '127.0.0.1');
     held.push(s);
-    await new Promise<void>((r) => { s.write('x'); s.once('data', () => r()); });
+    await new Promise<void>((r) => {
+      s.write('x');
+      s.once('data', () => r());
+    });
   }
 
   const same = join(ti.dir, 'same.yml');

@@ -6,9 +6,15 @@ import type { ListenSpec } from '../../src/settings/types.js';
 
 export function service(over: Partial<ServiceEntity> & { id: string }): ServiceEntity {
   return {
-    protocol: 'tcp', host: '127.0.0.1', port: 80, retries: 5,
-    connect_timeout: 60000, write_timeout: 60000, read_timeout: 60000,
-    enabled: true, tags: [],
+    protocol: 'tcp',
+    host: '127.0.0.1',
+    port: 80,
+    retries: 5,
+    connect_timeout: 60000,
+    write_timeout: 60000,
+    read_timeout: 60000,
+    enabled: true,
+    tags: [],
     ...over,
   };
 }
@@ -19,7 +25,13 @@ export function route(over: Partial<RouteEntity> & { id: string }): RouteEntity 
 
 export function listenSpec(host = '127.0.0.1', port = 0, over: Partial<ListenSpec> = {}): ListenSpec {
   return {
-    host, port, ssl: false, proxyProtocol: false, udp: false, reuseport: false, bind: false,
+    host,
+    port,
+    ssl: false,
+    proxyProtocol: false,
+    udp: false,
+    reuseport: false,
+    bind: false,
     text: `${host.includes(':') ? `[${host}]` : host}:${port}`,
     ...over,
   };

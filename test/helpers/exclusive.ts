@@ -27,10 +27,20 @@ export async function exclusive(name = 'timing'): Promise<() => void> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     let owner = NaN;
-    try { owner = Number(readFileSync(join(dir, 'pid'), 'utf8')); } catch { /* being written or removed */ }
-    const stale = Number.isInteger(owner) ? !alive(owner) : (() => {
-      try { return Date.now() - statSync(dir).mtimeMs > 5000; } catch { return false; }
-    })();
+    try {
+      owner = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+    } catch {
+      /* being written or removed */
+    }
+    const stale = Number.isInteger(owner)
+      ? !alive(owner)
+      : (() => {
+          try {
+            return Date.now() - statSync(dir).mtimeMs > 5000;
+          } catch {
+            return false;
+          }
+        })();
     if (stale) rmSync(dir, { recursive: true, force: true });
     else await new Promise((r) => setTimeout(r, 50));
   }

@@ -35,15 +35,24 @@ export interface TestInstance {
  * like `127.0.0.1:0 ssl`), admin off unless asked for, no file watching (reload() drives reloads), records kept.
  * The log is kept in memory (`logs`, `waitLog`); `KTS_TEST_LOG=/tmp/x` writes it to a file instead.
  */
-export async function startYaml(yaml: string, opts: { listen?: string; settings?: Record<string, string>; tag?: string } = {}): Promise<TestInstance> {
+export async function startYaml(
+  yaml: string,
+  opts: { listen?: string; settings?: Record<string, string>; tag?: string } = {},
+): Promise<TestInstance> {
   const dir = tempDir(opts.tag ?? 'inst');
   const file = join(dir, 'kong.yml');
   writeFileSync(file, yaml);
   const settings = resolveSettings({
-    conf: file, env: {}, cwd: dir,
+    conf: file,
+    env: {},
+    cwd: dir,
     flags: {
-      prefix: join(dir, 'prefix'), stream_listen: opts.listen ?? '127.0.0.1:0', admin_listen: 'off',
-      proxy_stream_access_log: 'off', watch: 'off', ...opts.settings,
+      prefix: join(dir, 'prefix'),
+      stream_listen: opts.listen ?? '127.0.0.1:0',
+      admin_listen: 'off',
+      proxy_stream_access_log: 'off',
+      watch: 'off',
+      ...opts.settings,
     },
   });
   const records: SessionRecord[] = [];
@@ -67,7 +76,8 @@ export async function startYaml(yaml: string, opts: { listen?: string; settings?
     ? createLogger({ level: 'debug', file: `${process.env.KTS_TEST_LOG}.${process.pid}` })
     : pino({ level: 'debug' }, sink);
   const inst = await startInstance(settings, {
-    logger, signals: false,
+    logger,
+    signals: false,
     onSessionEnd: (r) => {
       const w = waiting.shift();
       if (w) w(r);
@@ -77,13 +87,24 @@ export async function startYaml(yaml: string, opts: { listen?: string; settings?
   const ports = [...inst.stream.addresses(), ...inst.udp.addresses()].map((a) => a.port);
   const a = inst.admin?.addresses()[0];
   return {
-    inst, dir, file, ports, records, logs,
+    inst,
+    dir,
+    file,
+    ports,
+    records,
+    logs,
     waitLog(re: RegExp, timeoutMs = 5000) {
       const l = logs.find((x) => re.test(x.msg));
       if (l) return Promise.resolve(l);
       return new Promise((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`no log line matching ${re} within ${timeoutMs} ms`)), timeoutMs);
-        logWaiters.push({ re, cb: (x) => { clearTimeout(t); resolve(x); } });
+        logWaiters.push({
+          re,
+          cb: (x) => {
+            clearTimeout(t);
+            resolve(x);
+          },
+        });
       });
     },
     admin: a ? `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}` : undefined,
@@ -92,7 +113,10 @@ export async function startYaml(yaml: string, opts: { listen?: string; settings?
       if (r) return Promise.resolve(r);
       return new Promise((resolve, reject) => {
         const t = setTimeout(() => reject(new Error('no session record within ' + timeoutMs + ' ms')), timeoutMs);
-        waiting.push((rec) => { clearTimeout(t); resolve(rec); });
+        waiting.push((rec) => {
+          clearTimeout(t);
+          resolve(rec);
+        });
       });
     },
     async reload(text: string) {

@@ -27,11 +27,15 @@ export async function listenServer(server: Server, host = '127.0.0.1'): Promise<
   const addr = server.address();
   if (!addr || typeof addr !== 'object') throw new Error('no address');
   return {
-    server, host, port: addr.port, sockets,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    server,
+    host,
+    port: addr.port,
+    sockets,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -55,25 +59,32 @@ export interface SinkResult {
  * A server that hashes what it receives; each connection's result is pushed to `results` when the client
  * ends, then `reply` bytes (if any) are sent back before the sink ends its side.
  */
-export async function startSink(opts: { host?: string; reply?: Buffer; } = {}):
-  Promise<TestServer & { results: SinkResult[]; next(): Promise<SinkResult> }> {
+export async function startSink(
+  opts: { host?: string; reply?: Buffer } = {},
+): Promise<TestServer & { results: SinkResult[]; next(): Promise<SinkResult> }> {
   const results: SinkResult[] = [];
   const waiting: ((r: SinkResult) => void)[] = [];
   const srv = createServer({ allowHalfOpen: true }, (s) => {
     const h = createHash('sha256');
     let bytes = 0;
     s.on('error', () => s.destroy());
-    s.on('data', (d: Buffer) => { h.update(d); bytes += d.length; });
+    s.on('data', (d: Buffer) => {
+      h.update(d);
+      bytes += d.length;
+    });
     s.on('end', () => {
       const r = { bytes, sha256: h.digest('hex'), remoteAddress: s.remoteAddress };
       const w = waiting.shift();
-      if (w) w(r); else results.push(r);
-      if (opts.reply) s.end(opts.reply); else s.end();
+      if (w) w(r);
+      else results.push(r);
+      if (opts.reply) s.end(opts.reply);
+      else s.end();
     });
   });
   const base = await listenServer(srv, opts.host);
   return {
-    ...base, results,
+    ...base,
+    results,
     next: () => {
       const r = results.shift();
       return r ? Promise.resolve(r) : new Promise((resolve) => waiting.push(resolve));
@@ -103,7 +114,10 @@ export async function streamThrough(socket: Socket, total: number, chunk = 64 * 
   const sentHash = createHash('sha256');
   const recvHash = createHash('sha256');
   let received = 0;
-  socket.on('data', (d: Buffer) => { recvHash.update(d); received += d.length; });
+  socket.on('data', (d: Buffer) => {
+    recvHash.update(d);
+    received += d.length;
+  });
   const ended = once(socket, 'end');
   let sent = 0;
   while (sent < total) {
@@ -132,7 +146,10 @@ export async function peerClosed(socket: Socket): Promise<void> {
   socket.on('error', () => {});
   if (!socket.readableEnded && !socket.destroyed) {
     // not events.once: it rejects on 'error', and a reset is a normal way for the peer to close
-    await new Promise((resolve) => { socket.once('end', resolve); socket.once('close', resolve); });
+    await new Promise((resolve) => {
+      socket.once('end', resolve);
+      socket.once('close', resolve);
+    });
   }
   socket.destroy();
 }

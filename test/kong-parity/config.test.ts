@@ -12,7 +12,7 @@ import { manyPairs } from '../config/certs.js';
 const opts = { pluginSchemas: pluginSchemas(bundledPlugins) };
 let pair: { cert: string; key: string } | undefined;
 
-describe('config parity: Kong\'s verdict and messages', () => {
+describe("config parity: Kong's verdict and messages", () => {
   for (const c of CONFIG_CASES) {
     test(c.spec, () => {
       let text = JSON.stringify(c.doc);
@@ -26,7 +26,8 @@ describe('config parity: Kong\'s verdict and messages', () => {
         return;
       }
       assert.equal(r.ok, false);
-      for (const [path, message] of c.want) assert.ok(errors.includes(`${path}: ${message}`), `missing '${path}: ${message}' in\n${errors.join('\n')}`);
+      for (const [path, message] of c.want)
+        assert.ok(errors.includes(`${path}: ${message}`), `missing '${path}: ${message}' in\n${errors.join('\n')}`);
     });
   }
 });

@@ -34,7 +34,17 @@ test('config parse and start refuse the same file with the same errors', async (
   writeFileSync(file, FILE);
   const parse = await runCli(['config', 'parse', file]);
   assert.equal(parse.code, 1, parse.stdout + parse.stderr);
-  const start = await runCli(['start', '-c', file, '-p', join(dir, 'prefix'), '--stream-listen', `127.0.0.1:${await freePort()}`, '--admin-listen', 'off']);
+  const start = await runCli([
+    'start',
+    '-c',
+    file,
+    '-p',
+    join(dir, 'prefix'),
+    '--stream-listen',
+    `127.0.0.1:${await freePort()}`,
+    '--admin-listen',
+    'off',
+  ]);
   assert.notEqual(start.code, 0, start.stdout + start.stderr);
   for (const m of EXPECTED) {
     assert.ok(parse.stderr.includes(m), `parse: ${m}\n${parse.stderr}`);

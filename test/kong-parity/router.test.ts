@@ -22,17 +22,34 @@ function yamlFor(routes: ParityRoute[], url: (r: ParityRoute) => string): string
 }
 
 function options(c: RouterCase): RouterOptions {
-  return { exactSniFirst: c.options?.exactSniFirst, hostPorts: c.options?.hostPorts ? new Map(c.options.hostPorts) : undefined };
+  return {
+    exactSniFirst: c.options?.exactSniFirst,
+    hostPorts: c.options?.hostPorts ? new Map(c.options.hostPorts) : undefined,
+  };
 }
 
-describe('router parity: route explain gives Kong\'s winner', () => {
+describe("router parity: route explain gives Kong's winner", () => {
   for (const c of ROUTER_CASES) {
     test(c.spec, () => {
-      const r = loadConfigText(yamlFor(c.routes, () => 'tcp://127.0.0.1:1'), 'kong.yml');
+      const r = loadConfigText(
+        yamlFor(c.routes, () => 'tcp://127.0.0.1:1'),
+        'kong.yml',
+      );
       assert.ok(r.ok, JSON.stringify(r.problems));
       const [srcIp, srcPort] = c.conn.src ?? ['192.0.2.1', 40000];
       const [dstIp, dstPort] = c.conn.dst ?? ['192.0.2.2', 40001];
-      const x = explainRoute(r.config, { protocol: c.conn.protocol, srcIp, srcPort, dstIp, dstPort, ...(c.conn.sni !== undefined ? { sni: c.conn.sni } : {}) }, options(c));
+      const x = explainRoute(
+        r.config,
+        {
+          protocol: c.conn.protocol,
+          srcIp,
+          srcPort,
+          dstIp,
+          dstPort,
+          ...(c.conn.sni !== undefined ? { sni: c.conn.sni } : {}),
+        },
+        options(c),
+      );
       assert.equal(x.winner?.name ?? null, c.want);
     });
   }
@@ -69,12 +86,19 @@ async function freePort(): Promise<number> {
 }
 
 /** The cases a loopback client can make: sources in 127.0.0.0/8 with any port, SNIs, port_maps. */
-const REAL = ROUTER_CASES.filter((c) => (!c.conn.src || (c.conn.src[0].startsWith('127.') && c.conn.src[1] === 40000))
-  && (!c.conn.dst || c.options?.hostPorts) && !c.routes.some((r) => r.protocols.includes('tls_passthrough')) && !c.options?.exactSniFirst);
+const REAL = ROUTER_CASES.filter(
+  (c) =>
+    (!c.conn.src || (c.conn.src[0].startsWith('127.') && c.conn.src[1] === 40000)) &&
+    (!c.conn.dst || c.options?.hostPorts) &&
+    !c.routes.some((r) => r.protocols.includes('tls_passthrough')) &&
+    !c.options?.exactSniFirst,
+);
 
-describe('router parity: a real connection takes Kong\'s winner', () => {
+describe("router parity: a real connection takes Kong's winner", () => {
   const backends: TestServer[] = [];
-  after(async () => { for (const b of backends) await b.close(); });
+  after(async () => {
+    for (const b of backends) await b.close();
+  });
   test('the sample is not empty', () => assert.ok(REAL.length >= 10, String(REAL.length)));
   for (const c of REAL) {
     test(c.spec, async () => {
@@ -88,12 +112,22 @@ describe('router parity: a real connection takes Kong\'s winner', () => {
       const listen = c.conn.protocol === 'tls' ? `127.0.0.1:${port} ssl` : `127.0.0.1:${port}`;
       const settings: Record<string, string> = {};
       if (c.options?.hostPorts) settings.port_maps = c.options.hostPorts.map(([, host]) => `${host}:${port}`).join(',');
-      const ti = await startYaml(yamlFor(c.routes, (r) => `tcp://127.0.0.1:${ports.get(r.name)}`), { listen, settings, tag: 'parity-router' });
+      const ti = await startYaml(
+        yamlFor(c.routes, (r) => `tcp://127.0.0.1:${ports.get(r.name)}`),
+        { listen, settings, tag: 'parity-router' },
+      );
       try {
         const localAddress = c.conn.src?.[0] ?? '127.0.0.1';
-        const s = c.conn.protocol === 'tls'
-          ? tls.connect({ host: '127.0.0.1', port, localAddress, servername: c.conn.sni ?? '', rejectUnauthorized: false } as tls.ConnectionOptions)
-          : connect({ host: '127.0.0.1', port, localAddress });
+        const s =
+          c.conn.protocol === 'tls'
+            ? tls.connect({
+                host: '127.0.0.1',
+                port,
+                localAddress,
+                servername: c.conn.sni ?? '',
+                rejectUnauthorized: false,
+              } as tls.ConnectionOptions)
+            : connect({ host: '127.0.0.1', port, localAddress });
         const got = await firstLine(s).finally(() => s.destroy());
         assert.equal(got, c.want);
       } finally {

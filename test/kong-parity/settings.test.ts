@@ -9,7 +9,8 @@ import { parseStreamListen } from '../../src/settings/listen.js';
 import { parsePortMaps, resolveSettings } from '../../src/settings/settings.js';
 
 const L = 'kong/conf_loader/listeners.lua';
-const USAGE = 'stream_listen must be of form: [off] | <ip>:<port> [udp] [ssl] [proxy_protocol] [bind] [reuseport] [backlog=%d+] [ipv6only=on] [ipv6only=off] [so_keepalive=on] [so_keepalive=off] [so_keepalive=%w*:%w*:%d*], [... next entry ...]';
+const USAGE =
+  'stream_listen must be of form: [off] | <ip>:<port> [udp] [ssl] [proxy_protocol] [bind] [reuseport] [backlog=%d+] [ipv6only=on] [ipv6only=off] [so_keepalive=on] [so_keepalive=off] [so_keepalive=%w*:%w*:%d*], [... next entry ...]';
 
 /** value → number of listeners Kong makes, or 'error' (Kong's usage text) */
 const STREAM: Array<[string, string, number | 'error']> = [
@@ -24,7 +25,11 @@ const STREAM: Array<[string, string, number | 'error']> = [
   [`${L}:124 an HTTP-only flag (http2) is not a stream flag`, '127.0.0.1:9000 http2', 'error'],
   [`${L}:124 an unknown flag`, '127.0.0.1:9000 sssl', 'error'],
   [`${L}:124 a port above 65535`, '127.0.0.1:99999', 'error'],
-  [`${L}:20 every stream flag`, '127.0.0.1:9000 ssl proxy_protocol bind reuseport backlog=16384 ipv6only=off so_keepalive=on', 1],
+  [
+    `${L}:20 every stream flag`,
+    '127.0.0.1:9000 ssl proxy_protocol bind reuseport backlog=16384 ipv6only=off so_keepalive=on',
+    1,
+  ],
   [`${L}:20 udp`, '0.0.0.0:5353 udp', 1],
   [`${L}:115 IPv6 in brackets`, '[::1]:9000, [::]:9001 ssl', 2],
   [`${L}:112 a host name with a port`, 'localhost:9000', 1],
@@ -32,7 +37,7 @@ const STREAM: Array<[string, string, number | 'error']> = [
   [`${L}:106 several entries`, '127.0.0.1:9000, 127.0.0.1:9001 ssl, 127.0.0.1:9002 udp', 3],
 ];
 
-describe('settings parity: stream_listen as Kong\'s conf loader', () => {
+describe("settings parity: stream_listen as Kong's conf loader", () => {
   for (const [spec, value, want] of STREAM) {
     test(`${spec}: '${value}'`, () => {
       const r = parseStreamListen(value);
@@ -57,7 +62,13 @@ describe('settings parity: port_maps', () => {
   });
   test(`${C}:596 "80:8000,443:8443": listener 8000 is host port 80, 8443 is 443`, () => {
     const s = resolveSettings({ env: { KONG_PORT_MAPS: '80:8000,443:8443' }, cwd: '/tmp' });
-    assert.deepEqual([...s.hostPorts], [[8000, 80], [8443, 443]]);
+    assert.deepEqual(
+      [...s.hostPorts],
+      [
+        [8000, 80],
+        [8443, 443],
+      ],
+    );
   });
   for (const bad of ['src:dst', '80', '0:8000', '80:70000']) {
     test(`${C}:611 gives an error with invalid value (${bad})`, () => {

@@ -7,7 +7,16 @@
 import assert from 'node:assert/strict';
 import { lookup } from 'node:dns/promises';
 import { after, before, describe, test } from 'node:test';
-import { ca, echoBack, kongFile, leaf, startLogged, tlsClient, tlsEchoServer, type LoggedInstance } from '../e2e/tls-helpers.js';
+import {
+  ca,
+  echoBack,
+  kongFile,
+  leaf,
+  startLogged,
+  tlsClient,
+  tlsEchoServer,
+  type LoggedInstance,
+} from '../e2e/tls-helpers.js';
 
 type Up = Awaited<ReturnType<typeof tlsEchoServer>>;
 
@@ -20,17 +29,37 @@ describe('upstream TLS SNI: preserve_host and host_header (Kong parity)', () => 
     // the name 'localhost' resolves to one loopback address: the upstream listens on that one
     up = await tlsEchoServer(leaf(ca('Parity Root'), ['localhost']), (await lookup('localhost')).address);
     const target = `localhost:${up.port}`;
-    ti = await startLogged(kongFile({
-      upstreams: [
-        { name: 'with-header', host_header: 'upstream.example.test', targets: [{ target }] },
-        { name: 'plain-up', targets: [{ target }] },
-      ],
-      services: [
-        { name: 'preserve', protocol: 'tls', host: 'plain-up', port: up.port, routes: [{ name: 'preserve', protocols: ['tls'], snis: ['client.example.test'], preserve_host: true }] },
-        { name: 'header', protocol: 'tls', host: 'with-header', port: up.port, routes: [{ name: 'header', protocols: ['tls'], snis: ['header.example.test'] }] },
-        { name: 'target', protocol: 'tls', host: 'plain-up', port: up.port, routes: [{ name: 'target', protocols: ['tls'], snis: ['target.example.test'] }] },
-      ],
-    }));
+    ti = await startLogged(
+      kongFile({
+        upstreams: [
+          { name: 'with-header', host_header: 'upstream.example.test', targets: [{ target }] },
+          { name: 'plain-up', targets: [{ target }] },
+        ],
+        services: [
+          {
+            name: 'preserve',
+            protocol: 'tls',
+            host: 'plain-up',
+            port: up.port,
+            routes: [{ name: 'preserve', protocols: ['tls'], snis: ['client.example.test'], preserve_host: true }],
+          },
+          {
+            name: 'header',
+            protocol: 'tls',
+            host: 'with-header',
+            port: up.port,
+            routes: [{ name: 'header', protocols: ['tls'], snis: ['header.example.test'] }],
+          },
+          {
+            name: 'target',
+            protocol: 'tls',
+            host: 'plain-up',
+            port: up.port,
+            routes: [{ name: 'target', protocols: ['tls'], snis: ['target.example.test'] }],
+          },
+        ],
+      }),
+    );
     ssl = ti.ports[0]!;
   });
   after(async () => {
@@ -48,13 +77,13 @@ describe('upstream TLS SNI: preserve_host and host_header (Kong parity)', () => 
     return up.sni.at(-1);
   }
 
-  test('preserve_host: the client\'s SNI goes upstream (atc.lua:551 upstream_host = sni)', async () => {
+  test("preserve_host: the client's SNI goes upstream (atc.lua:551 upstream_host = sni)", async () => {
     assert.equal(await sentName('client.example.test'), 'client.example.test');
   });
-  test('an upstream\'s host_header is the upstream SNI (balancer/init.lua:395)', async () => {
+  test("an upstream's host_header is the upstream SNI (balancer/init.lua:395)", async () => {
     assert.equal(await sentName('header.example.test'), 'upstream.example.test');
   });
-  test('otherwise the target\'s host name (balancer/init.lua:446)', async () => {
+  test("otherwise the target's host name (balancer/init.lua:446)", async () => {
     assert.equal(await sentName('target.example.test'), 'localhost');
   });
 });

@@ -15,7 +15,10 @@ const DASHBOARD = new URL('../../../deploy/grafana/kong-ts-dashboard.json', impo
 
 /** Metric names in a PromQL expression: identifiers followed by `{`, `[` or a space/paren, minus functions and keywords. */
 export function metricNames(expr: string): string[] {
-  const noLabels = expr.replace(/\{[^}]*\}/g, '{}').replace(/\[[^\]]*\]/g, '[]').replace(/"[^"]*"/g, '""');
+  const noLabels = expr
+    .replace(/\{[^}]*\}/g, '{}')
+    .replace(/\[[^\]]*\]/g, '[]')
+    .replace(/"[^"]*"/g, '""');
   const names = new Set<string>();
   for (const m of noLabels.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)) {
     const n = m[1]!;
@@ -35,7 +38,10 @@ test('every metric the Grafana dashboard queries exists in a real /metrics answe
   const exprs = exprsOf(dash);
   assert.ok(exprs.length >= 15, `${exprs.length} queries`);
   const used = [...new Set(exprs.flatMap(metricNames))].sort();
-  assert.ok(used.includes('kong_stream_sessions_total') && used.includes('kong_config_reload_duration_ms_bucket'), used.join(' '));
+  assert.ok(
+    used.includes('kong_stream_sessions_total') && used.includes('kong_config_reload_duration_ms_bucket'),
+    used.join(' '),
+  );
   assert.ok(!used.some((n) => /^(sum|rate|max|histogram_quantile|increase|job|code|state)$/.test(n)), used.join(' '));
 
   const backend = await echoServer();
@@ -53,7 +59,11 @@ services:
       - { name: r-tcp, protocols: [tcp], destinations: [{ ip: 127.0.0.1 }] }
       - { name: r-tls, protocols: [tls], snis: [a.example.com] }
 ${extra}`;
-  const ti = await startYaml(yaml(), { listen: '127.0.0.1:0, 127.0.0.1:0 ssl', settings: { admin_listen: '127.0.0.1:0' }, tag: 'dashboard' });
+  const ti = await startYaml(yaml(), {
+    listen: '127.0.0.1:0, 127.0.0.1:0 ssl',
+    settings: { admin_listen: '127.0.0.1:0' },
+    tag: 'dashboard',
+  });
   t.after(() => ti.stop());
   const [plain, ssl] = ti.ports as [number, number];
   assert.equal(await exchange(plain), 'ping');
@@ -87,7 +97,12 @@ ${extra}`;
 });
 
 test('metricNames finds the metrics of a PromQL expression, not its functions or labels', () => {
-  assert.deepEqual(metricNames('histogram_quantile(0.95, sum by (le) (rate(kong_x_bucket{job=~"$job",code!="200"}[$__rate_interval])))'), ['kong_x_bucket']);
+  assert.deepEqual(
+    metricNames(
+      'histogram_quantile(0.95, sum by (le) (rate(kong_x_bucket{job=~"$job",code!="200"}[$__rate_interval])))',
+    ),
+    ['kong_x_bucket'],
+  );
   assert.deepEqual(metricNames('sum(kong_a{state="unhealthy"}) or vector(0)').sort(), ['kong_a']);
   assert.deepEqual(metricNames('time() - max(kong_b)'), ['kong_b']);
 });

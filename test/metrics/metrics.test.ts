@@ -19,8 +19,13 @@ function populated(): Metrics {
   m.observeSession(record({}, 502));
   m.observeSession(record({ route: { id: 'unnamed-route-id' }, service: { id: 'unnamed-service-id' } }, 403));
   m.observeSession(record({ route: undefined, service: undefined }, 500));
-  m.connectionOpened(); m.connectionOpened(); m.connectionOpened(); m.connectionClosed();
-  m.tlsHandshake(true); m.tlsHandshake(true); m.tlsHandshake(false);
+  m.connectionOpened();
+  m.connectionOpened();
+  m.connectionOpened();
+  m.connectionClosed();
+  m.tlsHandshake(true);
+  m.tlsHandshake(true);
+  m.tlsHandshake(false);
   m.setTargetHealth('backend', '10.0.0.1:8000', 'healthy');
   m.setTargetHealth('backend', '10.0.0.2:8000', 'unhealthy');
   m.configLoaded(true, { hash: 'aaaa', generation: 1 });
@@ -77,16 +82,21 @@ test('the metrics text passes promtool check metrics', async (t) => {
     /^kong_bandwidth_bytes counter metrics should have "_total" suffix$/,
     /^kong_\w+_ms metric names should not contain abbreviated units$/,
   ];
-  const findings = (r.stdout + r.stderr).split('\n').map((l) => l.trim())
+  const findings = (r.stdout + r.stderr)
+    .split('\n')
+    .map((l) => l.trim())
     .filter((l) => l && !allowed.some((re) => re.test(l)));
   assert.deepEqual(findings, [], `promtool: ${r.stdout}${r.stderr}`);
 });
 
 test('the prometheus plugin adds nothing per session: the data path counts every session once', async () => {
   const metrics = new Metrics();
-  const chains = compilePluginChains([
-    entity('prometheus', { route: 'r2-id', config: { bandwidth_metrics: true, latency_metrics: true } }),
-  ], new Map([['prometheus', prometheus]]), silentLogger, { metrics });
+  const chains = compilePluginChains(
+    [entity('prometheus', { route: 'r2-id', config: { bandwidth_metrics: true, latency_metrics: true } })],
+    new Map([['prometheus', prometheus]]),
+    silentLogger,
+    { metrics },
+  );
   const chain = chains.forRoute('r2-id', 's1-id');
   assert.equal(chain.hasLog, false, 'no log step: a session is not counted a second time');
   metrics.observeSession(record({ route: { id: 'r2-id', name: 'r2' } }));

@@ -10,7 +10,9 @@ import { silentLogger } from '../../src/log.js';
 import { tempDir } from '../helpers/cli.js';
 
 const servers: Server[] = [];
-after(() => { for (const s of servers) s.close(); });
+after(() => {
+  for (const s of servers) s.close();
+});
 
 async function listen(srv: Server): Promise<number> {
   servers.push(srv);
@@ -24,7 +26,13 @@ function probe(port: number, hold?: Socket[]): Promise<'served' | 'refused' | 'c
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
     let done = false;
-    const end = (r: 'served' | 'refused' | 'closed') => { if (!done) { done = true; resolve(r); } if (!hold || r !== 'served') s.destroy(); };
+    const end = (r: 'served' | 'refused' | 'closed') => {
+      if (!done) {
+        done = true;
+        resolve(r);
+      }
+      if (!hold || r !== 'served') s.destroy();
+    };
     s.on('error', (e: NodeJS.ErrnoException) => end(e.code === 'ECONNREFUSED' ? 'refused' : 'closed'));
     s.on('close', () => end('closed'));
     s.on('data', () => end('served'));
@@ -34,7 +42,11 @@ function probe(port: number, hold?: Socket[]): Promise<'served' | 'refused' | 'c
   });
 }
 
-const echoServer = () => createServer((s) => { s.on('error', () => {}); s.pipe(s); });
+const echoServer = () =>
+  createServer((s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  });
 
 test('noteError(EMFILE) pauses accepting (clean refusals), then listens again on the same port', async () => {
   const srv = echoServer();
@@ -42,7 +54,11 @@ test('noteError(EMFILE) pauses accepting (clean refusals), then listens again on
   const guard = new AcceptGuard(srv, { logger: silentLogger, pauseMs: 150 });
   const held: Socket[] = [];
   assert.equal(await probe(port, held), 'served');
-  assert.equal(guard.noteError(Object.assign(new Error('x'), { code: 'ECONNRESET' })), false, 'other errors are not its business');
+  assert.equal(
+    guard.noteError(Object.assign(new Error('x'), { code: 'ECONNRESET' })),
+    false,
+    'other errors are not its business',
+  );
   assert.equal(guard.noteError(Object.assign(new Error('too many'), { code: 'EMFILE' })), true);
   assert.equal(guard.paused, true);
   assert.equal(await probe(port), 'refused');
@@ -74,14 +90,23 @@ test('back-to-back shortages back off (pause doubles, bounded)', async () => {
   const srv = echoServer();
   await listen(srv);
   const lines: { pauseMs: number }[] = [];
-  const logger = { ...silentLogger, warn: (o: { pauseMs: number }) => lines.push(o), info: () => {}, error: () => {}, debug: () => {} };
+  const logger = {
+    ...silentLogger,
+    warn: (o: { pauseMs: number }) => lines.push(o),
+    info: () => {},
+    error: () => {},
+    debug: () => {},
+  };
   const guard = new AcceptGuard(srv, { logger: logger, pauseMs: 40, maxPauseMs: 100 });
   for (let i = 0; i < 4; i++) {
     guard.noteError(Object.assign(new Error(''), { code: 'ENFILE' }));
     while (guard.paused || !srv.listening) await new Promise((r) => setTimeout(r, 5));
   }
   guard.close();
-  assert.deepEqual(lines.map((l) => l.pauseMs), [40, 80, 100, 100]);
+  assert.deepEqual(
+    lines.map((l) => l.pauseMs),
+    [40, 80, 100, 100],
+  );
 });
 
 test('maxConnections drops are counted', async () => {
@@ -112,7 +137,9 @@ test('a proxy under `ulimit -n 64` survives running out of descriptors and serve
   const dir = tempDir('ops-emfile');
   const guardUrl = new URL('../../src/limits/accept-guard.js', import.meta.url).href;
   const script = join(dir, 'proxy.mjs');
-  writeFileSync(script, `
+  writeFileSync(
+    script,
+    `
 import net from 'node:net';
 import { AcceptGuard, fdLimit } from ${JSON.stringify(guardUrl)};
 const say = (level) => (o, m) => console.log(JSON.stringify({ level, m }));
@@ -126,9 +153,14 @@ const srv = net.createServer((c) => {
 const guard = new AcceptGuard(srv, { logger, pauseMs: 200, maxPauseMs: 400 });
 srv.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: srv.address().port, limit: fdLimit() })));
 process.on('SIGTERM', () => process.exit(0));
-`);
-  const child = spawn('bash', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${script}"`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+`,
+  );
+  const child = spawn('bash', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${script}"`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   while (!out.includes('"port"')) {
@@ -148,7 +180,8 @@ process.on('SIGTERM', () => process.exit(0));
 
   const t0 = Date.now();
   let again: string = 'closed';
-  while (Date.now() - t0 < 3000 && (again = await probe(info.port)) !== 'served') await new Promise((r) => setTimeout(r, 50));
+  while (Date.now() - t0 < 3000 && (again = await probe(info.port)) !== 'served')
+    await new Promise((r) => setTimeout(r, 50));
   assert.equal(again, 'served', 'new connections are served again once descriptors are free');
   assert.ok(out.includes('accepting new connections again'));
   child.kill('SIGTERM');

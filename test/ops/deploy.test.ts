@@ -7,7 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import { loadConfigText } from '../../src/config/load.js';
 import { ROOT } from '../../src/paths.js';
 
-type Obj = Record<string, any>;  
+type Obj = Record<string, any>;
 
 const K8S = join(ROOT, 'deploy', 'kubernetes');
 
@@ -38,7 +38,10 @@ test('Kubernetes: Deployment with 2 replicas, exec probes on kong-ts health, pre
   const quit = /kong-ts quit -t (\d+)/.exec(preStop);
   const sleep = /sleep (\d+)/.exec(preStop);
   assert.ok(quit && sleep, preStop);
-  assert.ok(pod.terminationGracePeriodSeconds > Number(quit[1]) + Number(sleep[1]) + 5, 'the grace period outlasts preStop');
+  assert.ok(
+    pod.terminationGracePeriodSeconds > Number(quit[1]) + Number(sleep[1]) + 5,
+    'the grace period outlasts preStop',
+  );
   const env = Object.fromEntries(c.env.map((e: Obj) => [e.name, e.value]));
   assert.match(env.KONG_ADMIN_LISTEN, /^127\.0\.0\.1:/, 'the admin API stays on loopback');
   assert.equal(env.KONG_DECLARATIVE_CONFIG, '/etc/kong-ts/kong.yml');

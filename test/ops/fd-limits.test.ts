@@ -33,12 +33,17 @@ function udpAsk(port: number, timeoutMs = 3000): Promise<{ socket: UdpSocket; an
   const socket = createSocket('udp4');
   const answered = new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), timeoutMs);
-    socket.once('message', () => { clearTimeout(timer); resolve(true); });
+    socket.once('message', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
   });
-  return new Promise((resolve) => socket.bind(0, '127.0.0.1', () => {
-    socket.send('hello', port, '127.0.0.1');
-    resolve({ socket, answered });
-  }));
+  return new Promise((resolve) =>
+    socket.bind(0, '127.0.0.1', () => {
+      socket.send('hello', port, '127.0.0.1');
+      resolve({ socket, answered });
+    }),
+  );
 }
 
 async function tcpRoundTrip(port: number): Promise<Socket | undefined> {
@@ -49,7 +54,9 @@ async function tcpRoundTrip(port: number): Promise<Socket | undefined> {
     c.write('ping');
     const got = await Promise.race([once(c, 'data').then(([d]) => String(d)), once(c, 'close').then(() => '')]);
     if (got === 'ping') return c;
-  } catch { /* refused or reset */ }
+  } catch {
+    /* refused or reset */
+  }
   c.destroy();
   return undefined;
 }
@@ -61,7 +68,9 @@ test('ulimit -n 256: a UDP flood stays in its share, TCP is still proxied, TCP b
   const tcpPort = await freePort();
   const udpPort = await freePort();
   const file = join(dir, 'kong.yml');
-  writeFileSync(file, `_format_version: "3.0"
+  writeFileSync(
+    file,
+    `_format_version: "3.0"
 services:
   - name: tcp-echo
     url: tcp://127.0.0.1:${echo.port}
@@ -69,10 +78,17 @@ services:
   - name: udp-echo
     url: udp://127.0.0.1:${uecho.port}
     routes: [{ name: u, protocols: [udp], destinations: [{ port: ${udpPort} }] }]
-`);
+`,
+  );
   const child = spawn('sh', ['-c', `ulimit -n 256 && exec "${process.execPath}" "${CLI}" start -c "${file}"`], {
-    env: { ...process.env, KONG_PREFIX: dir, KONG_ADMIN_LISTEN: 'off', KONG_LOG_LEVEL: 'info',
-      KONG_STREAM_LISTEN: `127.0.0.1:${tcpPort}, 127.0.0.1:${udpPort} udp`, KONG_PROXY_STREAM_ACCESS_LOG: 'off' },
+    env: {
+      ...process.env,
+      KONG_PREFIX: dir,
+      KONG_ADMIN_LISTEN: 'off',
+      KONG_LOG_LEVEL: 'info',
+      KONG_STREAM_LISTEN: `127.0.0.1:${tcpPort}, 127.0.0.1:${udpPort} udp`,
+      KONG_PROXY_STREAM_ACCESS_LOG: 'off',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -80,7 +96,14 @@ services:
   child.stderr.on('data', (d) => (out += d));
   const clients: { destroy?: () => void; close?: () => void }[] = [];
   t.after(async () => {
-    for (const c of clients) { try { c.destroy?.(); c.close?.(); } catch { /* closed */ } }
+    for (const c of clients) {
+      try {
+        c.destroy?.();
+        c.close?.();
+      } catch {
+        /* closed */
+      }
+    }
     child.kill('SIGTERM');
     await exited(child);
     await echo.close();
@@ -118,11 +141,17 @@ services:
   let refused = 0;
   for (let i = 0; i < 80; i++) {
     const c = await tcpRoundTrip(tcpPort);
-    if (c) { held.push(c); clients.push(c); } else refused++;
+    if (c) {
+      held.push(c);
+      clients.push(c);
+    } else refused++;
   }
   assert.ok(refused > 0, 'no TCP connection was refused beyond the share');
   assert.ok(held.length >= 50, `only ${held.length} TCP connections were proxied`);
-  assert.ok(await logged(/"level":40[^\n]*near the open-file limit/), `no warn line about TCP refusals:\n${out.slice(-2000)}`);
+  assert.ok(
+    await logged(/"level":40[^\n]*near the open-file limit/),
+    `no warn line about TCP refusals:\n${out.slice(-2000)}`,
+  );
   assert.doesNotMatch(out, /EMFILE/);
   for (const c of held) c.destroy();
   await new Promise((r) => setTimeout(r, 300));

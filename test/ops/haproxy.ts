@@ -14,7 +14,10 @@ export interface HAProxy {
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -49,8 +52,27 @@ export async function startHAProxy(dir: string, config: string, ports: number[])
 export function selfSigned(dir: string, cn = 'localhost'): string {
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-subj', `/CN=${cn}`, '-keyout', key, '-out', cert, '-days', '1'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      `/CN=${cn}`,
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+    ],
+    { stdio: 'ignore' },
+  );
   const pem = join(dir, 'both.pem');
   execFileSync('sh', ['-c', `cat "${cert}" "${key}" > "${pem}"`]);
   return pem;

@@ -6,14 +6,23 @@ import { parseConnectionRate, parseMaxConnections, routeMaxConnections } from '.
 
 function clock() {
   let t = 1000;
-  return { now: () => t, advance: (ms: number) => { t += ms; } };
+  return {
+    now: () => t,
+    advance: (ms: number) => {
+      t += ms;
+    },
+  };
 }
 
 test('token bucket: burst at once, then exactly the rate (fake clock)', () => {
   const c = clock();
   const l = new IpLimiter({ ratePerSec: 10, burst: 5, now: c.now });
   let admitted = 0;
-  for (let i = 0; i < 8; i++) if (l.admit('1.1.1.1')) { admitted++; l.release('1.1.1.1'); }
+  for (let i = 0; i < 8; i++)
+    if (l.admit('1.1.1.1')) {
+      admitted++;
+      l.release('1.1.1.1');
+    }
   assert.equal(admitted, 5, 'the burst');
   assert.equal(l.refusal, 'rate');
   c.advance(99);
@@ -29,7 +38,10 @@ test('token bucket: burst at once, then exactly the rate (fake clock)', () => {
   c.advance(10_000);
   for (let i = 0; i < 5; i++) l.admit('2.2.2.2'); // spend 2.2.2.2's burst
   let steady = 0;
-  for (let ms = 0; ms < 1000; ms++) { c.advance(1); if (l.admit('2.2.2.2')) steady++; }
+  for (let ms = 0; ms < 1000; ms++) {
+    c.advance(1);
+    if (l.admit('2.2.2.2')) steady++;
+  }
   assert.equal(steady, 10);
   assert.equal(l.admit('3.3.3.3'), true, 'IPs are independent');
 });
@@ -117,7 +129,10 @@ test('per-listener and per-route counters', () => {
 test('settings parsers and their errors', () => {
   assert.equal(parseMaxConnections('stream_max_connections', ' 5000 '), 5000);
   assert.equal(parseMaxConnections('stream_max_connections', '0'), 0);
-  assert.throws(() => parseMaxConnections('stream_max_connections_per_ip', '-1'), /invalid setting stream_max_connections_per_ip: expected a whole number >= 0/);
+  assert.throws(
+    () => parseMaxConnections('stream_max_connections_per_ip', '-1'),
+    /invalid setting stream_max_connections_per_ip: expected a whole number >= 0/,
+  );
   assert.throws(() => parseMaxConnections('stream_max_connections', '1e3'));
   assert.deepEqual(parseConnectionRate('r', '100/s burst=200'), { ratePerSec: 100, burst: 200 });
   assert.deepEqual(parseConnectionRate('r', '100/s'), { ratePerSec: 100, burst: 100 });
@@ -125,20 +140,29 @@ test('settings parsers and their errors', () => {
   assert.deepEqual(parseConnectionRate('r', '120/m'), { ratePerSec: 2, burst: 120 });
   assert.equal(parseConnectionRate('r', 'off'), undefined);
   assert.equal(parseConnectionRate('r', ''), undefined);
-  assert.throws(() => parseConnectionRate('stream_connection_rate_per_ip', '100'), /invalid setting stream_connection_rate_per_ip: expected 'off' or '<N>\/s \[burst=<B>\]'/);
+  assert.throws(
+    () => parseConnectionRate('stream_connection_rate_per_ip', '100'),
+    /invalid setting stream_connection_rate_per_ip: expected 'off' or '<N>\/s \[burst=<B>\]'/,
+  );
   assert.throws(() => parseConnectionRate('r', '100/h'));
   assert.throws(() => parseConnectionRate('r', '0/s'), /above 0/);
   assert.throws(() => parseConnectionRate('r', '5/s burst=0'), /burst/);
   assert.deepEqual(routeMaxConnections(['a', 'kong-ts.max_connections=50']), { max: 50 });
   assert.deepEqual(routeMaxConnections(undefined), { max: undefined });
   assert.match(routeMaxConnections(['kong-ts.max_connections=lots']).error!, /expected 'kong-ts.max_connections=<N>'/);
-  assert.match(routeMaxConnections(['kong-ts.max_connections=1', 'kong-ts.max_connections=2']).error!, /more than once/);
+  assert.match(
+    routeMaxConnections(['kong-ts.max_connections=1', 'kong-ts.max_connections=2']).error!,
+    /more than once/,
+  );
 });
 
 test('micro-benchmark: admit + release of a known IP', () => {
   const l = new IpLimiter({ ratePerSec: 1e9, burst: 1e9, maxPerIp: 1000 });
   const ips = Array.from({ length: 1000 }, (_, i) => `192.0.${i >> 8}.${i & 255}`);
-  for (const ip of ips) { l.admit(ip); l.release(ip); }
+  for (const ip of ips) {
+    l.admit(ip);
+    l.release(ip);
+  }
   const N = 2_000_000;
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < N; i++) {
@@ -151,9 +175,14 @@ test('micro-benchmark: admit + release of a known IP', () => {
   const f = new IpLimiter({ ratePerSec: 100, burst: 100, maxEntries: 10_000 });
   const fresh = Array.from({ length: 50_000 }, (_, i) => `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`);
   const t1 = process.hrtime.bigint();
-  for (let r = 0; r < 10; r++) for (const ip of fresh) { if (f.admit(ip)) f.release(ip); }
+  for (let r = 0; r < 10; r++)
+    for (const ip of fresh) {
+      if (f.admit(ip)) f.release(ip);
+    }
   const nsEvict = Number(process.hrtime.bigint() - t1) / (fresh.length * 10);
-  console.log(`# IpLimiter: ${ns.toFixed(0)} ns per admit+release (known IP), ${nsEvict.toFixed(0)} ns per admit+release with eviction`);
+  console.log(
+    `# IpLimiter: ${ns.toFixed(0)} ns per admit+release (known IP), ${nsEvict.toFixed(0)} ns per admit+release with eviction`,
+  );
   assert.ok(ns < 5000, `${ns} ns`);
   assert.equal(f.size, 10_000);
 });

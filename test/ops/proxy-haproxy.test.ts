@@ -16,7 +16,11 @@ import { readProxyHeader } from '../../src/proxy-protocol/read.js';
 import { freePort, tempDir } from '../helpers/cli.js';
 import { selfSigned, startHAProxy, type HAProxy } from './haproxy.js';
 
-interface Seen { header?: ProxyHeader; rest: Buffer; error?: string }
+interface Seen {
+  header?: ProxyHeader;
+  rest: Buffer;
+  error?: string;
+}
 
 let haproxy: HAProxy;
 let node: Server;
@@ -41,7 +45,10 @@ before(async () => {
   });
   node.listen(0, '127.0.0.1');
   await once(node, 'listening');
-  echo = createServer((s) => { s.on('error', () => {}); s.pipe(s); });
+  echo = createServer((s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  });
   echo.listen(0, '127.0.0.1');
   await once(echo, 'listening');
   syslog = createSocket('udp4');
@@ -51,7 +58,9 @@ before(async () => {
   for (const k of ['v1', 'v2', 'ssl', 'accept']) ports[k] = await freePort();
   const nodePort = (node.address() as { port: number }).port;
   const echoPort = (echo.address() as { port: number }).port;
-  haproxy = await startHAProxy(dir, `
+  haproxy = await startHAProxy(
+    dir,
+    `
 global
   log 127.0.0.1:${syslog.address().port} local0
 defaults
@@ -73,7 +82,9 @@ listen accept
   bind 127.0.0.1:${ports.accept} accept-proxy
   log-format "SRC %ci:%cp DST %fi:%fp AUTH %[fc_pp_authority] END"
   server e 127.0.0.1:${echoPort}
-`, Object.values(ports));
+`,
+    Object.values(ports),
+  );
 });
 
 after(async () => {
@@ -122,7 +133,13 @@ for (const v of ['v1', 'v2'] as const) {
 }
 
 test('HAProxy send-proxy-v2-ssl-cn with authority, crc32c and unique-id TLVs', async () => {
-  const c = tlsConnect({ port: ports.ssl!, host: '127.0.0.1', servername: 'api.example.test', rejectUnauthorized: false, ALPNProtocols: ['kong-test'] });
+  const c = tlsConnect({
+    port: ports.ssl!,
+    host: '127.0.0.1',
+    servername: 'api.example.test',
+    rejectUnauthorized: false,
+    ALPNProtocols: ['kong-test'],
+  });
   await once(c, 'secureConnect');
   const local = c.localPort;
   assert.equal(await roundTrip(c as unknown as Socket, 'over tls'), 'over tls');
@@ -142,16 +159,38 @@ async function logLine(marker: string): Promise<string> {
   for (;;) {
     const line = logLines.find((l) => l.includes(marker));
     if (line) return line;
-    if (Date.now() - t0 > 3000) throw new Error(`no HAProxy log line with ${marker}; got:\n${logLines.join('\n')}\n${haproxy.output()}`);
+    if (Date.now() - t0 > 3000)
+      throw new Error(`no HAProxy log line with ${marker}; got:\n${logLines.join('\n')}\n${haproxy.output()}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
 
 const encoded = [
-  { name: 'v1 IPv4', header: () => encodeProxyV1({ ip: '203.0.113.7', port: 4242 }, { ip: '198.51.100.1', port: 443 }), want: 'SRC 203.0.113.7:4242 DST 198.51.100.1:443 AUTH - END' },
-  { name: 'v1 IPv6', header: () => encodeProxyV1({ ip: '2001:db8::7', port: 4243 }, { ip: '2001:db8::1', port: 8443 }), want: 'SRC 2001:db8::7:4243 DST 2001:db8::1:8443' },
-  { name: 'v2 IPv4 from a mapped address', header: () => encodeProxyV2({ ip: '::ffff:203.0.113.8', port: 4244 }, { ip: '198.51.100.2', port: 443 }), want: 'SRC 203.0.113.8:4244 DST 198.51.100.2:443' },
-  { name: 'v2 IPv6 with authority and ALPN', header: () => encodeProxyV2({ ip: '2001:db8:0:0:1::9', port: 4245 }, { ip: '::1', port: 9443 }, { authority: 'sni.example.test', alpn: 'h2' }), want: 'SRC 2001:db8::1:0:0:9:4245 DST ::1:9443 AUTH sni.example.test END' },
+  {
+    name: 'v1 IPv4',
+    header: () => encodeProxyV1({ ip: '203.0.113.7', port: 4242 }, { ip: '198.51.100.1', port: 443 }),
+    want: 'SRC 203.0.113.7:4242 DST 198.51.100.1:443 AUTH - END',
+  },
+  {
+    name: 'v1 IPv6',
+    header: () => encodeProxyV1({ ip: '2001:db8::7', port: 4243 }, { ip: '2001:db8::1', port: 8443 }),
+    want: 'SRC 2001:db8::7:4243 DST 2001:db8::1:8443',
+  },
+  {
+    name: 'v2 IPv4 from a mapped address',
+    header: () => encodeProxyV2({ ip: '::ffff:203.0.113.8', port: 4244 }, { ip: '198.51.100.2', port: 443 }),
+    want: 'SRC 203.0.113.8:4244 DST 198.51.100.2:443',
+  },
+  {
+    name: 'v2 IPv6 with authority and ALPN',
+    header: () =>
+      encodeProxyV2(
+        { ip: '2001:db8:0:0:1::9', port: 4245 },
+        { ip: '::1', port: 9443 },
+        { authority: 'sni.example.test', alpn: 'h2' },
+      ),
+    want: 'SRC 2001:db8::1:0:0:9:4245 DST ::1:9443 AUTH sni.example.test END',
+  },
 ];
 
 for (const e of encoded) {

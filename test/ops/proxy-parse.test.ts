@@ -28,7 +28,8 @@ test('v1: TCP4, TCP6, UNKNOWN, and the stream bytes after the header', () => {
 
 test('v1: need-more on every prefix of a valid header', () => {
   const full = Buffer.from('PROXY TCP4 10.0.0.1 10.0.0.2 1000 2000\r\n');
-  for (let i = 0; i < full.length; i++) assert.equal(parseProxyHeader(full.subarray(0, i)).kind, 'need-more', `prefix ${i}`);
+  for (let i = 0; i < full.length; i++)
+    assert.equal(parseProxyHeader(full.subarray(0, i)).kind, 'need-more', `prefix ${i}`);
   assert.equal(ok(parseProxyHeader(full)).length, full.length);
 });
 
@@ -58,8 +59,15 @@ test('v2: encode and parse agree (IPv4, IPv6, mapped, TLVs)', () => {
   const a = ok(parseProxyHeader(encodeProxyV2({ ip: '10.1.2.3', port: 5000 }, { ip: '10.9.9.9', port: 443 })));
   assert.deepEqual([a.header.version, a.header.command, a.header.transport], [2, 'PROXY', 'tcp']);
   assert.deepEqual(a.header.source, { ip: '10.1.2.3', port: 5000 });
-  const b = ok(parseProxyHeader(encodeProxyV2({ ip: '2001:db8::1:0:0:1', port: 1 }, { ip: '::ffff:10.0.0.1', port: 2 },
-    { authority: 'example.com', alpn: 'h2' })));
+  const b = ok(
+    parseProxyHeader(
+      encodeProxyV2(
+        { ip: '2001:db8::1:0:0:1', port: 1 },
+        { ip: '::ffff:10.0.0.1', port: 2 },
+        { authority: 'example.com', alpn: 'h2' },
+      ),
+    ),
+  );
   assert.deepEqual(b.header.source, { ip: '2001:db8::1:0:0:1', port: 1 });
   assert.deepEqual(b.header.destination, { ip: '::ffff:10.0.0.1', port: 2 }, 'mixed families are sent as IPv6');
   assert.equal(b.header.authority, 'example.com');
@@ -67,8 +75,14 @@ test('v2: encode and parse agree (IPv4, IPv6, mapped, TLVs)', () => {
   assert.equal(b.header.tlvs.length, 2);
   const u = ok(parseProxyHeader(encodeProxyV2({ ip: 'unix', port: 0 }, { ip: '1.2.3.4', port: 1 })));
   assert.equal(u.header.source, undefined, 'not an IP: AF_UNSPEC');
-  assert.equal(encodeProxyV1({ ip: '::ffff:1.2.3.4', port: 7 }, { ip: '5.6.7.8', port: 8 }).toString(), 'PROXY TCP4 1.2.3.4 5.6.7.8 7 8\r\n');
-  assert.equal(encodeProxyV1({ ip: '1.2.3.4', port: 7 }, { ip: '::1', port: 8 }).toString(), 'PROXY TCP6 ::ffff:1.2.3.4 ::1 7 8\r\n');
+  assert.equal(
+    encodeProxyV1({ ip: '::ffff:1.2.3.4', port: 7 }, { ip: '5.6.7.8', port: 8 }).toString(),
+    'PROXY TCP4 1.2.3.4 5.6.7.8 7 8\r\n',
+  );
+  assert.equal(
+    encodeProxyV1({ ip: '1.2.3.4', port: 7 }, { ip: '::1', port: 8 }).toString(),
+    'PROXY TCP6 ::ffff:1.2.3.4 ::1 7 8\r\n',
+  );
   assert.equal(encodeProxyV1({ ip: 'x', port: 7 }, { ip: '::1', port: 8 }).toString(), 'PROXY UNKNOWN\r\n');
 });
 
@@ -82,18 +96,34 @@ test('v2: LOCAL, UNSPEC, UDP, SSL TLV, need-more on every prefix', () => {
   assert.equal(udp.header.transport, 'udp');
   assert.deepEqual(udp.header.source, { ip: '1.2.3.4', port: 80 });
   const sub = (t: number, s: string) => Buffer.concat([Buffer.from([t, 0, s.length]), Buffer.from(s)]);
-  const sslVal = Buffer.concat([Buffer.from([0x07, 0, 0, 0, 0]), sub(0x21, 'TLSv1.3'), sub(0x22, 'client'), sub(0x23, 'TLS_AES_128_GCM_SHA256')]);
+  const sslVal = Buffer.concat([
+    Buffer.from([0x07, 0, 0, 0, 0]),
+    sub(0x21, 'TLSv1.3'),
+    sub(0x22, 'client'),
+    sub(0x23, 'TLS_AES_128_GCM_SHA256'),
+  ]);
   const tlv = Buffer.concat([Buffer.from([0x20, 0, sslVal.length]), sslVal]);
   const full = v2(1, 0x11, Buffer.concat([Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 0, 2]), tlv]));
   const s = ok(parseProxyHeader(Buffer.concat([full, Buffer.from('rest')])));
   assert.equal(s.length, full.length);
-  assert.deepEqual(s.header.ssl, { client: 7, verify: 0, version: 'TLSv1.3', cn: 'client', cipher: 'TLS_AES_128_GCM_SHA256' });
-  for (let i = 0; i < full.length; i++) assert.equal(parseProxyHeader(full.subarray(0, i)).kind, 'need-more', `prefix ${i}`);
+  assert.deepEqual(s.header.ssl, {
+    client: 7,
+    verify: 0,
+    version: 'TLSv1.3',
+    cn: 'client',
+    cipher: 'TLS_AES_128_GCM_SHA256',
+  });
+  for (let i = 0; i < full.length; i++)
+    assert.equal(parseProxyHeader(full.subarray(0, i)).kind, 'need-more', `prefix ${i}`);
 });
 
 test('v2: bad version, command, family, sizes and TLVs are errors', () => {
   const good = encodeProxyV2({ ip: '1.2.3.4', port: 1 }, { ip: '5.6.7.8', port: 2 });
-  const mut = (i: number, v: number) => { const b = Buffer.from(good); b[i] = v; return b; };
+  const mut = (i: number, v: number) => {
+    const b = Buffer.from(good);
+    b[i] = v;
+    return b;
+  };
   err(parseProxyHeader(mut(12, 0x11)), /version/);
   err(parseProxyHeader(mut(12, 0x22)), /command/);
   err(parseProxyHeader(mut(13, 0x41)), /family/);
@@ -144,11 +174,13 @@ test('property: the parser never throws and never reports a length past the buff
   for (let i = 0; i < 20000; i++) {
     let buf: Buffer;
     const mode = i % 3;
-    if (mode === 0) { // random bytes, sometimes behind a valid signature
+    if (mode === 0) {
+      // random bytes, sometimes behind a valid signature
       buf = Buffer.alloc(Math.floor(rnd() * 80));
       for (let j = 0; j < buf.length; j++) buf[j] = Math.floor(rnd() * 256);
       if (rnd() < 0.5) buf = Buffer.concat([V2_SIGNATURE, buf]);
-    } else { // a valid header with a few bytes flipped, cut at a random place
+    } else {
+      // a valid header with a few bytes flipped, cut at a random place
       buf = Buffer.from(seeds[i % seeds.length]!);
       for (let k = 0; k < 3; k++) buf[Math.floor(rnd() * buf.length)] = Math.floor(rnd() * 256);
       if (mode === 2) buf = buf.subarray(0, Math.floor(rnd() * buf.length));

@@ -6,7 +6,9 @@ import { encodeProxyV2 } from '../../src/proxy-protocol/encode.js';
 import { readProxyHeader, type ReadResult } from '../../src/proxy-protocol/read.js';
 
 const servers: Server[] = [];
-after(() => { for (const s of servers) s.close(); });
+after(() => {
+  for (const s of servers) s.close();
+});
 
 /** A paused-accept server (as the stream listeners) that reads a header and reports the result and the socket. */
 async function reader(opts: { timeoutMs: number; maxBytes?: number }) {
@@ -81,7 +83,9 @@ test('slow drip (1 byte per 100 ms) is cut by the overall timeout, not reset by 
   t.after(() => c.destroy());
   const line = Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n');
   let i = 0;
-  const drip = setInterval(() => { if (i < line.length && !c.destroyed) c.write(line.subarray(i, ++i)); }, 100);
+  const drip = setInterval(() => {
+    if (i < line.length && !c.destroyed) c.write(line.subarray(i, ++i));
+  }, 100);
   t.after(() => clearInterval(drip));
   const { r, ms } = await next(1);
   assert.match(r.error!, /timeout/);

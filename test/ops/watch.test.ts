@@ -4,7 +4,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, openSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
+import {
+  mkdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+  ftruncateSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { ConfigWatcher } from '../../src/config/watch.js';
@@ -20,10 +31,14 @@ async function waitFor(what: string, pred: () => boolean, ms = 3000): Promise<vo
   }
 }
 
-const version = (n: number) => `_format_version: "3.0"\n# version ${n}\nservices:\n${'  - name: svc' + n + '\n    url: tcp://127.0.0.1:' + (1000 + n) + '\n'.repeat(1)}`;
+const version = (n: number) =>
+  `_format_version: "3.0"\n# version ${n}\nservices:\n${'  - name: svc' + n + '\n    url: tcp://127.0.0.1:' + (1000 + n) + '\n'.repeat(1)}`;
 
 /** A watcher on `file` in a fresh temp folder, recording what it hands on and what it logs. */
-async function setup(t: { after: (fn: () => Promise<void> | void) => void }, opts: { pollMs?: number; nested?: boolean } = {}) {
+async function setup(
+  t: { after: (fn: () => Promise<void> | void) => void },
+  opts: { pollMs?: number; nested?: boolean } = {},
+) {
   const root = tempDir('ops-watch');
   const dir = opts.nested ? join(root, 'conf') : root;
   mkdirSync(dir, { recursive: true });
@@ -32,7 +47,14 @@ async function setup(t: { after: (fn: () => Promise<void> | void) => void }, opt
   const texts: string[] = [];
   const logs: { msg: string }[] = [];
   const logger = pino({ level: 'debug' }, { write: (s: string) => void logs.push(JSON.parse(s)) });
-  const w = new ConfigWatcher({ file, logger, debounceMs: 30, settleMs: 150, pollMs: opts.pollMs ?? 0, onChange: (x) => texts.push(x) });
+  const w = new ConfigWatcher({
+    file,
+    logger,
+    debounceMs: 30,
+    settleMs: 150,
+    pollMs: opts.pollMs ?? 0,
+    onChange: (x) => texts.push(x),
+  });
   await w.start();
   t.after(() => w.close());
   return { root, dir, file, texts, logs, w };
@@ -79,7 +101,14 @@ test('Kubernetes ConfigMap: kong.yml -> ..data/kong.yml, ..data swapped atomical
   symlinkSync('..2024_01', join(root, '..data'));
   symlinkSync('..data/kong.yml', join(root, 'kong.yml'));
   const texts: string[] = [];
-  const w = new ConfigWatcher({ file: join(root, 'kong.yml'), logger: pino({ level: 'silent' }), debounceMs: 30, settleMs: 100, pollMs: 0, onChange: (x) => texts.push(x) });
+  const w = new ConfigWatcher({
+    file: join(root, 'kong.yml'),
+    logger: pino({ level: 'silent' }),
+    debounceMs: 30,
+    settleMs: 100,
+    pollMs: 0,
+    onChange: (x) => texts.push(x),
+  });
   await w.start();
   t.after(() => w.close());
   for (const n of [1, 2, 3]) {
@@ -98,7 +127,9 @@ test('Kubernetes ConfigMap: kong.yml -> ..data/kong.yml, ..data swapped atomical
 test('deleted: the last config stays (logged); created again: handed on', async (t) => {
   const s = await setup(t);
   unlinkSync(s.file);
-  await waitFor('the warning', () => s.logs.some((l) => /gone or unreadable; the last good config keeps serving/.test(l.msg)));
+  await waitFor('the warning', () =>
+    s.logs.some((l) => /gone or unreadable; the last good config keeps serving/.test(l.msg)),
+  );
   assert.deepEqual(s.texts, [], 'nothing handed on for a missing file');
   writeFileSync(s.file, version(5));
   await waitFor('version 5', () => s.texts.includes(version(5)));
@@ -143,7 +174,14 @@ test('a symlink to a file in another folder: edits of the target are seen, with 
   symlinkSync(target, join(root, 'etc', 'kong.yml'));
   const run = async (pollMs: number) => {
     const texts: string[] = [];
-    const w = new ConfigWatcher({ file: join(root, 'etc', 'kong.yml'), logger: pino({ level: 'silent' }), debounceMs: 30, settleMs: 100, pollMs, onChange: (x) => texts.push(x) });
+    const w = new ConfigWatcher({
+      file: join(root, 'etc', 'kong.yml'),
+      logger: pino({ level: 'silent' }),
+      debounceMs: 30,
+      settleMs: 100,
+      pollMs,
+      onChange: (x) => texts.push(x),
+    });
     await w.start();
     t.after(() => w.close());
     return texts;

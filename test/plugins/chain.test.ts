@@ -8,11 +8,20 @@ import { silentLogger } from '../../src/log.js';
 import { entity, record } from './helpers.js';
 
 /** A plugin whose instances record what they were built with and what they saw. */
-function probe(name: string, priority: number, behave: (tag: string) => PluginInstance = () => ({})): StreamPlugin<{ tag: string }> {
+function probe(
+  name: string,
+  priority: number,
+  behave: (tag: string) => PluginInstance = () => ({}),
+): StreamPlugin<{ tag: string }> {
   return {
-    name, priority,
-    configSchema: { type: 'object', properties: { tag: { type: 'string', default: 'none' } }, additionalProperties: false },
-    create: (config) => ({ ...behave(config.tag), tag: config.tag } as PluginInstance),
+    name,
+    priority,
+    configSchema: {
+      type: 'object',
+      properties: { tag: { type: 'string', default: 'none' } },
+      additionalProperties: false,
+    },
+    create: (config) => ({ ...behave(config.tag), tag: config.tag }) as PluginInstance,
   };
 }
 
@@ -21,21 +30,37 @@ const tags = (chain: { names: readonly string[] }) => chain.names;
 
 function runSync(chain: ReturnType<ReturnType<typeof compilePluginChains>['forRoute']>, c = ctx()) {
   let out: PrereadResult | 'pending' = 'pending';
-  chain.preread(c, 100, (r) => { out = r; });
+  chain.preread(c, 100, (r) => {
+    out = r;
+  });
   return out as PrereadResult | 'pending';
 }
 
 test('scoping: route+service beats route beats service beats global, per plugin name', async () => {
   const seen: string[] = [];
-  const p = probe('p', 1, (tag) => ({ preread() { seen.push(tag); } }));
+  const p = probe('p', 1, (tag) => ({
+    preread() {
+      seen.push(tag);
+    },
+  }));
   const available = new Map([['p', p]]);
-  const chains = compilePluginChains([
-    entity('p', { config: { tag: 'global' } }),
-    entity('p', { config: { tag: 'service' }, service: 'S' }),
-    entity('p', { config: { tag: 'route' }, route: 'R' }),
-    entity('p', { config: { tag: 'route+service' }, route: 'R', service: 'S' }),
-  ], available, silentLogger);
-  const order = [['R', 'S'], ['R', 'T'], ['Q', 'S'], ['Q', 'T'], [undefined, undefined]] as const;
+  const chains = compilePluginChains(
+    [
+      entity('p', { config: { tag: 'global' } }),
+      entity('p', { config: { tag: 'service' }, service: 'S' }),
+      entity('p', { config: { tag: 'route' }, route: 'R' }),
+      entity('p', { config: { tag: 'route+service' }, route: 'R', service: 'S' }),
+    ],
+    available,
+    silentLogger,
+  );
+  const order = [
+    ['R', 'S'],
+    ['R', 'T'],
+    ['Q', 'S'],
+    ['Q', 'T'],
+    [undefined, undefined],
+  ] as const;
   for (const [r, s] of order) runSync(chains.forRoute(r, s));
   assert.deepEqual(seen, ['route+service', 'route', 'service', 'global', 'global']);
   assert.equal(chains.forRoute('R', 'S'), chains.forRoute('R', 'S'), 'chains are built once and reused');
@@ -44,14 +69,30 @@ test('scoping: route+service beats route beats service beats global, per plugin 
 
 test('ordering by priority, higher first; defaults filled in; disabled, consumer-scoped and HTTP-only entities skipped', async () => {
   const seen: string[] = [];
-  const mk = (name: string, prio: number) => probe(name, prio, (tag) => ({ preread() { seen.push(`${name}:${tag}`); } }));
-  const available = new Map([['low', mk('low', 5)], ['high', mk('high', 990)], ['mid', mk('mid', 13)], ['off', mk('off', 50)]]);
-  const chains = compilePluginChains([
-    entity('low'), entity('high'), entity('mid'),
-    entity('off', { enabled: false }),
-    entity('off', { consumer: 'C' }),
-    entity('off', { protocols: ['http', 'https'] }),
-  ], available, silentLogger);
+  const mk = (name: string, prio: number) =>
+    probe(name, prio, (tag) => ({
+      preread() {
+        seen.push(`${name}:${tag}`);
+      },
+    }));
+  const available = new Map([
+    ['low', mk('low', 5)],
+    ['high', mk('high', 990)],
+    ['mid', mk('mid', 13)],
+    ['off', mk('off', 50)],
+  ]);
+  const chains = compilePluginChains(
+    [
+      entity('low'),
+      entity('high'),
+      entity('mid'),
+      entity('off', { enabled: false }),
+      entity('off', { consumer: 'C' }),
+      entity('off', { protocols: ['http', 'https'] }),
+    ],
+    available,
+    silentLogger,
+  );
   const chain = chains.forRoute('any', 'any');
   assert.deepEqual(tags(chain), ['high', 'mid', 'low']);
   assert.equal(runSync(chain), undefined);
@@ -60,27 +101,51 @@ test('ordering by priority, higher first; defaults filled in; disabled, consumer
 });
 
 test('protocols: tls_passthrough or udp alone is enough to run on streams', () => {
-  const available = new Map([['a', probe('a', 1)], ['b', probe('b', 2)]]);
-  const chains = compilePluginChains([entity('a', { protocols: ['udp'] }), entity('b', { protocols: ['tls_passthrough'] })], available, silentLogger);
+  const available = new Map([
+    ['a', probe('a', 1)],
+    ['b', probe('b', 2)],
+  ]);
+  const chains = compilePluginChains(
+    [entity('a', { protocols: ['udp'] }), entity('b', { protocols: ['tls_passthrough'] })],
+    available,
+    silentLogger,
+  );
   assert.deepEqual(tags(chains.forRoute()), ['b', 'a']);
 });
 
 test('an unknown plugin or a bad config is a PluginError, and instances already created are closed', () => {
   let closed = 0;
-  const p = probe('p', 1, () => ({ close() { closed++; } }));
+  const p = probe('p', 1, () => ({
+    close() {
+      closed++;
+    },
+  }));
   const available = new Map([['p', p]]);
-  assert.throws(() => compilePluginChains([entity('p'), entity('nope')], available, silentLogger),
-    (err: unknown) => err instanceof PluginError && err.code === 'KONG_PLUGIN_UNKNOWN' && /plugin 'nope' not enabled/.test(err.message));
+  assert.throws(
+    () => compilePluginChains([entity('p'), entity('nope')], available, silentLogger),
+    (err: unknown) =>
+      err instanceof PluginError && err.code === 'KONG_PLUGIN_UNKNOWN' && /plugin 'nope' not enabled/.test(err.message),
+  );
   assert.equal(closed, 1);
-  assert.throws(() => compilePluginChains([entity('p', { config: { tag: 5 } })], available, silentLogger),
-    (err: unknown) => err instanceof PluginError && err.code === 'KONG_PLUGIN_CONFIG' && /config\.tag must be string/.test(err.message));
+  assert.throws(
+    () => compilePluginChains([entity('p', { config: { tag: 5 } })], available, silentLogger),
+    (err: unknown) =>
+      err instanceof PluginError && err.code === 'KONG_PLUGIN_CONFIG' && /config\.tag must be string/.test(err.message),
+  );
 });
 
 test('synchronous chain: done is called before preread returns, and a close stops the chain', () => {
   const seen: string[] = [];
   const available = new Map<string, StreamPlugin>([
     ['deny', probe('deny', 10, () => ({ preread: () => ({ close: true, status: 403 }) }))],
-    ['after', probe('after', 1, () => ({ preread: () => { seen.push('after'); } }))],
+    [
+      'after',
+      probe('after', 1, () => ({
+        preread: () => {
+          seen.push('after');
+        },
+      })),
+    ],
   ]);
   const chains = compilePluginChains([entity('deny'), entity('after')], available, silentLogger);
   assert.deepEqual(runSync(chains.forRoute()), { close: true, status: 403 });
@@ -90,10 +155,24 @@ test('synchronous chain: done is called before preread returns, and a close stop
 test('async preread: awaited in order, its log values reach the context', async () => {
   const seen: string[] = [];
   const available = new Map<string, StreamPlugin>([
-    ['slow', probe('slow', 10, () => ({
-      async preread(c) { await new Promise((r) => setTimeout(r, 20)); c.setLogValue('checked', true); seen.push('slow'); },
-    }))],
-    ['next', probe('next', 1, () => ({ preread: () => { seen.push('next'); } }))],
+    [
+      'slow',
+      probe('slow', 10, () => ({
+        async preread(c) {
+          await new Promise((r) => setTimeout(r, 20));
+          c.setLogValue('checked', true);
+          seen.push('slow');
+        },
+      })),
+    ],
+    [
+      'next',
+      probe('next', 1, () => ({
+        preread: () => {
+          seen.push('next');
+        },
+      })),
+    ],
   ]);
   const chains = compilePluginChains([entity('slow'), entity('next')], available, silentLogger);
   const c = ctx();
@@ -106,15 +185,30 @@ test('async preread: awaited in order, its log values reach the context', async 
 test('async preread over the deadline: the chain goes on without it and ignores its late answer', async () => {
   const seen: string[] = [];
   const available = new Map<string, StreamPlugin>([
-    ['hang', probe('hang', 10, () => ({
-      preread: () => new Promise<PrereadResult>((r) => setTimeout(() => r({ close: true, status: 403 }), 200)),
-    }))],
-    ['next', probe('next', 1, () => ({ preread: () => { seen.push('next'); } }))],
+    [
+      'hang',
+      probe('hang', 10, () => ({
+        preread: () => new Promise<PrereadResult>((r) => setTimeout(() => r({ close: true, status: 403 }), 200)),
+      })),
+    ],
+    [
+      'next',
+      probe('next', 1, () => ({
+        preread: () => {
+          seen.push('next');
+        },
+      })),
+    ],
   ]);
   const chains = compilePluginChains([entity('hang'), entity('next')], available, silentLogger);
   const t0 = Date.now();
   let calls = 0;
-  const result = await new Promise<PrereadResult>((resolve) => chains.forRoute().preread(ctx(), 50, (r) => { calls++; resolve(r); }));
+  const result = await new Promise<PrereadResult>((resolve) =>
+    chains.forRoute().preread(ctx(), 50, (r) => {
+      calls++;
+      resolve(r);
+    }),
+  );
   const took = Date.now() - t0;
   assert.equal(result, undefined);
   assert.deepEqual(seen, ['next']);
@@ -125,7 +219,14 @@ test('async preread over the deadline: the chain goes on without it and ignores 
 
 test('a preread that throws or rejects closes with 500', async () => {
   const available = new Map<string, StreamPlugin>([
-    ['boom', probe('boom', 2, () => ({ preread: () => { throw new Error('bug'); } }))],
+    [
+      'boom',
+      probe('boom', 2, () => ({
+        preread: () => {
+          throw new Error('bug');
+        },
+      })),
+    ],
     ['reject', probe('reject', 1, () => ({ preread: () => Promise.reject(new Error('bug')) }))],
   ]);
   const sync = compilePluginChains([entity('boom')], available, silentLogger);
@@ -138,10 +239,24 @@ test('a preread that throws or rejects closes with 500', async () => {
 test('log never throws: a failing plugin is counted and the others still run', async () => {
   const got: number[] = [];
   const available = new Map<string, StreamPlugin>([
-    ['bad', probe('bad', 5, () => ({ log: () => { throw new Error('bug'); } }))],
+    [
+      'bad',
+      probe('bad', 5, () => ({
+        log: () => {
+          throw new Error('bug');
+        },
+      })),
+    ],
     // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a plugin that breaks the void contract on purpose
-    ['badAsync', probe('badAsync', 4, () => ({ log: (() => Promise.reject(new Error('bug'))) }))],
-    ['good', probe('good', 1, () => ({ log: (r) => { got.push(r.session.status); } }))],
+    ['badAsync', probe('badAsync', 4, () => ({ log: () => Promise.reject(new Error('bug')) }))],
+    [
+      'good',
+      probe('good', 1, () => ({
+        log: (r) => {
+          got.push(r.session.status);
+        },
+      })),
+    ],
   ]);
   const chains = compilePluginChains([entity('bad'), entity('badAsync'), entity('good')], available, silentLogger);
   const chain = chains.forRoute('r', 's');

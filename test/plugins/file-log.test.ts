@@ -11,7 +11,12 @@ import { entity, record, waitFor } from './helpers.js';
 const available = new Map([['file-log', fileLog]]);
 
 function lines(path: string): any[] {
-  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+  return existsSync(path)
+    ? readFileSync(path, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
 }
 
 test('file-log writes one JSON line per session, with plugin values merged at the top', async (t) => {
@@ -23,7 +28,10 @@ test('file-log writes one JSON line per session, with plugin values merged at th
   for (let i = 0; i < 100; i++) chain.log(record({ client_port: i, plugin_values: { 'tags.team': 'blue' } }));
   await waitFor(() => lines(path).length === 100, 3000, '100 lines');
   const got = lines(path);
-  assert.deepEqual(got.map((l) => l.client_port), [...Array(100).keys()]);
+  assert.deepEqual(
+    got.map((l) => l.client_port),
+    [...Array(100).keys()],
+  );
   assert.equal(got[0].session.status, 200);
   assert.deepEqual(got[0].tags, { team: 'blue' });
   assert.equal(got[0].plugin_values, undefined);
@@ -42,8 +50,14 @@ test('file-log with reopen follows a renamed file (log rotation)', async (t) => 
   renameSync(path, path + '.1');
   chain.log(record({ client_port: 2 }));
   await waitFor(() => lines(path).length === 1, 3000, 'a new file at the path');
-  assert.deepEqual(lines(path + '.1').map((l) => l.client_port), [1]);
-  assert.deepEqual(lines(path).map((l) => l.client_port), [2]);
+  assert.deepEqual(
+    lines(path + '.1').map((l) => l.client_port),
+    [1],
+  );
+  assert.deepEqual(
+    lines(path).map((l) => l.client_port),
+    [2],
+  );
   await chains.close();
 });
 
@@ -51,10 +65,14 @@ test('file-log without reopen keeps writing to the open file; an unwritable path
   const dir = mkdtempSync(join(tmpdir(), 'kong-ts-file-log-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'access.log');
-  const chains = compilePluginChains([
-    entity('file-log', { config: { path }, route: 'a' }),
-    entity('file-log', { config: { path: join(dir, 'missing', 'x.log') }, route: 'b' }),
-  ], available, silentLogger);
+  const chains = compilePluginChains(
+    [
+      entity('file-log', { config: { path }, route: 'a' }),
+      entity('file-log', { config: { path: join(dir, 'missing', 'x.log') }, route: 'b' }),
+    ],
+    available,
+    silentLogger,
+  );
   chains.forRoute('a').log(record({ client_port: 1 }));
   await waitFor(() => lines(path).length === 1);
   renameSync(path, path + '.1');

@@ -6,7 +6,15 @@ let n = 0;
 /** A plugin entity with Kong's stream defaults; override what the test is about. */
 export function entity(name: string, over: Partial<PluginEntity> = {}): PluginEntity {
   n++;
-  return { id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, name, config: {}, enabled: true, protocols: ['tcp', 'tls'], tags: [], ...over };
+  return {
+    id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+    name,
+    config: {},
+    enabled: true,
+    protocols: ['tcp', 'tls'],
+    tags: [],
+    ...over,
+  };
 }
 
 /** A finished session record. */

@@ -11,7 +11,12 @@ import { snapshot, startProxy } from './harness.js';
 /** A chain with only a log step, remembering what it logged. */
 function loggingChain(): PluginChain & { logged: SessionRecord[] } {
   const logged: SessionRecord[] = [];
-  return { hasLog: true, hasPreread: false, logged, log: (r: SessionRecord) => void logged.push(r) } as unknown as PluginChain & { logged: SessionRecord[] };
+  return {
+    hasLog: true,
+    hasPreread: false,
+    logged,
+    log: (r: SessionRecord) => void logged.push(r),
+  } as unknown as PluginChain & { logged: SessionRecord[] };
 }
 
 /** Sends a ClientHello for `sni` and waits until the proxy closes the connection (no TLS server answers). */
@@ -26,15 +31,18 @@ async function until(ok: () => boolean, what: string): Promise<void> {
   assert.ok(ok(), what);
 }
 
-test('tls_passthrough routes: refused and proxied connections are both logged through the route\'s tls_passthrough chain', async (t) => {
+test("tls_passthrough routes: refused and proxied connections are both logged through the route's tls_passthrough chain", async (t) => {
   const quiet = await startSink(); // reads and never answers: a passthrough session stays open
   t.after(() => quiet.close());
   const h = await startProxy({ services: [], routes: [], listeners: [listenSpec('127.0.0.1', 0, { ssl: true })] });
   t.after(() => h.close());
-  const base = snapshot([service({ id: 'svc', port: quiet.port })], [
-    route({ id: 'no-svc', protocols: ['tls_passthrough'], snis: ['none.example'] }),
-    route({ id: 'full', protocols: ['tls_passthrough'], snis: ['full.example'], service: 'svc' }),
-  ]);
+  const base = snapshot(
+    [service({ id: 'svc', port: quiet.port })],
+    [
+      route({ id: 'no-svc', protocols: ['tls_passthrough'], snis: ['none.example'] }),
+      route({ id: 'full', protocols: ['tls_passthrough'], snis: ['full.example'], service: 'svc' }),
+    ],
+  );
   const chains = new Map<string, RouteChains>();
   for (const id of ['no-svc', 'full']) chains.set(id, { tls_passthrough: loggingChain() });
   const globalChain = loggingChain();
@@ -50,7 +58,10 @@ test('tls_passthrough routes: refused and proxied connections are both logged th
   held.on('error', () => {});
   await until(() => h.server.activeSessions === 1, 'the held passthrough session is open');
   await helloAndClose(h.port, 'full.example');
-  await until(() => logged('full').length === 1, 'a route at its max_connections: logged through its passthrough chain');
+  await until(
+    () => logged('full').length === 1,
+    'a route at its max_connections: logged through its passthrough chain',
+  );
   assert.equal(logged('full')[0]!.session.status, 503);
   assert.equal(logged('full')[0]!.route?.id, 'full');
 
@@ -59,5 +70,9 @@ test('tls_passthrough routes: refused and proxied connections are both logged th
   await until(() => logged('full').length === 2, 'a proxied passthrough connection: logged through the same chain');
   assert.equal(logged('full')[1]!.session.status, 200);
   assert.equal(logged('full')[1]!.session.tls?.passthrough, true);
-  assert.equal((globalChain as unknown as { logged: SessionRecord[] }).logged.length, 0, 'no route-matched connection reached the global chain');
+  assert.equal(
+    (globalChain as unknown as { logged: SessionRecord[] }).logged.length,
+    0,
+    'no route-matched connection reached the global chain',
+  );
 });

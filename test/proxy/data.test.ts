@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
-import { connectTo, listenServer, readAll, sha256, startEcho, startSink, streamThrough, type TestServer } from '../helpers/sockets.js';
+import {
+  connectTo,
+  listenServer,
+  readAll,
+  sha256,
+  startEcho,
+  startSink,
+  streamThrough,
+  type TestServer,
+} from '../helpers/sockets.js';
 import { route, service } from '../helpers/entities.js';
 import { snapshot, startProxy, type Harness } from './harness.js';
 
@@ -67,10 +76,23 @@ test('half-close: the client ends its side, the 1 MB reply sent afterwards arriv
 test('backpressure: 200 MB offered to a stalled upstream stay out of the proxy, then arrive intact', async () => {
   const stalled: Socket[] = [];
   const waiting: (() => void)[] = [];
-  const slow = await listenServer(createServer({ pauseOnConnect: true }, (s) => { stalled.push(s); waiting.shift()?.(); }));
-  const h = await startProxy({ services: [service({ id: 'slow', port: slow.port })], routes: [route({ id: 'r', service: 'slow', destinations: [{ port: 0 }] })] });
+  const slow = await listenServer(
+    createServer({ pauseOnConnect: true }, (s) => {
+      stalled.push(s);
+      waiting.shift()?.();
+    }),
+  );
+  const h = await startProxy({
+    services: [service({ id: 'slow', port: slow.port })],
+    routes: [route({ id: 'r', service: 'slow', destinations: [{ port: 0 }] })],
+  });
   try {
-    h.server.swap(snapshot([service({ id: 'slow', port: slow.port })], [route({ id: 'r', service: 'slow', destinations: [{ port: h.port }] })]));
+    h.server.swap(
+      snapshot(
+        [service({ id: 'slow', port: slow.port })],
+        [route({ id: 'r', service: 'slow', destinations: [{ port: h.port }] })],
+      ),
+    );
     const base = process.memoryUsage().arrayBuffers;
     const c = await connectTo(h.port);
     if (stalled.length === 0) await new Promise<void>((resolve) => waiting.push(resolve));
@@ -89,7 +111,10 @@ test('backpressure: 200 MB offered to a stalled upstream stay out of the proxy, 
     // now read: everything arrives, in order
     const hash = createHash('sha256');
     let n = 0;
-    up.on('data', (d: Buffer) => { hash.update(d); n += d.length; });
+    up.on('data', (d: Buffer) => {
+      hash.update(d);
+      n += d.length;
+    });
     up.on('end', () => up.end());
     up.resume();
     const r = await done;
@@ -102,7 +127,7 @@ test('backpressure: 200 MB offered to a stalled upstream stay out of the proxy, 
   }
 });
 
-test('the client\'s first bytes, sent before the upstream connects, are not lost', async () => {
+test("the client's first bytes, sent before the upstream connects, are not lost", async () => {
   const c = await connectTo(proxy.port);
   const got = readAll(c);
   c.write('hello ');
@@ -117,16 +142,18 @@ test('backpressure the other way: a client that reads nothing does not make the 
   let upstreamSent = 0;
   const sentHash = createHash('sha256');
   // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the writer loop runs on its own; the hash check fails the test if it stops
-  const talker = await listenServer(createServer(async (s) => {
-    s.on('error', () => {});
-    while (upstreamSent < total) {
-      const b = randomFillSync(Buffer.allocUnsafe(64 * 1024));
-      sentHash.update(b);
-      upstreamSent += b.length;
-      if (!s.write(b)) await once(s, 'drain');
-    }
-    s.end();
-  }));
+  const talker = await listenServer(
+    createServer(async (s) => {
+      s.on('error', () => {});
+      while (upstreamSent < total) {
+        const b = randomFillSync(Buffer.allocUnsafe(64 * 1024));
+        sentHash.update(b);
+        upstreamSent += b.length;
+        if (!s.write(b)) await once(s, 'drain');
+      }
+      s.end();
+    }),
+  );
   const services = [service({ id: 't', port: talker.port })];
   const h = await startProxy({ services, routes: [] });
   try {
@@ -144,7 +171,10 @@ test('backpressure the other way: a client that reads nothing does not make the 
     assert.ok(held < 48 * MB, `buffers grew by ${held} bytes`);
     const hash = createHash('sha256');
     let n = 0;
-    c.on('data', (d: Buffer) => { hash.update(d); n += d.length; });
+    c.on('data', (d: Buffer) => {
+      hash.update(d);
+      n += d.length;
+    });
     c.resume();
     await once(c, 'end');
     c.end();

@@ -52,7 +52,10 @@ test('retries 0 means one try', async (t) => {
 test('read_timeout: a silent upstream and an idle client are closed by the proxy', async (t) => {
   const echo = await startEcho();
   const h = await proxyTo(service({ id: 'e', port: echo.port, read_timeout: 200, write_timeout: 200 }));
-  t.after(async () => { await h.close(); await echo.close(); });
+  t.after(async () => {
+    await h.close();
+    await echo.close();
+  });
   const c = await connectTo(h.port);
   const t0 = performance.now();
   await peerClosed(c);
@@ -68,7 +71,12 @@ test('write_timeout shorter than read_timeout: idle waits for read_timeout, a st
   const never = await listenServer(createServer({ pauseOnConnect: true }, (s) => s.on('error', () => {})));
   const h1 = await proxyTo(service({ id: 'e', port: echo.port, read_timeout: 600, write_timeout: 100 }));
   const h2 = await proxyTo(service({ id: 'n', port: never.port, read_timeout: 10000, write_timeout: 150 }));
-  t.after(async () => { await h1.close(); await h2.close(); await echo.close(); await never.close(); });
+  t.after(async () => {
+    await h1.close();
+    await h2.close();
+    await echo.close();
+    await never.close();
+  });
 
   const idle = await connectTo(h1.port);
   let t0 = performance.now();
@@ -83,7 +91,11 @@ test('write_timeout shorter than read_timeout: idle waits for read_timeout, a st
   const closing = peerClosed(stuck);
   // fill every buffer on the way to an upstream that never reads
   for (let i = 0; i < 64 && !stuck.destroyed; i++) {
-    if (!stuck.write(chunk)) await new Promise((resolve) => { stuck.once('drain', resolve); stuck.once('close', resolve); });
+    if (!stuck.write(chunk))
+      await new Promise((resolve) => {
+        stuck.once('drain', resolve);
+        stuck.once('close', resolve);
+      });
   }
   await closing;
   elapsed = performance.now() - t0;
@@ -92,9 +104,17 @@ test('write_timeout shorter than read_timeout: idle waits for read_timeout, a st
 });
 
 test('an upstream reset ends the pair cleanly', async (t) => {
-  const rst = await listenServer(createServer((s) => { s.on('error', () => {}); s.once('data', () => s.resetAndDestroy()); }));
+  const rst = await listenServer(
+    createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => s.resetAndDestroy());
+    }),
+  );
   const h = await proxyTo(service({ id: 'rst', port: rst.port }));
-  t.after(async () => { await h.close(); await rst.close(); });
+  t.after(async () => {
+    await h.close();
+    await rst.close();
+  });
   const c = await connectTo(h.port);
   c.write('boom');
   await peerClosed(c);
@@ -120,7 +140,10 @@ test('close() destroys open sessions', async () => {
 test('a service named by host name is resolved (localhost)', async (t) => {
   const echo = await startEcho();
   const h = await proxyTo(service({ id: 'e', host: 'localhost', port: echo.port }));
-  t.after(async () => { await h.close(); await echo.close(); });
+  t.after(async () => {
+    await h.close();
+    await echo.close();
+  });
   const c = await connectTo(h.port);
   c.end('ping');
   const chunks: Buffer[] = [];

@@ -45,20 +45,29 @@ export async function startProxy(opts: {
     listeners: opts.listeners ?? [listenSpec()],
     logger: opts.logger ?? silentLogger,
     accessLog: opts.accessLog,
-    onSessionEnd: opts.record === false ? undefined : (r) => {
-      const w = waiting.shift();
-      if (w) w(r); else records.push(r);
-    },
+    onSessionEnd:
+      opts.record === false
+        ? undefined
+        : (r) => {
+            const w = waiting.shift();
+            if (w) w(r);
+            else records.push(r);
+          },
   });
   server.swap(snapshot(opts.services, opts.routes));
   await server.listen();
   const ports = server.addresses().map((a) => a.port);
   return {
-    server, port: ports[0]!, ports, records,
+    server,
+    port: ports[0]!,
+    ports,
+    records,
     nextRecord: () => {
       const r = records.shift();
       return r ? Promise.resolve(r) : new Promise((resolve) => waiting.push(resolve));
     },
-    close: async () => { await server.close(); },
+    close: async () => {
+      await server.close();
+    },
   };
 }

@@ -7,7 +7,13 @@ import { snapshot, startProxy, type Harness } from './harness.js';
 
 // Each upstream answers with its own name, so a reply tells which service the proxy chose.
 async function named(name: string, host = '127.0.0.1'): Promise<TestServer> {
-  return listenServer(createServer((s) => { s.on('error', () => {}); s.end(name); }), host);
+  return listenServer(
+    createServer((s) => {
+      s.on('error', () => {});
+      s.end(name);
+    }),
+    host,
+  );
 }
 
 const ups: Record<string, TestServer> = {};
@@ -24,12 +30,14 @@ before(async () => {
   });
   const [p0, p1, , p3] = proxy.ports as [number, number, number, number];
   // the routes need the listeners' ports: swap in the real configuration now
-  proxy.server.swap(snapshot(services, [
-    route({ id: 'r-port', service: 'byport', destinations: [{ port: p1 }] }),
-    route({ id: 'r-ip2', service: 'byip2', destinations: [{ ip: '127.0.0.2' }] }),
-    route({ id: 'r-ip3', service: 'byip3', destinations: [{ ip: '127.0.0.3', port: p3 }] }),
-    route({ id: 'r-src', service: 'bysrc', sources: [{ ip: '127.0.0.5' }], destinations: [{ port: p0 }] }),
-  ]));
+  proxy.server.swap(
+    snapshot(services, [
+      route({ id: 'r-port', service: 'byport', destinations: [{ port: p1 }] }),
+      route({ id: 'r-ip2', service: 'byip2', destinations: [{ ip: '127.0.0.2' }] }),
+      route({ id: 'r-ip3', service: 'byip3', destinations: [{ ip: '127.0.0.3', port: p3 }] }),
+      route({ id: 'r-src', service: 'bysrc', sources: [{ ip: '127.0.0.5' }], destinations: [{ port: p0 }] }),
+    ]),
+  );
   proxy6 = await startProxy({
     services,
     listeners: [listenSpec('::1')],
@@ -83,7 +91,7 @@ test('no route: closed, record with status 500, listener keeps serving', async (
 test('route without a service: closed with 500', async () => {
   const h = await startProxy({ services: [], routes: [route({ id: 'lonely', destinations: [{ port: 1 }] })] });
   try {
-      h.server.swap(snapshot([], [route({ id: 'lonely', destinations: [{ port: h.port }] })]));
+    h.server.swap(snapshot([], [route({ id: 'lonely', destinations: [{ port: h.port }] })]));
     const c = await connectTo(h.port);
     await peerClosed(c);
     const r = await h.nextRecord();

@@ -15,19 +15,28 @@ import { snapshot, startProxy } from './harness.js';
 
 /** Says its name on connect, then echoes. */
 function named(name: string): Promise<TestServer> {
-  return listenServer(createServer({ allowHalfOpen: true }, (s) => {
-    s.on('error', () => {});
-    s.write(name + ':');
-    s.pipe(s);
-  }));
+  return listenServer(
+    createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => {});
+      s.write(name + ':');
+      s.pipe(s);
+    }),
+  );
 }
 
 test('swap(): open connections keep their service, new ones take the new snapshot', async (t) => {
   const a = await named('A');
   const b = await named('B');
   const services = [service({ id: 'a', port: a.port }), service({ id: 'b', port: b.port })];
-  const h = await startProxy({ services, routes: [route({ id: 'r', service: 'a', sources: [{ ip: '127.0.0.0/8' }] })] });
-  t.after(async () => { await h.close(); await a.close(); await b.close(); });
+  const h = await startProxy({
+    services,
+    routes: [route({ id: 'r', service: 'a', sources: [{ ip: '127.0.0.0/8' }] })],
+  });
+  t.after(async () => {
+    await h.close();
+    await a.close();
+    await b.close();
+  });
   const c1 = await connectTo(h.port);
   await once(c1, 'data');
   h.server.swap(snapshot(services, [route({ id: 'r', service: 'b', sources: [{ ip: '127.0.0.0/8' }] })]));
@@ -56,7 +65,10 @@ test('no snapshot yet: connections are closed', async (t) => {
 test('listen errors name the address; unsupported flags are refused', async () => {
   const busy = await listenServer(createServer());
   try {
-    const s = new StreamServer({ listeners: [listenSpec('127.0.0.1', 0), listenSpec('127.0.0.1', busy.port)], logger: silentLogger });
+    const s = new StreamServer({
+      listeners: [listenSpec('127.0.0.1', 0), listenSpec('127.0.0.1', busy.port)],
+      logger: silentLogger,
+    });
     await assert.rejects(s.listen(), (e: Error) => {
       assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${busy.port}.*already in use`));
       return true;
@@ -70,12 +82,16 @@ test('listen errors name the address; unsupported flags are refused', async () =
   // udp listeners belong to the UdpServer: the TCP server refuses them
   const spec = listenSpec('127.0.0.1', 0, { udp: true, text: '127.0.0.1:0 udp' });
   const s = new StreamServer({ listeners: [spec], logger: silentLogger });
-  await assert.rejects(s.listen(), { message: "stream_listen '127.0.0.1:0 udp': the 'udp' flag on a TCP server is not yet supported" });
+  await assert.rejects(s.listen(), {
+    message: "stream_listen '127.0.0.1:0 udp': the 'udp' flag on a TCP server is not yet supported",
+  });
 });
 
 test('listen flags: backlog, reuseport, so_keepalive, ipv6only are accepted', async (t) => {
   const s = new StreamServer({
-    listeners: [listenSpec('::1', 0, { backlog: 16, reuseport: true, ipv6only: true, soKeepalive: { enabled: true, idle: 30 } })],
+    listeners: [
+      listenSpec('::1', 0, { backlog: 16, reuseport: true, ipv6only: true, soKeepalive: { enabled: true, idle: 30 } }),
+    ],
     logger: silentLogger,
   });
   await s.listen();
@@ -91,7 +107,11 @@ test('access log: exact basic format, one line per session', async (t) => {
   const up = await named('U');
   const services = [service({ id: 'u', port: up.port })];
   const h = await startProxy({ services, routes: [], accessLog: log, record: false });
-  t.after(async () => { await h.close(); await up.close(); rmSync(dir, { recursive: true, force: true }); });
+  t.after(async () => {
+    await h.close();
+    await up.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   h.server.swap(snapshot(services, [route({ id: 'r', service: 'u', sources: [{ ip: '127.0.0.1' }] })]));
   const c = await connectTo(h.port);
   const got = readAll(c);
@@ -112,10 +132,15 @@ test('access log: exact basic format, one line per session', async (t) => {
 
 test('formatBasic and formatTimeLocal', () => {
   const r = {
-    client_ip: '10.1.2.3', protocol: 'tcp', latencies: { kong: 1, session: 1234 },
+    client_ip: '10.1.2.3',
+    protocol: 'tcp',
+    latencies: { kong: 1, session: 1234 },
     session: { status: 502, sent: 0, received: 17, server_port: 1 },
   } as unknown as SessionRecord;
-  assert.equal(formatBasic(r, '26/Nov/2026:08:12:57 +0000'), '10.1.2.3 [26/Nov/2026:08:12:57 +0000] TCP 502 0 17 1.234\n');
+  assert.equal(
+    formatBasic(r, '26/Nov/2026:08:12:57 +0000'),
+    '10.1.2.3 [26/Nov/2026:08:12:57 +0000] TCP 502 0 17 1.234\n',
+  );
   const ms = Date.UTC(2026, 10, 26, 8, 12, 57);
   const s = formatTimeLocal(ms);
   assert.match(s, /^\d{2}\/[A-Z][a-z]{2}\/2026:\d{2}:\d{2}:57 [+-]\d{4}$/);

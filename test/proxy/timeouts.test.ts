@@ -19,14 +19,21 @@ async function proxyTo(svc: ServiceEntity) {
 
 function within(elapsed: number, value: number, what: string): void {
   assert.ok(elapsed >= value - 5, `${what}: closed after ${Math.round(elapsed)} ms, before its ${value} ms`);
-  assert.ok(elapsed <= value * 1.2 + 200, `${what}: closed after ${Math.round(elapsed)} ms, more than 20 % + 200 ms after ${value} ms`);
+  assert.ok(
+    elapsed <= value * 1.2 + 200,
+    `${what}: closed after ${Math.round(elapsed)} ms, more than 20 % + 200 ms after ${value} ms`,
+  );
 }
 
 test('read_timeout: a silent upstream is cut on time', async (t) => {
   const release = await exclusive();
   const echo = await startEcho();
   const h = await proxyTo(service({ id: 'e', port: echo.port, read_timeout: 1500, write_timeout: 60000 }));
-  t.after(async () => { await h.close(); await echo.close(); release(); });
+  t.after(async () => {
+    await h.close();
+    await echo.close();
+    release();
+  });
   const c = await connectTo(h.port);
   c.write('ping');
   await once(c, 'data');
@@ -42,7 +49,11 @@ test('write_timeout: an upstream that never reads is cut on time (a pending writ
   const release = await exclusive();
   const never = await listenServer(createServer({ pauseOnConnect: true }, (s) => s.on('error', () => {})));
   const h = await proxyTo(service({ id: 'n', port: never.port, read_timeout: 60000, write_timeout: 1500 }));
-  t.after(async () => { await h.close(); await never.close(); release(); });
+  t.after(async () => {
+    await h.close();
+    await never.close();
+    release();
+  });
   const c = await connectTo(h.port);
   c.on('error', () => {}); // the proxy's destroy can reach us as a reset while our writes are queued
   const closing = new Promise<void>((resolve) => c.once('close', () => resolve()));
@@ -50,8 +61,14 @@ test('write_timeout: an upstream that never reads is cut on time (a pending writ
   // fill every buffer on the way; the last write the proxy took is its last progress
   let last = performance.now();
   for (let i = 0; i < 256 && !c.destroyed; i++) {
-    if (c.write(chunk)) { last = performance.now(); continue; }
-    const drained = await Promise.race([new Promise<boolean>((resolve) => c.once('drain', () => resolve(true))), closing.then(() => false)]);
+    if (c.write(chunk)) {
+      last = performance.now();
+      continue;
+    }
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => c.once('drain', () => resolve(true))),
+      closing.then(() => false),
+    ]);
     if (!drained) break;
     last = performance.now();
   }
@@ -65,13 +82,20 @@ test('write_timeout: an upstream that never reads is cut on time (a pending writ
  * connect to it neither succeeds nor fails (loopback only). Node always accepts, so the listener is a python3 child.
  */
 async function blackHole(): Promise<{ port: number; child: ChildProcess; filler: Socket }> {
-  const child = spawn('python3', ['-c', [
-    'import socket, sys, time',
-    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
-    'print(s.getsockname()[1], flush=True)',
-    'sys.stdin.read()',
-  ].join('\n')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const [line] = await once(child.stdout, 'data') as [Buffer];
+  const child = spawn(
+    'python3',
+    [
+      '-c',
+      [
+        'import socket, sys, time',
+        's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+        'print(s.getsockname()[1], flush=True)',
+        'sys.stdin.read()',
+      ].join('\n'),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
   const port = Number(line.toString().trim());
   // take the queue's slot (and one more: the kernel admits backlog + 1)
   const filler = connect(port, '127.0.0.1');
@@ -90,11 +114,20 @@ test('connect_timeout: a connect that never completes is given up on time', asyn
   // is it black? a direct connect must hang
   const probe = connect(hole.port, '127.0.0.1');
   probe.on('error', () => {});
-  const probed = await Promise.race([once(probe, 'connect').then(() => 'connected'), new Promise((r) => setTimeout(r, 500, 'hanging'))]);
+  const probed = await Promise.race([
+    once(probe, 'connect').then(() => 'connected'),
+    new Promise((r) => setTimeout(r, 500, 'hanging')),
+  ]);
   probe.destroy();
   assert.equal(probed, 'hanging', 'the black-hole listener accepted a connection');
   const h = await proxyTo(service({ id: 'bh', port: hole.port, connect_timeout: 1500, retries: 0 }));
-  t.after(async () => { await h.close(); hole.filler.destroy(); hole.child.stdin!.end(); hole.child.kill(); release(); });
+  t.after(async () => {
+    await h.close();
+    hole.filler.destroy();
+    hole.child.stdin!.end();
+    hole.child.kill();
+    release();
+  });
   const t0 = performance.now();
   const c = await connectTo(h.port);
   await peerClosed(c);

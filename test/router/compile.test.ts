@@ -16,7 +16,18 @@ function conn(over: Partial<ConnInfo> = {}): ConnInfo {
 }
 
 test('compileService resolves numbers', () => {
-  const s = compileService(service({ id: 'x', name: 'n', host: 'h', port: 7, retries: 2, connect_timeout: 1, read_timeout: 2, write_timeout: 3 }));
+  const s = compileService(
+    service({
+      id: 'x',
+      name: 'n',
+      host: 'h',
+      port: 7,
+      retries: 2,
+      connect_timeout: 1,
+      read_timeout: 2,
+      write_timeout: 3,
+    }),
+  );
   assert.deepEqual([s.host, s.port, s.retries, s.connectTimeout, s.readTimeout, s.writeTimeout], ['h', 7, 2, 1, 2, 3]);
 });
 
@@ -117,7 +128,9 @@ test('SNI: exact and wildcards weigh the same (larger id wins, as Kong); router_
 });
 
 test('SNI is not enforced on tcp connections', () => {
-  const r = build([route({ id: 'a', service: 's1', protocols: ['tcp', 'tls'], snis: ['x.test'], destinations: [{ port: 9000 }] })]);
+  const r = build([
+    route({ id: 'a', service: 's1', protocols: ['tcp', 'tls'], snis: ['x.test'], destinations: [{ port: 9000 }] }),
+  ]);
   assert.equal(r.match(conn())?.id, 'a');
   assert.equal(r.match(conn({ protocol: 'tls', sni: 'y.test' })), undefined);
   assert.equal(r.match(conn({ protocol: 'tls', sni: 'x.test' }))?.id, 'a');
@@ -133,14 +146,20 @@ test('protocol filtering: tcp, tls (tls + tls_passthrough), udp, http ignored', 
   assert.equal(r.match(conn())?.id, 't');
   assert.equal(r.match(conn({ protocol: 'udp' }))?.id, 'u');
   assert.equal(r.match(conn({ protocol: 'tls', sni: 'a.test' }))?.id, 'p');
-  assert.equal(r.routes.some((x) => x.id === 'h'), false);
+  assert.equal(
+    r.routes.some((x) => x.id === 'h'),
+    false,
+  );
 });
 
 test('routes of disabled services are left out; routes without a service are kept', () => {
-  const r = build([
-    route({ id: 'off', service: 'sd', destinations: [{ port: 9000, ip: '127.0.0.1' }] }),
-    route({ id: 'noservice', destinations: [{ port: 9000 }] }),
-  ], [service({ id: 'sd', enabled: false })]);
+  const r = build(
+    [
+      route({ id: 'off', service: 'sd', destinations: [{ port: 9000, ip: '127.0.0.1' }] }),
+      route({ id: 'noservice', destinations: [{ port: 9000 }] }),
+    ],
+    [service({ id: 'sd', enabled: false })],
+  );
   const m = r.match(conn());
   assert.equal(m?.id, 'noservice');
   assert.equal(m?.service, undefined);
@@ -160,11 +179,14 @@ test('no match', () => {
 });
 
 test('every side must match, any entry of a side', () => {
-  const r = build([route({
-    id: 'a', service: 's1',
-    sources: [{ ip: '10.9.9.9' }, { ip: '10.0.0.0/16', port: 40000 }],
-    destinations: [{ ip: '127.0.0.1', port: 9000 }],
-  })]);
+  const r = build([
+    route({
+      id: 'a',
+      service: 's1',
+      sources: [{ ip: '10.9.9.9' }, { ip: '10.0.0.0/16', port: 40000 }],
+      destinations: [{ ip: '127.0.0.1', port: 9000 }],
+    }),
+  ]);
   assert.equal(r.match(conn())?.id, 'a');
   assert.equal(r.match(conn({ srcPort: 1 })), undefined);
   assert.equal(r.match(conn({ srcIp: '10.9.9.9', srcPort: 1 }))?.id, 'a');
@@ -173,7 +195,8 @@ test('every side must match, any entry of a side', () => {
 
 test('a thousand routes: a match looks at the port bucket, fast', () => {
   const routes: RouteEntity[] = [];
-  for (let i = 0; i < 1000; i++) routes.push(route({ id: `r${String(i).padStart(4, '0')}`, service: 's1', destinations: [{ port: 10000 + i }] }));
+  for (let i = 0; i < 1000; i++)
+    routes.push(route({ id: `r${String(i).padStart(4, '0')}`, service: 's1', destinations: [{ port: 10000 + i }] }));
   const r = build(routes);
   const c = conn({ dstPort: 10500 });
   const t0 = performance.now();

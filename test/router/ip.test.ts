@@ -10,7 +10,17 @@ test('parseAddr: IPv4, IPv6 forms, mapped, invalid', () => {
   assert.deepEqual(parseAddr('2001:db8:0:0:0:0:0:1'), parseAddr('2001:db8::1'));
   assert.deepEqual(parseAddr('::'), { v6: true, w0: 0, w1: 0, w2: 0, w3: 0 });
   assert.deepEqual(parseAddr('64:ff9b::10.0.0.1')?.w3, 0x0a000001);
-  for (const bad of ['1.2.3', '1.2.3.256', '01.2.3.4', 'a.b.c.d', '1::2::3', '12345::', '1:2:3:4:5:6:7:8:9', '', 'localhost']) {
+  for (const bad of [
+    '1.2.3',
+    '1.2.3.256',
+    '01.2.3.4',
+    'a.b.c.d',
+    '1::2::3',
+    '12345::',
+    '1:2:3:4:5:6:7:8:9',
+    '',
+    'localhost',
+  ]) {
     assert.equal(parseAddr(bad), undefined, bad);
   }
 });

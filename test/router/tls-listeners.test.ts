@@ -25,8 +25,14 @@ const udp = listenSpec('127.0.0.1', 53, { udp: true, text: '127.0.0.1:53 udp' })
 test('a TLS route without destinations applies on every plain TCP listener, never on ssl or udp ones', () => {
   const r = build([route({ id: 't', service: 's1', protocols: ['tls'], snis: ['a.example'] })]);
   const found = tlsListeners(r, [plain, other, wildcard, ssl, udp]);
-  assert.deepEqual(found.map((x) => x.listener), [plain, other, wildcard]);
-  assert.deepEqual(found[0]!.open.map((x) => x.id), ['t']);
+  assert.deepEqual(
+    found.map((x) => x.listener),
+    [plain, other, wildcard],
+  );
+  assert.deepEqual(
+    found[0]!.open.map((x) => x.id),
+    ['t'],
+  );
   assert.equal(found[0]!.tcp, false);
   assert.deepEqual([...tlsDetectSet(r, [plain, ssl], 'auto')], [plain]);
   assert.equal(tlsDetectSet(r, [plain, ssl], 'off').size, 0);
@@ -34,16 +40,29 @@ test('a TLS route without destinations applies on every plain TCP listener, neve
 
 test("destinations decide: the listener's address and port, a wildcard listener by port, port 0 by address", () => {
   const r = build([
-    route({ id: 'by-port', service: 's1', protocols: ['tls_passthrough'], snis: ['p.example'], destinations: [{ port: 5555 }] }),
+    route({
+      id: 'by-port',
+      service: 's1',
+      protocols: ['tls_passthrough'],
+      snis: ['p.example'],
+      destinations: [{ port: 5555 }],
+    }),
     route({ id: 'by-ip', service: 's1', protocols: ['tls'], destinations: [{ ip: '127.0.0.2' }] }),
     route({ id: 'by-net', service: 's1', protocols: ['tls'], destinations: [{ ip: '10.0.0.0/8', port: 7000 }] }),
     route({ id: 'plain-tcp', service: 's1', protocols: ['tcp'], destinations: [{ port: 6000 }] }),
   ]);
-  const ids = (l: ReturnType<typeof listenSpec>) => tlsListeners(r, [l])[0]?.routes.map((x) => x.id).sort() ?? [];
+  const ids = (l: ReturnType<typeof listenSpec>) =>
+    tlsListeners(r, [l])[0]
+      ?.routes.map((x) => x.id)
+      .sort() ?? [];
   assert.deepEqual(ids(plain), ['by-port']);
   assert.deepEqual(ids(other), ['by-ip']);
   assert.equal(tlsListeners(r, [other])[0]!.tcp, true, 'a tcp route applies on 127.0.0.2:6000 too');
-  assert.deepEqual(ids(wildcard), ['by-ip', 'by-net'], 'any local address may be the destination on a wildcard listener');
+  assert.deepEqual(
+    ids(wildcard),
+    ['by-ip', 'by-net'],
+    'any local address may be the destination on a wildcard listener',
+  );
   assert.deepEqual(ids(listenSpec('127.0.0.3', 8000)), [], 'no TLS route applies: this listener never waits');
   assert.deepEqual(ids(listenSpec('127.0.0.1', 0)), ['by-port'], 'port 0 is chosen later: any port entry may match');
   assert.deepEqual(ids(listenSpec('::1', 5555)), ['by-port']);
@@ -77,7 +96,10 @@ services:
   assert.equal(w.length, 1);
   assert.equal(w[0]!.severity, 'warning');
   assert.deepEqual([w[0]!.file, w[0]!.line, w[0]!.path], ['kong.yml', 6, 'services[0].routes[0]']);
-  assert.match(w[0]!.message, /route without a name \(id [0-9a-f-]+\) \(tls, no destinations\) makes the plain listener '127\.0\.0\.1:2525'/);
+  assert.match(
+    w[0]!.message,
+    /route without a name \(id [0-9a-f-]+\) \(tls, no destinations\) makes the plain listener '127\.0\.0\.1:2525'/,
+  );
   assert.match(w[0]!.message, /stream_preread_timeout \(5000 ms\)/);
   assert.deepEqual(tlsDetectWarnings(router, res.config, [l5555, l2525], { mode: 'off' }), []);
 });
@@ -85,7 +107,9 @@ services:
 test('config parse warns (exit 0) naming the route and the listener; --stream-listen and KONG_STREAM_TLS_DETECT=off', async () => {
   const dir = tempDir('tlsdetect-parse');
   const file = join(dir, 'kong.yml');
-  writeFileSync(file, `_format_version: "3.0"
+  writeFileSync(
+    file,
+    `_format_version: "3.0"
 services:
 - name: tlsbin
   url: tcp://127.0.0.1:4242
@@ -99,12 +123,22 @@ services:
   - name: ssh-in
     protocols: [tcp]
     destinations: [{port: 2222}]
-`);
+`,
+  );
   const generic = await runCli(['config', 'parse', file], { env: { KONG_STREAM_LISTEN: undefined } });
   assert.equal(generic.code, 0, generic.stderr);
-  assert.match(generic.stdout, /kong\.yml:6:5: warning: services\[0\]\.routes\[0\]: route 'tls-any' \(tls, no destinations\) makes every plain listener/);
+  assert.match(
+    generic.stdout,
+    /kong\.yml:6:5: warning: services\[0\]\.routes\[0\]: route 'tls-any' \(tls, no destinations\) makes every plain listener/,
+  );
   assert.match(generic.stdout, /parse successful/);
-  const named = await runCli(['config', 'parse', file, '--stream-listen', '127.0.0.1:5555, 127.0.0.1:2222, 127.0.0.1:443 ssl']);
+  const named = await runCli([
+    'config',
+    'parse',
+    file,
+    '--stream-listen',
+    '127.0.0.1:5555, 127.0.0.1:2222, 127.0.0.1:443 ssl',
+  ]);
   assert.equal(named.code, 0);
   assert.equal(named.stdout.match(/warning:/g)?.length, 1, named.stdout);
   assert.match(named.stdout, /'tls-any'.*the plain listener '127\.0\.0\.1:2222'/);

@@ -33,7 +33,11 @@ const dflt = generateSelfSigned({ commonName: 'default-cn' });
 
 describe('compileCertStore lookup (Kong order)', () => {
   const store = compileCertStore(certs, snis, dflt);
-  const noCatchAll = compileCertStore(certs, snis.filter((s) => s.name !== '*'), dflt);
+  const noCatchAll = compileCertStore(
+    certs,
+    snis.filter((s) => s.name !== '*'),
+    dflt,
+  );
 
   test('one context per certificate, shared by its SNIs', () => {
     assert.equal(store.lookup('exact.test'), store.lookup('over.wild.test'));
@@ -54,12 +58,20 @@ describe('compileCertStore lookup (Kong order)', () => {
   });
 
   test('a bad PEM fails at compile time with a clear message and no key material', () => {
-    const bad = { id: 'bad', cert: certs[0]!.cert, key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n', tags: [] };
-    assert.throws(() => compileCertStore([bad], [sni('bad.test', 'bad')], dflt), (e: Error) => {
-      assert.match(e.message, /^certificate bad: cannot build a TLS context/);
-      assert.doesNotMatch(e.message, /AAAA/);
-      return true;
-    });
+    const bad = {
+      id: 'bad',
+      cert: certs[0]!.cert,
+      key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n',
+      tags: [],
+    };
+    assert.throws(
+      () => compileCertStore([bad], [sni('bad.test', 'bad')], dflt),
+      (e: Error) => {
+        assert.match(e.message, /^certificate bad: cannot build a TLS context/);
+        assert.doesNotMatch(e.message, /AAAA/);
+        return true;
+      },
+    );
     assert.throws(() => compileCertStore([], [sni('x.test', 'missing')], dflt), /no certificate with id missing/);
   });
 });
@@ -69,7 +81,13 @@ describe('certificate served through peek + terminate', () => {
   let bare: Awaited<ReturnType<typeof terminatingServer>>;
   before(async () => {
     srv = await terminatingServer(compileCertStore(certs, snis, dflt));
-    bare = await terminatingServer(compileCertStore(certs, snis.filter((s) => s.name !== '*'), dflt));
+    bare = await terminatingServer(
+      compileCertStore(
+        certs,
+        snis.filter((s) => s.name !== '*'),
+        dflt,
+      ),
+    );
   });
   after(async () => {
     await srv.close();
@@ -97,7 +115,11 @@ describe('certificate served through peek + terminate', () => {
     assert.equal((await fetchServerCert(bare.port, { servername: 'other.test' })).cn, 'default-cn');
   });
 
-  for (const [name, cn] of [['a.wild.test', 'left-wild-cn'], ['prefix.net', 'right-wild-cn'], ['exact.test', 'exact-cn']] as const) {
+  for (const [name, cn] of [
+    ['a.wild.test', 'left-wild-cn'],
+    ['prefix.net', 'right-wild-cn'],
+    ['exact.test', 'exact-cn'],
+  ] as const) {
     test(`openssl s_client -servername ${name} gets ${cn}`, async () => {
       const r = await openssl(['s_client', '-connect', `127.0.0.1:${srv.port}`, '-servername', name], 'Q\n');
       assert.match(r.out, new RegExp(`subject=CN ?= ?${cn}`));
@@ -106,9 +128,17 @@ describe('certificate served through peek + terminate', () => {
 
   test('dual certificate: an ECDSA-only client gets the EC pair, an RSA-only client the RSA pair', async () => {
     for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
-      const ec = await fetchServerCert(srv.port, { servername: 'dual.test', maxVersion, sigalgs: 'ecdsa_secp256r1_sha256' });
+      const ec = await fetchServerCert(srv.port, {
+        servername: 'dual.test',
+        maxVersion,
+        sigalgs: 'ecdsa_secp256r1_sha256',
+      });
       assert.deepEqual([ec.cn, ec.keyType, ec.protocol], ['dual-ec-cn', 'ec', maxVersion]);
-      const rsa = await fetchServerCert(srv.port, { servername: 'dual.test', maxVersion, sigalgs: 'rsa_pss_rsae_sha256:rsa_pkcs1_sha256' });
+      const rsa = await fetchServerCert(srv.port, {
+        servername: 'dual.test',
+        maxVersion,
+        sigalgs: 'rsa_pss_rsae_sha256:rsa_pkcs1_sha256',
+      });
       assert.deepEqual([rsa.cn, rsa.keyType, rsa.protocol], ['dual-rsa-cn', 'rsa', maxVersion]);
     }
   });

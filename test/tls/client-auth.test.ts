@@ -11,8 +11,14 @@ test('client-auth contexts: built once per certificate and CA list, shared by ro
   const server = generateSelfSigned({ commonName: 'a.test', altNames: ['a.test', 'b.test'] });
   const dflt = generateSelfSigned({ commonName: 'default' });
   const certs = [{ id: 'c1', cert: server.cert, key: server.key, tags: [] }];
-  const snis = [{ id: 's1', name: 'a.test', certificate: 'c1', tags: [] }, { id: 's2', name: '*.w.test', certificate: 'c1', tags: [] }];
-  const cas = new Map([['ca1', { id: 'ca1', cert: ca1.cert, tags: [] }], ['ca2', { id: 'ca2', cert: ca2.cert, tags: [] }]]);
+  const snis = [
+    { id: 's1', name: 'a.test', certificate: 'c1', tags: [] },
+    { id: 's2', name: '*.w.test', certificate: 'c1', tags: [] },
+  ];
+  const cas = new Map([
+    ['ca1', { id: 'ca1', cert: ca1.cert, tags: [] }],
+    ['ca2', { id: 'ca2', cert: ca2.cert, tags: [] }],
+  ]);
   const store = compileCertStore(certs, snis, dflt);
   const cache = new Map<string, SecureContext>();
   const r1 = new ClientAuth({ caIds: ['ca1'], allowPartialChain: false }, store, cas, cache, ['a.test']);
@@ -27,10 +33,19 @@ test('client-auth contexts: built once per certificate and CA list, shared by ro
   const r4 = new ClientAuth({ caIds: ['ca1'], allowPartialChain: true }, store, cas, cache, []);
   assert.notEqual(r4.contextFor('a.test'), r1.contextFor('a.test'), 'partial chain differs');
   // a later snapshot with the same content reuses; a changed PEM under the same id does not
-  const next = new ClientAuth({ caIds: ['ca1'], allowPartialChain: false }, compileCertStore(certs, snis, dflt), cas, cache, []);
+  const next = new ClientAuth(
+    { caIds: ['ca1'], allowPartialChain: false },
+    compileCertStore(certs, snis, dflt),
+    cas,
+    cache,
+    [],
+  );
   assert.equal(next.contextFor('a.test'), r1.contextFor('a.test'));
   const changed = new Map([['ca1', { id: 'ca1', cert: ca2.cert, tags: [] }]]);
   const stale = new ClientAuth({ caIds: ['ca1'], allowPartialChain: false }, store, changed, cache, []);
   assert.notEqual(stale.contextFor('a.test'), r1.contextFor('a.test'));
-  assert.throws(() => new ClientAuth({ caIds: ['nope'], allowPartialChain: false }, store, cas, cache, []), /no ca_certificate with id nope/);
+  assert.throws(
+    () => new ClientAuth({ caIds: ['nope'], allowPartialChain: false }, store, cas, cache, []),
+    /no ca_certificate with id nope/,
+  );
 });

@@ -24,8 +24,11 @@ const ext = (type: number, body: Buffer): Buffer => Buffer.concat([u16(type), ve
 /** A synthetic ClientHello handshake message (header included). */
 function helloMsg(o: { ciphers: number[]; exts?: Buffer[]; noExtensions?: boolean }): Buffer {
   const body = Buffer.concat([
-    u16(0x0303), Buffer.alloc(32, 7), Buffer.from([0]),
-    vec16(Buffer.concat(o.ciphers.map(u16))), Buffer.from([1, 0]),
+    u16(0x0303),
+    Buffer.alloc(32, 7),
+    Buffer.from([0]),
+    vec16(Buffer.concat(o.ciphers.map(u16))),
+    Buffer.from([1, 0]),
     o.noExtensions ? Buffer.alloc(0) : vec16(Buffer.concat(o.exts ?? [])),
   ]);
   return Buffer.concat([Buffer.from([1, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff]), body]);
@@ -48,7 +51,10 @@ describe('parseClientHello on real hellos', () => {
   before(async () => {
     hellos.tls13 = await captureHello(nodeClient({ servername: 'Example.COM', ALPNProtocols: ['h2', 'http/1.1'] }));
     hellos.tls12 = await captureHello(nodeClient({ maxVersion: 'TLSv1.2' })); // IP host: Node sends no SNI
-    hellos.openssl = await captureHello((port) => void openssl(['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'api.test', '-alpn', 'x-test']));
+    hellos.openssl = await captureHello(
+      (port) =>
+        void openssl(['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'api.test', '-alpn', 'x-test']),
+    );
   });
 
   test('TLS 1.3 from Node with SNI and ALPN', () => {
@@ -81,7 +87,8 @@ describe('parseClientHello on real hellos', () => {
       for (let i = 0; i < buf.length; i++) {
         const r = parseClientHello(buf.subarray(0, i));
         assert.equal(r.kind, 'need-more', `${name} at ${i}`);
-        if (r.kind === 'need-more' && r.needed !== undefined) assert.ok(r.needed > i, `${name} at ${i}: needed ${r.needed}`);
+        if (r.kind === 'need-more' && r.needed !== undefined)
+          assert.ok(r.needed > i, `${name} at ${i}: needed ${r.needed}`);
       }
     }
   });
@@ -96,7 +103,8 @@ describe('parseClientHello on real hellos', () => {
         assert.deepEqual({ ...got, length: 0 }, { ...want, length: 0 }, `${name} cut at ${cut}`);
         assert.equal(got.length, two.length);
         // and both records arriving byte by byte still only ask for more until the end
-        if (cut % 37 === 0) for (let i = 0; i < two.length; i++) assert.equal(parseClientHello(two.subarray(0, i)).kind, 'need-more');
+        if (cut % 37 === 0)
+          for (let i = 0; i < two.length; i++) assert.equal(parseClientHello(two.subarray(0, i)).kind, 'need-more');
       }
     }
   });
@@ -160,7 +168,10 @@ describe('parseClientHello on synthetic input', () => {
     assert.match(reason(Buffer.from([22, 9, 9, 0, 1, 1])), /not TLS/);
     assert.match(reason(Buffer.from([22, 3, 1, 0, 4, 2, 0, 0, 0])), /not a ClientHello/);
     assert.match(reason(Buffer.from([22, 3, 1, 0, 0])), /empty/);
-    assert.match(reason(Buffer.concat([records(Buffer.from([1, 0, 0, 50, 3])), Buffer.from([21, 3, 1, 0, 2, 2, 40])])), /type 21/);
+    assert.match(
+      reason(Buffer.concat([records(Buffer.from([1, 0, 0, 50, 3])), Buffer.from([21, 3, 1, 0, 2, 2, 40])])),
+      /type 21/,
+    );
   });
 
   test('oversized records and hellos are refused as too large', () => {

@@ -30,7 +30,9 @@ test('parse and peek cost per ClientHello', async (t) => {
   for (let i = 0; i < M; i++) await peekOnce();
   const peekUs = Number(process.hrtime.bigint() - t0) / M / 1000;
 
-  t.diagnostic(`hello ${hello.length} bytes: parse ${parseUs.toFixed(2)} µs, peek (stream, listeners, timer, parse) ${peekUs.toFixed(2)} µs`);
+  t.diagnostic(
+    `hello ${hello.length} bytes: parse ${parseUs.toFixed(2)} µs, peek (stream, listeners, timer, parse) ${peekUs.toFixed(2)} µs`,
+  );
   assert.ok(parseUs < 100, `parse ${parseUs} µs`);
   assert.ok(peekUs < 500, `peek ${peekUs} µs`);
 });

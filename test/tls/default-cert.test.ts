@@ -50,7 +50,15 @@ describe('generateSelfSigned', () => {
       fs.writeFileSync(path.join(dir, 'ca.pem'), ca.cert);
       fs.writeFileSync(path.join(dir, 'ec.pem'), ec.cert);
       fs.writeFileSync(path.join(dir, 'rsa.pem'), rsa.cert);
-      const r = await openssl(['verify', '-CAfile', path.join(dir, 'ca.pem'), '-purpose', 'sslserver', path.join(dir, 'ec.pem'), path.join(dir, 'rsa.pem')]);
+      const r = await openssl([
+        'verify',
+        '-CAfile',
+        path.join(dir, 'ca.pem'),
+        '-purpose',
+        'sslserver',
+        path.join(dir, 'ec.pem'),
+        path.join(dir, 'rsa.pem'),
+      ]);
       assert.equal(r.code, 0, r.out);
       assert.match(r.out, /ec\.pem: OK[\s\S]*rsa\.pem: OK/);
     } finally {
@@ -92,7 +100,19 @@ describe('the default certificate in a real handshake', () => {
     try {
       const ca = path.join(dir, 'default.pem');
       fs.writeFileSync(ca, defaultCertificate().cert);
-      const r = await openssl(['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', ca, '-verify_hostname', 'localhost', '-verify_return_error'], 'Q\n');
+      const r = await openssl(
+        [
+          's_client',
+          '-connect',
+          `127.0.0.1:${port}`,
+          '-CAfile',
+          ca,
+          '-verify_hostname',
+          'localhost',
+          '-verify_return_error',
+        ],
+        'Q\n',
+      );
       assert.match(r.out, /Verify return code: 0 \(ok\)/);
       assert.match(r.out, /subject=CN ?= ?localhost/);
     } finally {

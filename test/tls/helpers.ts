@@ -84,7 +84,10 @@ export function subjectCN(cert: string | Buffer): string | undefined {
 }
 
 /** Connects with tls.connect and resolves with the peer's CN and key type, then closes. */
-export function fetchServerCert(port: number, opts: tls.ConnectionOptions = {}): Promise<{ cn?: string; keyType?: string; protocol: string | null }> {
+export function fetchServerCert(
+  port: number,
+  opts: tls.ConnectionOptions = {},
+): Promise<{ cn?: string; keyType?: string; protocol: string | null }> {
   return new Promise((resolve, reject) => {
     const c = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...opts }, () => {
       const raw = c.getPeerCertificate().raw;
@@ -121,7 +124,10 @@ export interface Outcome {
  * (certificate chosen by the peeked SNI) and echo the decrypted bytes. Every connection's outcome is pushed
  * to `outcomes` and announced to the `next()` waiter.
  */
-export async function terminatingServer(store: CertStore, handshakeTimeoutMs = 2000): Promise<{
+export async function terminatingServer(
+  store: CertStore,
+  handshakeTimeoutMs = 2000,
+): Promise<{
   port: number;
   next: () => Promise<Outcome>;
   close: () => Promise<void>;

@@ -11,8 +11,13 @@ function smallHello(): Buffer {
   const sniList = Buffer.concat([Buffer.from([0, 0, name.length]), name]);
   const sniExt = Buffer.concat([Buffer.from([0, 0, 0, sniList.length + 2, 0, sniList.length]), sniList]);
   const body = Buffer.concat([
-    Buffer.from([3, 3]), Buffer.alloc(32, 1), Buffer.from([0]), Buffer.from([0, 2, 0x13, 0x01]), Buffer.from([1, 0]),
-    Buffer.from([0, sniExt.length]), sniExt,
+    Buffer.from([3, 3]),
+    Buffer.alloc(32, 1),
+    Buffer.from([0]),
+    Buffer.from([0, 2, 0x13, 0x01]),
+    Buffer.from([1, 0]),
+    Buffer.from([0, sniExt.length]),
+    sniExt,
   ]);
   const msg = Buffer.concat([Buffer.from([1, 0, 0, body.length]), body]);
   return Buffer.concat([Buffer.from([22, 3, 1, 0, msg.length]), msg]);
@@ -38,7 +43,9 @@ describe('peekClientHello on real sockets', () => {
     return new Promise((resolve) => waiting.push(resolve));
   }
 
-  async function client(write: (c: net.Socket) => Promise<void>): Promise<{ res: PeekResult; sock: net.Socket; c: net.Socket }> {
+  async function client(
+    write: (c: net.Socket) => Promise<void>,
+  ): Promise<{ res: PeekResult; sock: net.Socket; c: net.Socket }> {
     const got = nextPeek();
     const c = net.connect(port, '127.0.0.1');
     c.setNoDelay(true);
@@ -58,7 +65,8 @@ describe('peekClientHello on real sockets', () => {
     assert.deepEqual(res.buffered, hello);
     assert.equal(sock.listenerCount('data'), 0);
     const fresh = new net.Socket();
-    for (const ev of ['end', 'error', 'close']) assert.equal(sock.listenerCount(ev), fresh.listenerCount(ev) + (ev === 'error' ? 1 : 0), ev);
+    for (const ev of ['end', 'error', 'close'])
+      assert.equal(sock.listenerCount(ev), fresh.listenerCount(ev) + (ev === 'error' ? 1 : 0), ev);
     assert.ok(sock.isPaused());
   });
 

@@ -67,7 +67,9 @@ describe('terminateTls after peekClientHello', () => {
   });
 
   test('a handshake failure is reported, not thrown (client offers TLS 1.1 only)', async () => {
-    await assert.rejects(connect({ servername: 'echo.test', minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' }));
+    await assert.rejects(
+      connect({ servername: 'echo.test', minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' }),
+    );
     const o = await srv.next();
     assert.match(o.error?.message ?? '', /TLS handshake failed: .*(protocol|version)/i);
   });
@@ -108,21 +110,35 @@ describe('terminateTls after peekClientHello', () => {
 test('session tickets: a returning client resumes, also with the store of a later snapshot (same ticket keys)', async (t) => {
   const ca = generateSelfSigned({ commonName: 'Resume CA', isCA: true });
   const leaf = generateSelfSigned({ commonName: 'resume.test', issuer: ca });
-  const build = () => compileCertStore([{ id: 'c1', cert: leaf.cert, key: leaf.key, tags: [] }],
-    [{ id: 's1', name: 'resume.test', certificate: 'c1', tags: [] }], generateSelfSigned({ commonName: 'default' }));
+  const build = () =>
+    compileCertStore(
+      [{ id: 'c1', cert: leaf.cert, key: leaf.key, tags: [] }],
+      [{ id: 's1', name: 'resume.test', certificate: 'c1', tags: [] }],
+      generateSelfSigned({ commonName: 'default' }),
+    );
   const first = await terminatingServer(build());
   const second = await terminatingServer(build()); // a reload builds new contexts
-  t.after(async () => { await first.close(); await second.close(); });
-  const hello = (port: number, maxVersion: tls.SecureVersion, session?: Buffer) => new Promise<{ reused: boolean; session?: Buffer }>((resolve, reject) => {
-    let got: Buffer | undefined;
-    const c = tls.connect({ host: '127.0.0.1', port, servername: 'resume.test', ca: ca.cert, maxVersion, session });
-    c.on('session', (s: Buffer) => { got = s; });
-    c.on('error', reject);
-    c.on('secureConnect', () => {
-      c.write('x');
-      c.once('data', () => { const reused = c.isSessionReused(); c.end(); c.once('close', () => resolve({ reused, session: got })); });
-    });
+  t.after(async () => {
+    await first.close();
+    await second.close();
   });
+  const hello = (port: number, maxVersion: tls.SecureVersion, session?: Buffer) =>
+    new Promise<{ reused: boolean; session?: Buffer }>((resolve, reject) => {
+      let got: Buffer | undefined;
+      const c = tls.connect({ host: '127.0.0.1', port, servername: 'resume.test', ca: ca.cert, maxVersion, session });
+      c.on('session', (s: Buffer) => {
+        got = s;
+      });
+      c.on('error', reject);
+      c.on('secureConnect', () => {
+        c.write('x');
+        c.once('data', () => {
+          const reused = c.isSessionReused();
+          c.end();
+          c.once('close', () => resolve({ reused, session: got }));
+        });
+      });
+    });
   for (const v of ['TLSv1.3', 'TLSv1.2'] as const) {
     const a = await hello(first.port, v);
     assert.equal(a.reused, false);

@@ -8,8 +8,18 @@ import { close, listen } from './helpers.js';
 
 function service(over: Partial<ServiceEntity>): ServiceEntity {
   return {
-    id: 'svc', name: 'up', protocol: 'tls', host: 'up.test', port: 443, retries: 5,
-    connect_timeout: 60000, write_timeout: 60000, read_timeout: 60000, enabled: true, tags: [], ...over,
+    id: 'svc',
+    name: 'up',
+    protocol: 'tls',
+    host: 'up.test',
+    port: 443,
+    retries: 5,
+    connect_timeout: 60000,
+    write_timeout: 60000,
+    read_timeout: 60000,
+    enabled: true,
+    tags: [],
+    ...over,
   };
 }
 
@@ -52,7 +62,13 @@ describe('compileUpstreamTls against real TLS upstreams', () => {
     certs = new Map([['client', { id: 'client', cert: client.cert, key: client.key, tags: [] }]]);
     direct = await start({ cert: leaf.cert, key: leaf.key });
     chained = await start({ cert: deep.cert + inter.cert, key: deep.key });
-    mutual = await start({ cert: leaf.cert, key: leaf.key, requestCert: true, rejectUnauthorized: true, ca: clientCa.cert });
+    mutual = await start({
+      cert: leaf.cert,
+      key: leaf.key,
+      requestCert: true,
+      rejectUnauthorized: true,
+      ca: clientCa.cert,
+    });
   });
   after(async () => {
     for (const s of servers) await close(s);
@@ -111,22 +127,43 @@ describe('compileUpstreamTls against real TLS upstreams', () => {
   });
 
   test('client_certificate is presented to an upstream that requires one', async () => {
-    const withCert = compileUpstreamTls(service({ tls_verify: true, ca_certificates: ['root'], client_certificate: 'client' }), caCerts, certs);
+    const withCert = compileUpstreamTls(
+      service({ tls_verify: true, ca_certificates: ['root'], client_certificate: 'client' }),
+      caCerts,
+      certs,
+    );
     assert.equal(await connect(withCert('up.test'), mutual), 'ok');
     const without = compileUpstreamTls(service({ tls_verify: true, ca_certificates: ['root'] }), caCerts, certs);
     await assert.rejects(connect(without('up.test'), mutual), /certificate required|ECONNRESET|handshake|alert/i);
   });
 
   test('tls_verify_depth: one intermediate passes at depth 1, fails at depth 0', async () => {
-    const d1 = compileUpstreamTls(service({ tls_verify: true, ca_certificates: ['root'], tls_verify_depth: 1 }), caCerts, certs);
+    const d1 = compileUpstreamTls(
+      service({ tls_verify: true, ca_certificates: ['root'], tls_verify_depth: 1 }),
+      caCerts,
+      certs,
+    );
     assert.equal(await connect(d1('up.test'), chained), 'ok');
-    const d0 = compileUpstreamTls(service({ tls_verify: true, ca_certificates: ['root'], tls_verify_depth: 0 }), caCerts, certs);
-    await assert.rejects(connect(d0('up.test'), chained), /certificate chain too long: 1 intermediate CA certificates, tls_verify_depth is 0/);
+    const d0 = compileUpstreamTls(
+      service({ tls_verify: true, ca_certificates: ['root'], tls_verify_depth: 0 }),
+      caCerts,
+      certs,
+    );
+    await assert.rejects(
+      connect(d0('up.test'), chained),
+      /certificate chain too long: 1 intermediate CA certificates, tls_verify_depth is 0/,
+    );
     assert.equal(await connect(d0('up.test'), direct), 'ok', 'a leaf issued by the root itself passes depth 0');
   });
 
   test('bad references fail at compile time', () => {
-    assert.throws(() => compileUpstreamTls(service({ ca_certificates: ['nope'] }), caCerts, certs), /service up: no ca_certificate with id nope/);
-    assert.throws(() => compileUpstreamTls(service({ client_certificate: 'nope' }), caCerts, certs), /no certificate with id nope/);
+    assert.throws(
+      () => compileUpstreamTls(service({ ca_certificates: ['nope'] }), caCerts, certs),
+      /service up: no ca_certificate with id nope/,
+    );
+    assert.throws(
+      () => compileUpstreamTls(service({ client_certificate: 'nope' }), caCerts, certs),
+      /no certificate with id nope/,
+    );
   });
 });

@@ -42,15 +42,21 @@ setTimeout(() => { counting = true; const t0 = performance.now();
 function startNode(script: string, args: (string | number)[], ready = 'ready'): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['-e', script, ...args.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => { if (d.toString().includes(ready)) resolve(child); });
+    child.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes(ready)) resolve(child);
+    });
     child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
   });
 }
 
 async function load(port: number): Promise<number> {
-  const child = spawn(process.execPath, ['-e', LOAD, String(port), String(SECONDS), '4', '32', '64'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', LOAD, String(port), String(SECONDS), '4', '32', '64'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   await new Promise((resolve) => child.once('exit', resolve));
   return JSON.parse(out).dps as number;
 }
@@ -68,20 +74,27 @@ function kongTs(echoPort: number, port: number): Promise<ChildProcess> {
     srv.swap(udpSnapshot('127.0.0.1', ${echoPort}));
     await srv.listen();
     console.log('ready');`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(child); });
+    child.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) resolve(child);
+    });
     child.once('exit', (code) => reject(new Error(`kong-ts exited with ${code}`)));
   });
 }
 
 async function nginx(dir: string, echoPort: number, port: number, responses: boolean): Promise<ChildProcess> {
   const conf = join(dir, `nginx-${port}.conf`);
-  writeFileSync(conf, `load_module ${NGINX_STREAM};
+  writeFileSync(
+    conf,
+    `load_module ${NGINX_STREAM};
 daemon off; master_process off; worker_processes 1; pid ${dir}/nginx-${port}.pid; error_log ${dir}/error-${port}.log warn;
 events { worker_connections 4096; }
 stream { server { listen 127.0.0.1:${port} udp; proxy_pass 127.0.0.1:${echoPort};${responses ? ' proxy_responses 1;' : ''} } }
-`);
+`,
+  );
   const child = spawn('nginx', ['-c', conf, '-p', dir], { stdio: 'ignore' });
   await sleep(300);
   assert.equal(child.exitCode, null, 'nginx started');
@@ -95,34 +108,40 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-test('udp throughput: direct, kong-ts, nginx', { skip: process.env.UDP_BENCH !== '1' && 'set UDP_BENCH=1 to run' }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kong-ts-udp-bench-'));
-  const children: ChildProcess[] = [];
-  t.after(async () => {
-    await Promise.all(children.map(stop));
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const echoPort = await freeUdpPort();
-  children.push(await startNode(ECHO, [echoPort]));
-  const results: Record<string, number> = {};
-  results.direct = await load(echoPort);
+test(
+  'udp throughput: direct, kong-ts, nginx',
+  { skip: process.env.UDP_BENCH !== '1' && 'set UDP_BENCH=1 to run' },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'kong-ts-udp-bench-'));
+    const children: ChildProcess[] = [];
+    t.after(async () => {
+      await Promise.all(children.map(stop));
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const echoPort = await freeUdpPort();
+    children.push(await startNode(ECHO, [echoPort]));
+    const results: Record<string, number> = {};
+    results.direct = await load(echoPort);
 
-  const kport = await freeUdpPort();
-  const k = await kongTs(echoPort, kport);
-  children.push(k);
-  results['kong-ts'] = await load(kport);
-  await stop(k);
+    const kport = await freeUdpPort();
+    const k = await kongTs(echoPort, kport);
+    children.push(k);
+    results['kong-ts'] = await load(kport);
+    await stop(k);
 
-  if (existsSync(NGINX_STREAM)) {
-    for (const responses of [true, false]) {
-      const nport = await freeUdpPort();
-      const n = await nginx(dir, echoPort, nport, responses);
-      children.push(n);
-      results[responses ? 'nginx (proxy_responses 1)' : 'nginx (session kept)'] = await load(nport);
-      await stop(n);
+    if (existsSync(NGINX_STREAM)) {
+      for (const responses of [true, false]) {
+        const nport = await freeUdpPort();
+        const n = await nginx(dir, echoPort, nport, responses);
+        children.push(n);
+        results[responses ? 'nginx (proxy_responses 1)' : 'nginx (session kept)'] = await load(nport);
+        await stop(n);
+      }
     }
-  }
-  const lines = Object.entries(results).map(([k, v]) => `${k.padEnd(28)} ${String(v).padStart(8)} datagrams/s  ${(v / results.direct!).toFixed(2)}x direct`);
-  for (const l of lines) t.diagnostic(l);
-  assert.ok(results['kong-ts'] > 0, 'kong-ts forwarded datagrams');
-});
+    const lines = Object.entries(results).map(
+      ([k, v]) => `${k.padEnd(28)} ${String(v).padStart(8)} datagrams/s  ${(v / results.direct!).toFixed(2)}x direct`,
+    );
+    for (const l of lines) t.diagnostic(l);
+    assert.ok(results['kong-ts'] > 0, 'kong-ts forwarded datagrams');
+  },
+);

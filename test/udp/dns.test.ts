@@ -23,18 +23,33 @@ async function dig(port: number, name: string): Promise<string> {
 }
 
 async function startDnsmasq(port: number): Promise<ChildProcess> {
-  const child = spawn('dnsmasq', [
-    '--no-daemon', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv',
-    '--no-hosts', '--address=/example.test/10.1.2.3', '--conf-file=/dev/null', '--user=root',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    'dnsmasq',
+    [
+      '--no-daemon',
+      `--port=${port}`,
+      '--listen-address=127.0.0.1',
+      '--bind-interfaces',
+      '--no-resolv',
+      '--no-hosts',
+      '--address=/example.test/10.1.2.3',
+      '--conf-file=/dev/null',
+      '--user=root',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   // ready once it answers a direct query
   for (let i = 0; i < 50; i++) {
     if (child.exitCode !== null) throw new Error(`dnsmasq exited: ${stderr}`);
     try {
-      if (await dig(port, 'example.test') === '10.1.2.3') return child;
-    } catch { /* not up yet */ }
+      if ((await dig(port, 'example.test')) === '10.1.2.3') return child;
+    } catch {
+      /* not up yet */
+    }
     await sleep(50);
   }
   child.kill();
@@ -53,7 +68,7 @@ async function dnsmasqOnFreePort(): Promise<{ child: ChildProcess; port: number 
   }
 }
 
-test('dig through the proxy gets dnsmasq\'s answer', { skip }, async (t) => {
+test("dig through the proxy gets dnsmasq's answer", { skip }, async (t) => {
   const { child: dnsmasq, port: dnsPort } = await dnsmasqOnFreePort();
   const proxy = await startProxy(udpSnapshot('127.0.0.1', dnsPort, { service: { read_timeout: 300 } }));
   t.after(async () => {

@@ -64,27 +64,43 @@ export async function udpClient(toPort: number, toHost = '127.0.0.1', localHost 
   const socket = await bound(localHost);
   const received: Buffer[] = [];
   let waiter: (() => void) | undefined;
-  socket.on('message', (d: Buffer) => { received.push(d); waiter?.(); });
+  socket.on('message', (d: Buffer) => {
+    received.push(d);
+    waiter?.();
+  });
   return {
-    socket, port: socket.address().port, received,
+    socket,
+    port: socket.address().port,
+    received,
     send: (data) => socket.send(typeof data === 'string' ? Buffer.from(data) : data, toPort, toHost),
-    waitFor: (count, ms = 3000) => new Promise<Buffer[]>((resolve, reject) => {
-      if (received.length >= count) { resolve(received); return; }
-      const t = setTimeout(() => { waiter = undefined; reject(new Error(`got ${received.length} of ${count} datagrams`)); }, ms);
-      waiter = () => {
-        if (received.length < count) return;
-        clearTimeout(t);
-        waiter = undefined;
-        resolve(received);
-      };
-    }),
+    waitFor: (count, ms = 3000) =>
+      new Promise<Buffer[]>((resolve, reject) => {
+        if (received.length >= count) {
+          resolve(received);
+          return;
+        }
+        const t = setTimeout(() => {
+          waiter = undefined;
+          reject(new Error(`got ${received.length} of ${count} datagrams`));
+        }, ms);
+        waiter = () => {
+          if (received.length < count) return;
+          clearTimeout(t);
+          waiter = undefined;
+          resolve(received);
+        };
+      }),
     close: () => closeSocket(socket),
   };
 }
 
 export function closeSocket(s: Socket): Promise<void> {
   return new Promise((resolve) => {
-    try { s.close(() => resolve()); } catch { resolve(); }
+    try {
+      s.close(() => resolve());
+    } catch {
+      resolve();
+    }
   });
 }
 
@@ -99,9 +115,20 @@ export async function freeUdpPort(host = '127.0.0.1'): Promise<number> {
 let generation = 0;
 
 /** One udp service to `host:port` and one udp route to it (matching any source unless `sources` is given). */
-export function udpSnapshot(host: string, port: number, over: { service?: Partial<ServiceEntity>; route?: Partial<RouteEntity> } = {}): ProxySnapshot {
+export function udpSnapshot(
+  host: string,
+  port: number,
+  over: { service?: Partial<ServiceEntity>; route?: Partial<RouteEntity> } = {},
+): ProxySnapshot {
   const svc = service({ id: `svc-${host}-${port}`, name: `svc-${port}`, protocol: 'udp', host, port, ...over.service });
-  const rt = route({ id: 'r-udp', name: 'udp-route', protocols: ['udp'], sources: [{ ip: '0.0.0.0/0' }, { ip: '::/0' }], service: svc.id, ...over.route });
+  const rt = route({
+    id: 'r-udp',
+    name: 'udp-route',
+    protocols: ['udp'],
+    sources: [{ ip: '0.0.0.0/0' }, { ip: '::/0' }],
+    service: svc.id,
+    ...over.route,
+  });
   const services = new Map<string, CompiledService>([[svc.id, compileService(svc)]]);
   return { generation: ++generation, router: compileRouter([rt], services) };
 }
@@ -117,26 +144,42 @@ export interface Proxy {
 }
 
 /** A UdpServer on `host`:0 with `snap` installed, collecting its records. */
-export async function startProxy(snap: ProxySnapshot | undefined, host = '127.0.0.1',
-  opts: Partial<UdpServerOptions> = {}): Promise<Proxy> {
+export async function startProxy(
+  snap: ProxySnapshot | undefined,
+  host = '127.0.0.1',
+  opts: Partial<UdpServerOptions> = {},
+): Promise<Proxy> {
   const records: SessionRecord[] = [];
   let taken = 0;
   const waiters: (() => void)[] = [];
   const server = new UdpServer({
     listeners: [listenSpec(host, 0, { udp: true })],
     logger: silentLogger,
-    onSessionEnd: (r) => { records.push(r); waiters.shift()?.(); },
+    onSessionEnd: (r) => {
+      records.push(r);
+      waiters.shift()?.();
+    },
     ...opts,
   });
   if (snap) server.swap(snap);
   await server.listen();
   return {
-    server, host, port: server.addresses()[0]!.port, records,
-    nextRecord: (ms = 3000) => new Promise<SessionRecord>((resolve, reject) => {
-      if (records.length > taken) { resolve(records[taken++]!); return; }
-      const t = setTimeout(() => reject(new Error('no session record')), ms);
-      waiters.push(() => { clearTimeout(t); resolve(records[taken++]!); });
-    }),
+    server,
+    host,
+    port: server.addresses()[0]!.port,
+    records,
+    nextRecord: (ms = 3000) =>
+      new Promise<SessionRecord>((resolve, reject) => {
+        if (records.length > taken) {
+          resolve(records[taken++]!);
+          return;
+        }
+        const t = setTimeout(() => reject(new Error('no session record')), ms);
+        waiters.push(() => {
+          clearTimeout(t);
+          resolve(records[taken++]!);
+        });
+      }),
     close: () => server.close(),
   };
 }

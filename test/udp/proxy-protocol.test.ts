@@ -56,13 +56,19 @@ test('udp: a v2 header with the real client in front of every datagram, and v2 h
   t.after(() => backend.close());
   const yaml = JSON.stringify({
     _format_version: '3.0',
-    services: [{
-      name: 'dns', url: `udp://127.0.0.1:${backend.port}`, tags: ['kong-ts.proxy_protocol=v2'],
-      routes: [{ name: 'u', protocols: ['udp'], sources: [{ ip: '0.0.0.0/0' }] }],
-    }],
+    services: [
+      {
+        name: 'dns',
+        url: `udp://127.0.0.1:${backend.port}`,
+        tags: ['kong-ts.proxy_protocol=v2'],
+        routes: [{ name: 'u', protocols: ['udp'], sources: [{ ip: '0.0.0.0/0' }] }],
+      },
+    ],
   });
   const inst = await startYaml(yaml, {
-    listen: '127.0.0.1:0 udp, 127.0.0.1:0 udp proxy_protocol', settings: { trusted_ips: '127.0.0.1' }, tag: 'udp-pp',
+    listen: '127.0.0.1:0 udp, 127.0.0.1:0 udp proxy_protocol',
+    settings: { trusted_ips: '127.0.0.1' },
+    tag: 'udp-pp',
   });
   t.after(() => inst.stop());
   const [plain, proxied] = inst.inst.udp.addresses().map((a) => a.port) as [number, number];
@@ -72,7 +78,10 @@ test('udp: a v2 header with the real client in front of every datagram, and v2 h
   t.after(() => c.close());
   for (const m of ['one', 'two', 'three']) c.send(m);
   const replies = (await c.waitFor(3)).map(String).sort();
-  assert.deepEqual(replies, ['one', 'three', 'two'].map((m) => `src=127.0.0.1:${c.port} dst=127.0.0.1:${plain} ${m}`));
+  assert.deepEqual(
+    replies,
+    ['one', 'three', 'two'].map((m) => `src=127.0.0.1:${c.port} dst=127.0.0.1:${plain} ${m}`),
+  );
 
   // a front proxy that forwards two clients: the backend sees each real client, replies come back to the proxy
   const front = await udpClient(proxied);
@@ -94,7 +103,10 @@ test('udp: a v2 header with the real client in front of every datagram, and v2 h
   assert.ok(inst.inst.udp.stats().dropped >= 1);
 
   await inst.stop();
-  const clients = inst.records.filter((r) => r.protocol === 'udp').map((r) => `${r.client_ip}:${r.client_port}`).sort();
+  const clients = inst.records
+    .filter((r) => r.protocol === 'udp')
+    .map((r) => `${r.client_ip}:${r.client_port}`)
+    .sort();
   assert.deepEqual(clients, [`127.0.0.1:${c.port}`, '192.0.2.9:999', '203.0.113.7:4242']);
 });
 
@@ -102,7 +114,8 @@ test('udp proxy_protocol listener: datagrams from an address outside trusted_ips
   const backend = await headerBackend();
   t.after(() => backend.close());
   const proxy = await startProxy(udpSnapshot('127.0.0.1', backend.port), '127.0.0.1', {
-    listeners: [listenSpec('127.0.0.1', 0, { udp: true, proxyProtocol: true })], trustedIps: ['10.9.9.9'],
+    listeners: [listenSpec('127.0.0.1', 0, { udp: true, proxyProtocol: true })],
+    trustedIps: ['10.9.9.9'],
   });
   t.after(() => proxy.close());
   const c = await udpClient(proxy.port);
@@ -126,7 +139,7 @@ test('unwrapDatagram: the whole v2 header in the datagram, DGRAM or LOCAL; v1, c
   assert.match(!v1.ok ? v1.reason : '', /v1/);
   const stream = Buffer.from(h);
   stream[13] = 0x11;
-  assert.match((r => (!r.ok ? r.reason : ''))(unwrapDatagram(stream)), /STREAM/);
+  assert.match(((r) => (!r.ok ? r.reason : ''))(unwrapDatagram(stream)), /STREAM/);
   const local = Buffer.from(h);
   local[12] = 0x20;
   const l = unwrapDatagram(Buffer.concat([local, Buffer.from('hc')]));
@@ -134,7 +147,12 @@ test('unwrapDatagram: the whole v2 header in the datagram, DGRAM or LOCAL; v1, c
 });
 
 test('config: kong-ts.proxy_protocol=v1 on a udp service is refused', () => {
-  const r = load(lines(HEAD, 'services:', '- name: s', '  url: udp://127.0.0.1:53', '  tags: [kong-ts.proxy_protocol=v1]'));
+  const r = load(
+    lines(HEAD, 'services:', '- name: s', '  url: udp://127.0.0.1:53', '  tags: [kong-ts.proxy_protocol=v1]'),
+  );
   assert.equal(r.ok, false);
-  assert.match(formatted(r).join('\n'), /kong\.yml:5:10: error: services\[0\]\.tags\[0\]: tag 'kong-ts.proxy_protocol=v1' on a udp service: PROXY protocol v1 has no datagram form, use v2/);
+  assert.match(
+    formatted(r).join('\n'),
+    /kong\.yml:5:10: error: services\[0\]\.tags\[0\]: tag 'kong-ts.proxy_protocol=v1' on a udp service: PROXY protocol v1 has no datagram form, use v2/,
+  );
 });

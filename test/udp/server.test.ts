@@ -7,7 +7,14 @@ import { silentLogger } from '../../src/log.js';
 import { UdpServer } from '../../src/udp/server.js';
 import { listenSpec } from '../helpers/entities.js';
 import {
-  closeSocket, freeUdpPort, sleep, startProxy, startUdpEcho, udpClient, udpSnapshot, type UdpClient,
+  closeSocket,
+  freeUdpPort,
+  sleep,
+  startProxy,
+  startUdpEcho,
+  udpClient,
+  udpSnapshot,
+  type UdpClient,
 } from './helpers.js';
 
 describe('udp proxy: datagrams', () => {
@@ -32,7 +39,10 @@ describe('udp proxy: datagrams', () => {
       await c.waitFor(base + (burst + 1) * 50);
     }
     const seqs = c.received.slice(base).map((b) => b.toString());
-    assert.deepEqual(seqs, Array.from({ length: 300 }, (_, i) => `seq-${i}`));
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 300 }, (_, i) => `seq-${i}`),
+    );
     assert.equal(new Set(echo.seen.map((s) => s.from)).size, 1, 'one upstream socket for the session');
     assert.equal(proxy.server.activeSessions, 1);
     const st = proxy.server.stats();
@@ -49,7 +59,11 @@ describe('udp proxy: datagrams', () => {
     for (let round = 0; round < 3; round++) clients.forEach((c, i) => c.send(`c${i}-r${round}`));
     await Promise.all(clients.map((c) => c.waitFor(3)));
     clients.forEach((c, i) => {
-      assert.deepEqual(c.received.map(String), [`c${i}-r0`, `c${i}-r1`, `c${i}-r2`], `client ${i} got only its own replies`);
+      assert.deepEqual(
+        c.received.map(String),
+        [`c${i}-r0`, `c${i}-r1`, `c${i}-r2`],
+        `client ${i} got only its own replies`,
+      );
     });
     assert.equal(new Set(echo.seen.map((s) => s.from)).size, 50, 'upstream sees 50 distinct source ports');
     assert.equal(proxy.server.activeSessions, 50);
@@ -137,7 +151,10 @@ describe('udp proxy: configuration', () => {
     await sleep(50);
     assert.equal(c.received.length, 0);
     assert.equal(echo.seen.length, 0);
-    assert.deepEqual([proxy.server.stats().dropped, proxy.server.stats().noRoute, proxy.server.activeSessions], [1, 1, 0]);
+    assert.deepEqual(
+      [proxy.server.stats().dropped, proxy.server.stats().noRoute, proxy.server.activeSessions],
+      [1, 1, 0],
+    );
 
     proxy.server.swap(udpSnapshot(echo.host, echo.port));
     c.send('found');
@@ -176,7 +193,10 @@ describe('udp proxy: configuration', () => {
     const seenIps: string[] = [];
     // the service itself points nowhere useful: only the hook can make this work
     const proxy = await startProxy(udpSnapshot('upstream-name.invalid', 9), '127.0.0.1', {
-      pickPeer: (_svc, ip) => { seenIps.push(ip); return peer; },
+      pickPeer: (_svc, ip) => {
+        seenIps.push(ip);
+        return peer;
+      },
     });
     const c1 = await udpClient(proxy.port);
     const c2 = await udpClient(proxy.port);
@@ -208,12 +228,18 @@ describe('udp proxy: configuration', () => {
 describe('udp proxy: limits', () => {
   test('the session cap evicts the least recently active session', async (t) => {
     const echo = await startUdpEcho();
-    const proxy = await startProxy(udpSnapshot(echo.host, echo.port), '127.0.0.1', { maxSessions: 3, maxSessionsPerSource: 10 });
+    const proxy = await startProxy(udpSnapshot(echo.host, echo.port), '127.0.0.1', {
+      maxSessions: 3,
+      maxSessionsPerSource: 10,
+    });
     const cs = await Promise.all([0, 1, 2, 3].map(() => udpClient(proxy.port)));
     t.after(() => Promise.all([echo.close(), proxy.close(), ...cs.map((c) => c.close())]));
     const [c1, c2, c3, c4] = cs as [UdpClient, UdpClient, UdpClient, UdpClient];
 
-    for (const c of [c1, c2, c3]) { c.send('hi'); await c.waitFor(1); }
+    for (const c of [c1, c2, c3]) {
+      c.send('hi');
+      await c.waitFor(1);
+    }
     c1.send('again'); // c2 is now the least recently active
     await c1.waitFor(2);
     c4.send('new');
@@ -227,20 +253,29 @@ describe('udp proxy: limits', () => {
     c1.send('still');
     await c1.waitFor(3);
     // echo saw: c1 hi, c2 hi, c3 hi, c1 again, c4 new, c1 still
-    assert.deepEqual(echo.seen.map((s) => s.data.toString()), ['hi', 'hi', 'hi', 'again', 'new', 'still']);
+    assert.deepEqual(
+      echo.seen.map((s) => s.data.toString()),
+      ['hi', 'hi', 'hi', 'again', 'new', 'still'],
+    );
     assert.equal(echo.seen[3]!.from, echo.seen[0]!.from);
     assert.equal(echo.seen[5]!.from, echo.seen[0]!.from);
   });
 
   test('one source flooding from many ports only evicts its own sessions', async (t) => {
     const echo = await startUdpEcho();
-    const proxy = await startProxy(udpSnapshot(echo.host, echo.port), '127.0.0.1', { maxSessions: 100, maxSessionsPerSource: 2 });
+    const proxy = await startProxy(udpSnapshot(echo.host, echo.port), '127.0.0.1', {
+      maxSessions: 100,
+      maxSessionsPerSource: 2,
+    });
     const other = await udpClient(proxy.port, '127.0.0.1', '127.0.0.2');
     const flood = await Promise.all(Array.from({ length: 6 }, () => udpClient(proxy.port)));
     t.after(() => Promise.all([echo.close(), proxy.close(), other.close(), ...flood.map((c) => c.close())]));
     other.send('me');
     await other.waitFor(1);
-    for (const c of flood) { c.send('flood'); await c.waitFor(1); }
+    for (const c of flood) {
+      c.send('flood');
+      await c.waitFor(1);
+    }
     assert.equal(proxy.server.activeSessions, 3);
     assert.equal(proxy.server.stats().evicted, 4);
     assert.ok(!proxy.records.some((r) => r.client_ip === '127.0.0.2'), 'the other source kept its session');
@@ -273,7 +308,10 @@ describe('udp proxy: limits', () => {
     t.after(() => closeSocket(taken));
     const port = taken.address().port;
     const srv = new UdpServer({
-      listeners: [listenSpec('127.0.0.1', port), listenSpec('127.0.0.1', port, { udp: true, text: `127.0.0.1:${port} udp` })],
+      listeners: [
+        listenSpec('127.0.0.1', port),
+        listenSpec('127.0.0.1', port, { udp: true, text: `127.0.0.1:${port} udp` }),
+      ],
       logger: silentLogger,
     });
     await assert.rejects(srv.listen(), (err: Error) => {

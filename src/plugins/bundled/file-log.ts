@@ -115,7 +115,10 @@ class FileLog implements PluginInstance {
 
   async #handle(): Promise<FileHandle> {
     if (this.#file && this.#reopen) {
-      const current = await stat(this.#path).then((s) => s.ino, () => -1);
+      const current = await stat(this.#path).then(
+        (s) => s.ino,
+        () => -1,
+      );
       if (current !== this.#ino) {
         await this.#file.close().catch(() => undefined);
         this.#file = undefined;

@@ -61,8 +61,10 @@ class IpRestriction implements PluginInstance {
 
   preread(ctx: PrereadContext): PrereadResult {
     const ip = ctx.clientIp;
-    if ((this.#deny.length > 0 && listContains(this.#deny, ip))
-      || (this.#allow.length > 0 && !listContains(this.#allow, ip))) {
+    if (
+      (this.#deny.length > 0 && listContains(this.#deny, ip)) ||
+      (this.#allow.length > 0 && !listContains(this.#allow, ip))
+    ) {
       return { close: true, status: this.#status, reason: this.#message ?? `IP address not allowed: ${ip}` };
     }
     return undefined;

@@ -19,13 +19,24 @@ export interface MtlsAuthConfig {
   revocation_check_mode: 'SKIP' | 'IGNORE_CA_ERROR' | 'STRICT';
 }
 
-const uuid = { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' };
-const ignored = (type: string | string[]) => ({ type, description: 'Accepted for compatibility with Kong; no effect on streams.' });
+const uuid = {
+  type: 'string',
+  pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
+};
+const ignored = (type: string | string[]) => ({
+  type,
+  description: 'Accepted for compatibility with Kong; no effect on streams.',
+});
 
 const configSchema = {
   type: 'object',
   properties: {
-    ca_certificates: { type: 'array', items: uuid, minItems: 1, description: 'ids of ca_certificates entities that may sign client certificates' },
+    ca_certificates: {
+      type: 'array',
+      items: uuid,
+      minItems: 1,
+      description: 'ids of ca_certificates entities that may sign client certificates',
+    },
     allow_partial_chain: { type: 'boolean', default: false },
     revocation_check_mode: { enum: ['SKIP', 'IGNORE_CA_ERROR', 'STRICT'], default: 'IGNORE_CA_ERROR' },
     skip_consumer_lookup: ignored('boolean'),
@@ -55,7 +66,9 @@ export class MtlsAuth implements PluginInstance {
 
   constructor(config: MtlsAuthConfig) {
     if (config.revocation_check_mode === 'STRICT') {
-      throw new Error("revocation_check_mode STRICT is not supported: kong-ts does not check OCSP or CRLs (use SKIP or IGNORE_CA_ERROR)");
+      throw new Error(
+        'revocation_check_mode STRICT is not supported: kong-ts does not check OCSP or CRLs (use SKIP or IGNORE_CA_ERROR)',
+      );
     }
     this.caIds = Object.freeze([...config.ca_certificates]);
     this.allowPartialChain = config.allow_partial_chain === true;

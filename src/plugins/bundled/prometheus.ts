@@ -34,7 +34,8 @@ export const prometheus: StreamPlugin<PrometheusConfig> = {
   priority: 13,
   configSchema,
   create(_config, ctx): PluginInstance {
-    if (!ctx.metrics) ctx.logger.warn('prometheus plugin configured but no metrics registry was given: it does nothing');
+    if (!ctx.metrics)
+      ctx.logger.warn('prometheus plugin configured but no metrics registry was given: it does nothing');
     return {};
   },
 };

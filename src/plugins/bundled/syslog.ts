@@ -17,8 +17,26 @@ import { DatagramSender } from '../transport/datagram-sender.js';
 
 const SEVERITIES = { emerg: 0, alert: 1, crit: 2, err: 3, warning: 4, notice: 5, info: 6, debug: 7 } as const;
 const FACILITIES = {
-  kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10,
-  ftp: 11, local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
+  kern: 0,
+  user: 1,
+  mail: 2,
+  daemon: 3,
+  auth: 4,
+  syslog: 5,
+  lpr: 6,
+  news: 7,
+  uucp: 8,
+  cron: 9,
+  authpriv: 10,
+  ftp: 11,
+  local0: 16,
+  local1: 17,
+  local2: 18,
+  local3: 19,
+  local4: 20,
+  local5: 21,
+  local6: 22,
+  local7: 23,
 } as const;
 type Severity = keyof typeof SEVERITIES;
 
@@ -62,7 +80,8 @@ interface Sender {
 
 function parseHostPort(rest: string, target: string): { host: string; port: number } {
   const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(rest);
-  if (!m || Number(m[2]) > 65535) throw new Error(`config.target: '${target}' must be udp://host:port, tcp://host:port or a socket path`);
+  if (!m || Number(m[2]) > 65535)
+    throw new Error(`config.target: '${target}' must be udp://host:port, tcp://host:port or a socket path`);
   return { host: m[1]!, port: Number(m[2]) };
 }
 
@@ -73,10 +92,18 @@ function openSender(target: string, ctx: PluginCreateContext): Sender {
     return new DatagramSender({ host, port, timeout: 10000, queueSize: 1000, logger: ctx.logger, onDrop });
   }
   const tcp = target.startsWith('tcp://') ? parseHostPort(target.slice(6), target) : undefined;
-  const sender = new StreamSender<string>({
-    connect: tcp ? () => netConnect({ host: tcp.host, port: tcp.port }) : () => netConnect({ path: target }),
-    readyEvent: 'connect', timeout: 10000, keepalive: 60000, queueSize: 1000, logger: ctx.logger, onDrop,
-  }, (line) => line + '\n');
+  const sender = new StreamSender<string>(
+    {
+      connect: tcp ? () => netConnect({ host: tcp.host, port: tcp.port }) : () => netConnect({ path: target }),
+      readyEvent: 'connect',
+      timeout: 10000,
+      keepalive: 60000,
+      queueSize: 1000,
+      logger: ctx.logger,
+      onDrop,
+    },
+    (line) => line + '\n',
+  );
   return sender;
 }
 

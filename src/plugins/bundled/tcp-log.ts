@@ -46,17 +46,20 @@ export const tcpLog: StreamPlugin<TcpLogConfig> = {
   create(config, ctx): PluginInstance {
     const { host, port } = config;
     const servername = config.tls_sni ?? (isIP(host) ? undefined : host);
-    const sender = new StreamSender<LogRecord>({
-      connect: config.tls
-        ? () => tlsConnect({ host, port, servername, rejectUnauthorized: false })
-        : () => netConnect({ host, port }),
-      readyEvent: config.tls ? 'secureConnect' : 'connect',
-      timeout: config.timeout,
-      keepalive: config.keepalive,
-      queueSize: config.queue_size,
-      logger: ctx.logger,
-      onDrop: ctx.metrics ? (n) => ctx.metrics!.logDropped('tcp-log', n) : undefined,
-    }, serializeLine);
+    const sender = new StreamSender<LogRecord>(
+      {
+        connect: config.tls
+          ? () => tlsConnect({ host, port, servername, rejectUnauthorized: false })
+          : () => netConnect({ host, port }),
+        readyEvent: config.tls ? 'secureConnect' : 'connect',
+        timeout: config.timeout,
+        keepalive: config.keepalive,
+        queueSize: config.queue_size,
+        logger: ctx.logger,
+        onDrop: ctx.metrics ? (n) => ctx.metrics!.logDropped('tcp-log', n) : undefined,
+      },
+      serializeLine,
+    );
     return {
       log: (record) => sender.send(record),
       stats: () => sender.stats(),

@@ -28,7 +28,11 @@ export const udpLog: StreamPlugin<UdpLogConfig> = {
   configSchema,
   create(config, ctx): PluginInstance {
     const sender = new DatagramSender({
-      host: config.host, port: config.port, timeout: config.timeout, queueSize: 1000, logger: ctx.logger,
+      host: config.host,
+      port: config.port,
+      timeout: config.timeout,
+      queueSize: 1000,
+      logger: ctx.logger,
       onDrop: ctx.metrics ? (n) => ctx.metrics!.logDropped('udp-log', n) : undefined,
     });
     return {

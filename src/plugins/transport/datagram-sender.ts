@@ -17,7 +17,6 @@ export interface DatagramSenderOptions {
   onDrop?(count: number): void;
 }
 
-
 export class DatagramSender {
   readonly #opts: DatagramSenderOptions;
   #socket: Socket | undefined;
@@ -82,7 +81,10 @@ export class DatagramSender {
       socket.unref();
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
-        socket.connect(port, address, () => { socket.off('error', reject); resolve(); });
+        socket.connect(port, address, () => {
+          socket.off('error', reject);
+          resolve();
+        });
       });
       if (this.#closed) return;
       this.#ready = true;

@@ -75,8 +75,11 @@ export class StreamSender<T> {
 
   stats(): Readonly<Record<string, number>> {
     return {
-      sent: this.#sent, dropped: this.#dropped, queued: this.#queue.length,
-      connect_failures: this.#connectFailures, connected: this.#connected ? 1 : 0,
+      sent: this.#sent,
+      dropped: this.#dropped,
+      queued: this.#queue.length,
+      connect_failures: this.#connectFailures,
+      connected: this.#connected ? 1 : 0,
     };
   }
 
@@ -94,7 +97,10 @@ export class StreamSender<T> {
     }
     return new Promise((resolve) => {
       const timer = setTimeout(() => socket.destroy(), Math.min(this.#opts.timeout, 1000));
-      this.#onClosed = () => { clearTimeout(timer); resolve(); };
+      this.#onClosed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
       if (this.#connected) {
         while (this.#queue.length > 0) socket.write(this.#takeChunk());
         socket.end();
