@@ -117,7 +117,7 @@ withCommon(program.command('quit'))
   .action(async (o: Opts) => {
     const s = settingsFrom(o);
     const secs = Number(o.timeout);
-    if (!Number.isFinite(secs) || secs < 0) throw new Error(`-t expects seconds, got '${o.timeout}'`);
+    if (!Number.isFinite(secs) || secs < 0) throw new Error(`-t expects seconds, got '${String(o.timeout)}'`);
     if (runningPid(s.prefix)) writeFileSync(quitTimeoutPath(s.prefix), `${secs}\n`);
     const pid = signalRunning(s.prefix, 'SIGQUIT');
     if (!(await waitExit(pid, Number(o.timeout) * 1000 + 5000)))

@@ -8,6 +8,7 @@ import {
   ENTITY_ORDER,
   Labels,
   certText,
+  shownText,
   entities,
   label,
   naturalKey,
@@ -130,8 +131,8 @@ function diffFields(a: Map<string, ViewField>, b: Map<string, ViewField>): Field
     }
     if (x?.pem || y?.pem) {
       const c: FieldChange = { field: f };
-      if (x && x.show !== null) c.old = certText(String(x.show));
-      if (y && y.show !== null) c.new = certText(String(y.show));
+      if (x && x.show !== null) c.old = certText(shownText(x.show));
+      if (y && y.show !== null) c.new = certText(shownText(y.show));
       out.push(c);
       continue;
     }

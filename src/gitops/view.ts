@@ -126,8 +126,13 @@ export function certText(pem: string): string {
   }
 }
 
+/** A config value as text: strings as they are, anything else as JSON (numbers and booleans read the same). */
+export function shownText(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
 function sortedStrings(a: unknown[]): string[] {
-  return a.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).sort();
+  return a.map(shownText).sort();
 }
 
 /** The flat view of one entity: dotted field → value. `origins` and `id` are not part of it. */
@@ -140,14 +145,14 @@ export function view(type: EntityType, e: AnyEntity, labels: Labels): Map<string
     if (v === undefined) continue;
     if (SECRET.has(k)) {
       // a hash would do for equality, but a plain compare avoids even deriving anything from a private key
-      out.set(k, { cmp: v === null ? '' : String(v), show: null, secret: true });
+      out.set(k, { cmp: v === null ? '' : shownText(v), show: null, secret: true });
     } else if (PEM.has(k) || (type === 'ca_certificates' && k === 'cert')) {
-      out.set(k, { cmp: v === null ? '' : String(v).trim(), show: v, pem: true });
+      out.set(k, { cmp: v === null ? '' : shownText(v).trim(), show: v, pem: true });
     } else if (refs[k]) {
       if (Array.isArray(v)) {
         const ids = [...(v as string[])].sort();
         out.set(k, { cmp: JSON.stringify(ids), show: ids.map((id) => labels.of(id)).sort() });
-      } else out.set(k, { cmp: v === null ? '' : String(v), show: v === null ? null : labels.of(String(v)) });
+      } else out.set(k, { cmp: v === null ? '' : shownText(v), show: v === null ? null : labels.of(shownText(v)) });
     } else if (type === 'routes' && ROUTE_MATCH.has(k) && Array.isArray(v)) {
       const s = ROUTE_MATCH.get(k)!.texts(e as unknown as RouteEntity);
       out.set(k, { cmp: JSON.stringify(s), show: s });

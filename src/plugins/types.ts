@@ -60,6 +60,7 @@ export interface PluginInstance {
 }
 
 /** What a plugin module exports (as its default export, or as named exports `name`, `priority`, ...). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a plugin types its own config; the bare name must accept every plugin
 export interface StreamPlugin<C = any> {
   /** the name used in the declarative file (`plugins: [{name: ...}]`) */
   name: string;

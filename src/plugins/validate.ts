@@ -11,7 +11,7 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 const compiled = new WeakMap<StreamPlugin, ValidateFunction>();
 
 /** Compiles (once per plugin) and applies the plugin's schema to a copy of `config`; throws a PluginError. */
-export function validatePluginConfig(plugin: StreamPlugin, config: Record<string, unknown>): any {
+export function validatePluginConfig(plugin: StreamPlugin, config: Record<string, unknown>): Record<string, unknown> {
   let validate = compiled.get(plugin);
   if (!validate) {
     try {

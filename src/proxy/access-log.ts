@@ -148,7 +148,7 @@ export class AccessLog {
   }
 
   /** Opens the access log at `path` (`stdout` or `/dev/stdout` mean fd 1); `off` gives undefined. */
-  static open(path: string | 'off', logger: Logger, format: 'basic' | 'json' = 'basic'): AccessLog | undefined {
+  static open(path: string, logger: Logger, format: 'basic' | 'json' = 'basic'): AccessLog | undefined {
     if (path === 'off' || path === '') return undefined;
     return new AccessLog(path, logger, format);
   }

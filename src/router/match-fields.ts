@@ -50,7 +50,7 @@ export interface MatchField {
   /** the route entity's key (and the schema's property) */
   readonly name: MatchFieldName;
   /** the value of the normalized config from the file's (checked) value */
-  normalize(raw: any): RouteEntity[MatchFieldName];
+  normalize(raw: unknown): RouteEntity[MatchFieldName];
   /** false when this field makes the route one kong-ts does not serve (cheap: nothing is compiled) */
   serves?(e: RouteEntity): boolean;
   /** explain's reason when `serves` is false */
@@ -88,13 +88,13 @@ function sniList(m: SniMatcher): string {
 }
 
 /** A list field the file may leave out or empty: null in the normalized config then. */
-const listOrNull = (raw: any) => (raw?.length ? raw : null);
+const listOrNull = (raw: unknown) => (Array.isArray(raw) && raw.length ? (raw as RouteEntity[MatchFieldName]) : null);
 
 const hasNet = (e: IpPortMatcher): boolean => e.net !== undefined;
 
 const protocols: MatchField = {
   name: 'protocols',
-  normalize: (raw) => raw ?? ['http', 'https'],
+  normalize: (raw) => (raw as RouteEntity['protocols'] | undefined) ?? ['http', 'https'],
   // HTTP routes are checked at load time but not served here
   serves: (e) => e.protocols.some(isStreamProtocol),
   unserved: (e) => `[${e.protocols.join(', ')}] are not served by kong-ts (no stream protocol)`,
@@ -247,7 +247,7 @@ export function compileMatch(e: RouteEntity): CompiledMatch | undefined {
 }
 
 /** The match fields of a normalized route from the file's checked value, in table order. */
-export function normalizeMatchFields(raw: Record<string, any>): Pick<RouteEntity, MatchFieldName> {
+export function normalizeMatchFields(raw: Record<string, unknown>): Pick<RouteEntity, MatchFieldName> {
   const out: Record<string, unknown> = {};
   for (const f of MATCH_FIELDS) out[f.name] = f.normalize(raw[f.name]);
   return out as Pick<RouteEntity, MatchFieldName>;

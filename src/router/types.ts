@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Balancer } from '../balancer/index.js';
-import type { RouteEntity, ServiceEntity, StreamProtocol } from '../config/types.js';
+import type { RouteEntity, ServiceEntity } from '../config/types.js';
 
 /** What the router knows of a connection when it picks a route. */
 export interface ConnInfo {
@@ -20,7 +20,8 @@ export interface CompiledService {
   readonly id: string;
   readonly name?: string;
   readonly entity: ServiceEntity;
-  readonly protocol: StreamProtocol | string;
+  /** a StreamProtocol for the services kong-ts serves; the file's other values (http, grpc...) kept as written */
+  readonly protocol: string;
   readonly host: string;
   readonly port: number;
   readonly retries: number;

@@ -9,7 +9,7 @@ import type { SecureContext } from 'node:tls';
 import { compileBalancer, type Balancer } from '../balancer/index.js';
 import type { Fingerprints } from '../config/assemble.js';
 import { tagValue } from '../config/kong-ts-tags.js';
-import type { CertificateEntity, DeclarativeConfig, EntityType, RouteEntity, ServiceEntity } from '../config/types.js';
+import type { CertificateEntity, DeclarativeConfig, EntityType, RouteEntity } from '../config/types.js';
 import { affectedRoutes } from './affected-routes.js';
 import { compilePluginChains, type PluginChains } from '../plugins/chain.js';
 import type { RouteChains } from '../proxy/types.js';
@@ -130,13 +130,7 @@ export class SnapshotBuilder {
       { cert: rt.defaultCert.cert, key: rt.defaultCert.key },
       'the default certificate',
     );
-    const certs = compileCertStore(
-      config.certificates as CertificateEntity[],
-      config.snis as DeclarativeConfig['snis'],
-      this.#defaultContext,
-      built,
-      rt.defaultCert,
-    );
+    const certs = compileCertStore(config.certificates, config.snis, this.#defaultContext, built, rt.defaultCert);
     await sl.tick();
 
     // services: reused while the entity, its balancer and its upstream TLS are the same
@@ -151,7 +145,7 @@ export class SnapshotBuilder {
           ...(s.ca_certificates ?? []).map((id) => fp('ca_certificates', id)),
         ]);
         upstreamTls = tlsKey !== undefined ? last?.upstreamTls.get(tlsKey) : undefined;
-        upstreamTls ??= compileUpstreamTls(s as ServiceEntity, caById, certById);
+        upstreamTls ??= compileUpstreamTls(s, caById, certById);
         if (tlsKey !== undefined) next.upstreamTls.set(tlsKey, upstreamTls);
       }
       const balancer = byName.get(s.host);
@@ -248,32 +242,30 @@ export class SnapshotBuilder {
     const changes =
       last && fps && last.fps ? { from: last.config, affected: await affectedSince(last, next, sl) } : undefined;
 
-    const snapshot: Snapshot = Object.freeze(
-      Object.defineProperties(
-        {
-          generation: input.generation,
-          hash: input.hash,
-          file: input.file,
-          loadedAt: Date.now(),
-          config,
-          services,
-          router,
-          balancers,
-          plugins,
-          routeChains,
-          globalChain: plugins.forRoute(),
-          certs,
-          routeMax,
-          tlsDetect,
-          routeById,
-          changes,
-          clientAuth,
-        } as Omit<Snapshot, 'text'>,
-        {
-          // decoded on first use (GET /config): a large file is not copied into a string on every reload
-          text: { get: () => input.text, enumerable: true },
-        },
-      ) as Snapshot,
+    const fields: Omit<Snapshot, 'text'> = {
+      generation: input.generation,
+      hash: input.hash,
+      file: input.file,
+      loadedAt: Date.now(),
+      config,
+      services,
+      router,
+      balancers,
+      plugins,
+      routeChains,
+      globalChain: plugins.forRoute(),
+      certs,
+      routeMax,
+      tlsDetect,
+      routeById,
+      changes,
+      clientAuth,
+    };
+    const snapshot = Object.freeze(
+      Object.defineProperties(fields, {
+        // decoded on first use (GET /config): a large file is not copied into a string on every reload
+        text: { get: () => input.text, enumerable: true },
+      }) as Snapshot,
     );
     this.#last = next;
     return snapshot;

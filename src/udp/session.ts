@@ -139,7 +139,7 @@ export class UdpSession implements TableEntry {
     this.clientIp = clientIp;
     this.clientPort = clientPort;
     this.sources = listener.sources;
-    this.byPort = listener.sources.get(clientIp) ?? new Map();
+    this.byPort = listener.sources.get(clientIp) ?? new Map<number, TableEntry>();
     this.route = route;
     this.service = service;
     this.replyIp = clientIp;

@@ -141,8 +141,8 @@ test('backpressure the other way: a client that reads nothing does not make the 
   const total = 150 * MB;
   let upstreamSent = 0;
   const sentHash = createHash('sha256');
-  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the writer loop runs on its own; the hash check fails the test if it stops
   const talker = await listenServer(
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the writer loop runs on its own; the hash check fails the test if it stops
     createServer(async (s) => {
       s.on('error', () => {});
       while (upstreamSent < total) {
