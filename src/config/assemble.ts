@@ -13,7 +13,7 @@ export type Fingerprints = Record<EntityType, Map<string, string>>;
 function freezeDeep(v: unknown): void {
   if (v === null || typeof v !== 'object' || Object.isFrozen(v)) return;
   Object.freeze(v);
-  for (const x of Object.values(v as object)) freezeDeep(x);
+  for (const x of Object.values(v)) freezeDeep(x);
 }
 
 export async function assemble(

@@ -49,11 +49,11 @@ export function checkHealthchecks(e: RawEntity, ctx: CheckContext): void {
   const tags = Array.isArray(e.raw.tags) ? e.raw.tags.filter((t): t is string => typeof t === 'string') : [];
   const tcpCheck =
     tagValue(tags, 'healthcheck.send') !== undefined || tagValue(tags, 'healthcheck.expect') !== undefined;
-  const type = active?.type ?? 'http';
+  const type = active?.type ?? 'http'; // one of the schema's names: the upstream passed the schema
   if (tcpCheck && type !== 'tcp') {
     ctx.problems.error(
       [...e.path, 'tags'],
-      `tags kong-ts.healthcheck.send/expect need healthchecks.active.type 'tcp' (it is '${String(type)}')`,
+      `tags kong-ts.healthcheck.send/expect need healthchecks.active.type 'tcp' (it is '${type as string}')`,
       { entity: entityRef(e), field: 'tags' },
     );
   }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import type { RawEntity } from './flatten.js';
+import type { Protocol, RouteEntity, ServiceEntity } from './types.js';
+import { checked, type RawEntity } from './flatten.js';
 import type { CheckContext } from './check-context.js';
 import { entityRef } from './flatten.js';
 import { hostProblem, isKongHostname, wildcardHostProblem } from './kong-values.js';
@@ -23,6 +24,10 @@ function exclusive(protocols: string[]): string {
   const hit = SUBSETS.filter((set) => set.some((p) => protocols.includes(p)));
   return `these sets are mutually exclusive: ${hit.map((set) => `(${set.map((p) => `'${p}'`).join(', ')})`).join(', ')}`;
 }
+/** A protocol name Kong knows (the url shorthand's scheme is checked against them). */
+function isKnownProtocol(p: string): p is Protocol {
+  return !!GROUPS[p] || p === 'tls_passthrough';
+}
 const CONDITIONAL = "failed conditional validation given value of field 'protocol'";
 /** Kong's L7 requirement per protocol (entities/routes.lua). */
 const L7_FIELDS: Record<string, string[]> = {
@@ -38,9 +43,9 @@ const DEFAULT_PORT: Record<string, number> = { https: 443, grpcs: 443, wss: 443 
 
 /** Expands the url shorthand and checks the rules that tie a service's fields to its protocol. */
 export function checkService(e: RawEntity, ctx: CheckContext): void {
-  const r = e.raw;
+  const r = checked<ServiceEntity>(e);
   const opts = { entity: entityRef(e) };
-  let protocol: string = r.protocol ?? 'http';
+  let protocol: Protocol = r.protocol ?? 'http';
   let host: string | undefined = r.host;
   let port: number = r.port ?? 80;
   let path: string | null = r.path ?? null;
@@ -98,7 +103,7 @@ export function servicePathProblem(path: string): string | undefined {
       : undefined;
 }
 
-function parseUrl(url: string): { protocol: string; host: string; port: number; path: string | null } | string {
+function parseUrl(url: string): { protocol: Protocol; host: string; port: number; path: string | null } | string {
   let u: URL;
   try {
     u = new URL(url);
@@ -106,7 +111,7 @@ function parseUrl(url: string): { protocol: string; host: string; port: number; 
     return `invalid url: '${url}'`;
   }
   const protocol = u.protocol.slice(0, -1);
-  if (!GROUPS[protocol] && protocol !== 'tls_passthrough') return `invalid url: unknown protocol '${protocol}'`;
+  if (!isKnownProtocol(protocol)) return `invalid url: unknown protocol '${protocol}'`;
   if (!u.hostname) return `invalid url: missing host in '${url}'`;
   const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
   const port = u.port ? Number(u.port) : (DEFAULT_PORT[protocol] ?? 80);
@@ -119,7 +124,7 @@ function parseUrl(url: string): { protocol: string; host: string; port: number; 
  * one with errors.
  */
 export function checkRoute(e: RawEntity, ctx: CheckContext): 'stream' | 'http' | 'invalid' {
-  const r = e.raw;
+  const r = checked<RouteEntity>(e);
   const opts = { entity: entityRef(e) };
   const protocols: string[] = Array.isArray(r.protocols) ? r.protocols : ['http', 'https'];
   const groups = new Set(protocols.map((p) => GROUPS[p]));
@@ -133,8 +138,10 @@ export function checkRoute(e: RawEntity, ctx: CheckContext): 'stream' | 'http' |
     ok = false;
     ctx.problems.error([...e.path, ...path], message, field === undefined ? opts : { ...opts, field });
   };
-  const has = (f: string): boolean =>
-    Array.isArray(r[f]) ? r[f].length > 0 : r[f] != null && (typeof r[f] !== 'object' || Object.keys(r[f]).length > 0);
+  const has = (f: string): boolean => {
+    const v = r[f];
+    return Array.isArray(v) ? v.length > 0 : v != null && (typeof v !== 'object' || Object.keys(v).length > 0);
+  };
 
   if (has('snis')) {
     if (!protocols.some((p) => ['grpcs', 'https', 'tls', 'tls_passthrough'].includes(p))) {

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import type { RawEntity } from './flatten.js';
+import { checked, type RawEntity } from './flatten.js';
+import type { PluginEntity } from './types.js';
 import type { CheckContext } from './check-context.js';
 import { entityRef } from './flatten.js';
 import { isHostname } from './check-route.js';
@@ -66,16 +67,18 @@ export function checkConsumer(e: RawEntity, ctx: CheckContext): void {
 
 /** Known plugin names and their config schemas, when the caller gave them; config defaults filled in. */
 export function checkPlugin(e: RawEntity, ctx: CheckContext): void {
-  const config = e.raw.config ?? {};
+  const r = checked<PluginEntity>(e);
+  const config = r.config ?? {};
   e.derived.config = config;
   const schemas = ctx.opts.pluginSchemas;
   if (!schemas) return;
   const opts = { entity: entityRef(e) };
-  const schema = Object.hasOwn(schemas, e.raw.name) ? schemas[e.raw.name] : undefined;
+  const name = String(r.name);
+  const schema = Object.hasOwn(schemas, name) ? schemas[name] : undefined;
   if (!schema) {
     ctx.problems.error(
       [...e.path, 'name'],
-      `plugin '${e.raw.name}' not enabled; add it to the 'plugins' configuration property`,
+      `plugin '${name}' not enabled; add it to the 'plugins' configuration property`,
       { ...opts, field: 'name' },
     );
     return;

@@ -1,6 +1,6 @@
 import type { EntityType } from './types.js';
 import type { CheckContext } from './check-context.js';
-import { entityRef, isObject, type Entities, type RawEntity } from './flatten.js';
+import { checked, entityRef, isObject, type Entities, type RawEntity } from './flatten.js';
 import { idKey, isUnnamed, stableId } from './ids.js';
 import { checkRoute, checkService, servicePathProblem, sniNameProblem } from './check-route.js';
 import { isStreamProtocol } from '../net/protocols.js';
@@ -245,7 +245,8 @@ function skipHttpOnly(ents: Entities, httpRoutes: Set<RawEntity>, ctx: CheckCont
     if (ctx.opts.strict) ctx.problems.error([...e.path, field], message, opts);
     else ctx.problems.warning([...e.path, field], message, opts);
   };
-  const label = (e: RawEntity): string => String(e.raw.name ?? e.id);
+  // only entities the schema passed are labelled: their name, when given, is a string
+  const label = (e: RawEntity): string => checked<{ name: string }>(e).name ?? String(e.id);
   for (const e of httpRoutes) report(e, 'protocols', `route '${label(e)}' ignored: ${STREAM_ONLY}`);
   const served = new Set<string>();
   for (const e of ents.routes) if (!e.skip && e.refs.service) served.add(e.refs.service);

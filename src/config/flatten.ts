@@ -1,4 +1,4 @@
-import type { EntityType } from './types.js';
+import type { EntityType, Protocol } from './types.js';
 import type { Path } from './parse.js';
 import type { EntityRef } from './problems.js';
 
@@ -18,7 +18,8 @@ export const ENTITY_KEYS = [
 /** One entity as written, before checks: its raw fields, where it stands, and the entity it is nested in. */
 export interface RawEntity {
   type: EntityType;
-  raw: Record<string, any>;
+  /** the fields as written: unchecked for a `bad` entity, so read through `typeof` tests or `checked` */
+  raw: Record<string, unknown>;
   path: Path;
   /** the entity this one is nested in (its parent reference comes from there, not from a field) */
   parent?: RawEntity;
@@ -29,9 +30,38 @@ export interface RawEntity {
   /** ids of the referenced entities, by field (`service`, `route`, `client_certificate`, ...) */
   refs: Record<string, string | null>;
   /** values the checks computed for normalize (url shorthand expanded, target with its port, ...) */
-  derived: Record<string, any>;
+  derived: Derived;
   /** left out of the normalized config (HTTP-only), with a warning */
   skip?: boolean;
+}
+
+/** What the checks compute from an entity's fields, each set by one check (see where it is assigned). */
+export interface Derived {
+  /** services: the url shorthand expanded, or the separate fields with their defaults */
+  protocol?: Protocol;
+  host?: string;
+  port?: number;
+  path?: string | null;
+  /** services: ids of the referenced ca_certificates */
+  ca_certificates?: string[];
+  /** ca_certificates: sha256 of the certificate */
+  cert_digest?: string;
+  /** targets: `host:port`, port filled in */
+  target?: string;
+  /** plugins: the config, defaults filled in by the plugin's schema */
+  config?: Record<string, unknown>;
+}
+
+/**
+ * The fields of an entity the schema found valid, with the types the schema checked: `T` is the normalized
+ * entity, whose plain fields (names, numbers, flags, lists of strings) have the same types in the file. Other
+ * fields stay `unknown`. References are read from `refs`, never from here (in the file they are names or `{id}`).
+ */
+export type CheckedFields<T> = Partial<T> & Record<string, unknown>;
+
+/** An entity's fields once the schema has passed it (only called where `e.bad` is false). */
+export function checked<T>(e: RawEntity): CheckedFields<T> {
+  return e.raw as CheckedFields<T>;
 }
 
 export type Entities = Record<EntityType, RawEntity[]>;
@@ -57,7 +87,7 @@ export function flatten(data: unknown, bad: Set<string>): Entities {
   if (!isObject(data)) return out;
   const visit = (type: EntityType, list: unknown, base: Path, parent?: RawEntity): void => {
     if (!Array.isArray(list)) return;
-    list.forEach((item, i) => {
+    list.forEach((item: unknown, i) => {
       const path = [...base, i];
       // certificates[].snis may be plain names
       const raw = typeof item === 'string' && type === 'snis' && parent ? { name: item } : item;
@@ -95,13 +125,14 @@ export function entityRef(e: RawEntity): EntityRef {
 
 /** The entity description of the entity at `path` in raw data (for schema errors). */
 export function entityRefAt(data: unknown, path: Path, type: EntityType): EntityRef {
-  let node: any = data;
-  for (const seg of path) node = node != null && typeof node === 'object' ? node[seg] : undefined;
+  let node: unknown = data;
+  for (const seg of path)
+    node = node != null && typeof node === 'object' ? (node as Record<string | number, unknown>)[seg] : undefined;
   if (typeof node === 'string' && type === 'snis') node = { name: node };
   return refFromRaw(type, isObject(node) ? node : {}, undefined);
 }
 
-function refFromRaw(type: EntityType, raw: Record<string, any>, id: string | undefined): EntityRef {
+function refFromRaw(type: EntityType, raw: Record<string, unknown>, id: string | undefined): EntityRef {
   const ref: EntityRef = { type };
   const name =
     type === 'consumers'
@@ -112,10 +143,12 @@ function refFromRaw(type: EntityType, raw: Record<string, any>, id: string | und
   if (typeof name === 'string') ref.name = name;
   const theId = typeof raw.id === 'string' ? raw.id : id;
   if (theId) ref.id = theId;
-  if (Array.isArray(raw.tags) && raw.tags.every((t: unknown) => typeof t === 'string')) ref.tags = raw.tags;
+  if (Array.isArray(raw.tags) && raw.tags.every((t: unknown): t is string => typeof t === 'string'))
+    ref.tags = raw.tags;
   return ref;
 }
 
-export function isObject(v: unknown): v is Record<string, any> {
+/** A mapping (not null, not an array): what YAML and JSON objects parse to. */
+export function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }

@@ -14,8 +14,8 @@ import type {
 } from './types.js';
 import type { SourceMap } from './parse.js';
 import { pathString } from './parse.js';
-import { isObject, type Entities, type RawEntity } from './flatten.js';
-import { declarativeSchema } from './validate.js';
+import { checked, isObject, type CheckedFields, type Entities, type RawEntity } from './flatten.js';
+import { declarativeSchema, type JsonSchema } from './validate.js';
 import { normalizeMatchFields } from '../router/match-fields.js';
 
 /**
@@ -25,39 +25,40 @@ import { normalizeMatchFields } from '../router/match-fields.js';
 export function normalize(ents: Entities, formatVersion: string, file: string, map: SourceMap): DeclarativeConfig {
   const origins: Record<string, Origin> = {};
   const keep = (list: RawEntity[]): RawEntity[] => list.filter((e) => !e.skip);
-  const out = <T>(list: RawEntity[], build: (e: RawEntity, r: Record<string, any>) => T): T[] =>
+  // normalize runs only when no check found an error: every entity passed the schema, so its fields are `checked`
+  const out = <T>(list: RawEntity[], build: (e: RawEntity, r: CheckedFields<T>) => T): T[] =>
     keep(list).map((e) => {
       const pos = map.position(e.path);
       origins[e.id!] = { file, line: pos.line, column: pos.column, path: pathString(e.path) };
-      return build(e, e.raw);
+      return build(e, checked<T>(e));
     });
   return {
     format_version: formatVersion,
     services: out(ents.services, service),
     routes: out(ents.routes, route),
     certificates: out(ents.certificates, certificate),
-    snis: out(ents.snis, (e, r): SniEntity => ({
+    snis: out<SniEntity>(ents.snis, (e, r) => ({
       id: e.id!,
-      name: r.name,
+      name: r.name!,
       certificate: e.refs.certificate!,
       tags: tags(r),
     })),
-    ca_certificates: out(ents.ca_certificates, (e, r): CaCertificateEntity => ({
+    ca_certificates: out<CaCertificateEntity>(ents.ca_certificates, (e, r) => ({
       id: e.id!,
-      cert: r.cert,
+      cert: r.cert!,
       cert_digest: r.cert_digest ?? e.derived.cert_digest ?? null,
       tags: tags(r),
     })),
     upstreams: out(ents.upstreams, upstream),
-    targets: out(ents.targets, (e, r): TargetEntity => ({
+    targets: out<TargetEntity>(ents.targets, (e, r) => ({
       id: e.id!,
-      target: e.derived.target,
+      target: e.derived.target!,
       weight: r.weight ?? 100,
       upstream: e.refs.upstream!,
       tags: tags(r),
     })),
     plugins: out(ents.plugins, plugin),
-    consumers: out(ents.consumers, (e, r): ConsumerEntity => ({
+    consumers: out<ConsumerEntity>(ents.consumers, (e, r) => ({
       id: e.id!,
       username: r.username ?? null,
       custom_id: r.custom_id ?? null,
@@ -67,13 +68,13 @@ export function normalize(ents: Entities, formatVersion: string, file: string, m
   };
 }
 
-function service(e: RawEntity, r: Record<string, any>): ServiceEntity {
+function service(e: RawEntity, r: CheckedFields<ServiceEntity>): ServiceEntity {
   const d = e.derived;
   return withName(r, {
     id: e.id!,
-    protocol: d.protocol,
-    host: d.host,
-    port: d.port,
+    protocol: d.protocol!,
+    host: d.host!,
+    port: d.port!,
     path: d.path ?? null,
     retries: r.retries ?? 5,
     connect_timeout: r.connect_timeout ?? 60000,
@@ -88,7 +89,7 @@ function service(e: RawEntity, r: Record<string, any>): ServiceEntity {
   });
 }
 
-function route(e: RawEntity, r: Record<string, any>): RouteEntity {
+function route(e: RawEntity, r: CheckedFields<RouteEntity>): RouteEntity {
   return withName(r, {
     id: e.id!,
     ...normalizeMatchFields(r),
@@ -98,21 +99,21 @@ function route(e: RawEntity, r: Record<string, any>): RouteEntity {
   });
 }
 
-function certificate(e: RawEntity, r: Record<string, any>): CertificateEntity {
+function certificate(e: RawEntity, r: CheckedFields<CertificateEntity>): CertificateEntity {
   return {
     id: e.id!,
-    cert: r.cert,
-    key: r.key,
+    cert: r.cert!,
+    key: r.key!,
     cert_alt: r.cert_alt ?? null,
     key_alt: r.key_alt ?? null,
     tags: tags(r),
   };
 }
 
-function upstream(e: RawEntity, r: Record<string, any>): UpstreamEntity {
+function upstream(e: RawEntity, r: CheckedFields<UpstreamEntity>): UpstreamEntity {
   return {
     id: e.id!,
-    name: r.name,
+    name: r.name!,
     algorithm: r.algorithm ?? 'round-robin',
     hash_on: r.hash_on ?? 'none',
     hash_fallback: r.hash_fallback ?? 'none',
@@ -124,10 +125,10 @@ function upstream(e: RawEntity, r: Record<string, any>): UpstreamEntity {
   };
 }
 
-function plugin(e: RawEntity, r: Record<string, any>): PluginEntity {
+function plugin(e: RawEntity, r: CheckedFields<PluginEntity>): PluginEntity {
   return {
     id: e.id!,
-    name: r.name,
+    name: r.name!,
     instance_name: r.instance_name ?? null,
     config: e.derived.config ?? {},
     route: e.refs.route ?? null,
@@ -139,28 +140,28 @@ function plugin(e: RawEntity, r: Record<string, any>): PluginEntity {
   };
 }
 
-function tags(r: Record<string, any>): string[] {
+function tags(r: { tags?: string[] }): string[] {
   return Array.isArray(r.tags) ? r.tags : [];
 }
 
-function withName<T extends object>(r: Record<string, any>, entity: T): T {
+function withName<T extends object>(r: { name?: unknown }, entity: T): T {
   return typeof r.name === 'string' ? { ...entity, name: r.name } : entity;
 }
 
-let hcSchema: Record<string, any> | undefined;
+let hcSchema: JsonSchema | undefined;
 
 /** Kong's health check defaults live in the schema (single source for editors and for us). */
-function healthcheckSchema(): Record<string, any> {
-  hcSchema ??= declarativeSchema().definitions.upstream.properties.healthchecks as Record<string, any>;
+function healthcheckSchema(): JsonSchema {
+  hcSchema ??= declarativeSchema().definitions!.upstream!.properties!.healthchecks!;
   return hcSchema;
 }
 
 /** Fills in the `default`s a JSON Schema declares, recursively through `properties`. */
-export function withDefaults(schema: Record<string, any>, value: unknown): unknown {
+export function withDefaults(schema: JsonSchema, value: unknown): unknown {
   if (!schema.properties) return value === undefined && 'default' in schema ? structuredClone(schema.default) : value;
   if (value !== undefined && !isObject(value)) return value;
-  const out: Record<string, unknown> = { ...(value as Record<string, unknown> | undefined) };
-  for (const [k, sub] of Object.entries(schema.properties as Record<string, Record<string, any>>)) {
+  const out: Record<string, unknown> = { ...value };
+  for (const [k, sub] of Object.entries(schema.properties)) {
     if (out[k] === undefined && !('default' in sub)) continue;
     out[k] = withDefaults(sub, out[k] === undefined && !sub.properties ? structuredClone(sub.default) : out[k]);
   }

@@ -39,14 +39,21 @@ const IN_CONSUMER = [
 
 const CREDENTIALS = new Set(IN_CONSUMER.filter((k) => k !== 'groups'));
 
-function refValue(v: unknown): string | undefined {
+/** The id or name a reference holds: the string itself, or the `id` of `{id}`. */
+function refKey(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
-  if (isObject(v) && typeof v.id === 'string') return JSON.stringify({ id: v.id });
+  if (isObject(v) && typeof v.id === 'string') return v.id;
   return undefined;
 }
 
+/** A reference as Kong's messages show it: the string, or `{"id":...}`. */
+function refValue(v: unknown): string | undefined {
+  const key = refKey(v);
+  return key === undefined || typeof v === 'string' ? key : JSON.stringify({ id: key });
+}
+
 /** Checks and reports every unserved entity of the document; `bad` holds the paths the schema found wrong. */
-export function checkUnserved(data: Record<string, any>, problems: ProblemList, strict: boolean): void {
+export function checkUnserved(data: Record<string, unknown>, problems: ProblemList, strict: boolean): void {
   const consumers = new Set<string>();
   for (const c of Array.isArray(data.consumers) ? data.consumers : []) {
     if (!isObject(c)) continue;
@@ -70,10 +77,7 @@ export function checkUnserved(data: Record<string, any>, problems: ProblemList, 
       if (CREDENTIALS.has(type) && !inConsumer) {
         const ref = refValue(item.consumer);
         if (item.consumer === undefined) problems.error([...path, 'consumer'], 'required field missing');
-        else if (
-          ref !== undefined &&
-          !consumers.has(typeof item.consumer === 'string' ? item.consumer : item.consumer.id)
-        ) {
+        else if (ref !== undefined && !consumers.has(refKey(item.consumer)!)) {
           problems.error([...path, 'consumer'], `invalid reference 'consumer: ${ref}' (no such entry in 'consumers')`);
         }
       }
@@ -83,7 +87,7 @@ export function checkUnserved(data: Record<string, any>, problems: ProblemList, 
         else if (item.jwk != null && item.pem != null)
           problems.error(path, "only one of these fields must be non-empty: 'jwk', 'pem'");
         const set = refValue(item.set);
-        if (set !== undefined && !sets.has(typeof item.set === 'string' ? item.set : item.set.id)) {
+        if (set !== undefined && !sets.has(refKey(item.set)!)) {
           problems.error([...path, 'set'], `invalid reference 'set: ${set}' (no such entry in 'key_sets')`);
         }
       }
@@ -92,7 +96,7 @@ export function checkUnserved(data: Record<string, any>, problems: ProblemList, 
     });
   };
   for (const [key, why] of Object.entries(TOP)) visit(data[key], [key], key, why, false);
-  const each = (list: unknown, f: (item: Record<string, any>, i: number) => void): void => {
+  const each = (list: unknown, f: (item: Record<string, unknown>, i: number) => void): void => {
     if (Array.isArray(list))
       list.forEach((x, i) => {
         if (isObject(x)) f(x, i);

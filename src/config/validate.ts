@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
 import { ROOT } from '../paths.js';
 import { pathString, type Path } from './parse.js';
 import type { ProblemList, ReportOptions } from './problems.js';
@@ -20,15 +20,29 @@ function newAjv(useDefaults: boolean): Ajv {
 /** The declarative schema, compiled once per process on first use. */
 function validator(): ValidateFunction {
   if (!mainValidator) {
-    const schema = JSON.parse(readFileSync(join(ROOT, 'schemas', 'kong.schema.json'), 'utf8'));
+    const schema = JSON.parse(readFileSync(join(ROOT, 'schemas', 'kong.schema.json'), 'utf8')) as SchemaObject;
     mainValidator = newAjv(false).compile(schema);
   }
   return mainValidator;
 }
 
+/** The parts of a JSON Schema that code walks (defaults, field lists); the rest is for ajv alone. */
+export interface JsonSchema {
+  definitions?: Record<string, JsonSchema>;
+  properties?: Record<string, JsonSchema>;
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  /** our own keyword: the message for a value that does not match `pattern` */
+  'x-message'?: string;
+  [keyword: string]: unknown;
+}
+
 /** The JSON Schema of the declarative file, as loaded (for defaults and tools). */
-export function declarativeSchema(): Record<string, any> {
-  return validator().schema as Record<string, any>;
+export function declarativeSchema(): JsonSchema {
+  return validator().schema as JsonSchema;
 }
 
 /**
@@ -101,7 +115,7 @@ function report(
 /** Kong-style messages for ajv's keywords. */
 function mapError(err: ErrorObject, at: Path): { path: Path; message: string; anchor: 'value' | 'key' } | undefined {
   const p = err.params;
-  const parent = (err.parentSchema ?? {}) as Record<string, any>;
+  const parent = (err.parentSchema ?? {}) as JsonSchema;
   switch (err.keyword) {
     case 'required':
       return { path: [...at, p.missingProperty], message: 'required field missing', anchor: 'value' };
@@ -112,7 +126,8 @@ function mapError(err: ErrorObject, at: Path): { path: Path; message: string; an
     case 'enum':
       return {
         path: at,
-        message: `expected one of: ${(p.allowedValues as unknown[]).filter((v) => v !== null).join(', ')}`,
+        // enums in these schemas hold names, numbers and flags
+        message: `expected one of: ${(p.allowedValues as Array<string | number | boolean | null>).filter((v) => v !== null).join(', ')}`,
         anchor: 'value',
       };
     case 'minimum':
@@ -126,7 +141,7 @@ function mapError(err: ErrorObject, at: Path): { path: Path; message: string; an
           ? `value should be between ${min} and ${max}`
           : min !== undefined
             ? `value must be at least ${min}`
-            : `value must be at most ${max}`;
+            : `value must be at most ${String(max)}`;
       return { path: at, message, anchor: 'value' };
     }
     case 'pattern':
@@ -165,7 +180,8 @@ const ARTICLE: Record<string, string> = {
 };
 
 function typeMessage(type: unknown): string {
-  const types = (Array.isArray(type) ? type : [type]).filter((t) => t !== 'null').map((t) => ARTICLE[t] ?? String(t));
+  const list: unknown[] = Array.isArray(type) ? type : [type];
+  const types = list.filter((t) => t !== 'null').map((t) => ARTICLE[String(t)] ?? String(t));
   return `expected ${types.join(' or ')}`;
 }
 
@@ -173,7 +189,7 @@ function typeMessage(type: unknown): string {
 function instancePath(ptr: string, data: unknown): Path {
   if (!ptr) return [];
   const out: Array<string | number> = [];
-  let node: any = data;
+  let node: unknown = data;
   for (const raw of ptr.slice(1).split('/')) {
     const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
     if (Array.isArray(node)) {
@@ -181,7 +197,7 @@ function instancePath(ptr: string, data: unknown): Path {
       node = node[Number(seg)];
     } else {
       out.push(seg);
-      node = node != null && typeof node === 'object' ? node[seg] : undefined;
+      node = node != null && typeof node === 'object' ? (node as Record<string, unknown>)[seg] : undefined;
     }
   }
   return out;

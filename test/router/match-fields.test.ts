@@ -57,7 +57,7 @@ const NAMES = MATCH_FIELDS.map((f) => f.name);
 test('every route field of the schema and of the normalized route is a match field or a listed non-match field', () => {
   const defs = declarativeSchema().definitions;
   for (const def of ['route', 'service_route']) {
-    const props = Object.keys(defs[def].properties);
+    const props = Object.keys(defs![def]!.properties!);
     for (const p of props)
       assert.ok(
         NAMES.includes(p as MatchFieldName) || NON_MATCH_SCHEMA.has(p),
