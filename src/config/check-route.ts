@@ -1,8 +1,7 @@
 import { isIP } from 'node:net';
 import type { Protocol, RouteEntity, ServiceEntity } from './types.js';
-import { checked, type RawEntity } from './flatten.js';
+import { checked, entityRef, type RawEntity } from './flatten.js';
 import type { CheckContext } from './check-context.js';
-import { entityRef } from './flatten.js';
 import { hostProblem, isKongHostname, wildcardHostProblem } from './kong-values.js';
 import { isStreamProtocol } from '../net/protocols.js';
 
