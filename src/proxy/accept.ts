@@ -21,7 +21,8 @@ import type { TLSSocket } from 'node:tls';
 import { Accepted } from './accepted.js';
 import type { Limits } from './limits.js';
 import { buildRecord, emitRecord, wantsRecord } from './emit-record.js';
-import { Session, type SessionContext } from './session.js';
+import { Session } from './session.js';
+import type { SessionContext } from './session-types.js';
 import { routeChain, type ProxySnapshot } from './types.js';
 import { hostPort } from '../net/address.js';
 

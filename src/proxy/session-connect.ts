@@ -8,11 +8,10 @@ import { performance } from 'node:perf_hooks';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { resolveHost } from './resolve.js';
 import { onUpstreamClose, startPipe, UPSTREAM_ONREAD } from './session-pipe.js';
-import { SESSION, SessionState, type ProxySocket } from './session-types.js';
-import type { Session } from './session.js';
+import { SESSION, SessionState, type ProxySocket, type TcpSession } from './session-types.js';
 
 /** Starts the first connect: a balancer's peer, or the service host (resolved when it is a name). */
-export function startConnect(s: Session): void {
+export function startConnect(s: TcpSession): void {
   if (s.tls && !s.tls.passthrough && clientGone(s.client)) {
     // the client finished before anything was sent (openssl s_time, health probes: close_notify and FIN right after
     // the handshake): an upstream connection would carry nothing, so none is made, as HAProxy does
@@ -38,7 +37,7 @@ export function startConnect(s: Session): void {
 }
 
 /** The service host's name resolved (or not). */
-export function hostResolved(s: Session, err: NodeJS.ErrnoException | null, ip: string): void {
+export function hostResolved(s: TcpSession, err: NodeJS.ErrnoException | null, ip: string): void {
   if (s.state !== SessionState.Connecting || s.clientClosed) return;
   if (err) {
     s.attempts++;
@@ -51,7 +50,7 @@ export function hostResolved(s: Session, err: NodeJS.ErrnoException | null, ip: 
 }
 
 /** Asks the balancer for a peer not tried yet (any peer once all were tried); none healthy: 503. */
-function pickPeer(s: Session): void {
+function pickPeer(s: TcpSession): void {
   const b = s.service.balancer!;
   let p = b.pick(s.clientIp, s.triedPeers ?? undefined);
   if (!p && s.triedPeers) p = b.pick(s.clientIp);
@@ -72,7 +71,7 @@ function pickPeer(s: Session): void {
   tryConnect(s);
 }
 
-function tryConnect(s: Session): void {
+function tryConnect(s: TcpSession): void {
   s.attempts++;
   s.tryStartedAt = performance.now();
   const svc = s.service;
@@ -116,7 +115,7 @@ function tryConnect(s: Session): void {
 
 /** A try failed: record it, then retry or give up with 502. */
 export function tryFailed(
-  s: Session,
+  s: TcpSession,
   up: ProxySocket,
   state: 'failed' | 'timeout',
   code: string,
@@ -145,7 +144,7 @@ export function tryFailed(
   }
 }
 
-function failConnect(s: Session, cause: string): void {
+function failConnect(s: TcpSession, cause: string): void {
   s.ctx.logger.warn(
     { service: s.service.name ?? s.service.id, upstream: `${s.upstreamIp || s.service.host}:${s.upstreamPort}` },
     `upstream connect failed after ${s.attempts} tries: ${cause}`,
@@ -156,7 +155,7 @@ function failConnect(s: Session, cause: string): void {
   // the client's 'close' ends the session
 }
 
-function connected(s: Session, up: ProxySocket): void {
+function connected(s: TcpSession, up: ProxySocket): void {
   s.state = SessionState.Piping;
   s.lastProgressAt = s.connectedAt = performance.now();
   const ms = s.connectedAt - s.tryStartedAt;

@@ -6,8 +6,7 @@
  * read allocates nothing but the copy of a small read.
  */
 import { Socket } from 'node:net';
-import { SESSION, SessionState, type ProxySocket } from './session-types.js';
-import type { Session } from './session.js';
+import { SESSION, SessionState, type ProxySocket, type TcpSession } from './session-types.js';
 
 const READ_SIZE = 64 * 1024;
 // A read at least this big means a bulk transfer: give the socket a buffer of its own and write without copying.
@@ -78,7 +77,7 @@ function readClientIntoBuffers(c: Socket): boolean {
  * The upstream just connected: send what goes first (the PROXY header of plain upstreams, the bytes already read
  * from the client), then let the client's bytes flow.
  */
-export function startPipe(s: Session, up: ProxySocket): void {
+export function startPipe(s: TcpSession, up: ProxySocket): void {
   up.on('end', onUpstreamEnd);
   up.on('drain', onUpstreamDrain);
   const svc = s.service;

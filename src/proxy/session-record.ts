@@ -3,10 +3,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import { buildRecord, emitRecord } from './emit-record.js';
-import type { Session } from './session.js';
+import type { TcpSession } from './session-types.js';
 
 /** Builds the session's record and hands it to the server's sink and to the plugins of the session's snapshot. */
-export function reportSession(s: Session): void {
+export function reportSession(s: TcpSession): void {
   const c = s.client;
   const up = s.upstream;
   const now = performance.now();

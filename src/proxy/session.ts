@@ -2,7 +2,9 @@
  * One proxied TCP connection, from the route's plugins' preread to one SessionRecord at the end. The parts:
  * this file (the session's fields, its states, preread, abort, finish, the client's error and close, the sweep's
  * check), session-connect.ts (peer, connect, retries), session-pipe.ts (bytes both ways) and session-record.ts (the
- * record). Shared types are in session-types.ts.
+ * record). Shared types are in session-types.ts, TcpSession among them: what the parts use of a session. They
+ * name that interface, never this file, so the imports go one way (this file imports the parts); Session is the
+ * only class that implements it.
  *
  * The session is also the plugins' preread context (client address, listener port, SNI, route, service), so a
  * connection costs one object, not two.
@@ -18,14 +20,11 @@ import type { ListenSpec } from '../settings/types.js';
 import type { Accepted } from './accepted.js';
 import type { Hold } from './limits.js';
 import type { SessionRecord, TryRecord } from './record.js';
-import type { ResolveWaiter } from './resolve.js';
 import { hostResolved, startConnect, tryFailed } from './session-connect.js';
 import { reportSession } from './session-record.js';
-import { SESSION, SessionState, type ProxySocket, type SessionContext } from './session-types.js';
+import { SESSION, SessionState, type ProxySocket, type SessionContext, type TcpSession } from './session-types.js';
 import { Sweeper } from './sweep.js';
 import { routeChain, type ProxySnapshot } from './types.js';
-
-export { SessionState, type SessionContext } from './session-types.js';
 
 /**
  * `tryRecords` of a session that keeps a record but has made no try yet: shared, never written. The first try makes
@@ -33,7 +32,7 @@ export { SessionState, type SessionContext } from './session-types.js';
  */
 const NO_TRIES: TryRecord[] = [];
 
-export class Session implements ResolveWaiter {
+export class Session implements TcpSession {
   // ---- what the connection came with (fixed at accept) ----
   readonly client: ProxySocket;
   readonly ctx: SessionContext;
@@ -262,7 +261,7 @@ function onClientClose(this: ProxySocket): void {
  * otherwise the pair is cut after read_timeout (silent on both sides); write_timeout never extends read_timeout.
  * A client left alone after its upstream closed gets read_timeout to finish.
  */
-export function checkSession(s: Session, now: number): void {
+export function checkSession(s: TcpSession, now: number): void {
   if (s.state === SessionState.Connecting) {
     const up = s.upstream;
     if (up !== null && now - s.tryStartedAt >= s.service.connectTimeout) tryFailed(s, up, 'timeout', 'ETIMEDOUT');
@@ -291,6 +290,6 @@ export function checkSession(s: Session, now: number): void {
 }
 
 /** A new sweeper over a server's sessions. */
-export function sessionSweeper(sessions: Set<Session>): Sweeper<Session> {
+export function sessionSweeper(sessions: Set<TcpSession>): Sweeper<TcpSession> {
   return new Sweeper(sessions, checkSession, performance.now.bind(performance));
 }

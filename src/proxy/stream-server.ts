@@ -19,7 +19,8 @@ import { listenFailed } from '../net/listen.js';
 import { AcceptGuard } from '../limits/accept-guard.js';
 import { Limits } from './limits.js';
 import { Leases } from '../runtime/leases.js';
-import { sessionSweeper, type Session } from './session.js';
+import { sessionSweeper } from './session.js';
+import type { TcpSession } from './session-types.js';
 import type { ProxySnapshot } from './types.js';
 
 export interface StreamServerOptions {
@@ -70,7 +71,7 @@ export class StreamServer {
         'a proxy_protocol listener with empty trusted_ips refuses every connection: set trusted_ips to the addresses of your load balancers',
       );
     }
-    const sessions = new Set<Session>();
+    const sessions = new Set<TcpSession>();
     this.#ctx = {
       logger: opts.logger,
       accessLog: opts.accessLog,
@@ -134,7 +135,7 @@ export class StreamServer {
   }
 
   /** The sessions open now (for the reload policy). */
-  openSessions(): Iterable<Session> {
+  openSessions(): Iterable<TcpSession> {
     return this.#ctx.sessions;
   }
 
