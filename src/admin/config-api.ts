@@ -3,11 +3,11 @@
  * through the same pipeline and swap as a file change.
  */
 import { parse, stringify } from 'yaml';
+import { declarativeErrorBody, REDACTED } from '../config/declarative-errors.js';
 import type { ConfigManager } from '../config/manager.js';
 import type { Snapshot } from '../runtime/snapshot.js';
-import { declarativeErrorBody } from './declarative-errors.js';
 import { HttpError, readBody, redactPem, sendEmpty, sendJson } from './http.js';
-import { ENTITY_TYPES, REDACTED, type EntityIndex } from './render.js';
+import { ENTITY_TYPES, type EntityIndex } from './render.js';
 import type { Handler } from './types.js';
 
 /** The file name posted configs are reported under (in problems and logs). */

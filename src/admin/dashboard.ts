@@ -12,43 +12,23 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
-import type { Balancer, TargetHealth } from '../balancer/types.js';
+import type { TargetHealth } from '../balancer/types.js';
 import type { StreamRoute } from '../router/compile.js';
 import { explainWith } from '../router/explain.js';
 import type { ConnInfo } from '../router/types.js';
 import type { Snapshot } from '../runtime/snapshot.js';
-import type { ListenSpec } from '../settings/types.js';
 import { VERSION } from '../paths.js';
 import { hostPort, parseIpPort } from '../net/address.js';
 import { explanationText } from '../gitops/explain-format.js';
-import { metricTotals, ReloadHistory, Sampler, SAMPLE_EVERY_MS } from './dashboard-history.js';
+import { metricTotals } from '../metrics/totals.js';
+import { ReloadHistory } from '../runtime/reload-history.js';
+import { targetRows } from '../runtime/status-rows.js';
+import { Sampler, SAMPLE_EVERY_MS } from './dashboard-history.js';
 import { DASHBOARD_CSP, dashboardPage } from './dashboard-page.js';
 import { HttpError, sendJson } from './http.js';
-import type { AdminState, Handler, ListenerRow } from './types.js';
+import type { AdminState, Handler } from './types.js';
 
 export const COOKIE = 'kong_ts_dashboard';
-
-/** Pairs the listeners as configured with the addresses they were bound to (in order, TCP and UDP apart). */
-export function listenerRows(
-  specs: readonly ListenSpec[],
-  bound: readonly { host: string; port: number; udp?: boolean }[],
-): ListenerRow[] {
-  const rows: ListenerRow[] = [];
-  for (const udp of [false, true]) {
-    const s = specs.filter((x) => x.udp === udp),
-      b = bound.filter((x) => !!x.udp === udp);
-    s.forEach((spec, i) =>
-      rows.push({
-        kind: udp ? 'udp' : 'tcp',
-        address: b[i] ? hostPort(b[i].host, b[i].port) : hostPort(spec.host, spec.port),
-        ssl: spec.ssl,
-        proxy_protocol: spec.proxyProtocol,
-        text: spec.text,
-      }),
-    );
-  }
-  return rows;
-}
 
 /** Decides whether a request may see the dashboard without the bearer header (the `?token=` or the cookie). */
 export class DashboardAuth {
@@ -135,11 +115,6 @@ function routeRows(snap: Snapshot): RouteRow[] {
       snis: r.snis ?? [],
     }))
     .sort((a, b) => (b.priority ?? -1) - (a.priority ?? -1) || ((a.name ?? a.id) < (b.name ?? b.id) ? -1 : 1));
-}
-
-/** A balancer's targets with their health and open connections. */
-export function targetRows(b: Balancer): TargetHealth[] {
-  return b.healthWithConnections?.() ?? b.health();
 }
 
 function upstreamRows(snap: Snapshot, targets: Record<string, TargetHealth[]>): unknown[] {
@@ -278,38 +253,4 @@ export function registerDashboard(ctx: DashboardContext): () => void {
   });
 
   return () => sampler.stop();
-}
-
-const WORST: Record<TargetHealth['health'], number> = { HEALTHY: 0, HEALTHCHECKS_OFF: 1, DNS_ERROR: 2, UNHEALTHY: 3 };
-
-/**
- * The targets of a cluster's workers as one: open connections summed per address; the health any worker sees at
- * its worst (each worker runs its own passive checks, so an unhealthy verdict is never hidden by a healthy one).
- */
-export function combineTargets(
-  parts: Iterable<Record<string, TargetHealth[]> | undefined>,
-): Record<string, TargetHealth[]> {
-  const out: Record<string, TargetHealth[]> = {};
-  for (const part of parts) {
-    for (const [upstream, targets] of Object.entries(part ?? {})) {
-      const have = (out[upstream] ??= []);
-      for (const t of targets) {
-        const mine = have.find((x) => x.id === t.id);
-        if (!mine) {
-          have.push({ ...t, addresses: t.addresses.map((a) => ({ ...a })) });
-          continue;
-        }
-        if (WORST[t.health] > WORST[mine.health]) mine.health = t.health;
-        for (const a of t.addresses) {
-          const m = mine.addresses.find((x) => x.ip === a.ip && x.port === a.port);
-          if (!m) mine.addresses.push({ ...a });
-          else {
-            m.connections = (m.connections ?? 0) + (a.connections ?? 0);
-            if (WORST[a.health] > WORST[m.health]) m.health = a.health;
-          }
-        }
-      }
-    }
-  }
-  return out;
 }

@@ -67,34 +67,3 @@ export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
   }
   return Buffer.concat(chunks);
 }
-
-/** The media type of a request, lower case, without parameters. */
-/**
- * The fields of a multipart/form-data body (`curl -F config=@kong.yml`), as text. Only what the admin API needs:
- * named parts, no nested multiparts.
- */
-export function parseMultipart(body: Buffer, contentType: string): Map<string, string> {
-  const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
-  if (!m) throw new HttpError(400, { message: 'multipart body without a boundary' });
-  const delimiter = Buffer.from(`--${m[1] ?? m[2]}`);
-  const fields = new Map<string, string>();
-  let at = body.indexOf(delimiter);
-  while (at >= 0) {
-    const start = at + delimiter.length;
-    if (body.subarray(start, start + 2).toString() === '--') break;
-    const next = body.indexOf(delimiter, start);
-    if (next < 0) break;
-    const part = body.subarray(start, next);
-    const headEnd = part.indexOf('\r\n\r\n');
-    if (headEnd >= 0) {
-      const head = part.subarray(0, headEnd).toString('utf8');
-      const name = /content-disposition:[^\r\n]*\bname="([^"]*)"/i.exec(head)?.[1];
-      // the part's content ends before the CRLF that precedes the next delimiter
-      let content = part.subarray(headEnd + 4);
-      if (content.subarray(-2).toString() === '\r\n') content = content.subarray(0, -2);
-      if (name !== undefined && !fields.has(name)) fields.set(name, content.toString('utf8'));
-    }
-    at = next;
-  }
-  return fields;
-}

@@ -18,9 +18,8 @@ import type {
   TargetEntity,
   UpstreamEntity,
 } from '../config/types.js';
+import { REDACTED } from '../config/declarative-errors.js';
 import { MATCH_FIELDS } from '../router/match-fields.js';
-
-export const REDACTED = '[redacted]';
 
 export type Rendered = Record<string, unknown> & { id: string };
 

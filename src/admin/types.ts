@@ -8,7 +8,9 @@ import type { ConfigManager } from '../config/manager.js';
 import type { RecentSession } from '../proxy/recent.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshot } from '../runtime/snapshot.js';
-import type { ReloadHistory, Totals } from './dashboard-history.js';
+import type { Totals } from '../metrics/totals.js';
+import type { ReloadHistory } from '../runtime/reload-history.js';
+import type { ListenerRow } from '../runtime/status-rows.js';
 
 /** What the admin API reads of the running proxy. */
 export interface AdminState {
@@ -59,12 +61,4 @@ export interface DashboardSources {
   totals: () => Promise<Totals>;
   /** per upstream id, its targets' health and open connections (a cluster primary combines its workers'); the live balancers' by default */
   targets?(): Promise<Record<string, TargetHealth[]>>;
-}
-
-export interface ListenerRow {
-  kind: 'tcp' | 'udp' | 'admin';
-  address: string;
-  ssl: boolean;
-  proxy_protocol: boolean;
-  text?: string;
 }

@@ -1,10 +1,9 @@
-import { metricTotals } from '../admin/dashboard-history.js';
-import { listenerRows } from '../admin/dashboard.js';
 import { AdminServer } from '../admin/server.js';
 import type { Resolver } from '../balancer/index.js';
 import { ConfigWatcher } from '../config/watch.js';
 import { KongTsError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
+import { metricTotals } from '../metrics/totals.js';
 import type { SessionRecord } from '../proxy/record.js';
 import { StreamServer } from '../proxy/stream-server.js';
 import type { Settings } from '../settings/settings.js';
@@ -14,6 +13,7 @@ import { claimPrefix, releasePrefix } from '../process/pidfile.js';
 import { createServers, handleSignals, loadFirst, openCore, shownSettings, warnTlsDetect } from '../process/serve.js';
 import type { ConfigManager } from '../config/manager.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { listenerRows } from '../runtime/status-rows.js';
 import type { Snapshot } from '../runtime/snapshot.js';
 
 /** A running kong-ts: what `start` builds and what tests drive in-process. */

@@ -7,16 +7,16 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdminServer as AdminServerType } from '../admin/server.js';
-import { addTotals, type Totals } from '../admin/dashboard-history.js';
-import { combineTargets, listenerRows } from '../admin/dashboard.js';
 import { AdminServer } from '../admin/server.js';
 import type { ConfigManager, ReloadTrigger } from '../config/manager.js';
 import { ConfigWatcher } from '../config/watch.js';
 import { KongTsError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics/metrics.js';
+import { addTotals, type Totals } from '../metrics/totals.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Snapshot } from '../runtime/snapshot.js';
+import { combineTargets, listenerRows } from '../runtime/status-rows.js';
 import type { Settings } from '../settings/settings.js';
 import { claimPrefix, releasePrefix } from '../process/pidfile.js';
 import { handleSignals, loadFirst, openCore, shownSettings, warnTlsDetect } from '../process/serve.js';

@@ -3,9 +3,9 @@
  * with `serialization: 'advanced'` (structured clone: metric values may be Infinity, which JSON would lose).
  * Every message carries `kts` so it is never mistaken for another library's cluster traffic.
  */
-import type { Totals } from '../admin/dashboard-history.js';
 import type { TargetHealth } from '../balancer/types.js';
 import type { ReloadTrigger } from '../config/manager.js';
+import type { Totals } from '../metrics/totals.js';
 import type { PolicyOutcome } from '../runtime/reload-policy.js';
 import type { Settings } from '../settings/settings.js';
 import type { CertPair } from '../tls/default-cert.js';

@@ -7,13 +7,14 @@
  * worker's load thread reads it, and the worker compiles it in slices like any process (SecureContexts and
  * balancers cannot cross a process boundary), reusing what did not change.
  */
-import { metricTotals, type ReloadHistory } from '../admin/dashboard-history.js';
-import { targetRows } from '../admin/dashboard.js';
 import { createServers, loadFirst, openCore } from '../process/serve.js';
 import { refreshTargetHealth } from '../runtime/target-health.js';
+import type { ReloadHistory } from '../runtime/reload-history.js';
+import { targetRows } from '../runtime/status-rows.js';
 import type { ConfigManager } from '../config/manager.js';
 import { isUserError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
+import { metricTotals } from '../metrics/totals.js';
 import type { AccessLog } from '../proxy/access-log.js';
 import type { StreamServer } from '../proxy/stream-server.js';
 import type { Runtime } from '../runtime/runtime.js';

@@ -9,9 +9,9 @@ import { createHash } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
-import { declarativeErrorBody } from '../admin/declarative-errors.js';
-import { postedText } from '../admin/posted.js';
+import { declarativeErrorBody } from './declarative-errors.js';
 import { loadConfigText } from './load.js';
+import { postedText } from './posted.js';
 import { decodeUtf8, readConfigFileSync } from './read.js';
 import type { DeclarativeConfig, EntityType, LoadOptions, Problem } from './types.js';
 

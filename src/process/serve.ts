@@ -5,7 +5,7 @@
  */
 import { dirname } from 'node:path';
 import type { Resolver } from '../balancer/index.js';
-import { ReloadHistory } from '../admin/dashboard-history.js';
+import { ReloadHistory } from '../runtime/reload-history.js';
 import { ConfigManager } from '../config/manager.js';
 import { formatProblem } from '../config/problems.js';
 import { KongTsError } from '../errors.js';

@@ -7,8 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { addTotals, ReloadHistory, Sampler, type Totals } from '../../src/admin/dashboard-history.js';
-import { combineTargets } from '../../src/admin/dashboard.js';
+import { Sampler } from '../../src/admin/dashboard-history.js';
+import { addTotals, type Totals } from '../../src/metrics/totals.js';
+import { ReloadHistory } from '../../src/runtime/reload-history.js';
+import { combineTargets } from '../../src/runtime/status-rows.js';
 import { startYaml } from '../helpers/instance.js';
 import { startEcho } from '../helpers/sockets.js';
 

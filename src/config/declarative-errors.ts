@@ -4,12 +4,14 @@
  * do; `message` carries our `file:line:column` lines so that a person finds each error in the text they sent.
  */
 import { parse } from 'yaml';
-import { entityOfPath, NESTED } from '../config/flatten.js';
-import type { Path } from '../config/parse.js';
-import { PLAIN_TEXT } from '../config/load.js';
-import { formatProblem } from '../config/problems.js';
-import type { EntityType, Problem } from '../config/types.js';
-import { REDACTED } from './render.js';
+import { entityOfPath, NESTED } from './flatten.js';
+import { PLAIN_TEXT } from './load.js';
+import type { Path } from './parse.js';
+import { formatProblem } from './problems.js';
+import type { EntityType, Problem } from './types.js';
+
+/** What stands for a private key wherever an entity is shown: this error body and the admin API's entities. */
+export const REDACTED = '[redacted]';
 
 type Node = Record<string, unknown> | unknown[];
 
