@@ -28,7 +28,7 @@ import { DASHBOARD_CSP, dashboardPage } from './dashboard-page.js';
 import { HttpError, sendJson } from './http.js';
 import type { AdminState, Handler } from './types.js';
 
-export const COOKIE = 'kong_ts_dashboard';
+const COOKIE = 'kong_ts_dashboard';
 
 /** Decides whether a request may see the dashboard without the bearer header (the `?token=` or the cookie). */
 export class DashboardAuth {

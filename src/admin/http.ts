@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Request bodies above this are refused with 413: a declarative file of 10k routes is well under 8 MiB. */
-export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /** An answer that a handler gives by throwing: the server sends it as is, and logs nothing (a user mistake). */
 export class HttpError extends Error {

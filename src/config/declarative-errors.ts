@@ -16,7 +16,7 @@ export const REDACTED = '[redacted]';
 type Node = Record<string, unknown> | unknown[];
 
 /** `services[0].routes[1].sources[0].ip` → `['services', 0, 'routes', 1, 'sources', 0, 'ip']` */
-export function parsePath(path: string): Path {
+function parsePath(path: string): Path {
   const out: (string | number)[] = [];
   for (const m of path.matchAll(/\[(\d+)\]|([^.[\]]+)/g)) out.push(m[1] !== undefined ? Number(m[1]) : m[2]!);
   return out;
@@ -31,7 +31,7 @@ function pushEntityMessage(node: Node, message: string): void {
 }
 
 /** Kong's nested `fields`: arrays where the document has arrays (holes, rendered null, where nothing is wrong). */
-export function nestFields(problems: readonly Problem[]): Record<string, unknown> {
+function nestFields(problems: readonly Problem[]): Record<string, unknown> {
   const root: Record<string, unknown> = {};
   for (const p of problems) {
     const path = parsePath(p.path);
@@ -68,7 +68,7 @@ export function nestFields(problems: readonly Problem[]): Record<string, unknown
 }
 
 /** Kong's message writes `fields` as a Lua table (pl.pretty.write): `{services={{host="required field missing"}}}`. */
-export function luaTable(v: unknown): string {
+function luaTable(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (v === null || v === undefined) return 'nil';
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
@@ -106,7 +106,7 @@ interface Flattened {
 }
 
 /** Kong's `flattened_errors`: one entry per entity in error, with its field and entity errors. */
-export function flattenErrors(problems: readonly Problem[], text: string): Flattened[] {
+function flattenErrors(problems: readonly Problem[], text: string): Flattened[] {
   // only entity problems need the posted document (a syntax or nesting error may come from a text unsafe to parse)
   if (!problems.some((p) => p.entity)) return [];
   let data: unknown;

@@ -261,7 +261,7 @@ function onClientClose(this: ProxySocket): void {
  * otherwise the pair is cut after read_timeout (silent on both sides); write_timeout never extends read_timeout.
  * A client left alone after its upstream closed gets read_timeout to finish.
  */
-export function checkSession(s: TcpSession, now: number): void {
+function checkSession(s: TcpSession, now: number): void {
   if (s.state === SessionState.Connecting) {
     const up = s.upstream;
     if (up !== null && now - s.tryStartedAt >= s.service.connectTimeout) tryFailed(s, up, 'timeout', 'ETIMEDOUT');
