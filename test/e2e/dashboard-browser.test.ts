@@ -58,7 +58,7 @@ function text(page: Page, selector: string): Promise<string> {
 }
 
 /** Waits until the page's `selector` text matches (the page polls once a second). */
-async function waitText(page: Page, selector: string, re: RegExp, timeout = 15_000): Promise<void> {
+async function waitText(page: Page, selector: string, re: RegExp, timeout = 45_000): Promise<void> {
   await page.waitForFunction(
     ([sel, src, flags]) => {
       const e = document.querySelector(sel!);
@@ -113,7 +113,7 @@ test(
         return !!line && (line.getAttribute('points') ?? '').split(' ').some((p) => Number(p.split(',')[1]) < 80);
       },
       undefined,
-      { timeout: 15_000, polling: 250 },
+      { timeout: 45_000, polling: 250 },
     );
     await waitText(page, '#chart-status-legend', /200 /);
 
@@ -148,7 +148,7 @@ test(
       await page.waitForFunction(
         (s) => document.querySelector('#explain-text')?.textContent?.includes(`from ${s}`),
         source,
-        { timeout: 10_000 },
+        { timeout: 30_000 },
       );
       const cli = await runCli([
         'route',
