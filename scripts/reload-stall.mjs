@@ -144,10 +144,13 @@ for (const [routes, certs] of sizes) {
     const file = join(dir, 'kong.yml');
     writeFileSync(file, files[0]);
     const t0 = performance.now();
+    // bin/kong-ts is run as a user runs it (its #! line sets node's flags); STALL_NODE_ARGS="--cpu-prof ..." runs
+    // `node $STALL_NODE_ARGS bin/kong-ts` instead, with those flags only
+    const nodeArgs = process.env.STALL_NODE_ARGS?.split(' ').filter(Boolean);
     const child = spawn(
-      process.execPath,
+      nodeArgs ? process.execPath : join(root, 'bin/kong-ts'),
       [
-        join(root, 'bin/kong-ts'),
+        ...(nodeArgs ? [...nodeArgs, join(root, 'bin/kong-ts')] : []),
         'start',
         '-c',
         file,

@@ -27,8 +27,12 @@ export const ENTITY_TYPES: readonly EntityType[] = [
   'consumers',
 ];
 
-/** Entities per chunk: one chunk is well under a millisecond to receive. */
-export const CHUNK = 256;
+/**
+ * A chunk holds at most this many entities and about CHUNK_BYTES of their JSON: the main thread receives (copies) a
+ * chunk at once, so a chunk of small routes or of a few certificates is well under a millisecond to take in.
+ */
+export const CHUNK = 128;
+const CHUNK_BYTES = 16 * 1024;
 
 export type LoadSource =
   /** the declarative file at this path */
@@ -75,8 +79,6 @@ export type LoadReply =
 /** A chunk on the job's port: entities of one type with their fingerprints, or entity origins. */
 export type Chunk =
   { type: EntityType; items: object[]; fps: string[] } | { origins: [string, DeclarativeConfig['origins'][string]][] };
-
-const fingerprint = (e: object): string => createHash('md5').update(JSON.stringify(e)).digest('base64');
 
 /** The test hook of a load thread that runs out of memory (KONG_TS_TEST_LOAD_EXHAUST=1 and this line in the text). */
 const EXHAUST_MARK = '# kong-ts-test: exhaust-heap';
@@ -157,14 +159,26 @@ export function runJob(job: LoadJob, port: MessagePort): LoadReply {
     const list = config[type] as object[];
     counts[type] = list.length;
     entities += list.length;
-    for (let i = 0; i < list.length; i += CHUNK) {
-      const items = list.slice(i, i + CHUNK);
-      port.postMessage({ type, items, fps: items.map(fingerprint) } satisfies Chunk);
+    let items: object[] = [];
+    let fps: string[] = [];
+    let bytes = 0;
+    for (const e of list) {
+      const json = JSON.stringify(e);
+      items.push(e);
+      fps.push(createHash('md5').update(json).digest('base64'));
+      bytes += json.length;
+      if (items.length >= CHUNK || bytes >= CHUNK_BYTES) {
+        port.postMessage({ type, items, fps } satisfies Chunk);
+        items = [];
+        fps = [];
+        bytes = 0;
+      }
     }
+    if (items.length > 0) port.postMessage({ type, items, fps } satisfies Chunk);
   }
   const origins = Object.entries(config.origins);
-  for (let i = 0; i < origins.length; i += CHUNK * 4)
-    port.postMessage({ origins: origins.slice(i, i + CHUNK * 4) } satisfies Chunk);
+  for (let i = 0; i < origins.length; i += CHUNK * 2)
+    port.postMessage({ origins: origins.slice(i, i + CHUNK * 2) } satisfies Chunk);
   const utf8 = text === '' ? undefined : new TextEncoder().encode(text);
   return {
     id,

@@ -17,7 +17,7 @@ import type { SessionRecord } from '../proxy/record.js';
 import { RecentSessions } from '../proxy/recent.js';
 import { StreamServer } from '../proxy/stream-server.js';
 import { Leases } from '../runtime/leases.js';
-import { applyReloadPolicy } from '../runtime/reload-policy.js';
+import { applyReloadPolicy, ReloadChanges } from '../runtime/reload-policy.js';
 import { createRuntime, type Runtime } from '../runtime/runtime.js';
 import { SnapshotBuilder } from '../runtime/builder.js';
 import type { Snapshot, SnapshotInput } from '../runtime/snapshot.js';
@@ -122,6 +122,7 @@ export function warnTlsDetect(settings: Settings, core: Core, logger: Logger): v
     const problems = tlsDetectWarnings(snap.router, snap.config, settings.streamListen, {
       mode: settings.streamTlsDetect,
       prereadMs: settings.prereadTimeout,
+      found: snap.tlsListeners,
     });
     for (const p of problems) logger.warn({ problem: formatProblem(p) }, 'declarative config warning');
   };
@@ -201,17 +202,21 @@ export function createServers(
   udp.swap(live);
   /** snapshots not yet retired, by the plugin chains they use */
   const users = new Map<object, number>([[live.plugins, 1]]);
+  /** what recent reloads changed, for sessions older than the snapshot just replaced */
+  const changes = new ReloadChanges();
   manager.onSwap((snap, previous) => {
+    changes.note(snap);
     stream.swap(snap);
     udp.swap(snap);
     users.set(snap.plugins, (users.get(snap.plugins) ?? 0) + 1);
     runtime.registry.retain(snap.balancers.values());
     if (!previous) return;
     const open = [...stream.openSessions(), ...udp.openSessions()];
-    const o = applyReloadPolicy(open, snap, (x) => (x as Snapshot).config, {
+    const o = applyReloadPolicy(open, snap, (x) => x as Snapshot, {
       policy: settings.reloadPolicy,
       drainMs: settings.drainTimeout,
       logger,
+      changes,
     });
     core.reloads.notePolicy(snap.generation, o);
     logger.info(

@@ -5,7 +5,7 @@
  * the accept path asks one Set and never scans routes; listeners no TLS route can reach never wait for the client.
  */
 import type { CompiledRoute, Router } from './types.js';
-import type { StreamRoute } from './compile.js';
+import type { Slices, StreamRoute } from './compile.js';
 import type { IpPortMatcher } from './match.js';
 import { netContains, parseAddr, type Addr } from './ip.js';
 
@@ -51,19 +51,48 @@ function sideAllows(side: readonly IpPortMatcher[] | undefined, addr: Addr | und
   );
 }
 
+/** Works out `tlsListeners` one route at a time (so a build can cut it in slices). */
+class TlsListenerScan {
+  readonly #found: { l: ListenerAddress; addr: Addr | undefined; tls: StreamRoute[]; tcp: boolean }[] = [];
+  constructor(listeners: readonly ListenerAddress[]) {
+    for (const l of listeners) {
+      if (!l.ssl && !l.udp) this.#found.push({ l, addr: listenerAddr(l.host), tls: [], tcp: false });
+    }
+  }
+  add(r: CompiledRoute): void {
+    if (!isStreamRoute(r)) return;
+    for (const f of this.#found) {
+      if (!sideAllows(r.destinations, f.addr, f.l.port)) continue;
+      if (r.tls) f.tls.push(r);
+      if (r.tcp) f.tcp = true;
+    }
+  }
+  result(): TlsListener[] {
+    return this.#found
+      .filter((f) => f.tls.length > 0)
+      .map((f) => ({ listener: f.l, routes: f.tls, open: f.tls.filter((r) => !r.destinations), tcp: f.tcp }));
+  }
+}
+
 /** For every plain TCP listener where at least one TLS route applies, the routes that do. */
 export function tlsListeners(router: Router, listeners: readonly ListenerAddress[]): TlsListener[] {
-  const out: TlsListener[] = [];
-  const routes = router.routes.filter(isStreamRoute);
-  for (const l of listeners) {
-    if (l.ssl || l.udp) continue;
-    const addr = listenerAddr(l.host);
-    const reach = routes.filter((r) => sideAllows(r.destinations, addr, l.port));
-    const tls = reach.filter((r) => r.tls);
-    if (tls.length === 0) continue;
-    out.push({ listener: l, routes: tls, open: tls.filter((r) => !r.destinations), tcp: reach.some((r) => r.tcp) });
+  const scan = new TlsListenerScan(listeners);
+  for (const r of router.routes) scan.add(r);
+  return scan.result();
+}
+
+/** `tlsListeners`, pausing when the slice is due (a snapshot build on the main thread). */
+export async function tlsListenersSliced(
+  router: Router,
+  listeners: readonly ListenerAddress[],
+  sl: Slices,
+): Promise<TlsListener[]> {
+  const scan = new TlsListenerScan(listeners);
+  for (const r of router.routes) {
+    scan.add(r);
+    if (sl.due()) await sl.pause();
   }
-  return out;
+  return scan.result();
 }
 
 /** The plain listeners (the very objects given) that read a ClientHello before routing; empty with `off`. */

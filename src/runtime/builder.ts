@@ -9,12 +9,12 @@ import type { SecureContext } from 'node:tls';
 import { compileBalancer, type Balancer } from '../balancer/index.js';
 import type { Fingerprints } from '../config/assemble.js';
 import { tagValue } from '../config/kong-ts-tags.js';
-import type { CertificateEntity, DeclarativeConfig, EntityType, RouteEntity } from '../config/types.js';
-import { affectedRoutes } from './affected-routes.js';
+import type { CertificateEntity, DeclarativeConfig, EntityType, RouteEntity, ServiceEntity } from '../config/types.js';
+import { affectedAmong, type ConfigIndex } from './affected-routes.js';
 import { compilePluginChains, type PluginChains } from '../plugins/chain.js';
 import type { RouteChains } from '../proxy/types.js';
 import { buildRouter, compileRoute, compileService, type StreamRoute } from '../router/compile.js';
-import { tlsDetectSet, type ListenerAddress } from '../router/tls-listeners.js';
+import { tlsListenersSliced, type ListenerAddress, type TlsListener } from '../router/tls-listeners.js';
 import type { CompiledService, Router } from '../router/types.js';
 import { STREAM_PROTOCOLS } from '../net/protocols.js';
 import { Slicer } from '../slices.js';
@@ -29,7 +29,9 @@ const DNS_READY_MS = 5000;
 
 /** What one build made, kept for the next one to reuse. */
 interface Parts {
+  generation: number;
   config: DeclarativeConfig;
+  index: ConfigIndex | undefined;
   fps: Fingerprints | undefined;
   contexts: Map<string, SecureContext>;
   balancers: Map<string, Balancer>;
@@ -37,7 +39,7 @@ interface Parts {
   services: Map<string, { key: string; compiled: CompiledService }>;
   routes: Map<string, { fp: string; service: CompiledService | undefined; compiled: StreamRoute | undefined }>;
   router: Router | undefined;
-  tlsDetect: ReadonlySet<ListenerAddress> | undefined;
+  tlsAt: readonly TlsListener[] | undefined;
   plugins: { key: string; chains: PluginChains } | undefined;
   routeChains: Map<string, { fp: string; chains: RouteChains }>;
 }
@@ -63,7 +65,9 @@ export class SnapshotBuilder {
     const last = this.#last;
     const config = fps ? input.config : deepFreeze(input.config);
     const next: Parts = {
+      generation: input.generation,
       config,
+      index: undefined,
       fps,
       contexts: new Map(),
       balancers: new Map(),
@@ -71,7 +75,7 @@ export class SnapshotBuilder {
       services: new Map(),
       routes: new Map(),
       router: undefined,
-      tlsDetect: undefined,
+      tlsAt: undefined,
       plugins: undefined,
       routeChains: new Map(),
     };
@@ -136,7 +140,9 @@ export class SnapshotBuilder {
     // services: reused while the entity, its balancer and its upstream TLS are the same
     const caById = new Map(config.ca_certificates.map((c) => [c.id, c]));
     const services = new Map<string, CompiledService>();
+    const serviceById = new Map<string, ServiceEntity>();
     for (const s of config.services) {
+      serviceById.set(s.id, s);
       const sfp = fp('services', s.id);
       let upstreamTls: CompiledService['upstreamTls'];
       if (s.protocol === 'tls') {
@@ -197,13 +203,12 @@ export class SnapshotBuilder {
     const router = sameRoutes ? last.router! : await buildRouter(compiled, sl, rt.router);
     next.router = router;
     const ls = this.#listeners;
-    const tlsDetect =
-      sameRoutes && last.tlsDetect
-        ? last.tlsDetect
-        : ls
-          ? tlsDetectSet(router, ls.streamListen, ls.tlsDetect)
-          : new Set<ListenerAddress>();
-    next.tlsDetect = tlsDetect;
+    const tlsAt =
+      sameRoutes && last.tlsAt ? last.tlsAt : ls ? await tlsListenersSliced(router, ls.streamListen, sl) : [];
+    next.tlsAt = tlsAt;
+    const tlsDetect: ReadonlySet<ListenerAddress> = new Set(
+      ls?.tlsDetect === 'auto' ? tlsAt.map((t) => t.listener) : [],
+    );
     await sl.tick();
 
     // plugins: the whole set of chains reused while every plugin entity is the same
@@ -218,7 +223,9 @@ export class SnapshotBuilder {
     if (pluginKey !== undefined) next.plugins = { key: pluginKey, chains: plugins };
     const routeChains = new Map<string, RouteChains>();
     const routeMax = new Map<string, number>();
+    const tlsRoutes: RouteEntity[] = [];
     for (const r of config.routes) {
+      if (r.protocols.includes('tls')) tlsRoutes.push(r);
       const rfp = fp('routes', r.id);
       const prev = samePlugins && rfp !== undefined ? last.routeChains.get(r.id) : undefined;
       let chains: RouteChains;
@@ -237,10 +244,19 @@ export class SnapshotBuilder {
     }
     // contexts of unchanged certificates and CA lists are reused; the map starts over when it has grown large
     const authContexts = new Map(this.#clientAuthContexts.size > 1000 ? [] : this.#clientAuthContexts);
-    const clientAuth = compileClientAuth(config, routeChains, certs, authContexts);
+    const clientAuth = compileClientAuth(tlsRoutes, caById, routeChains, certs, authContexts);
     this.#clientAuthContexts = authContexts;
+    const index: ConfigIndex = {
+      routes: routeById,
+      services: serviceById,
+      certificates: certById,
+      ca_certificates: caById,
+    };
+    next.index = index;
     const changes =
-      last && fps && last.fps ? { from: last.config, affected: await affectedSince(last, next, sl) } : undefined;
+      last && fps && last.fps && last.index
+        ? { from: last.generation, affected: await affectedSince(last, next, sl) }
+        : undefined;
 
     const fields: Omit<Snapshot, 'text'> = {
       generation: input.generation,
@@ -257,7 +273,8 @@ export class SnapshotBuilder {
       certs,
       routeMax,
       tlsDetect,
-      routeById,
+      tlsListeners: tlsAt,
+      index,
       changes,
       clientAuth,
     };
@@ -308,18 +325,17 @@ async function affectedSince(prev: Parts, next: Parts, sl: Slicer): Promise<Map<
     if (changed) touchedService.add(s.id);
     if (sl.due()) await sl.pause();
   }
-  const candidates = new Set<string>();
+  const candidates: string[] = [];
   for (const r of prev.config.routes) {
     if (pf.routes.get(r.id) !== nf.routes.get(r.id) || (r.service && touchedService.has(r.service)))
-      candidates.add(r.id);
+      candidates.push(r.id);
     if (sl.due()) await sl.pause();
   }
-  if (candidates.size === 0) return new Map();
-  const sub = (cfg: DeclarativeConfig): DeclarativeConfig => {
-    const routes = cfg.routes.filter((r) => candidates.has(r.id));
-    const sids = new Set(routes.map((r) => r.service).filter((s): s is string => !!s));
-    const services = cfg.services.filter((s) => sids.has(s.id));
-    return { ...cfg, routes, services };
-  };
-  return affectedRoutes(sub(prev.config), sub(next.config));
+  // a few at a time: a reload that touches most routes (a service every route uses) is also sliced
+  const out = new Map<string, 'removed' | 'changed'>();
+  for (let i = 0; i < candidates.length; i += 500) {
+    for (const [id, how] of affectedAmong(prev.index!, next.index!, candidates.slice(i, i + 500))) out.set(id, how);
+    if (sl.due()) await sl.pause();
+  }
+  return out;
 }

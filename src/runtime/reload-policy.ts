@@ -1,6 +1,5 @@
 import { tagValue } from '../config/kong-ts-tags.js';
-import type { DeclarativeConfig, RouteEntity } from '../config/types.js';
-import { affectedRoutes } from './affected-routes.js';
+import { affectedAmong, type ConfigIndex, type ReloadChange } from './affected-routes.js';
 import type { Logger } from '../log.js';
 import type { ReloadPolicy } from '../settings/settings.js';
 
@@ -23,11 +22,51 @@ export interface PolicyOutcome {
   closed: number;
 }
 
-/** The config swapped in, with what its build worked out (runtime/builder.ts), when it did. */
-export interface NextConfig {
-  config: DeclarativeConfig;
-  routeById?: ReadonlyMap<string, RouteEntity>;
-  changes?: { from: DeclarativeConfig; affected: ReadonlyMap<string, 'removed' | 'changed'> };
+/** A snapshot as the policy sees it: its generation, its entities by id, and what its build found changed. */
+export interface PolicySnapshot {
+  readonly generation: number;
+  readonly index: ConfigIndex;
+  readonly changes?: ReloadChange;
+}
+
+/** At most this many route ids are remembered over recent reloads (older reloads are then forgotten). */
+const REMEMBERED_IDS = 200_000;
+
+/**
+ * The routes each recent reload removed or changed (worked out while its snapshot was built, in slices), so that a
+ * session accepted several reloads ago is asked about only the routes those reloads touched, never about the whole
+ * file at the swap. A reload whose build could not tell (no fingerprints) starts the record over.
+ */
+export class ReloadChanges {
+  readonly #byGeneration = new Map<number, ReadonlyMap<string, unknown>>();
+  #ids = 0;
+
+  note(snap: PolicySnapshot): void {
+    const c = snap.changes;
+    if (!c || c.from !== snap.generation - 1) {
+      this.#byGeneration.clear();
+      this.#ids = 0;
+      return;
+    }
+    this.#byGeneration.set(snap.generation, c.affected);
+    this.#ids += c.affected.size;
+    for (const [g, m] of this.#byGeneration) {
+      if (this.#ids <= REMEMBERED_IDS || g === snap.generation) break;
+      this.#byGeneration.delete(g);
+      this.#ids -= m.size;
+    }
+  }
+
+  /** The route ids touched by the reloads after generation `from` up to `to`; undefined when one is not known. */
+  touched(from: number, to: number): Set<string> | undefined {
+    const out = new Set<string>();
+    for (let g = from + 1; g <= to; g++) {
+      const m = this.#byGeneration.get(g);
+      if (!m) return undefined;
+      for (const id of m.keys()) out.add(id);
+    }
+    return out;
+  }
 }
 
 /**
@@ -40,26 +79,31 @@ export interface NextConfig {
  */
 export function applyReloadPolicy(
   sessions: Iterable<OpenSession>,
-  next: NextConfig,
-  configOf: (snap: object) => DeclarativeConfig | undefined,
-  opts: { policy: ReloadPolicy; drainMs: number; logger: Logger },
+  next: PolicySnapshot,
+  snapOf: (snap: object) => PolicySnapshot | undefined,
+  opts: { policy: ReloadPolicy; drainMs: number; logger: Logger; changes: ReloadChanges },
 ): PolicyOutcome {
   const out: PolicyOutcome = { kept: 0, drained: 0, closed: 0 };
   const perSnap = new Map<object, ReadonlyMap<string, 'removed' | 'changed'>>();
-  let newRoutes = next.routeById;
   const toDrain: OpenSession[] = [];
   for (const s of sessions) {
-    const old = configOf(s.snap);
-    if (!old || old === next.config) continue;
+    const old = snapOf(s.snap);
+    if (!old || old.generation === next.generation) continue;
     let affected = perSnap.get(s.snap);
     if (!affected) {
-      // worked out while the snapshot was built (in slices) when the session's config is the one it replaced
-      affected = next.changes?.from === old ? next.changes.affected : affectedRoutes(old, next.config);
+      // asked of the routes the reloads since the session's snapshot touched (all of them when that is not known)
+      affected =
+        next.changes?.from === old.generation
+          ? next.changes.affected
+          : affectedAmong(
+              old.index,
+              next.index,
+              opts.changes.touched(old.generation, next.generation) ?? old.index.routes.keys(),
+            );
       perSnap.set(s.snap, affected);
     }
     if (!affected.has(s.route.id)) continue;
-    newRoutes ??= new Map(next.config.routes.map((r) => [r.id, r]));
-    const tags = newRoutes.get(s.route.id)?.tags ?? old.routes.find((r) => r.id === s.route.id)?.tags;
+    const tags = next.index.routes.get(s.route.id)?.tags ?? old.index.routes.get(s.route.id)?.tags;
     const policy = (tagValue(tags, 'reload') as ReloadPolicy | undefined) ?? opts.policy;
     if (policy === 'close') {
       s.abort('reload');

@@ -1,10 +1,11 @@
 import type { Balancer } from '../balancer/index.js';
 import type { Fingerprints } from '../config/assemble.js';
-import type { DeclarativeConfig, RouteEntity } from '../config/types.js';
+import type { DeclarativeConfig } from '../config/types.js';
+import type { ConfigIndex, ReloadChange } from './affected-routes.js';
 import type { Slicer } from '../slices.js';
 import type { PluginChain, PluginChains } from '../plugins/chain.js';
 import type { RouteChains } from '../proxy/types.js';
-import type { ListenerAddress } from '../router/tls-listeners.js';
+import type { ListenerAddress, TlsListener } from '../router/tls-listeners.js';
 import type { CompiledService, Router } from '../router/types.js';
 import type { CertStore } from '../tls/cert-store.js';
 import type { ClientAuth } from '../tls/client-auth.js';
@@ -36,13 +37,12 @@ export interface Snapshot {
   readonly routeMax: ReadonlyMap<string, number>;
   /** plain listeners (the settings' ListenSpec objects) that look for a TLS ClientHello before routing (`stream_tls_detect`) */
   readonly tlsDetect: ReadonlySet<ListenerAddress>;
-  /** route entities by id */
-  readonly routeById?: ReadonlyMap<string, RouteEntity>;
-  /** the routes of `from` (the config this one replaced) that this one removed or changed, worked out while building */
-  readonly changes?: {
-    readonly from: DeclarativeConfig;
-    readonly affected: ReadonlyMap<string, 'removed' | 'changed'>;
-  };
+  /** the plain listeners where TLS routes apply, with those routes (for `stream_tls_detect`'s warning) */
+  readonly tlsListeners: readonly TlsListener[];
+  /** routes, services, certificates and CA certificates by id (built with the snapshot) */
+  readonly index: ConfigIndex;
+  /** the routes of generation `from` (the snapshot this one replaced) that this one removed or changed */
+  readonly changes?: ReloadChange;
   /** tls routes with an mtls-auth plugin: their handshake contexts (tls/client-auth.ts) */
   readonly clientAuth: ReadonlyMap<string, ClientAuth>;
 }

@@ -8,7 +8,7 @@
 import type { DeclarativeConfig, Problem } from '../config/types.js';
 import { compileRouter, compileService } from '../router/compile.js';
 import type { CompiledService, Router } from '../router/types.js';
-import { tlsListeners, type ListenerAddress } from '../router/tls-listeners.js';
+import { tlsListeners, type ListenerAddress, type TlsListener } from '../router/tls-listeners.js';
 
 /** Stands for every plain listener when `config parse` is not told the real ones (any address, any port). */
 export const ANY_PLAIN_LISTENER: ListenerAddress = Object.freeze({
@@ -25,18 +25,21 @@ export function routerOf(config: DeclarativeConfig): Router {
   return compileRouter(config.routes, services);
 }
 
-/** One warning per (route without destinations, plain listener where it makes a tcp route wait). */
+/**
+ * One warning per (route without destinations, plain listener where it makes a tcp route wait). `found`: the
+ * listeners' TLS routes as a snapshot build worked them out (else worked out here, from the router).
+ */
 export function tlsDetectWarnings(
   router: Router,
   config: DeclarativeConfig,
   listeners: readonly ListenerAddress[],
-  opts: { mode: 'auto' | 'off'; prereadMs?: number },
+  opts: { mode: 'auto' | 'off'; prereadMs?: number; found?: readonly TlsListener[] },
 ): Problem[] {
   if (opts.mode === 'off') return [];
   const out: Problem[] = [];
   const wait =
     opts.prereadMs === undefined ? 'stream_preread_timeout' : `stream_preread_timeout (${opts.prereadMs} ms)`;
-  for (const t of tlsListeners(router, listeners)) {
+  for (const t of opts.found ?? tlsListeners(router, listeners)) {
     if (!t.tcp) continue; // no plain connection can be routed there: waiting delays nothing
     for (const r of t.open) {
       const o = config.origins[r.id];

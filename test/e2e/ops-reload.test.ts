@@ -159,4 +159,28 @@ describe('reload session policy', { timeout: 20_000 }, () => {
     assert.equal(await echo1(same!, 'again'), 'again');
     for (const c of [tagged!, same!]) c.s.destroy();
   });
+
+  test('a session several reloads old: the policy asks about every reload since its own file', async (t) => {
+    const ti = await startLogged(
+      file(echo.port, [route('a', '127.0.0.31'), route('b', '127.0.0.32'), route('c', '127.0.0.33')]),
+      { settings: { reload_session_policy: 'close' } },
+    );
+    t.after(() => ti.stop());
+    const [a, b, c] = await Promise.all(['127.0.0.31', '127.0.0.32', '127.0.0.33'].map((ip) => open(ti.ports[0]!, ip)));
+    // reload 1 changes b only (its session closes); reload 2 changes a only, whose session was accepted two files ago
+    const gen2 = [route('a', '127.0.0.31'), route('b', '127.0.0.32', [], 2), route('c', '127.0.0.33')];
+    assert.equal(await ti.reload(file(echo.port, gen2)), 'loaded');
+    assert.equal(await echo1(b!, 'x'), undefined, 'b changed by reload 1: closed');
+    assert.equal(await echo1(a!, 'a still'), 'a still');
+    const gen3 = [route('a', '127.0.0.31', [], 3), route('b', '127.0.0.32', [], 2), route('c', '127.0.0.33')];
+    assert.equal(await ti.reload(file(echo.port, gen3)), 'loaded');
+    assert.equal(await echo1(a!, 'x'), undefined, 'a changed by reload 2: its session (of the first file) closed');
+    assert.equal(await echo1(c!, 'c untouched'), 'c untouched', 'c was changed by neither reload');
+    const lines = ti.logs.filter((l) => /^reload touched/.test(l.msg));
+    assert.equal(
+      lines.at(-1)!.msg,
+      'reload touched 1 open session(s) of removed or changed routes: 0 kept, 0 draining, 1 closed',
+    );
+    c!.s.destroy();
+  });
 });

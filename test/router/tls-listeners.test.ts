@@ -6,7 +6,7 @@ import type { RouteEntity } from '../../src/config/types.js';
 import { loadConfigText } from '../../src/config/load.js';
 import { compileRouter, compileService } from '../../src/router/compile.js';
 import type { CompiledService } from '../../src/router/types.js';
-import { tlsDetectSet, tlsListeners } from '../../src/router/tls-listeners.js';
+import { tlsDetectSet, tlsListeners, tlsListenersSliced } from '../../src/router/tls-listeners.js';
 import { routerOf, tlsDetectWarnings } from '../../src/runtime/tls-warnings.js';
 import { listenSpec, route, service } from '../helpers/entities.js';
 import { runCli, tempDir } from '../helpers/cli.js';
@@ -148,4 +148,39 @@ services:
   const bad = await runCli(['config', 'parse', file, '--stream-listen', 'nope']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--stream-listen: .*must be of form/);
+});
+
+test('tlsListenersSliced (the build on the main thread) finds what tlsListeners finds, pausing when due', async () => {
+  const routes: RouteEntity[] = [];
+  for (let i = 0; i < 300; i++) {
+    routes.push(
+      i % 3 === 0
+        ? route({ id: `t${i}`, service: 's1', protocols: ['tls'], snis: [`h${i}.example`] })
+        : i % 3 === 1
+          ? route({ id: `d${i}`, service: 's1', protocols: ['tls'], destinations: [{ ip: '127.0.0.2', port: 6000 }] })
+          : route({ id: `p${i}`, service: 's1', protocols: ['tcp'], destinations: [{ port: 5555 }] }),
+    );
+  }
+  const r = build(routes);
+  let pauses = 0;
+  let calls = 0;
+  const sl = {
+    due: () => ++calls % 50 === 0,
+    pause: async () => {
+      pauses++;
+      await new Promise((res) => setImmediate(res));
+    },
+  };
+  const listeners = [plain, other, wildcard, ssl, udp];
+  const sliced = await tlsListenersSliced(r, listeners, sl);
+  assert.deepEqual(sliced, tlsListeners(r, listeners));
+  assert.deepEqual(
+    sliced.map((x) => [x.listener.text, x.routes.length, x.open.length, x.tcp]),
+    [
+      [plain.text, 100, 100, true],
+      [other.text, 200, 100, false],
+      [wildcard.text, 100, 100, false],
+    ],
+  );
+  assert.ok(pauses >= 5, `paused ${pauses} times`);
 });
