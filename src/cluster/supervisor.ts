@@ -17,6 +17,8 @@ const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 const REPORT_TIMEOUT_MS = 2000;
 /** deaths within this window count as a crash loop */
 const CRASH_WINDOW_MS = 60_000;
+/** a rolling reload goes on to the next worker when one has not answered within this */
+const ROLL_STEP_TIMEOUT_MS = 60_000;
 
 /** One worker slot: its process changes when a worker is replaced, its id (1..N) stays. */
 interface Slot {
@@ -73,6 +75,8 @@ export class Supervisor {
   #startup:
     { resolve: (a: FromWorker & { kts: 'started' }) => void; reject: (e: Error) => void; left: number } | undefined;
   #firstStarted: (FromWorker & { kts: 'started' }) | undefined;
+  /** the rolling reload under way: the config, the workers still to get it, the one building it now */
+  #roll: { config: ConfigPush; queue: Slot[]; at?: { slot: Slot; timer: NodeJS.Timeout } } | undefined;
 
   constructor(opts: SupervisorOptions) {
     this.#opts = opts;
@@ -175,6 +179,7 @@ export class Supervisor {
         slot.hash = m.hash;
         slot.lastError = undefined;
         this.#opts.onSwapped?.(m.generation, m.sessions);
+        this.#rolled(slot);
         break;
       case 'load-failed':
         // the primary loaded this text: a worker refusing it is a bug or a resource limit, so it is loud
@@ -183,6 +188,7 @@ export class Supervisor {
           { worker: slot.id, worker_pid: worker.process.pid, generation: m.generation, err: m.message },
           'a worker could not load the configuration the primary checked; it keeps its previous one',
         );
+        this.#rolled(slot);
         break;
       case 'report':
         this.#pending.get(`${m.id}:${slot.id}`)?.(m.report);
@@ -195,6 +201,7 @@ export class Supervisor {
     if (!slot) return;
     slot.state = 'gone';
     for (const [key, done] of this.#pending) if (key.endsWith(`:${slot.id}`)) done(undefined);
+    this.#rolled(slot);
     if (this.#stopping) return;
     if (this.#startup) {
       this.#startup.reject(
@@ -223,9 +230,43 @@ export class Supervisor {
     t.unref();
   }
 
-  /** Sends a new configuration to every worker that has had its `init` (the others get it with their `init`). */
+  /**
+   * Hands a new configuration to every worker that has had its `init` (the others get it with their `init`), one
+   * worker at a time: the next gets it when the last answered (swapped or failed), so only one worker builds while
+   * the others serve on the cores left, and no two builds compete for a core with the data path. A configuration
+   * that arrives during a roll replaces the one being rolled: the workers still to go get the newest, and the one
+   * building now gets it after.
+   */
   broadcast(config: ConfigPush): void {
-    for (const s of this.#slots) if (s.initSent && s.state !== 'gone') this.#send(s.worker, { kts: 'config', config });
+    const targets = this.#slots.filter((s) => s.initSent && s.state !== 'gone');
+    const r = this.#roll;
+    if (!r) {
+      this.#roll = { config, queue: targets };
+      this.#rollNext();
+      return;
+    }
+    r.config = config;
+    r.queue = targets.filter((s) => s !== r.at?.slot);
+    if (r.at) r.queue.push(r.at.slot);
+  }
+
+  #rollNext(): void {
+    const r = this.#roll;
+    if (!r) return;
+    if (r.at) clearTimeout(r.at.timer);
+    r.at = undefined;
+    for (let s = r.queue.shift(); s; s = r.queue.shift()) {
+      if (!s.initSent || s.state === 'gone' || !s.worker?.isConnected()) continue;
+      this.#send(s.worker, { kts: 'config', config: r.config });
+      r.at = { slot: s, timer: setTimeout(() => this.#rollNext(), ROLL_STEP_TIMEOUT_MS).unref() };
+      return;
+    }
+    this.#roll = undefined;
+  }
+
+  /** The worker in `slot` answered the roll's push (or is gone): the next one's turn. */
+  #rolled(slot: Slot): void {
+    if (this.#roll?.at?.slot === slot) this.#rollNext();
   }
 
   /** Tells every worker to reopen its access log (SIGUSR1 after a log rotation). */

@@ -230,6 +230,21 @@ test('a reload reaches every worker, an invalid file reaches none', async (t) =>
   );
   assert.equal(st.configuration_generation, 2);
   for (let i = 0; i < 10; i++) assert.equal(await roundTrip(k.listen), 'B:x');
+  // a rolling reload: the second worker starts its build after the first one swapped (never two builds at once)
+  const builds = k
+    .out()
+    .split('\n')
+    .filter(
+      (l) => /"worker":\d/.test(l) && l.includes('"msg":"declarative config reloaded"') && l.includes('"generation":2'),
+    )
+    .map((l) => JSON.parse(l) as { worker: number; time: string; duration_ms: number })
+    .map((l) => ({ worker: l.worker, time: Date.parse(l.time), duration_ms: l.duration_ms }))
+    .sort((x, y) => x.time - y.time);
+  assert.deepEqual(builds.map((b) => b.worker).sort(), [1, 2], 'one reload line per worker');
+  assert.ok(
+    builds[1]!.time - builds[1]!.duration_ms >= builds[0]!.time - 2,
+    `worker ${builds[1]!.worker} built after worker ${builds[0]!.worker} swapped: ${JSON.stringify(builds)}`,
+  );
 
   writeFileSync(k.file, BAD);
   assert.equal((await runCli(['reload', '-p', k.prefix])).code, 0);
