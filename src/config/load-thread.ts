@@ -3,19 +3,8 @@
  * (load-job.ts) and answers each on its parent port, its entities on the job's own port. A job that throws is
  * answered as unreadable; one that runs the thread out of memory ends the thread, and the main thread answers for it.
  */
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import { runJob, type LoadJob, type LoadReply } from './load-job.js';
-
-// The thread runs at the lowest CPU priority (Linux: nice is per thread): on a machine with few cores, the data
-// path on the main thread gets the CPU first while a large file is parsed and checked here.
-try {
-  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-  if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
-} catch {
-  // not Linux, or not allowed: the thread runs at the process's priority
-}
 
 parentPort!.on('message', (m: { job: LoadJob; port: MessagePort }) => {
   let reply: LoadReply;
