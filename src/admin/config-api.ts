@@ -7,7 +7,8 @@ import { declarativeErrorBody, REDACTED } from '../config/declarative-errors.js'
 import type { ConfigManager } from '../config/manager.js';
 import type { Snapshot } from '../runtime/snapshot.js';
 import { HttpError, readBody, redactPem, sendEmpty, sendJson } from './http.js';
-import { ENTITY_TYPES, type EntityIndex } from './render.js';
+import { ENTITY_TYPES } from '../config/types.js';
+import type { EntityIndex } from './render.js';
 import type { Handler } from './types.js';
 
 /** The file name posted configs are reported under (in problems and logs). */

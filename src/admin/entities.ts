@@ -2,9 +2,9 @@
  * The read-only entity endpoints of Kong's DB-less admin API: collections with Kong's pagination, entities by id
  * or name, nested collections, tags; writes refused with Kong's "operation unsupported".
  */
-import type { EntityType } from '../config/types.js';
+import { ENTITY_TYPES, type EntityType } from '../config/types.js';
 import { HttpError, sendJson } from './http.js';
-import { ENTITY_TYPES, type EntityIndex, type Rendered } from './render.js';
+import type { EntityIndex, Rendered } from './render.js';
 import type { Handler } from './types.js';
 
 export interface EntityRoutesContext {

@@ -4,36 +4,25 @@
  * Rendered once per snapshot (the index is cached by snapshot), never per request.
  */
 import { X509Certificate } from 'node:crypto';
-import type {
-  CaCertificateEntity,
-  CertificateEntity,
-  ConsumerEntity,
-  DeclarativeConfig,
-  EntityType,
-  HealthchecksConfig,
-  PluginEntity,
-  RouteEntity,
-  ServiceEntity,
-  SniEntity,
-  TargetEntity,
-  UpstreamEntity,
+import {
+  ENTITY_TYPES,
+  type CaCertificateEntity,
+  type CertificateEntity,
+  type ConsumerEntity,
+  type DeclarativeConfig,
+  type EntityType,
+  type HealthchecksConfig,
+  type PluginEntity,
+  type RouteEntity,
+  type ServiceEntity,
+  type SniEntity,
+  type TargetEntity,
+  type UpstreamEntity,
 } from '../config/types.js';
 import { REDACTED } from '../config/declarative-errors.js';
 import { MATCH_FIELDS } from '../router/match-fields.js';
 
 export type Rendered = Record<string, unknown> & { id: string };
-
-export const ENTITY_TYPES: readonly EntityType[] = [
-  'services',
-  'routes',
-  'certificates',
-  'snis',
-  'ca_certificates',
-  'upstreams',
-  'targets',
-  'plugins',
-  'consumers',
-];
 
 /** One snapshot's entities, rendered, with the lookups the endpoints need. */
 export interface EntityIndex {

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { KONG_VERSION, VERSION } from '../paths.js';
 import { hostPort, unmapIPv4 } from '../net/address.js';
 import { listenFailed } from '../net/listen.js';
-import type { DeclarativeConfig } from '../config/types.js';
+import { emptyConfig } from '../config/types.js';
 import type { Snapshot } from '../runtime/snapshot.js';
 import { registerConfigRoutes } from './config-api.js';
 import { DashboardAuth, registerDashboard } from './dashboard.js';
@@ -23,20 +23,6 @@ interface Entry {
   prefix: boolean;
   handler: Handler;
 }
-
-const EMPTY: DeclarativeConfig = {
-  format_version: '3.0',
-  services: [],
-  routes: [],
-  certificates: [],
-  snis: [],
-  ca_certificates: [],
-  upstreams: [],
-  targets: [],
-  plugins: [],
-  consumers: [],
-  origins: {},
-};
 
 /** True for addresses only this machine reaches: 127.0.0.0/8, ::1 (also IPv4-mapped) and `localhost`. */
 export function isLoopbackHost(host: string): boolean {
@@ -185,7 +171,7 @@ export class AdminServer {
 
   /** The rendered entities of a snapshot (the live one by default), built once per snapshot. */
   #index(snap: Snapshot | undefined = this.opts.state.manager.current): EntityIndex {
-    if (!snap) return (this.#emptyIndex ??= buildIndex(EMPTY, this.opts.state.startedAt));
+    if (!snap) return (this.#emptyIndex ??= buildIndex(emptyConfig(), this.opts.state.startedAt));
     let idx = this.#indexes.get(snap);
     if (!idx) this.#indexes.set(snap, (idx = buildIndex(snap.config, snap.loadedAt)));
     return idx;

@@ -5,7 +5,7 @@
  */
 import type { Slicer } from '../slices.js';
 import type { ChunkReader } from './loader.js';
-import type { DeclarativeConfig, EntityType } from './types.js';
+import { emptyConfig, ENTITY_TYPES, type DeclarativeConfig, type EntityType } from './types.js';
 
 /** entity type → id → fingerprint of the entity's content (md5 of its JSON). */
 export type Fingerprints = Record<EntityType, Map<string, string>>;
@@ -21,32 +21,9 @@ export async function assemble(
   chunks: ChunkReader,
   slicer: Slicer,
 ): Promise<{ config: DeclarativeConfig; fingerprints: Fingerprints }> {
-  const config: DeclarativeConfig = {
-    format_version: formatVersion,
-    services: [],
-    routes: [],
-    certificates: [],
-    snis: [],
-    ca_certificates: [],
-    upstreams: [],
-    targets: [],
-    plugins: [],
-    consumers: [],
-    origins: {},
-  };
+  const config = emptyConfig(formatVersion);
   const fingerprints = {} as Fingerprints;
-  for (const t of [
-    'services',
-    'routes',
-    'certificates',
-    'snis',
-    'ca_certificates',
-    'upstreams',
-    'targets',
-    'plugins',
-    'consumers',
-  ] as EntityType[])
-    fingerprints[t] = new Map();
+  for (const t of ENTITY_TYPES) fingerprints[t] = new Map();
   try {
     for (let c = chunks.next(); c; c = chunks.next()) {
       if ('origins' in c) {
@@ -66,7 +43,7 @@ export async function assemble(
   } finally {
     chunks.close();
   }
-  for (const t of Object.keys(fingerprints) as EntityType[]) Object.freeze(config[t]);
+  for (const t of ENTITY_TYPES) Object.freeze(config[t]);
   Object.freeze(config.origins);
   return { config: Object.freeze(config), fingerprints };
 }

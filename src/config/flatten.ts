@@ -1,19 +1,6 @@
-import type { EntityType, Protocol } from './types.js';
+import { ENTITY_TYPES, type EntityType, type Protocol } from './types.js';
 import type { Path } from './parse.js';
 import type { EntityRef } from './problems.js';
-
-/** The collection names under which entities appear, at the top or nested. */
-export const ENTITY_KEYS = [
-  'services',
-  'routes',
-  'certificates',
-  'snis',
-  'ca_certificates',
-  'upstreams',
-  'targets',
-  'plugins',
-  'consumers',
-] as const satisfies readonly EntityType[];
 
 /** One entity as written, before checks: its raw fields, where it stands, and the entity it is nested in. */
 export interface RawEntity {
@@ -83,7 +70,7 @@ export const NESTED: Partial<Record<EntityType, Array<[string, EntityType]>>> = 
  * shape (the schema has already reported what is wrong): what is not an object is left out.
  */
 export function flatten(data: unknown, bad: Set<string>): Entities {
-  const out = Object.fromEntries(ENTITY_KEYS.map((k) => [k, [] as RawEntity[]])) as unknown as Entities;
+  const out = Object.fromEntries(ENTITY_TYPES.map((k) => [k, [] as RawEntity[]])) as unknown as Entities;
   if (!isObject(data)) return out;
   const visit = (type: EntityType, list: unknown, base: Path, parent?: RawEntity): void => {
     if (!Array.isArray(list)) return;
@@ -98,14 +85,14 @@ export function flatten(data: unknown, bad: Set<string>): Entities {
       for (const [key, childType] of NESTED[type] ?? []) visit(childType, raw[key], [...path, key], e);
     });
   };
-  for (const key of ENTITY_KEYS) visit(key, data[key], [key]);
+  for (const key of ENTITY_TYPES) visit(key, data[key], [key]);
   return out;
 }
 
 /** The deepest entity holding a path: `services[0].routes[1].sources[0]` → `services[0].routes[1]`. */
 export function entityOfPath(path: Path): { path: Path; type: EntityType } | undefined {
   const top = path[0];
-  if (typeof top !== 'string' || !(ENTITY_KEYS as readonly string[]).includes(top) || typeof path[1] !== 'number')
+  if (typeof top !== 'string' || !(ENTITY_TYPES as readonly string[]).includes(top) || typeof path[1] !== 'number')
     return undefined;
   let type = top as EntityType;
   let end = 2;

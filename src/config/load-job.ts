@@ -13,19 +13,7 @@ import { declarativeErrorBody } from './declarative-errors.js';
 import { loadConfigText } from './load.js';
 import { postedText } from './posted.js';
 import { decodeUtf8, readConfigFileSync } from './read.js';
-import type { DeclarativeConfig, EntityType, LoadOptions, Problem } from './types.js';
-
-export const ENTITY_TYPES: readonly EntityType[] = [
-  'services',
-  'routes',
-  'certificates',
-  'snis',
-  'ca_certificates',
-  'upstreams',
-  'targets',
-  'plugins',
-  'consumers',
-];
+import { ENTITY_TYPES, type DeclarativeConfig, type EntityType, type LoadOptions, type Problem } from './types.js';
 
 /**
  * A chunk holds at most this many entities and about CHUNK_BYTES of their JSON: the main thread receives (copies) a

@@ -168,16 +168,37 @@ export interface DeclarativeConfig {
   origins: Record<string, Origin>;
 }
 
-export type EntityType =
-  | 'services'
-  | 'routes'
-  | 'certificates'
-  | 'snis'
-  | 'ca_certificates'
-  | 'upstreams'
-  | 'targets'
-  | 'plugins'
-  | 'consumers';
+/** The entity collections of a declarative config, in the one order kept everywhere (load, chunks, admin API). */
+export const ENTITY_TYPES = [
+  'services',
+  'routes',
+  'certificates',
+  'snis',
+  'ca_certificates',
+  'upstreams',
+  'targets',
+  'plugins',
+  'consumers',
+] as const;
+
+export type EntityType = (typeof ENTITY_TYPES)[number];
+
+/** A config without entities (what a load assembles into; what the admin API shows before the first load). */
+export function emptyConfig(formatVersion = '3.0'): DeclarativeConfig {
+  return {
+    format_version: formatVersion,
+    services: [],
+    routes: [],
+    certificates: [],
+    snis: [],
+    ca_certificates: [],
+    upstreams: [],
+    targets: [],
+    plugins: [],
+    consumers: [],
+    origins: {},
+  };
+}
 
 /** One problem found in a file: an error rejects the file, a warning does not. */
 export interface Problem {

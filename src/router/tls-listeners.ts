@@ -101,6 +101,10 @@ export function tlsDetectSet(
   listeners: readonly ListenerAddress[],
   mode: 'auto' | 'off',
 ): ReadonlySet<ListenerAddress> {
-  if (mode === 'off') return new Set();
-  return new Set(tlsListeners(router, listeners).map((t) => t.listener));
+  return detectingListeners(mode === 'off' ? [] : tlsListeners(router, listeners), mode);
+}
+
+/** `tlsDetectSet` from listeners already found (a snapshot build finds them in slices). */
+export function detectingListeners(found: readonly TlsListener[], mode: 'auto' | 'off'): ReadonlySet<ListenerAddress> {
+  return new Set(mode === 'off' ? [] : found.map((t) => t.listener));
 }

@@ -14,7 +14,7 @@ import { affectedAmong, type ConfigIndex } from './affected-routes.js';
 import { compilePluginChains, type PluginChains } from '../plugins/chain.js';
 import type { RouteChains } from '../proxy/types.js';
 import { buildRouter, compileRoute, compileService, type StreamRoute } from '../router/compile.js';
-import { tlsListenersSliced, type ListenerAddress, type TlsListener } from '../router/tls-listeners.js';
+import { detectingListeners, tlsListenersSliced, type TlsListener } from '../router/tls-listeners.js';
 import type { CompiledService, Router } from '../router/types.js';
 import { STREAM_PROTOCOLS } from '../net/protocols.js';
 import { Slicer } from '../slices.js';
@@ -206,9 +206,7 @@ export class SnapshotBuilder {
     const tlsAt =
       sameRoutes && last.tlsAt ? last.tlsAt : ls ? await tlsListenersSliced(router, ls.streamListen, sl) : [];
     next.tlsAt = tlsAt;
-    const tlsDetect: ReadonlySet<ListenerAddress> = new Set(
-      ls?.tlsDetect === 'auto' ? tlsAt.map((t) => t.listener) : [],
-    );
+    const tlsDetect = detectingListeners(tlsAt, ls?.tlsDetect ?? 'off');
     await sl.tick();
 
     // plugins: the whole set of chains reused while every plugin entity is the same
