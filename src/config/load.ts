@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { LoadOptions, LoadResult, Problem } from './types.js';
+import { ENTITY_TYPES, type LoadOptions, type LoadResult, type Problem } from './types.js';
 import { parseText } from './parse.js';
 import { ProblemList, sortProblems } from './problems.js';
 import { validateDocument } from './validate.js';
@@ -78,21 +78,7 @@ export async function loadConfigFile(path: string, opts: LoadOptions = {}): Prom
 }
 
 /** The top-level keys of a declarative file (schemas/kong.schema.json). */
-const TOP_LEVEL = new Set([
-  '_format_version',
-  '_transform',
-  '_comment',
-  '_ignore',
-  'services',
-  'routes',
-  'certificates',
-  'snis',
-  'ca_certificates',
-  'upstreams',
-  'targets',
-  'plugins',
-  'consumers',
-]);
+const TOP_LEVEL = new Set<string>(['_format_version', '_transform', '_comment', '_ignore', ...ENTITY_TYPES]);
 
 /**
  * A file that is not a declarative config at all (a password file, a key, a kong.conf given by mistake) is said to
