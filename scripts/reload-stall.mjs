@@ -5,6 +5,7 @@
 // differ, as in a GitOps change). Prints p50 / p99 / max round trip of the pings sent while a reload ran, the
 // reload times and the process's peak RSS (VmHWM; primary + workers in worker mode), per size and mode.
 // Usage: node scripts/reload-stall.mjs [sizes=5000:500,50000:5000] [workers=1,2] [reloads=5]
+// (STALL_BASELINE_S=20 with reloads 0: the same pings for 20 s with no reload, the machine's own floor)
 // (run `npm run build` first; the echo backend and the client run in this process, which does nothing else)
 import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
@@ -221,7 +222,9 @@ for (const [routes, certs] of sizes) {
         await new Promise((r) => setTimeout(r, 2));
       }
     })();
-    await new Promise((r) => setTimeout(r, 500));
+    // STALL_BASELINE_S: ping that long before the first reload (the "between reloads" columns then show what this
+    // machine adds with no reload at all: run with reloads = 0)
+    await new Promise((r) => setTimeout(r, Number(process.env.STALL_BASELINE_S ?? 0.5) * 1000));
     const reloadMs = [];
     const serverBlocked = [];
     for (let i = 1; i <= reloads; i++) {

@@ -1,7 +1,8 @@
 /**
  * Rebuilds a good load's configuration on the main thread from the load thread's chunks, a slice at a time. Every
  * entity is frozen as it arrives (a snapshot never changes), and its content fingerprint is kept beside it for the
- * snapshot builder.
+ * snapshot builder. An entity sent as a reference is the base config's own object (frozen already), with its
+ * fingerprint.
  */
 import type { Slicer } from '../slices.js';
 import type { ChunkReader } from './loader.js';
@@ -16,11 +17,18 @@ function freezeDeep(v: unknown): void {
   for (const x of Object.values(v)) freezeDeep(x);
 }
 
+/** A config the main thread holds, with its fingerprints: what a load's references point into. */
+export interface Assembled {
+  config: DeclarativeConfig;
+  fingerprints: Fingerprints;
+}
+
 export async function assemble(
   formatVersion: string,
   chunks: ChunkReader,
   slicer: Slicer,
-): Promise<{ config: DeclarativeConfig; fingerprints: Fingerprints }> {
+  base?: Assembled,
+): Promise<Assembled> {
   const config = emptyConfig(formatVersion);
   const fingerprints = {} as Fingerprints;
   for (const t of ENTITY_TYPES) fingerprints[t] = new Map();
@@ -31,8 +39,19 @@ export async function assemble(
       } else {
         const list = config[c.type] as object[];
         const fps = fingerprints[c.type];
+        const from = base?.config[c.type] as { id: string }[] | undefined;
+        const fromFps = base?.fingerprints[c.type];
         for (let i = 0; i < c.items.length; i++) {
-          const e = c.items[i] as { id: string };
+          const item = c.items[i]!;
+          if (typeof item === 'number') {
+            const e = from?.[item];
+            const fp = e && fromFps?.get(e.id);
+            if (!e || fp === undefined) throw new Error(`the load referred to ${c.type}[${item}], not in the base`);
+            list.push(e);
+            fps.set(e.id, fp);
+            continue;
+          }
+          const e = item as { id: string };
           freezeDeep(e);
           list.push(e);
           fps.set(e.id, c.fps[i]!);

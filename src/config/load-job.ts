@@ -3,7 +3,9 @@
  * file or a POST /config body, off the event loop that proxies bytes. The answer is made for the main thread to use
  * as it is: a small header (status, hash, problems, counts), and the entities in chunks on a port of their own,
  * each entity with the fingerprint of its content (what lets the snapshot builder reuse the parts that did not
- * change), so that the main thread takes them a few at a time between other work.
+ * change), so that the main thread takes them a few at a time between other work. An entity the main thread already
+ * holds (same fingerprint in the `base` it sent: the live config's) is sent as its index in that config's list:
+ * the main thread reuses its object, so a reload that changes a few entities allocates a few on the data path's heap.
  */
 import { createHash } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,13 @@ import { ENTITY_TYPES, type DeclarativeConfig, type EntityType, type LoadOptions
  */
 export const CHUNK = 128;
 const CHUNK_BYTES = 16 * 1024;
+/** A chunk holds at most this many references to entities the main thread already has (a number each). */
+export const CHUNK_REFS = 4096;
+/** Bytes of one fingerprint (md5) in `LoadReply.fps` and `LoadJob.base`. */
+export const FP_BYTES = 16;
+
+/** Per entity type, the raw fingerprints of a config's entities in list order (FP_BYTES each). */
+export type FingerprintBytes = Partial<Record<EntityType, Uint8Array>>;
 
 export type LoadSource =
   /** the declarative file at this path */
@@ -43,6 +52,8 @@ export interface LoadJob {
   checkedDir?: string;
   /** build the admin API's 400 body of an invalid config here; `true`: with Kong's flattened_errors */
   errorBody?: { flatten: boolean };
+  /** the fingerprints of the config the main thread holds: its unchanged entities are sent as references */
+  base?: FingerprintBytes;
 }
 
 export type LoadReply =
@@ -62,11 +73,19 @@ export type LoadReply =
       ms: number;
       /** entities sent: a large load's thread is ended after it (its heap goes back to the system at once) */
       entities: number;
+      /** of them, sent as references to the base's */
+      reused: number;
+      /** this config's fingerprints, the `base` of the next load (transferred) */
+      fps: FingerprintBytes;
     };
 
-/** A chunk on the job's port: entities of one type with their fingerprints, or entity origins. */
+/**
+ * A chunk on the job's port: entities of one type with their fingerprints (a number: the index of the same entity in
+ * the base config's list, its fingerprint then ''), or entity origins.
+ */
 export type Chunk =
-  { type: EntityType; items: object[]; fps: string[] } | { origins: [string, DeclarativeConfig['origins'][string]][] };
+  | { type: EntityType; items: (object | number)[]; fps: string[] }
+  | { origins: [string, DeclarativeConfig['origins'][string]][] };
 
 /** The test hook of a load thread that runs out of memory (KONG_TS_TEST_LOAD_EXHAUST=1 and this line in the text). */
 const EXHAUST_MARK = '# kong-ts-test: exhaust-heap';
@@ -142,29 +161,53 @@ export function runJob(job: LoadJob, port: MessagePort): LoadReply {
     renameSync(`${checkedPath}.tmp`, checkedPath);
   }
   const counts = {} as Record<EntityType, number>;
+  const fpBytes: FingerprintBytes = {};
   let entities = 0;
+  let reused = 0;
   for (const type of ENTITY_TYPES) {
     const list = config[type] as object[];
     counts[type] = list.length;
     entities += list.length;
-    let items: object[] = [];
+    const known = baseIndex(job.base?.[type]);
+    const raw = new Uint8Array(list.length * FP_BYTES);
+    fpBytes[type] = raw;
+    let items: (object | number)[] = [];
     let fps: string[] = [];
     let bytes = 0;
-    for (const e of list) {
+    let objects = 0;
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!;
       const json = JSON.stringify(e);
-      items.push(e);
-      fps.push(createHash('md5').update(json).digest('base64'));
-      bytes += json.length;
-      if (items.length >= CHUNK || bytes >= CHUNK_BYTES) {
+      const digest = createHash('md5').update(json).digest();
+      raw.set(digest, i * FP_BYTES);
+      const at = known?.get(digest.toString('latin1'));
+      if (at !== undefined) {
+        items.push(at);
+        fps.push('');
+        reused++;
+      } else {
+        items.push(e);
+        fps.push(digest.toString('base64'));
+        bytes += json.length;
+        objects++;
+      }
+      if (objects >= CHUNK || bytes >= CHUNK_BYTES || items.length >= CHUNK_REFS) {
         port.postMessage({ type, items, fps } satisfies Chunk);
         items = [];
         fps = [];
         bytes = 0;
+        objects = 0;
       }
     }
     if (items.length > 0) port.postMessage({ type, items, fps } satisfies Chunk);
   }
-  const origins = Object.entries(config.origins);
+  // origins reach the main thread only for what it reports with a position: routes without destinations (the TLS
+  // detection warning); every other use of them (lint, explain) runs where the config was loaded
+  const origins: [string, DeclarativeConfig['origins'][string]][] = [];
+  for (const r of config.routes) {
+    const o = r.destinations?.length ? undefined : config.origins[r.id];
+    if (o) origins.push([r.id, o]);
+  }
   for (let i = 0; i < origins.length; i += CHUNK * 2)
     port.postMessage({ origins: origins.slice(i, i + CHUNK * 2) } satisfies Chunk);
   const utf8 = text === '' ? undefined : new TextEncoder().encode(text);
@@ -179,5 +222,16 @@ export function runJob(job: LoadJob, port: MessagePort): LoadReply {
     checked: checkedPath,
     ms: performance.now() - started,
     entities,
+    reused,
+    fps: fpBytes,
   };
+}
+
+/** fingerprint (as a latin1 string) → index in the base's list */
+function baseIndex(raw: Uint8Array | undefined): Map<string, number> | undefined {
+  if (!raw || raw.length === 0) return undefined;
+  const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out = new Map<string, number>();
+  for (let i = 0; i * FP_BYTES < buf.length; i++) out.set(buf.toString('latin1', i * FP_BYTES, (i + 1) * FP_BYTES), i);
+  return out;
 }

@@ -18,5 +18,10 @@ parentPort!.on('message', (m: { job: LoadJob; port: MessagePort }) => {
     };
   }
   m.port.close();
-  parentPort!.postMessage(reply, reply.status === 'ok' && reply.text ? [reply.text.buffer as ArrayBuffer] : []);
+  const transfer: ArrayBuffer[] = [];
+  if (reply.status === 'ok') {
+    if (reply.text) transfer.push(reply.text.buffer as ArrayBuffer);
+    for (const raw of Object.values(reply.fps)) transfer.push(raw.buffer as ArrayBuffer);
+  }
+  parentPort!.postMessage(reply, transfer);
 });

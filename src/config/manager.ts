@@ -2,8 +2,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import { Slicer } from '../slices.js';
 import { whileLoading } from '../young-gen.js';
-import { assemble, type Fingerprints } from './assemble.js';
-import type { LoadSource } from './load-job.js';
+import { assemble, type Assembled, type Fingerprints } from './assemble.js';
+import type { FingerprintBytes, LoadSource } from './load-job.js';
 import { ConfigLoader, type LoaderReply } from './loader.js';
 import { formatProblem } from './problems.js';
 import { DEFAULT_MAX_CONFIG_BYTES } from './read.js';
@@ -28,6 +28,12 @@ export interface CompileInput {
   fingerprints?: Fingerprints;
   /** the main thread's work is cut in slices of this */
   slicer?: Slicer;
+}
+
+/** What the next load refers to: the live config's entities and their fingerprints. */
+interface Base {
+  assembled: Assembled;
+  fps: FingerprintBytes;
 }
 
 export type ReloadTrigger = 'start' | 'file' | 'signal' | 'admin';
@@ -96,6 +102,8 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
   #opts: ManagerOptions<Snapshot>;
   #loader: ConfigLoader;
   #current: Snapshot | undefined;
+  /** the live config as assembled, with its fingerprints: the next load sends its unchanged entities by reference */
+  #base: Base | undefined;
   #busy = false;
   #pending: Job | undefined;
   #listeners: ((s: Snapshot, previous: Snapshot | undefined) => void)[] = [];
@@ -273,6 +281,7 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
         ? live?.hash
         : undefined;
     slicer.idle(); // the load thread works; this thread only waits
+    const base = this.#base;
     const { reply, chunks } = await this.#loader.run({
       source: job.source,
       file,
@@ -281,6 +290,7 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
       skipHash,
       checkedDir: this.#opts.checkedDir,
       errorBody: job.post ? { flatten: job.post.flatten } : undefined,
+      base: base?.fps,
     });
     slicer.resume();
     if (reply.status !== 'ok') chunks.close();
@@ -300,7 +310,7 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
         return { status: 'invalid', problems: reply.problems, hash: reply.hash, errorBody: reply.errorBody };
       }
     }
-    return this.#compile(job, reply, chunks, slicer);
+    return this.#compile(job, reply, chunks, slicer, base);
   }
 
   async #compile(
@@ -308,9 +318,16 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
     reply: Extract<LoaderReply, { status: 'ok' }>,
     chunks: import('./loader.js').ChunkReader,
     slicer: Slicer,
+    base: Base | undefined,
   ): Promise<ReloadOutcome<Snapshot>> {
     const { file, trigger } = job;
-    const { config, fingerprints } = await assemble(reply.formatVersion, chunks, slicer);
+    let assembled: Assembled;
+    try {
+      assembled = await assemble(reply.formatVersion, chunks, slicer, base?.assembled);
+    } catch (err) {
+      return this.#unreadable(trigger, (err as Error).message);
+    }
+    const { config, fingerprints } = assembled;
     const bytes = reply.text;
     let text: string | undefined;
     const input: CompileInput = {
@@ -336,6 +353,7 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
     this.#generation = snapshot.generation;
     const previous = this.#current;
     this.#current = snapshot;
+    this.#base = { assembled, fps: reply.fps };
     this.checkedPath = reply.checked;
     this.stats.loaded++;
     this.stats.lastLoadedAt = snapshot.loadedAt;

@@ -164,9 +164,10 @@ export class SnapshotBuilder {
         prev.compiled.balancer === balancer &&
         prev.compiled.hostHeader === hostHeader &&
         prev.compiled.upstreamTls === upstreamTls
-      )
+      ) {
         compiled = prev.compiled;
-      else {
+        next.services.set(s.id, prev);
+      } else {
         const pp = tagValue(s.tags, 'proxy_protocol');
         compiled = compileService(s, {
           balancer,
@@ -174,8 +175,8 @@ export class SnapshotBuilder {
           upstreamTls,
           proxyProtocol: pp === 'v1' ? 1 : pp === 'v2' ? 2 : undefined,
         });
+        if (sfp !== undefined) next.services.set(s.id, { key: sfp, compiled });
       }
-      if (sfp !== undefined) next.services.set(s.id, { key: sfp, compiled });
       services.set(s.id, compiled);
       if (sl.due()) await sl.pause();
     }
@@ -193,8 +194,11 @@ export class SnapshotBuilder {
       if (prev && prev.fp === rfp && prev.service === service) {
         c = prev.compiled;
         reused++;
-      } else c = compileRoute(r, services);
-      if (rfp !== undefined) next.routes.set(r.id, { fp: rfp, service, compiled: c });
+        next.routes.set(r.id, prev); // the same record: a reload that changes little allocates little
+      } else {
+        c = compileRoute(r, services);
+        if (rfp !== undefined) next.routes.set(r.id, { fp: rfp, service, compiled: c });
+      }
       if (c) compiled.push(c);
       if (sl.due()) await sl.pause();
     }
@@ -227,14 +231,16 @@ export class SnapshotBuilder {
       const rfp = fp('routes', r.id);
       const prev = samePlugins && rfp !== undefined ? last.routeChains.get(r.id) : undefined;
       let chains: RouteChains;
-      if (prev && prev.fp === rfp) chains = prev.chains;
-      else {
+      if (prev && prev.fp === rfp) {
+        chains = prev.chains;
+        next.routeChains.set(r.id, prev);
+      } else {
         chains = {};
         for (const proto of STREAM_PROTOCOLS) {
           if (r.protocols.includes(proto)) chains[proto] = plugins.forRoute(r.id, r.service ?? undefined, proto);
         }
+        if (rfp !== undefined) next.routeChains.set(r.id, { fp: rfp, chains });
       }
-      if (rfp !== undefined) next.routeChains.set(r.id, { fp: rfp, chains });
       routeChains.set(r.id, chains);
       const max = tagValue(r.tags, 'max_connections');
       if (max !== undefined) routeMax.set(r.id, Number(max));
