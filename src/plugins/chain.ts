@@ -33,6 +33,8 @@ interface Entry {
 
 export type PrereadDone<C> = (result: PrereadResult, ctx: C) => void;
 
+let chainSerial = 0;
+
 /** The plugins that run for one (route, service) pair, in priority order. */
 export class PluginChain {
   readonly #preread: readonly Entry[];
@@ -42,6 +44,9 @@ export class PluginChain {
   /** the plugin names of this chain, highest priority first */
   readonly names: readonly string[];
   readonly #all: readonly Entry[];
+
+  /** tells chains apart in keys (builder: routes with the same chains share one record) */
+  readonly serial = ++chainSerial;
 
   constructor(entries: readonly Entry[], logger: Logger, metrics: Metrics | undefined) {
     this.#all = entries;
@@ -277,11 +282,17 @@ class Chains implements PluginChains {
     for (const r of options.routes ?? []) this.forRoute(r.id, r.service ?? undefined);
   }
 
+  /**
+   * One chain per distinct selection of plugins, shared by every route that selects the same ones (a chain holds
+   * no per-route state): 50,000 routes without plugins of their own share one chain, not 50,000 copies.
+   */
   forRoute(routeId?: string, serviceId?: string, protocol?: string): PluginChain {
-    const key = (routeId ?? '') + '|' + (serviceId ?? '') + '|' + (protocol ?? '');
+    const selected = this.#select(routeId, serviceId, protocol);
+    let key = '';
+    for (const e of selected) key += e.id + ',';
     let chain = this.#chains.get(key);
     if (!chain) {
-      chain = new PluginChain(this.#select(routeId, serviceId, protocol), this.#logger, this.#metrics);
+      chain = new PluginChain(selected, this.#logger, this.#metrics);
       this.#chains.set(key, chain);
     }
     return chain;

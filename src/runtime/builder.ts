@@ -37,11 +37,13 @@ interface Parts {
   balancers: Map<string, Balancer>;
   upstreamTls: Map<string, CompiledService['upstreamTls']>;
   services: Map<string, { key: string; compiled: CompiledService }>;
-  routes: Map<string, { fp: string; service: CompiledService | undefined; compiled: StreamRoute | undefined }>;
+  routes: Map<
+    string,
+    { fp: string; service: CompiledService | undefined; compiled: StreamRoute | undefined; chains: RouteChains }
+  >;
   router: Router | undefined;
   tlsAt: readonly TlsListener[] | undefined;
   plugins: { key: string; chains: PluginChains } | undefined;
-  routeChains: Map<string, { fp: string; chains: RouteChains }>;
 }
 
 export class SnapshotBuilder {
@@ -77,7 +79,6 @@ export class SnapshotBuilder {
       router: undefined,
       tlsAt: undefined,
       plugins: undefined,
-      routeChains: new Map(),
     };
 
     // balancers: one per upstream, reused while the upstream and its targets are the same
@@ -181,25 +182,48 @@ export class SnapshotBuilder {
       if (sl.due()) await sl.pause();
     }
 
-    // routes: each compiled route reused while it and its service are the same; the router while every route is
+    // plugins: the whole set of chains reused while every plugin entity is the same
+    const pluginKey = keyOf(
+      String(config.plugins.length),
+      config.plugins.map((p) => fp('plugins', p.id)),
+    );
+    let plugins: PluginChains;
+    const samePlugins = pluginKey !== undefined && last?.plugins?.key === pluginKey;
+    if (samePlugins) plugins = last.plugins!.chains;
+    else plugins = compilePluginChains(config.plugins, rt.plugins, rt.logger, { metrics: rt.metrics });
+    if (pluginKey !== undefined) next.plugins = { key: pluginKey, chains: plugins };
+
+    // routes: each compiled route reused while it and its service are the same, its chains while it and the plugins
+    // are; the router while every route is. An unchanged route keeps the last build's record (no new object).
     const compiled: StreamRoute[] = [];
     const routeById = new Map<string, RouteEntity>();
+    const routeChains = new Map<string, RouteChains>();
+    const sharedChains = new Map<string, RouteChains>();
+    const routeMax = new Map<string, number>();
+    const tlsRoutes: RouteEntity[] = [];
     let reused = 0;
     for (const r of config.routes) {
       routeById.set(r.id, r);
+      if (r.protocols.includes('tls')) tlsRoutes.push(r);
       const rfp = fp('routes', r.id);
       const service = r.service ? services.get(r.service) : undefined;
       const prev = rfp !== undefined ? last?.routes.get(r.id) : undefined;
+      const sameEntity = prev !== undefined && prev.fp === rfp;
       let c: StreamRoute | undefined;
-      if (prev && prev.fp === rfp && prev.service === service) {
+      if (sameEntity && prev.service === service) {
         c = prev.compiled;
         reused++;
-        next.routes.set(r.id, prev); // the same record: a reload that changes little allocates little
-      } else {
-        c = compileRoute(r, services);
-        if (rfp !== undefined) next.routes.set(r.id, { fp: rfp, service, compiled: c });
-      }
+      } else c = compileRoute(r, services);
+      const chains = sameEntity && samePlugins ? prev.chains : chainsOf(r, plugins, sharedChains);
+      if (rfp !== undefined)
+        next.routes.set(
+          r.id,
+          prev && prev.compiled === c && prev.chains === chains ? prev : { fp: rfp, service, compiled: c, chains },
+        );
       if (c) compiled.push(c);
+      routeChains.set(r.id, chains);
+      const max = tagValue(r.tags, 'max_connections');
+      if (max !== undefined) routeMax.set(r.id, Number(max));
       if (sl.due()) await sl.pause();
     }
     const sameRoutes =
@@ -212,40 +236,6 @@ export class SnapshotBuilder {
     next.tlsAt = tlsAt;
     const tlsDetect = detectingListeners(tlsAt, ls?.tlsDetect ?? 'off');
     await sl.tick();
-
-    // plugins: the whole set of chains reused while every plugin entity is the same
-    const pluginKey = keyOf(
-      String(config.plugins.length),
-      config.plugins.map((p) => fp('plugins', p.id)),
-    );
-    let plugins: PluginChains;
-    const samePlugins = pluginKey !== undefined && last?.plugins?.key === pluginKey;
-    if (samePlugins) plugins = last.plugins!.chains;
-    else plugins = compilePluginChains(config.plugins, rt.plugins, rt.logger, { metrics: rt.metrics });
-    if (pluginKey !== undefined) next.plugins = { key: pluginKey, chains: plugins };
-    const routeChains = new Map<string, RouteChains>();
-    const routeMax = new Map<string, number>();
-    const tlsRoutes: RouteEntity[] = [];
-    for (const r of config.routes) {
-      if (r.protocols.includes('tls')) tlsRoutes.push(r);
-      const rfp = fp('routes', r.id);
-      const prev = samePlugins && rfp !== undefined ? last.routeChains.get(r.id) : undefined;
-      let chains: RouteChains;
-      if (prev && prev.fp === rfp) {
-        chains = prev.chains;
-        next.routeChains.set(r.id, prev);
-      } else {
-        chains = {};
-        for (const proto of STREAM_PROTOCOLS) {
-          if (r.protocols.includes(proto)) chains[proto] = plugins.forRoute(r.id, r.service ?? undefined, proto);
-        }
-        if (rfp !== undefined) next.routeChains.set(r.id, { fp: rfp, chains });
-      }
-      routeChains.set(r.id, chains);
-      const max = tagValue(r.tags, 'max_connections');
-      if (max !== undefined) routeMax.set(r.id, Number(max));
-      if (sl.due()) await sl.pause();
-    }
     // contexts of unchanged certificates and CA lists are reused; the map starts over when it has grown large
     const authContexts = new Map(this.#clientAuthContexts.size > 1000 ? [] : this.#clientAuthContexts);
     const clientAuth = compileClientAuth(tlsRoutes, caById, routeChains, certs, authContexts);
@@ -291,6 +281,25 @@ export class SnapshotBuilder {
     this.#last = next;
     return snapshot;
   }
+}
+
+/**
+ * A route's plugin chains per stream protocol; routes whose chains are the same chains share one object (the chains
+ * themselves are shared by selection: plugins/chain.ts).
+ */
+function chainsOf(r: RouteEntity, plugins: PluginChains, shared: Map<string, RouteChains>): RouteChains {
+  const chains: RouteChains = {};
+  let key = '';
+  for (const proto of STREAM_PROTOCOLS) {
+    if (!r.protocols.includes(proto)) continue;
+    const chain = plugins.forRoute(r.id, r.service ?? undefined, proto);
+    chains[proto] = chain;
+    key += `${proto}:${chain.serial},`;
+  }
+  const known = shared.get(key);
+  if (known) return known;
+  shared.set(key, chains);
+  return chains;
 }
 
 /** A key from fingerprints, undefined when any is unknown (nothing is then reused). */

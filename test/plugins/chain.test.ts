@@ -64,6 +64,10 @@ test('scoping: route+service beats route beats service beats global, per plugin 
   for (const [r, s] of order) runSync(chains.forRoute(r, s));
   assert.deepEqual(seen, ['route+service', 'route', 'service', 'global', 'global']);
   assert.equal(chains.forRoute('R', 'S'), chains.forRoute('R', 'S'), 'chains are built once and reused');
+  // routes that select the same plugins share one chain (a chain keeps no per-route state)
+  assert.equal(chains.forRoute('Q', 'T'), chains.forRoute('Z', 'T'));
+  assert.equal(chains.forRoute('Q', 'T'), chains.forRoute());
+  assert.notEqual(chains.forRoute('R', 'T'), chains.forRoute('Q', 'T'));
   await chains.close();
 });
 
