@@ -39,7 +39,8 @@ interface Base {
 export type ReloadTrigger = 'start' | 'file' | 'signal' | 'admin';
 
 export type ReloadOutcome<Snapshot extends Compiled = Compiled> =
-  | { status: 'loaded'; snapshot: Snapshot; problems: Problem[] }
+  /** `entities`: how many the load sent; `reused`: of them, how many were the live config's own objects */
+  | { status: 'loaded'; snapshot: Snapshot; problems: Problem[]; entities?: number; reused?: number }
   | { status: 'unchanged'; snapshot: Snapshot }
   /** `errorBody`: the admin API's 400 body, built off the event loop (reloadPosted) */
   | { status: 'invalid'; problems: Problem[]; hash: string; errorBody?: Record<string, unknown> }
@@ -260,6 +261,8 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
           generation: s.generation,
           routes: s.config.routes.length,
           services: s.config.services.length,
+          entities: outcome.entities,
+          entities_reused: outcome.reused,
           ...timing,
         },
         this.stats.loaded > 1 ? 'declarative config reloaded' : 'declarative config loaded',
@@ -361,7 +364,7 @@ export class ConfigManager<Snapshot extends Compiled = Compiled> {
     for (const p of reply.problems) this.#opts.logger.warn({ problem: formatProblem(p) }, 'declarative config warning');
     for (const fn of this.#listeners) fn(snapshot, previous);
     for (const fn of this.#loadListeners) fn(true);
-    return { status: 'loaded', snapshot, problems: reply.problems };
+    return { status: 'loaded', snapshot, problems: reply.problems, entities: reply.entities, reused: reply.reused };
   }
 
   #unreadable(trigger: ReloadTrigger, message: string, tooLarge?: boolean): ReloadOutcome<Snapshot> {
