@@ -209,8 +209,9 @@ export class SnapshotBuilder {
       const service = r.service ? services.get(r.service) : undefined;
       const prev = rfp !== undefined ? last?.routes.get(r.id) : undefined;
       const sameEntity = prev !== undefined && prev.fp === rfp;
+      const sameCompiled = sameEntity && prev.service === service;
       let c: StreamRoute | undefined;
-      if (sameEntity && prev.service === service) {
+      if (sameCompiled) {
         c = prev.compiled;
         reused++;
       } else c = compileRoute(r, services);
@@ -218,7 +219,7 @@ export class SnapshotBuilder {
       if (rfp !== undefined)
         next.routes.set(
           r.id,
-          prev && prev.compiled === c && prev.chains === chains ? prev : { fp: rfp, service, compiled: c, chains },
+          sameCompiled && prev.chains === chains ? prev : { fp: rfp, service, compiled: c, chains },
         );
       if (c) compiled.push(c);
       routeChains.set(r.id, chains);
