@@ -13,6 +13,12 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY schemas ./schemas
 COPY bin ./bin
+COPY binding.gyp ./
+COPY native ./native
+# the native pump (native/pump.c): node:20-slim has no compiler, so install one for this stage only; if the build
+# fails anyway, the image runs the TypeScript pipe (src/proxy/native-pump.ts)
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 make g++ >/dev/null \
+  && (npm run build:native || true) && mkdir -p build
 # tsconfig also includes test/ and examples/; build only what ships
 RUN npx tsc -p tsconfig.json --rootDir . --outDir dist \
   && test -f dist/src/cli/main.js \
@@ -33,6 +39,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/schemas ./schemas
 COPY --from=build /app/bin ./bin
+COPY --from=build /app/build ./build
 COPY kong.yml.example /etc/kong-ts/kong.yml
 # the node image's unprivileged user (uid 1000); the prefix holds the pid file and generated certificates
 RUN ln -s /app/bin/kong-ts /usr/local/bin/kong-ts \

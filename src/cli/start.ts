@@ -15,6 +15,7 @@ import type { ConfigManager } from '../config/manager.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { listenerRows } from '../runtime/status-rows.js';
 import type { Snapshot } from '../runtime/snapshot.js';
+import { pumpKind } from '../proxy/native-pump.js';
 
 /** A running kong-ts: what `start` builds and what tests drive in-process. */
 export interface Instance {
@@ -148,6 +149,7 @@ export async function startInstance(
       prefix: settings.prefix,
       hash: live.hash,
       pid: process.pid,
+      data_path: pumpKind,
     },
     'kong-ts started',
   );

@@ -6,6 +6,7 @@
  * read allocates nothing but the copy of a small read.
  */
 import { Socket } from 'node:net';
+import { handOff } from './native-pump.js';
 import { SESSION, SessionState, type ProxySocket, type TcpSession } from './session-types.js';
 
 const READ_SIZE = 64 * 1024;
@@ -75,15 +76,20 @@ function readClientIntoBuffers(c: Socket): boolean {
 
 /**
  * The upstream just connected: send what goes first (the PROXY header of plain upstreams, the bytes already read
- * from the client), then let the client's bytes flow.
+ * from the client), then let the client's bytes flow: through the native pump when it takes the pair
+ * (native-pump.ts), else through the listeners below.
  */
 export function startPipe(s: TcpSession, up: ProxySocket): void {
+  const svc = s.service;
+  if (!svc.upstreamTls) {
+    const header = svc.proxyProtocol ? s.proxyHeader() : undefined;
+    const first = s.earlyBytes;
+    if (handOff(s, up, header && first ? Buffer.concat([header, first]) : (header ?? first ?? undefined))) return;
+    if (header) up.write(header);
+  }
   up.on('end', onUpstreamEnd);
   up.on('drain', onUpstreamDrain);
-  const svc = s.service;
-  if (svc.upstreamTls)
-    up.on('data', onUpstreamData); // TLS sockets do not take onread: decrypted chunks come as data
-  else if (svc.proxyProtocol) up.write(s.proxyHeader());
+  if (svc.upstreamTls) up.on('data', onUpstreamData); // TLS sockets do not take onread: decrypted chunks come as data
   if (s.earlyBytes) {
     up.write(s.earlyBytes);
     s.earlyBytes = null;

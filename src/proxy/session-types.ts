@@ -54,7 +54,7 @@ export interface SessionContext extends RecordSink {
 /** One proxied TCP connection as its parts see it; the fields are set and documented in session.ts (Session). */
 export interface TcpSession extends ResolveWaiter {
   // ---- what the connection came with (fixed at accept) ----
-  readonly client: ProxySocket;
+  client: ProxySocket;
   readonly ctx: SessionContext;
   readonly spec: ListenSpec;
   readonly snap: ProxySnapshot;
@@ -84,7 +84,12 @@ export interface TcpSession extends ResolveWaiter {
   tryStartedAt: number;
   connectedAt: number;
 
-  // ---- pipe (session-pipe.ts) ----
+  // ---- pipe (session-pipe.ts, or the native pump: native-pump.ts) ----
+  pumpId: number;
+  received: number;
+  sent: number;
+  upstreamReceived: number;
+  upstreamSent: number;
   reads: number;
   clientClosed: boolean;
   upstreamClosed: boolean;

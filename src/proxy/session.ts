@@ -20,6 +20,7 @@ import type { ListenSpec } from '../settings/types.js';
 import type { Accepted } from './accepted.js';
 import type { Hold } from './limits.js';
 import type { SessionRecord, TryRecord } from './record.js';
+import { pumpAbort } from './native-pump.js';
 import { hostResolved, startConnect, tryFailed } from './session-connect.js';
 import { reportSession } from './session-record.js';
 import { SESSION, SessionState, type ProxySocket, type SessionContext, type TcpSession } from './session-types.js';
@@ -34,7 +35,8 @@ const NO_TRIES: TryRecord[] = [];
 
 export class Session implements TcpSession {
   // ---- what the connection came with (fixed at accept) ----
-  readonly client: ProxySocket;
+  /** the client's socket (a never-connected stand-in once the native pump holds the descriptor) */
+  client: ProxySocket;
   readonly ctx: SessionContext;
   readonly spec: ListenSpec;
   /** the snapshot the connection was accepted with: its route, service and plugins serve it to the end */
@@ -81,7 +83,14 @@ export class Session implements TcpSession {
   /** every try, for the record (null when nobody reads records; NO_TRIES: none yet) */
   tryRecords: TryRecord[] | null;
 
-  // ---- pipe (session-pipe.ts) ----
+  // ---- pipe (session-pipe.ts, or the native pump: native-pump.ts) ----
+  /** the native pump's id for this pair while it moves the bytes (0: the sockets are piped in JavaScript) */
+  pumpId = 0;
+  /** bytes counted outside the sockets (the pump's, and the sockets' counts when it took them): added in records */
+  received = 0;
+  sent = 0;
+  upstreamReceived = 0;
+  upstreamSent = 0;
   /** reads from either side so far (bumped by the data handlers; the sweep compares it with what it saw) */
   reads = 0;
   clientClosed = false;
@@ -198,6 +207,7 @@ export class Session implements TcpSession {
   /** Ends the pair now (error, timeout, shutdown, reload). */
   abort(by: string): void {
     this.closedBy ??= by;
+    if (this.pumpId !== 0) return pumpAbort(this.pumpId); // reports the end (finish) before it returns
     this.client.destroy();
     this.upstream?.destroy();
   }
@@ -267,7 +277,7 @@ function checkSession(s: TcpSession, now: number): void {
     if (up !== null && now - s.tryStartedAt >= s.service.connectTimeout) tryFailed(s, up, 'timeout', 'ETIMEDOUT');
     return;
   }
-  if (s.state !== SessionState.Piping) return;
+  if (s.state !== SessionState.Piping || s.pumpId !== 0) return; // the pump keeps its own timeouts
   const up = s.upstream;
   const upPending = up === null || s.upstreamClosed ? 0 : up.writableLength;
   const clientPending = s.client.writableLength;

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "kong_pump",
+      "sources": ["native/pump.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}

@@ -1,0 +1,467 @@
+/*
+ * kong-ts's native byte pump: the bytes of a connected plain TCP session, both ways, on Node's own event loop.
+ *
+ * The TypeScript side accepts, routes, runs the preread plugins and connects (src/proxy/); once a plain client and
+ * a plain upstream are connected it hands both descriptors here (src/proxy/native-pump.ts) and lets go of its two
+ * net.Socket objects. From then on a session costs one `struct pair` (a few hundred bytes) instead of two sockets
+ * with their stream states, and a read is one read() and one send() in C with no JavaScript in between.
+ *
+ * Semantics kept from the TypeScript pipe (session-pipe.ts, session.ts):
+ *   - backpressure: a side is not read while the bytes it sent wait to be written to the other side;
+ *   - half-close: EOF from one side becomes shutdown(SHUT_WR) on the other once its pending bytes are written;
+ *     the pair ends when both directions have ended;
+ *   - an error on either side (reset, broken pipe) ends the pair at once;
+ *   - timeouts (one sweep timer for all pairs): with no progress (a read or a write on either side), a pending write
+ *     to the upstream is cut after write_timeout (when shorter), otherwise the pair after read_timeout.
+ * Every end calls the JavaScript callback once, with who closed first and the four byte counts.
+ *
+ * It runs on the main thread's loop only (one instance per process; a second environment gets no exports and the
+ * TypeScript path serves there).
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define READ_SIZE (64 * 1024)
+
+/* who closed first, as the callback reports it (native-pump.ts maps these to the record's closed_by) */
+enum { BY_NONE = 0, BY_CLIENT = 1, BY_UPSTREAM = 2, BY_PROXY = 3 };
+
+typedef struct pair pair_t;
+
+typedef struct {
+  uv_poll_t poll;
+  int fd;
+  int events; /* what the poll handle watches now (UV_READABLE | UV_WRITABLE), 0 when stopped */
+  uint8_t by; /* BY_CLIENT or BY_UPSTREAM: who this side is */
+  pair_t *pair;
+} side_t;
+
+/* one direction: bytes read from `from` waiting to be written to the other side */
+typedef struct {
+  char *buf;
+  size_t len, off;
+  double nread, nwritten;
+  uint8_t eof;  /* the reading side sent FIN */
+  uint8_t shut; /* shutdown(SHUT_WR) done on the writing side */
+} dir_t;
+
+struct pair {
+  side_t c, u;
+  dir_t up;   /* client -> upstream */
+  dir_t down; /* upstream -> client */
+  uint32_t id;
+  uint8_t closing;
+  uint8_t closed_by;
+  uint8_t handles_open;
+  uint64_t last; /* uv_now of the last progress */
+  uint32_t read_timeout, write_timeout;
+  pair_t *prev, *next; /* the live list the sweep walks */
+};
+
+static napi_env g_env = NULL;
+static napi_ref g_callback = NULL;
+static napi_async_context g_async = NULL;
+static uv_loop_t *g_loop = NULL;
+static uv_timer_t g_sweep;
+static uint64_t g_sweep_every = 0; /* ms; 0 while the timer has not started */
+static pair_t *g_live = NULL;
+static uint32_t g_count = 0;
+static char g_buf[READ_SIZE];
+/* set while start() settles a new pair, and at teardown: an end then is not reported (start returns an error) */
+static int g_quiet = 0;
+
+/* id -> pair; ids are slot + 1, reused after the pair ends */
+static pair_t **g_slots = NULL;
+static uint32_t g_cap = 0;
+static uint32_t *g_free = NULL;
+static uint32_t g_nfree = 0, g_next_slot = 0;
+
+static int slot_take(pair_t *p) {
+  uint32_t s;
+  if (g_nfree > 0) {
+    s = g_free[--g_nfree];
+  } else {
+    if (g_next_slot == g_cap) {
+      uint32_t cap = g_cap ? g_cap * 2 : 1024;
+      pair_t **slots = realloc(g_slots, cap * sizeof *slots);
+      if (!slots) return -1;
+      g_slots = slots;
+      uint32_t *fr = realloc(g_free, cap * sizeof *fr);
+      if (!fr) return -1;
+      g_free = fr;
+      g_cap = cap;
+    }
+    s = g_next_slot++;
+  }
+  g_slots[s] = p;
+  p->id = s + 1;
+  return 0;
+}
+
+static void slot_give(pair_t *p) {
+  uint32_t s = p->id - 1;
+  g_slots[s] = NULL;
+  g_free[g_nfree++] = s;
+}
+
+static pair_t *slot_get(uint32_t id) {
+  if (id == 0 || id > g_next_slot) return NULL;
+  return g_slots[id - 1];
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+/* A side's poll handle is closed: only now its descriptor is (libuv never sees a closed or reused number). */
+static void on_handle_closed(uv_handle_t *h) {
+  side_t *s = (side_t *)h->data;
+  pair_t *p = s->pair;
+  close(s->fd);
+  if (--p->handles_open == 0) free(p);
+}
+
+/* Calls the JavaScript callback: (id, closedBy, clientRead, upstreamWritten, upstreamRead, clientWritten). */
+static void report(pair_t *p) {
+  if (g_quiet) return;
+  napi_env env = g_env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, argv[6], result;
+  napi_get_reference_value(env, g_callback, &cb);
+  napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
+  napi_create_uint32(env, p->id, &argv[0]);
+  napi_create_uint32(env, p->closed_by, &argv[1]);
+  napi_create_double(env, p->up.nread, &argv[2]);
+  napi_create_double(env, p->up.nwritten, &argv[3]);
+  napi_create_double(env, p->down.nread, &argv[4]);
+  napi_create_double(env, p->down.nwritten, &argv[5]);
+  if (napi_make_callback(env, g_async, recv, cb, 6, argv, &result) == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+/* Ends the pair once: stops watching, closes both descriptors, reports to JavaScript. */
+static void end_pair(pair_t *p, uint8_t by) {
+  if (p->closing) return;
+  p->closing = 1;
+  if (!p->closed_by) p->closed_by = by;
+  if (p->prev) p->prev->next = p->next;
+  else g_live = p->next;
+  if (p->next) p->next->prev = p->prev;
+  g_count--;
+  uv_poll_stop(&p->c.poll);
+  uv_poll_stop(&p->u.poll);
+  free(p->up.buf);
+  free(p->down.buf);
+  p->up.buf = p->down.buf = NULL;
+  report(p);
+  slot_give(p);
+  uv_close((uv_handle_t *)&p->c.poll, on_handle_closed);
+  uv_close((uv_handle_t *)&p->u.poll, on_handle_closed);
+}
+
+static int is_again(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
+
+/* Writes what `d` holds to `to`; 0 on success or would-block, -1 when the side failed. */
+static int flush(pair_t *p, dir_t *d, side_t *to) {
+  while (d->len > d->off) {
+    ssize_t w = send(to->fd, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
+    if (w < 0) return is_again(errno) ? 0 : -1;
+    d->off += (size_t)w;
+    d->nwritten += (double)w;
+    p->last = uv_now(g_loop);
+  }
+  free(d->buf);
+  d->buf = NULL;
+  d->len = d->off = 0;
+  return 0;
+}
+
+/* Reads once from `from` and sends to `to` at once; what the kernel does not take waits in `d`. -1: failed side. */
+static int pump(pair_t *p, dir_t *d, side_t *from, side_t *to, uint8_t *failed) {
+  ssize_t n = read(from->fd, g_buf, READ_SIZE);
+  if (n < 0) {
+    if (is_again(errno)) return 0;
+    *failed = from->by;
+    return -1;
+  }
+  p->last = uv_now(g_loop);
+  if (n == 0) {
+    d->eof = 1;
+    if (!p->closed_by) p->closed_by = from->by;
+    return 0;
+  }
+  d->nread += (double)n;
+  ssize_t w = send(to->fd, g_buf, (size_t)n, MSG_NOSIGNAL);
+  if (w < 0) {
+    if (!is_again(errno)) {
+      *failed = to->by;
+      return -1;
+    }
+    w = 0;
+  }
+  d->nwritten += (double)w;
+  if (w < n) {
+    d->buf = malloc((size_t)(n - w));
+    if (!d->buf) {
+      *failed = BY_PROXY;
+      return -1;
+    }
+    memcpy(d->buf, g_buf + w, (size_t)(n - w));
+    d->len = (size_t)(n - w);
+    d->off = 0;
+  }
+  return 0;
+}
+
+static int watch(side_t *s, int want) {
+  if (want == s->events) return 0;
+  s->events = want;
+  if (want == 0) return uv_poll_stop(&s->poll);
+  return uv_poll_start(&s->poll, want, on_poll);
+}
+
+/* After any event: half-close what has ended, end the pair when both ways have, and watch what is needed now. */
+static void settle(pair_t *p) {
+  if (p->up.eof && !p->up.shut && p->up.len == 0) {
+    shutdown(p->u.fd, SHUT_WR);
+    p->up.shut = 1;
+  }
+  if (p->down.eof && !p->down.shut && p->down.len == 0) {
+    shutdown(p->c.fd, SHUT_WR);
+    p->down.shut = 1;
+  }
+  if (p->up.shut && p->down.shut) {
+    end_pair(p, BY_NONE);
+    return;
+  }
+  int c = 0, u = 0;
+  if (!p->up.eof && p->up.len == 0) c |= UV_READABLE;
+  if (p->down.len > 0) c |= UV_WRITABLE;
+  if (!p->down.eof && p->down.len == 0) u |= UV_READABLE;
+  if (p->up.len > 0) u |= UV_WRITABLE;
+  if (watch(&p->c, c) != 0 || watch(&p->u, u) != 0) end_pair(p, BY_PROXY);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  side_t *s = (side_t *)h->data;
+  pair_t *p = s->pair;
+  if (p->closing) return;
+  if (status < 0) {
+    end_pair(p, s->by);
+    return;
+  }
+  int is_client = s == &p->c;
+  dir_t *out = is_client ? &p->up : &p->down;   /* what this side sends */
+  dir_t *in = is_client ? &p->down : &p->up;    /* what this side receives */
+  side_t *other = is_client ? &p->u : &p->c;
+  uint8_t failed = BY_NONE;
+  if ((events & UV_WRITABLE) && in->len > 0 && flush(p, in, s) != 0) failed = s->by;
+  if (!failed && (events & UV_READABLE) && out->len == 0 && !out->eof) pump(p, out, s, other, &failed);
+  if (failed) {
+    end_pair(p, failed);
+    return;
+  }
+  settle(p);
+}
+
+static void on_sweep(uv_timer_t *t) {
+  (void)t;
+  uint64_t now = uv_now(g_loop);
+  /* collect first: ending a pair calls JavaScript, which may end others */
+  uint32_t n = 0, cap = 0;
+  pair_t **expired = NULL;
+  for (pair_t *p = g_live; p; p = p->next) {
+    uint32_t limit = p->read_timeout;
+    if (p->up.len > 0 && p->write_timeout < limit) limit = p->write_timeout;
+    if (now - p->last < limit) continue;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 64;
+      pair_t **e = realloc(expired, cap * sizeof *e);
+      if (!e) break;
+      expired = e;
+    }
+    expired[n++] = p;
+  }
+  for (uint32_t i = 0; i < n; i++) end_pair(expired[i], BY_PROXY);
+  free(expired);
+}
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, NULL, msg);
+  return NULL;
+}
+
+/* setup(onEnd): the one callback for every pair's end. */
+static napi_value js_setup(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], name;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype t;
+  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function)
+    return throw_type(env, "setup(onEnd): a function");
+  if (g_callback) napi_delete_reference(env, g_callback);
+  napi_create_reference(env, argv[0], 1, &g_callback);
+  if (!g_async) {
+    napi_value resource;
+    napi_create_object(env, &resource);
+    napi_create_string_utf8(env, "kong-ts.pump", NAPI_AUTO_LENGTH, &name);
+    napi_async_init(env, resource, name, &g_async);
+  }
+  return NULL;
+}
+
+static int init_side(side_t *s, pair_t *p, int fd, uint8_t by) {
+  s->fd = fd;
+  s->events = 0;
+  s->by = by;
+  s->pair = p;
+  s->poll.data = s;
+  return uv_poll_init(g_loop, &s->poll, fd);
+}
+
+/*
+ * start(clientFd, upstreamFd, early, readTimeoutMs, writeTimeoutMs) -> id (> 0), or -errno when the pair cannot
+ * be taken (the caller keeps its sockets and pipes them itself). The descriptors are duplicated: the caller closes
+ * its own. `early` (a Buffer or undefined) goes to the upstream before any client byte.
+ */
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], out;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t cfd, ufd;
+  uint32_t rt, wt;
+  if (argc < 5 || !g_callback || napi_get_value_int32(env, argv[0], &cfd) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &ufd) != napi_ok || napi_get_value_uint32(env, argv[3], &rt) != napi_ok ||
+      napi_get_value_uint32(env, argv[4], &wt) != napi_ok)
+    return throw_type(env, "start(clientFd, upstreamFd, early, readTimeoutMs, writeTimeoutMs) after setup()");
+  void *early = NULL;
+  size_t early_len = 0;
+  bool is_buf = false;
+  napi_is_buffer(env, argv[2], &is_buf);
+  if (is_buf) napi_get_buffer_info(env, argv[2], &early, &early_len);
+
+  int result = 0;
+  pair_t *p = calloc(1, sizeof *p);
+  int c = -1, u = -1;
+  if (!p) {
+    result = -ENOMEM;
+    goto done;
+  }
+  c = dup(cfd);
+  if (c >= 0) u = dup(ufd);
+  if (c < 0 || u < 0) {
+    result = -errno;
+    goto fail;
+  }
+  if (early_len > 0) {
+    p->up.buf = malloc(early_len);
+    if (!p->up.buf) {
+      result = -ENOMEM;
+      goto fail;
+    }
+    memcpy(p->up.buf, early, early_len);
+    p->up.len = early_len;
+  }
+  if (slot_take(p) != 0) {
+    result = -ENOMEM;
+    goto fail;
+  }
+  if (init_side(&p->c, p, c, BY_CLIENT) != 0) {
+    slot_give(p);
+    result = -EINVAL;
+    goto fail;
+  }
+  if (init_side(&p->u, p, u, BY_UPSTREAM) != 0) {
+    /* the client's handle exists: close it through libuv, then free */
+    slot_give(p);
+    p->handles_open = 1;
+    close(u);
+    free(p->up.buf);
+    uv_close((uv_handle_t *)&p->c.poll, on_handle_closed);
+    result = -EINVAL;
+    goto done;
+  }
+  p->handles_open = 2;
+  p->read_timeout = rt;
+  p->write_timeout = wt;
+  p->last = uv_now(g_loop);
+  p->next = g_live;
+  if (g_live) g_live->prev = p;
+  g_live = p;
+  g_count++;
+  /* the sweep runs every tenth of the shortest timeout seen, between 50 ms and 1 s (as the TypeScript sweep) */
+  uint64_t every = (rt < wt ? rt : wt) / 10;
+  if (every < 50) every = 50;
+  if (every > 1000) every = 1000;
+  if (g_sweep_every == 0 || every < g_sweep_every) {
+    g_sweep_every = every;
+    uv_timer_start(&g_sweep, on_sweep, every, every);
+  }
+  g_quiet = 1;
+  settle(p);
+  g_quiet = 0;
+  result = p->closing ? -EIO : (int)p->id;
+  goto done;
+fail:
+  if (c >= 0) close(c);
+  if (u >= 0) close(u);
+  if (p) free(p->up.buf);
+  free(p);
+done:
+  napi_create_int32(env, result, &out);
+  return out;
+}
+
+/* abort(id): ends the pair now (shutdown, reload, the proxy's own decision); the callback reports it. */
+static napi_value js_abort(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  uint32_t id;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_uint32(env, argv[0], &id) != napi_ok) return throw_type(env, "abort(id)");
+  pair_t *p = slot_get(id);
+  if (p && !p->closing) end_pair(p, BY_PROXY);
+  return NULL;
+}
+
+/* count(): pairs open now. */
+static napi_value js_count(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_create_uint32(env, g_count, &out);
+  return out;
+}
+
+static void cleanup(void *arg) {
+  (void)arg;
+  g_quiet = 1;
+  while (g_live) end_pair(g_live, BY_PROXY);
+}
+
+NAPI_MODULE_INIT() {
+  if (g_env != NULL) return exports; /* one environment only (the main thread): others get nothing */
+  if (napi_get_uv_event_loop(env, &g_loop) != napi_ok) return exports;
+  g_env = env;
+  uv_timer_init(g_loop, &g_sweep);
+  uv_unref((uv_handle_t *)&g_sweep);
+  napi_add_env_cleanup_hook(env, cleanup, NULL);
+  napi_property_descriptor props[] = {
+      {"setup", NULL, js_setup, NULL, NULL, NULL, napi_default, NULL},
+      {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
+      {"abort", NULL, js_abort, NULL, NULL, NULL, napi_default, NULL},
+      {"count", NULL, js_count, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

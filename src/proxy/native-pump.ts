@@ -1,0 +1,121 @@
+/**
+ * The native byte pump (native/pump.c, built by `npm install` with node-gyp): once a plain client and a plain
+ * upstream are connected, their descriptors go to C code on the same event loop, which moves the bytes both ways
+ * (backpressure, half-close, read and write timeouts) and calls back once when the pair ends. The session keeps
+ * its route, limits, balancer count and record; it lets go of its two net.Socket objects, so an idle connection
+ * costs a few hundred bytes of C and the Session, and a read costs no JavaScript.
+ *
+ * Optional: without the compiled addon (no compiler at install), on a worker thread, or with `KONG_TS_PUMP=js`,
+ * sessions are piped by session-pipe.ts as before. TLS on either side always is (the bytes need OpenSSL, which
+ * Node's TLSSocket owns).
+ */
+import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
+import { ROOT } from '../paths.js';
+import type { ProxySocket, TcpSession } from './session-types.js';
+
+interface PumpAddon {
+  setup(
+    onEnd: (id: number, by: number, cRead: number, uWritten: number, uRead: number, cWritten: number) => void,
+  ): void;
+  start(clientFd: number, upstreamFd: number, early: Buffer | undefined, readMs: number, writeMs: number): number;
+  abort(id: number): void;
+  count(): number;
+}
+
+/** The addon's "who closed first" codes (pump.c) as the record's closed_by. */
+const CLOSED_BY = [undefined, 'client', 'upstream', 'proxy'] as const;
+
+/** Sessions whose bytes the pump moves, by the pump's id. */
+const pumped = new Map<number, TcpSession>();
+
+/** What a session's `client` becomes once the pump has its descriptor: a socket that never connects. */
+const DETACHED = new Socket() as ProxySocket;
+
+const addon = load();
+
+function load(): PumpAddon | undefined {
+  const want = process.env.KONG_TS_PUMP;
+  if (want === 'js' || !isMainThread) return undefined;
+  try {
+    const req = createRequire(import.meta.url);
+    const a = req(join(ROOT, 'build', 'Release', 'kong_pump.node')) as Partial<PumpAddon>;
+    if (typeof a.setup !== 'function' || typeof a.start !== 'function') return undefined;
+    a.setup(onPairEnd);
+    return a as PumpAddon;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Which data path this process uses for plain sessions ('native' when the addon is loaded). */
+export const pumpKind: 'native' | 'js' = addon ? 'native' : 'js';
+
+/** Pairs the pump holds now (0 without the addon). */
+export function pumpedCount(): number {
+  return addon ? addon.count() : 0;
+}
+
+function fdOf(sock: Socket): number {
+  const fd = (sock as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === 'number' ? fd : -1;
+}
+
+function swallow(): void {}
+
+/** Lets go of a socket whose descriptor the pump duplicated: no listener of the session runs for it again. */
+function release(sock: Socket): void {
+  sock.removeAllListeners();
+  sock.on('error', swallow);
+  sock.destroy();
+}
+
+/**
+ * Gives a connected plain pair to the pump, with `early` (the PROXY header, bytes already read from the client)
+ * sent to the upstream first. False when it cannot (no addon, TLS, bytes buffered in the client socket, no
+ * descriptor, the pump refused): the caller pipes the session itself.
+ */
+export function handOff(s: TcpSession, up: ProxySocket, early: Buffer | undefined): boolean {
+  if (!addon || s.service.upstreamTls || (s.tls && !s.tls.passthrough)) return false;
+  const c = s.client;
+  if (c.readableLength > 0) return false;
+  const cfd = fdOf(c);
+  const ufd = fdOf(up);
+  if (cfd < 0 || ufd < 0) return false;
+  const svc = s.service;
+  const id = addon.start(cfd, ufd, early, svc.readTimeout, svc.writeTimeout);
+  if (id <= 0) return false;
+  pumped.set(id, s);
+  s.pumpId = id;
+  s.received = c.bytesRead;
+  s.sent = c.bytesWritten;
+  s.upstreamReceived = up.bytesRead;
+  s.upstreamSent = up.bytesWritten;
+  s.earlyBytes = null;
+  release(c);
+  release(up);
+  s.client = DETACHED;
+  s.upstream = null;
+  return true;
+}
+
+/** Ends a pumped pair now; its end is reported through onPairEnd before this returns. */
+export function pumpAbort(id: number): void {
+  addon?.abort(id);
+}
+
+function onPairEnd(id: number, by: number, cRead: number, uWritten: number, uRead: number, cWritten: number): void {
+  const s = pumped.get(id);
+  if (!s) return;
+  pumped.delete(id);
+  s.received += cRead;
+  s.sent += cWritten;
+  s.upstreamReceived += uRead;
+  s.upstreamSent += uWritten;
+  s.closedBy ??= CLOSED_BY[by];
+  s.clientClosed = true;
+  s.upstreamClosed = true;
+  s.finish();
+}

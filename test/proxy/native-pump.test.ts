@@ -1,0 +1,168 @@
+// The native byte pump (native/pump.c, src/proxy/native-pump.ts): built by `npm install` and used for every plain
+// session unless KONG_TS_PUMP=js. These tests hold on both paths (the suite's second pass runs them with the
+// TypeScript pipe); the first asserts which path this process uses, so a pump that failed to build fails here.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Socket } from 'node:net';
+import { connectTo, listenServer, peerClosed, readAll, startEcho } from '../helpers/sockets.js';
+import { route, service } from '../helpers/entities.js';
+import { pumpedCount, pumpKind } from '../../src/proxy/native-pump.js';
+import { startProxy } from './harness.js';
+
+const NATIVE = process.env.KONG_TS_PUMP !== 'js';
+
+function toPort(port: number, extra: Record<string, unknown> = {}) {
+  return startProxy({
+    services: [service({ id: 'up', port, ...extra })],
+    routes: [route({ id: 'r', service: 'up', sources: [{ ip: '127.0.0.1' }] })],
+  });
+}
+
+test('the pump in use is the one asked for, and it holds a plain session while it is open', async (t) => {
+  assert.equal(pumpKind, NATIVE ? 'native' : 'js', 'the native pump was not built or did not load');
+  const echo = await startEcho();
+  const h = await toPort(echo.port);
+  t.after(async () => {
+    await h.close();
+    await echo.close();
+  });
+  const c = await connectTo(h.port);
+  c.write('ping');
+  assert.equal(String((await once(c, 'data'))[0]), 'ping');
+  assert.equal(pumpedCount(), NATIVE ? 1 : 0);
+  c.end();
+  await readAll(c);
+  const r = await h.nextRecord();
+  assert.equal(r.session.received, 4);
+  assert.equal(r.session.sent, 4);
+  assert.deepEqual(r.upstream, { received: 4, sent: 4 });
+  assert.equal(pumpedCount(), 0);
+});
+
+test('half-close both ways: the client ends, the upstream answers after that, then ends', async (t) => {
+  const up = await listenServer(
+    createServer({ allowHalfOpen: true }, (s) => {
+      const got: Buffer[] = [];
+      s.on('data', (d: Buffer) => got.push(d));
+      s.on('end', () => {
+        // answers only once the client's FIN arrived: the proxy must keep the way back open
+        setTimeout(() => s.end(`got ${Buffer.concat(got).length} bytes`), 50);
+      });
+    }),
+  );
+  const h = await toPort(up.port);
+  t.after(async () => {
+    await h.close();
+    await up.close();
+  });
+  const c = await connectTo(h.port);
+  c.end('abcdefgh');
+  const answer = String(await readAll(c));
+  assert.equal(answer, 'got 8 bytes');
+  const r = await h.nextRecord();
+  assert.equal(r.session.closed_by, 'client');
+  assert.equal(r.session.received, 8);
+  assert.equal(r.session.sent, answer.length);
+  assert.deepEqual(r.upstream, { received: answer.length, sent: 8 });
+});
+
+test('a slow reader gets every byte (backpressure), in order', async (t) => {
+  const body = randomBytes(24 * 1024 * 1024);
+  const up = await listenServer(createServer((s) => s.end(body)));
+  const h = await toPort(up.port);
+  t.after(async () => {
+    await h.close();
+    await up.close();
+  });
+  const c = await connectTo(h.port);
+  c.pause();
+  await new Promise((r) => setTimeout(r, 300)); // every buffer on the way fills
+  const hash = createHash('sha256');
+  let n = 0;
+  c.on('data', (d: Buffer) => {
+    hash.update(d);
+    n += d.length;
+  });
+  c.resume();
+  await once(c, 'end');
+  c.end();
+  assert.equal(n, body.length);
+  assert.equal(hash.digest('hex'), createHash('sha256').update(body).digest('hex'));
+  const r = await h.nextRecord();
+  assert.equal(r.session.sent, body.length);
+  assert.equal(r.session.closed_by, 'upstream');
+});
+
+test('an upstream reset closes the client, and the record says upstream', async (t) => {
+  const up = await listenServer(
+    createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => s.resetAndDestroy());
+    }),
+  );
+  const h = await toPort(up.port);
+  t.after(async () => {
+    await h.close();
+    await up.close();
+  });
+  const c = await connectTo(h.port);
+  c.on('error', () => {});
+  c.write('hello');
+  await peerClosed(c);
+  const r = await h.nextRecord();
+  assert.equal(r.session.closed_by, 'upstream');
+  assert.equal(r.upstream.sent, 5);
+});
+
+test('read_timeout cuts an idle pumped pair; shutdown cuts the others', async (t) => {
+  const echo = await startEcho();
+  const h = await toPort(echo.port, { read_timeout: 400 });
+  let closedH = false;
+  t.after(async () => {
+    if (!closedH) await h.close();
+    await echo.close();
+  });
+  const idle = await connectTo(h.port);
+  idle.write('x');
+  await once(idle, 'data');
+  await peerClosed(idle); // nothing more is sent: read_timeout (no upper bound asserted: the machine may be busy)
+  const r1 = await h.nextRecord();
+  assert.equal(r1.session.closed_by, 'proxy');
+  assert.equal(r1.session.status, 200);
+
+  const busy: Socket[] = [];
+  for (let i = 0; i < 20; i++) {
+    const c = await connectTo(h.port);
+    c.on('error', () => {});
+    c.write('y');
+    await once(c, 'data');
+    busy.push(c);
+  }
+  assert.equal(pumpedCount(), NATIVE ? 20 : 0);
+  const gone = Promise.all(busy.map((c) => peerClosed(c)));
+  closedH = true;
+  await h.server.close(0); // no grace: every open session is cut now
+  await gone;
+  for (let i = 0; i < 20; i++) assert.equal((await h.nextRecord()).session.closed_by, 'proxy');
+  assert.equal(pumpedCount(), 0);
+});
+
+test('200 sessions at once, each with its own bytes back', async (t) => {
+  const echo = await startEcho();
+  const h = await toPort(echo.port);
+  t.after(async () => {
+    await h.close();
+    await echo.close();
+  });
+  const one = async (i: number): Promise<void> => {
+    const c = await connectTo(h.port);
+    const msg = `session ${i} `.repeat(50 + i);
+    c.end(msg);
+    assert.equal(String(await readAll(c)), msg);
+  };
+  await Promise.all(Array.from({ length: 200 }, (_, i) => one(i)));
+  for (let i = 0; i < 200; i++) await h.nextRecord();
+  assert.equal(pumpedCount(), 0);
+});
