@@ -3,8 +3,13 @@
  *
  * The TypeScript side accepts, routes, runs the preread plugins and connects (src/proxy/); once a plain client and
  * a plain upstream are connected it hands both descriptors here (src/proxy/native-pump.ts) and lets go of its two
- * net.Socket objects. From then on a session costs one `struct pair` (a few hundred bytes) instead of two sockets
+ * net.Socket objects. From then on a session costs one `struct pair` (under 200 bytes) instead of two sockets
  * with their stream states, and a read is one read() and one send() in C with no JavaScript in between.
+ *
+ * The pairs' descriptors live in one epoll set of ours, level-triggered, which Node's loop watches as one more
+ * descriptor (one uv_poll_t for the whole set): a pair costs two EPOLL_CTL_ADD at start and two EPOLL_CTL_DEL at
+ * the end, plus one call when a side stops or starts being read (backpressure, EOF). A side with nothing to watch is
+ * taken out of the set (a hung-up socket would otherwise be reported again and again).
  *
  * Semantics kept from the TypeScript pipe (session-pipe.ts, session.ts):
  *   - backpressure: a side is not read while the bytes it sent wait to be written to the other side;
@@ -26,6 +31,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,10 +44,9 @@ enum { BY_NONE = 0, BY_CLIENT = 1, BY_UPSTREAM = 2, BY_PROXY = 3 };
 typedef struct pair pair_t;
 
 typedef struct {
-  uv_poll_t poll;
   int fd;
-  int events; /* what the poll handle watches now (UV_READABLE | UV_WRITABLE), 0 when stopped */
-  uint8_t by; /* BY_CLIENT or BY_UPSTREAM: who this side is */
+  uint32_t events;  /* what the epoll set watches for this side now (EPOLLIN | EPOLLOUT), 0: not in the set */
+  uint8_t by;       /* BY_CLIENT or BY_UPSTREAM: who this side is */
   pair_t *pair;
 } side_t;
 
@@ -60,10 +66,9 @@ struct pair {
   uint32_t id;
   uint8_t closing;
   uint8_t closed_by;
-  uint8_t handles_open;
   uint64_t last; /* uv_now of the last progress */
   uint32_t read_timeout, write_timeout;
-  pair_t *prev, *next; /* the live list the sweep walks */
+  pair_t *prev, *next; /* the live list the sweep walks; once ended, the list of pairs waiting to be freed */
 };
 
 static napi_env g_env = NULL;
@@ -71,6 +76,9 @@ static napi_ref g_callback = NULL;
 static napi_async_context g_async = NULL;
 static uv_loop_t *g_loop = NULL;
 static uv_timer_t g_sweep;
+static int g_epfd = -1;
+static uv_poll_t g_set; /* Node's loop watching our epoll set */
+static pair_t *g_dead = NULL; /* ended pairs: freed where no event fetched from the set can still name them */
 static uint64_t g_sweep_every = 0; /* ms; 0 while the timer has not started */
 static pair_t *g_live = NULL;
 static uint32_t g_count = 0;
@@ -117,14 +125,19 @@ static pair_t *slot_get(uint32_t id) {
   return g_slots[id - 1];
 }
 
-static void on_poll(uv_poll_t *h, int status, int events);
+static void free_dead(void) {
+  while (g_dead) {
+    pair_t *p = g_dead;
+    g_dead = p->next;
+    free(p);
+  }
+}
 
-/* A side's poll handle is closed: only now its descriptor is (libuv never sees a closed or reused number). */
-static void on_handle_closed(uv_handle_t *h) {
-  side_t *s = (side_t *)h->data;
-  pair_t *p = s->pair;
+/* Takes a side out of the set (if in it) and closes its descriptor. */
+static void drop_side(side_t *s) {
+  if (s->events) epoll_ctl(g_epfd, EPOLL_CTL_DEL, s->fd, NULL);
+  s->events = 0;
   close(s->fd);
-  if (--p->handles_open == 0) free(p);
 }
 
 /* Calls the JavaScript callback: (id, closedBy, clientRead, upstreamWritten, upstreamRead, clientWritten). */
@@ -150,7 +163,7 @@ static void report(pair_t *p) {
   napi_close_handle_scope(env, scope);
 }
 
-/* Ends the pair once: stops watching, closes both descriptors, reports to JavaScript. */
+/* Ends the pair once: takes it out of the set, closes both descriptors, reports to JavaScript. */
 static void end_pair(pair_t *p, uint8_t by) {
   if (p->closing) return;
   p->closing = 1;
@@ -158,16 +171,17 @@ static void end_pair(pair_t *p, uint8_t by) {
   if (p->prev) p->prev->next = p->next;
   else g_live = p->next;
   if (p->next) p->next->prev = p->prev;
-  g_count--;
-  uv_poll_stop(&p->c.poll);
-  uv_poll_stop(&p->u.poll);
+  if (--g_count == 0) uv_unref((uv_handle_t *)&g_set);
+  drop_side(&p->c);
+  drop_side(&p->u);
   free(p->up.buf);
   free(p->down.buf);
   p->up.buf = p->down.buf = NULL;
   report(p);
   slot_give(p);
-  uv_close((uv_handle_t *)&p->c.poll, on_handle_closed);
-  uv_close((uv_handle_t *)&p->u.poll, on_handle_closed);
+  p->prev = NULL;
+  p->next = g_dead;
+  g_dead = p;
 }
 
 static int is_again(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
@@ -224,11 +238,14 @@ static int pump(pair_t *p, dir_t *d, side_t *from, side_t *to, uint8_t *failed) 
   return 0;
 }
 
-static int watch(side_t *s, int want) {
+static int watch(side_t *s, uint32_t want) {
   if (want == s->events) return 0;
+  int op = want == 0 ? EPOLL_CTL_DEL : s->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+  struct epoll_event e;
+  e.events = want;
+  e.data.ptr = s;
   s->events = want;
-  if (want == 0) return uv_poll_stop(&s->poll);
-  return uv_poll_start(&s->poll, want, on_poll);
+  return epoll_ctl(g_epfd, op, s->fd, &e);
 }
 
 /* After any event: half-close what has ended, end the pair when both ways have, and watch what is needed now. */
@@ -245,34 +262,46 @@ static void settle(pair_t *p) {
     end_pair(p, BY_NONE);
     return;
   }
-  int c = 0, u = 0;
-  if (!p->up.eof && p->up.len == 0) c |= UV_READABLE;
-  if (p->down.len > 0) c |= UV_WRITABLE;
-  if (!p->down.eof && p->down.len == 0) u |= UV_READABLE;
-  if (p->up.len > 0) u |= UV_WRITABLE;
+  uint32_t c = 0, u = 0;
+  if (!p->up.eof && p->up.len == 0) c |= EPOLLIN;
+  if (p->down.len > 0) c |= EPOLLOUT;
+  if (!p->down.eof && p->down.len == 0) u |= EPOLLIN;
+  if (p->up.len > 0) u |= EPOLLOUT;
   if (watch(&p->c, c) != 0 || watch(&p->u, u) != 0) end_pair(p, BY_PROXY);
 }
 
-static void on_poll(uv_poll_t *h, int status, int events) {
-  side_t *s = (side_t *)h->data;
+/* One side is ready: write what waits for it, read what it sent. */
+static void on_side(side_t *s, uint32_t events) {
   pair_t *p = s->pair;
-  if (p->closing) return;
-  if (status < 0) {
-    end_pair(p, s->by);
-    return;
-  }
   int is_client = s == &p->c;
-  dir_t *out = is_client ? &p->up : &p->down;   /* what this side sends */
-  dir_t *in = is_client ? &p->down : &p->up;    /* what this side receives */
+  dir_t *out = is_client ? &p->up : &p->down; /* what this side sends */
+  dir_t *in = is_client ? &p->down : &p->up;  /* what this side receives */
   side_t *other = is_client ? &p->u : &p->c;
   uint8_t failed = BY_NONE;
-  if ((events & UV_WRITABLE) && in->len > 0 && flush(p, in, s) != 0) failed = s->by;
-  if (!failed && (events & UV_READABLE) && out->len == 0 && !out->eof) pump(p, out, s, other, &failed);
+  /* an error or hang-up shows up as a failed read or send below, with the side that failed */
+  if (events & (EPOLLERR | EPOLLHUP)) events |= s->events;
+  if ((events & EPOLLOUT) && in->len > 0 && flush(p, in, s) != 0) failed = s->by;
+  if (!failed && (events & EPOLLIN) && out->len == 0 && !out->eof) pump(p, out, s, other, &failed);
   if (failed) {
     end_pair(p, failed);
     return;
   }
   settle(p);
+}
+
+/* Node's loop says our set has ready descriptors: serve up to 256 of them, then let the loop go on. */
+static void on_set(uv_poll_t *h, int status, int events) {
+  (void)h;
+  (void)events;
+  free_dead();
+  if (status < 0) return;
+  struct epoll_event ev[256];
+  int n = epoll_wait(g_epfd, ev, 256, 0);
+  for (int i = 0; i < n; i++) {
+    side_t *s = (side_t *)ev[i].data.ptr;
+    if (!s->pair->closing) on_side(s, ev[i].events);
+  }
+  free_dead();
 }
 
 static void on_sweep(uv_timer_t *t) {
@@ -321,13 +350,11 @@ static napi_value js_setup(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static int init_side(side_t *s, pair_t *p, int fd, uint8_t by) {
+static void init_side(side_t *s, pair_t *p, int fd, uint8_t by) {
   s->fd = fd;
   s->events = 0;
   s->by = by;
   s->pair = p;
-  s->poll.data = s;
-  return uv_poll_init(g_loop, &s->poll, fd);
 }
 
 /*
@@ -358,8 +385,9 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     result = -ENOMEM;
     goto done;
   }
-  c = dup(cfd);
-  if (c >= 0) u = dup(ufd);
+  /* duplicates that a child process never inherits (dup() would drop close-on-exec) */
+  c = fcntl(cfd, F_DUPFD_CLOEXEC, 0);
+  if (c >= 0) u = fcntl(ufd, F_DUPFD_CLOEXEC, 0);
   if (c < 0 || u < 0) {
     result = -errno;
     goto fail;
@@ -377,29 +405,15 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     result = -ENOMEM;
     goto fail;
   }
-  if (init_side(&p->c, p, c, BY_CLIENT) != 0) {
-    slot_give(p);
-    result = -EINVAL;
-    goto fail;
-  }
-  if (init_side(&p->u, p, u, BY_UPSTREAM) != 0) {
-    /* the client's handle exists: close it through libuv, then free */
-    slot_give(p);
-    p->handles_open = 1;
-    close(u);
-    free(p->up.buf);
-    uv_close((uv_handle_t *)&p->c.poll, on_handle_closed);
-    result = -EINVAL;
-    goto done;
-  }
-  p->handles_open = 2;
+  init_side(&p->c, p, c, BY_CLIENT);
+  init_side(&p->u, p, u, BY_UPSTREAM);
   p->read_timeout = rt;
   p->write_timeout = wt;
   p->last = uv_now(g_loop);
   p->next = g_live;
   if (g_live) g_live->prev = p;
   g_live = p;
-  g_count++;
+  if (g_count++ == 0) uv_ref((uv_handle_t *)&g_set);
   /* the sweep runs every tenth of the shortest timeout seen, between 50 ms and 1 s (as the TypeScript sweep) */
   uint64_t every = (rt < wt ? rt : wt) / 10;
   if (every < 50) every = 50;
@@ -452,6 +466,14 @@ static void cleanup(void *arg) {
 NAPI_MODULE_INIT() {
   if (g_env != NULL) return exports; /* one environment only (the main thread): others get nothing */
   if (napi_get_uv_event_loop(env, &g_loop) != napi_ok) return exports;
+  g_epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (g_epfd < 0) return exports;
+  if (uv_poll_init(g_loop, &g_set, g_epfd) != 0 || uv_poll_start(&g_set, UV_READABLE, on_set) != 0) {
+    close(g_epfd);
+    g_epfd = -1;
+    return exports;
+  }
+  uv_unref((uv_handle_t *)&g_set); /* only open pairs keep the process alive */
   g_env = env;
   uv_timer_init(g_loop, &g_sweep);
   uv_unref((uv_handle_t *)&g_sweep);

@@ -9,6 +9,7 @@
  * sessions are piped by session-pipe.ts as before. TLS on either side always is (the bytes need OpenSSL, which
  * Node's TLSSocket owns).
  */
+import { constants } from 'node:os';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -24,6 +25,8 @@ interface PumpAddon {
   abort(id: number): void;
   count(): number;
 }
+
+const { EMFILE, ENFILE } = constants.errno;
 
 /** The addon's "who closed first" codes (pump.c) as the record's closed_by. */
 const CLOSED_BY = [undefined, 'client', 'upstream', 'proxy'] as const;
@@ -86,7 +89,12 @@ export function handOff(s: TcpSession, up: ProxySocket, early: Buffer | undefine
   if (cfd < 0 || ufd < 0) return false;
   const svc = s.service;
   const id = addon.start(cfd, ufd, early, svc.readTimeout, svc.writeTimeout);
-  if (id <= 0) return false;
+  if (id <= 0) {
+    // out of descriptors for the duplicates: this session stays on the TypeScript pipe, and the listeners pause
+    // accepting as they do when a connect fails for the same reason
+    if (id === -EMFILE || id === -ENFILE) s.ctx.onFdShortage?.(id === -EMFILE ? 'EMFILE' : 'ENFILE');
+    return false;
+  }
   pumped.set(id, s);
   s.pumpId = id;
   s.received = c.bytesRead;

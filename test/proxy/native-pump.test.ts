@@ -2,6 +2,7 @@
 // session unless KONG_TS_PUMP=js. These tests hold on both paths (the suite's second pass runs them with the
 // TypeScript pipe); the first asserts which path this process uses, so a pump that failed to build fails here.
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -32,6 +33,10 @@ test('the pump in use is the one asked for, and it holds a plain session while i
   c.write('ping');
   assert.equal(String((await once(c, 'data'))[0]), 'ping');
   assert.equal(pumpedCount(), NATIVE ? 1 : 0);
+  // the pump's duplicates are close-on-exec: a child process (a plugin's, a worker) never holds a session open
+  const fds = execFileSync('sh', ['-c', 'ls -l /proc/$$/fd'], { encoding: 'utf8' });
+  const inherited = [...fds.matchAll(/ (\d+) -> socket:/g)].filter((m) => Number(m[1]) > 2); // past stdin/out/err
+  assert.equal(inherited.length, 0, `a child inherited sockets:\n${fds}`);
   c.end();
   await readAll(c);
   const r = await h.nextRecord();
