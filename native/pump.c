@@ -33,6 +33,10 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -66,6 +70,7 @@ struct pair {
   uint32_t id;
   uint8_t closing;
   uint8_t closed_by;
+  uint8_t connecting; /* adopted client, upstream connect in flight or not yet asked (u.fd -1 when none) */
   uint64_t last; /* uv_now of the last progress */
   uint32_t read_timeout, write_timeout;
   pair_t *prev, *next; /* the live list the sweep walks; once ended, the list of pairs waiting to be freed */
@@ -73,6 +78,7 @@ struct pair {
 
 static napi_env g_env = NULL;
 static napi_ref g_callback = NULL;
+static napi_ref g_on_connect = NULL; /* (id, errno): an upstream connect asked by connect() finished */
 static napi_async_context g_async = NULL;
 static uv_loop_t *g_loop = NULL;
 static uv_timer_t g_sweep;
@@ -135,32 +141,53 @@ static void free_dead(void) {
 
 /* Takes a side out of the set (if in it) and closes its descriptor. */
 static void drop_side(side_t *s) {
+  if (s->fd < 0) return;
   if (s->events) epoll_ctl(g_epfd, EPOLL_CTL_DEL, s->fd, NULL);
   s->events = 0;
   close(s->fd);
+  s->fd = -1;
 }
 
-/* Calls the JavaScript callback: (id, closedBy, clientRead, upstreamWritten, upstreamRead, clientWritten). */
-static void report(pair_t *p) {
-  if (g_quiet) return;
+/* Calls `fn` with `argc` numbers (made by `fill` inside the call's handle scope); an exception it throws is fatal. */
+static void call_js(napi_ref fn, size_t argc, void (*fill)(napi_env, pair_t *, int, napi_value *), pair_t *p, int n) {
   napi_env env = g_env;
   napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (!fn || napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value cb, recv, argv[6], result;
-  napi_get_reference_value(env, g_callback, &cb);
+  napi_get_reference_value(env, fn, &cb);
   napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
+  fill(env, p, n, argv);
+  if (napi_make_callback(env, g_async, recv, cb, argc, argv, &result) == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+/* The end callback's arguments: (id, closedBy, clientRead, upstreamWritten, upstreamRead, clientWritten). */
+static void end_args(napi_env env, pair_t *p, int n, napi_value *argv) {
+  (void)n;
   napi_create_uint32(env, p->id, &argv[0]);
   napi_create_uint32(env, p->closed_by, &argv[1]);
   napi_create_double(env, p->up.nread, &argv[2]);
   napi_create_double(env, p->up.nwritten, &argv[3]);
   napi_create_double(env, p->down.nread, &argv[4]);
   napi_create_double(env, p->down.nwritten, &argv[5]);
-  if (napi_make_callback(env, g_async, recv, cb, 6, argv, &result) == napi_pending_exception) {
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_fatal_exception(env, err);
-  }
-  napi_close_handle_scope(env, scope);
+}
+
+/* The connect callback's arguments: (id, errno), 0 when the upstream is connected and the bytes flow. */
+static void connect_args(napi_env env, pair_t *p, int err, napi_value *argv) {
+  napi_create_uint32(env, p->id, &argv[0]);
+  napi_create_int32(env, err, &argv[1]);
+}
+
+static void report(pair_t *p) {
+  if (!g_quiet) call_js(g_callback, 6, end_args, p, 0);
+}
+
+static void report_connect(pair_t *p, int err) {
+  call_js(g_on_connect, 2, connect_args, p, err);
 }
 
 /* Ends the pair once: takes it out of the set, closes both descriptors, reports to JavaScript. */
@@ -271,8 +298,14 @@ static void settle(pair_t *p) {
 }
 
 /* One side is ready: write what waits for it, read what it sent. */
+static void on_connected(pair_t *p);
+
 static void on_side(side_t *s, uint32_t events) {
   pair_t *p = s->pair;
+  if (p->connecting) {
+    if (s == &p->u) on_connected(p);
+    return;
+  }
   int is_client = s == &p->c;
   dir_t *out = is_client ? &p->up : &p->down; /* what this side sends */
   dir_t *in = is_client ? &p->down : &p->up;  /* what this side receives */
@@ -311,6 +344,7 @@ static void on_sweep(uv_timer_t *t) {
   uint32_t n = 0, cap = 0;
   pair_t **expired = NULL;
   for (pair_t *p = g_live; p; p = p->next) {
+    if (p->connecting) continue; /* connect_timeout is the session's (TypeScript) */
     uint32_t limit = p->read_timeout;
     if (p->up.len > 0 && p->write_timeout < limit) limit = p->write_timeout;
     if (now - p->last < limit) continue;
@@ -331,16 +365,20 @@ static napi_value throw_type(napi_env env, const char *msg) {
   return NULL;
 }
 
-/* setup(onEnd): the one callback for every pair's end. */
+/* setup(onEnd, onConnect): the one callback for every pair's end, and the one for connects asked by connect(). */
 static napi_value js_setup(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], name;
+  size_t argc = 2;
+  napi_value argv[2], name;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  napi_valuetype t;
-  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function)
-    return throw_type(env, "setup(onEnd): a function");
+  napi_valuetype t0, t1 = napi_undefined;
+  if (argc < 1 || napi_typeof(env, argv[0], &t0) != napi_ok || t0 != napi_function ||
+      (argc > 1 && (napi_typeof(env, argv[1], &t1) != napi_ok || (t1 != napi_function && t1 != napi_undefined))))
+    return throw_type(env, "setup(onEnd, onConnect): functions");
   if (g_callback) napi_delete_reference(env, g_callback);
   napi_create_reference(env, argv[0], 1, &g_callback);
+  if (g_on_connect) napi_delete_reference(env, g_on_connect);
+  g_on_connect = NULL;
+  if (t1 == napi_function) napi_create_reference(env, argv[1], 1, &g_on_connect);
   if (!g_async) {
     napi_value resource;
     napi_create_object(env, &resource);
@@ -355,6 +393,25 @@ static void init_side(side_t *s, pair_t *p, int fd, uint8_t by) {
   s->events = 0;
   s->by = by;
   s->pair = p;
+}
+
+/* Puts a new pair on the live list (the sweep walks it) with its timeouts, and keeps the loop alive for it. */
+static void link_pair(pair_t *p, uint32_t rt, uint32_t wt) {
+  p->read_timeout = rt;
+  p->write_timeout = wt;
+  p->last = uv_now(g_loop);
+  p->next = g_live;
+  if (g_live) g_live->prev = p;
+  g_live = p;
+  if (g_count++ == 0) uv_ref((uv_handle_t *)&g_set);
+  /* the sweep runs every tenth of the shortest timeout seen, between 50 ms and 1 s (as the TypeScript sweep) */
+  uint64_t every = (rt < wt ? rt : wt) / 10;
+  if (every < 50) every = 50;
+  if (every > 1000) every = 1000;
+  if (g_sweep_every == 0 || every < g_sweep_every) {
+    g_sweep_every = every;
+    uv_timer_start(&g_sweep, on_sweep, every, every);
+  }
 }
 
 /*
@@ -407,21 +464,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   }
   init_side(&p->c, p, c, BY_CLIENT);
   init_side(&p->u, p, u, BY_UPSTREAM);
-  p->read_timeout = rt;
-  p->write_timeout = wt;
-  p->last = uv_now(g_loop);
-  p->next = g_live;
-  if (g_live) g_live->prev = p;
-  g_live = p;
-  if (g_count++ == 0) uv_ref((uv_handle_t *)&g_set);
-  /* the sweep runs every tenth of the shortest timeout seen, between 50 ms and 1 s (as the TypeScript sweep) */
-  uint64_t every = (rt < wt ? rt : wt) / 10;
-  if (every < 50) every = 50;
-  if (every > 1000) every = 1000;
-  if (g_sweep_every == 0 || every < g_sweep_every) {
-    g_sweep_every = every;
-    uv_timer_start(&g_sweep, on_sweep, every, every);
-  }
+  link_pair(p, rt, wt);
   g_quiet = 1;
   settle(p);
   g_quiet = 0;
@@ -434,6 +477,202 @@ fail:
   free(p);
 done:
   napi_create_int32(env, result, &out);
+  return out;
+}
+
+/* One address as JavaScript values: out[i] = the IP text, out[i + 1] = the port. */
+static int put_address(napi_env env, napi_value out, uint32_t i, const struct sockaddr_storage *ss) {
+  char text[INET6_ADDRSTRLEN];
+  uint16_t port;
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+    port = ntohs(a->sin_port);
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+    port = ntohs(a->sin6_port);
+  } else {
+    return -EAFNOSUPPORT;
+  }
+  napi_value ip, pt;
+  napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &ip);
+  napi_create_uint32(env, port, &pt);
+  napi_set_element(env, out, i, ip);
+  napi_set_element(env, out, i + 1, pt);
+  return 0;
+}
+
+/*
+ * addresses(fd, out) -> 0 or -errno: the peer's and the local address of an accepted socket, as
+ * out = [peerIp, peerPort, localIp, localPort] (what Node's remoteAddress and localAddress give, without a Socket).
+ */
+static napi_value js_addresses(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  int32_t fd;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) return throw_type(env, "addresses(fd, out)");
+  struct sockaddr_storage peer, local;
+  socklen_t pl = sizeof peer, ll = sizeof local;
+  int result = 0;
+  if (getpeername(fd, (struct sockaddr *)&peer, &pl) != 0 || getsockname(fd, (struct sockaddr *)&local, &ll) != 0)
+    result = -errno;
+  if (result == 0) result = put_address(env, argv[1], 0, &peer);
+  if (result == 0) result = put_address(env, argv[1], 2, &local);
+  napi_create_int32(env, result, &out);
+  return out;
+}
+
+/*
+ * adopt(clientFd, readTimeoutMs, writeTimeoutMs) -> id (> 0) or -errno: takes an accepted client (the descriptor is
+ * duplicated; the caller closes its own) before any upstream exists. Nothing is read from it until connect() has
+ * connected an upstream (its bytes wait in the kernel, as with a paused socket); abort() ends it with its end
+ * reported like any pair's.
+ */
+static napi_value js_adopt(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], out;
+  int32_t cfd;
+  uint32_t rt, wt;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3 || !g_callback || !g_on_connect || napi_get_value_int32(env, argv[0], &cfd) != napi_ok ||
+      napi_get_value_uint32(env, argv[1], &rt) != napi_ok || napi_get_value_uint32(env, argv[2], &wt) != napi_ok)
+    return throw_type(env, "adopt(clientFd, readTimeoutMs, writeTimeoutMs) after setup(onEnd, onConnect)");
+  int result;
+  pair_t *p = calloc(1, sizeof *p);
+  int c = p ? fcntl(cfd, F_DUPFD_CLOEXEC, 0) : -1;
+  if (!p || c < 0) {
+    result = p ? -errno : -ENOMEM;
+    free(p);
+  } else if (slot_take(p) != 0) {
+    close(c);
+    free(p);
+    result = -ENOMEM;
+  } else {
+    int one = 1;
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    init_side(&p->c, p, c, BY_CLIENT);
+    init_side(&p->u, p, -1, BY_UPSTREAM);
+    p->connecting = 1;
+    link_pair(p, rt, wt);
+    result = (int)p->id;
+  }
+  napi_create_int32(env, result, &out);
+  return out;
+}
+
+/* An IPv6 literal, with its zone when it has one ("fe80::1%eth0" or "%2"), as Node's connect takes it. */
+static int parse_ip6(char *ip, struct sockaddr_in6 *a) {
+  char *zone = strchr(ip, '%');
+  if (zone) *zone++ = 0;
+  if (inet_pton(AF_INET6, ip, &a->sin6_addr) != 1) return -1;
+  if (zone && *zone) {
+    char *end;
+    unsigned long n = strtoul(zone, &end, 10);
+    a->sin6_scope_id = *end == 0 ? (uint32_t)n : if_nametoindex(zone);
+    if (a->sin6_scope_id == 0) return -1;
+  }
+  return 0;
+}
+
+/*
+ * connect(id, ip, port, early) -> 0 or -errno: connects an adopted pair's upstream (an IP literal, v4 or v6),
+ * without blocking. The connect callback tells how it ended: (id, 0) once connected, and the bytes then flow both
+ * ways with `early` (a Buffer or undefined: the PROXY header) sent first; (id, errno) when it failed, after which
+ * the pair waits for another connect() or abort(). -errno: it could not even start (no descriptor, bad address).
+ */
+static napi_value js_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], out;
+  uint32_t id, port;
+  char ip[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+  size_t iplen = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 4 || napi_get_value_uint32(env, argv[0], &id) != napi_ok ||
+      napi_get_value_string_latin1(env, argv[1], ip, sizeof ip, &iplen) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &port) != napi_ok)
+    return throw_type(env, "connect(id, ip, port, early)");
+  pair_t *p = slot_get(id);
+  int result = 0;
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  memset(&ss, 0, sizeof ss);
+  if (!p || p->closing || !p->connecting || p->u.fd >= 0) {
+    result = -EINVAL;
+  } else if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+    ss.ss_family = AF_INET;
+    ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+    sl = sizeof(struct sockaddr_in);
+  } else if (parse_ip6(ip, (struct sockaddr_in6 *)&ss) == 0) {
+    ss.ss_family = AF_INET6;
+    ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+    sl = sizeof(struct sockaddr_in6);
+  } else {
+    result = -EINVAL;
+  }
+  if (result == 0) {
+    free(p->up.buf);
+    p->up.buf = NULL;
+    p->up.len = p->up.off = 0;
+    void *early = NULL;
+    size_t early_len = 0;
+    bool is_buf = false;
+    napi_is_buffer(env, argv[3], &is_buf);
+    if (is_buf) napi_get_buffer_info(env, argv[3], &early, &early_len);
+    if (early_len > 0) {
+      p->up.buf = malloc(early_len);
+      if (!p->up.buf) result = -ENOMEM;
+      else {
+        memcpy(p->up.buf, early, early_len);
+        p->up.len = early_len;
+      }
+    }
+  }
+  if (result == 0) {
+    int u = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (u < 0) {
+      result = -errno;
+    } else {
+      int one = 1;
+      setsockopt(u, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      p->u.fd = u;
+      if (connect(u, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS) result = -errno;
+      else if (watch(&p->u, EPOLLOUT) != 0) result = -errno;
+      if (result != 0) drop_side(&p->u);
+    }
+  }
+  napi_create_int32(env, result, &out);
+  return out;
+}
+
+/* An adopted pair's upstream connect finished (the socket turned writable, or failed). */
+static void on_connected(pair_t *p) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(p->u.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err == 0) {
+    p->connecting = 0;
+    p->last = uv_now(g_loop);
+    report_connect(p, 0);
+    if (!p->closing) settle(p);
+  } else {
+    drop_side(&p->u);
+    report_connect(p, err);
+  }
+}
+
+/* cancel(id) -> true when an upstream connect was in flight and is now dropped (connect_timeout): no callback. */
+static napi_value js_cancel(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  uint32_t id;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_uint32(env, argv[0], &id) != napi_ok) return throw_type(env, "cancel(id)");
+  pair_t *p = slot_get(id);
+  bool dropped = p && !p->closing && p->connecting && p->u.fd >= 0;
+  if (dropped) drop_side(&p->u);
+  napi_get_boolean(env, dropped, &out);
   return out;
 }
 
@@ -482,6 +721,10 @@ NAPI_MODULE_INIT() {
       {"setup", NULL, js_setup, NULL, NULL, NULL, napi_default, NULL},
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
       {"abort", NULL, js_abort, NULL, NULL, NULL, napi_default, NULL},
+      {"addresses", NULL, js_addresses, NULL, NULL, NULL, napi_default, NULL},
+      {"adopt", NULL, js_adopt, NULL, NULL, NULL, napi_default, NULL},
+      {"connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_default, NULL},
       {"count", NULL, js_count, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -18,9 +18,10 @@ import { MAX_HELLO, type ClientHello } from '../tls/client-hello.js';
 import { peekClientHello } from '../tls/peek.js';
 import { ClientCertError, terminateTls, type TlsInfo } from '../tls/terminate.js';
 import type { TLSSocket } from 'node:tls';
-import { Accepted } from './accepted.js';
+import { Accepted, acceptedSocket, type TcpHandle } from './accepted.js';
 import type { Limits } from './limits.js';
 import { buildRecord, emitRecord, wantsRecord } from './emit-record.js';
+import { addressesOf, adopt, pumpedSession } from './native-pump.js';
 import { Session } from './session.js';
 import type { SessionContext } from './session-types.js';
 import { routeChain, type ProxySnapshot } from './types.js';
@@ -57,10 +58,32 @@ export function acceptConnection(
     client.destroy();
     return;
   }
-  const a = new Accepted(client, spec, snap);
+  const a = acceptedSocket(client, spec, snap);
   if (spec.proxyProtocol || spec.ssl) client.on('error', onEarlyError);
   if (spec.proxyProtocol) void readProxy(fe, a);
   else admit(fe, a);
+}
+
+/** Where native accept reads a handle's addresses (one array for all: read at once into the Accepted). */
+const ADDRESSES: [string, number, string, number] = ['', 0, '', 0];
+
+/**
+ * Entry point for a bare accepted handle (native-accept.ts: plain listeners without PROXY protocol or keepalive).
+ * The connection goes the same way as a socket's; a socket is made of it only where one is needed (TLS detection,
+ * a refusal, a route the pump cannot serve), else the pump adopts its descriptor (routePlain). Never throws.
+ */
+export function acceptHandle(fe: Frontend, handle: TcpHandle, spec: ListenSpec, snap: ProxySnapshot | undefined): void {
+  if (!snap) {
+    fe.logger.debug('connection before any configuration was loaded: closed');
+    handle.close();
+    return;
+  }
+  const at = ADDRESSES;
+  if (!addressesOf(handle.fd, at)) {
+    handle.close(); // already reset by the peer
+    return;
+  }
+  admit(fe, new Accepted(undefined, handle, spec, snap, at[0], at[1], at[2], at[3]));
 }
 
 async function readProxy(fe: Frontend, a: Accepted): Promise<void> {
@@ -130,7 +153,25 @@ function checked(fe: Frontend, a: Accepted, r: CompiledRoute | undefined): Compi
 
 function routePlain(fe: Frontend, a: Accepted): void {
   const r = route(fe, a);
-  if (r) new Session(a, a.client, fe, r).begin();
+  if (!r) return;
+  const h = a.handle;
+  if (h !== undefined && !r.service!.upstreamTls) {
+    // a bare handle and a plain upstream: the pump takes the descriptor and connects; no socket is made
+    const id = adopt(fe, h.fd, r.service!);
+    if (id > 0) {
+      a.handle = undefined;
+      const s = new Session(a, null, fe, r);
+      pumpedSession(s, id);
+      s.begin();
+      // closed only now: while the upstream socket is made, the process holds one descriptor more than the
+      // session will, so a shortage shows up as that socket's EMFILE (which pauses accepting), never first as
+      // an accept that libuv silently drops
+      h.close();
+      return;
+    }
+    // not adopted (out of descriptors for the duplicate): a socket serves it as usual
+  }
+  new Session(a, a.client, fe, r).begin();
 }
 
 /**
@@ -274,7 +315,7 @@ export function refuseConnection(
     client.destroy();
     return;
   }
-  reject(fe, new Accepted(client, spec, snap), status);
+  reject(fe, acceptedSocket(client, spec, snap), status);
 }
 
 /**

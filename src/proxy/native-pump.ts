@@ -15,13 +15,19 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { ROOT } from '../paths.js';
-import type { ProxySocket, TcpSession } from './session-types.js';
+import type { CompiledService } from '../router/types.js';
+import type { ProxySocket, SessionContext, TcpSession } from './session-types.js';
 
 interface PumpAddon {
   setup(
     onEnd: (id: number, by: number, cRead: number, uWritten: number, uRead: number, cWritten: number) => void,
+    onConnect: (id: number, errno: number) => void,
   ): void;
   start(clientFd: number, upstreamFd: number, early: Buffer | undefined, readMs: number, writeMs: number): number;
+  addresses(fd: number, out: [string, number, string, number]): number;
+  adopt(clientFd: number, readMs: number, writeMs: number): number;
+  connect(id: number, ip: string, port: number, early: Buffer | undefined): number;
+  cancel(id: number): boolean;
   abort(id: number): void;
   count(): number;
 }
@@ -35,7 +41,7 @@ const CLOSED_BY = [undefined, 'client', 'upstream', 'proxy'] as const;
 const pumped = new Map<number, TcpSession>();
 
 /** What a session's `client` becomes once the pump has its descriptor: a socket that never connects. */
-const DETACHED = new Socket() as ProxySocket;
+export const DETACHED = new Socket() as ProxySocket;
 
 const addon = load();
 
@@ -45,8 +51,9 @@ function load(): PumpAddon | undefined {
   try {
     const req = createRequire(import.meta.url);
     const a = req(join(ROOT, 'build', 'Release', 'kong_pump.node')) as Partial<PumpAddon>;
-    if (typeof a.setup !== 'function' || typeof a.start !== 'function') return undefined;
-    a.setup(onPairEnd);
+    if (typeof a.setup !== 'function' || typeof a.start !== 'function' || typeof a.adopt !== 'function')
+      return undefined;
+    a.setup(onPairEnd, onConnectDone);
     return a as PumpAddon;
   } catch {
     return undefined;
@@ -55,6 +62,13 @@ function load(): PumpAddon | undefined {
 
 /** Which data path this process uses for plain sessions ('native' when the addon is loaded). */
 export const pumpKind: 'native' | 'js' = addon ? 'native' : 'js';
+
+let adopted = 0;
+
+/** Clients adopted since start (native accept: no socket was made for them). */
+export function adoptedCount(): number {
+  return adopted;
+}
 
 /** Pairs the pump holds now (0 without the addon). */
 export function pumpedCount(): number {
@@ -107,6 +121,61 @@ export function handOff(s: TcpSession, up: ProxySocket, early: Buffer | undefine
   s.client = DETACHED;
   s.upstream = null;
   return true;
+}
+
+/** The errno names by number (os.constants.errno turned around), for connect failures the pump reports. */
+const ERRNO_NAME = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
+/** An errno number as its name (ECONNREFUSED), as Node's socket errors have it in `code`. */
+export function errnoName(n: number): string {
+  return ERRNO_NAME.get(n) ?? `errno ${n}`;
+}
+
+/**
+ * The peer's and the local address of an accepted descriptor, into `out` ([peerIp, peerPort, localIp, localPort]);
+ * false when the pump is not loaded or the socket is gone (ENOTCONN: reset before it was taken).
+ */
+export function addressesOf(fd: number, out: [string, number, string, number]): boolean {
+  return addon !== undefined && addon.addresses(fd, out) === 0;
+}
+
+/**
+ * Gives an accepted client's descriptor to the pump before any upstream exists (native accept: accept.ts
+ * routePlain), with the service's timeouts: the pair's id, to bind to its session with pumpedSession; 0 when it
+ * cannot (no addon, out of descriptors), and the caller makes a socket of it as usual.
+ */
+export function adopt(ctx: SessionContext, fd: number, svc: CompiledService): number {
+  if (!addon) return 0;
+  const id = addon.adopt(fd, svc.readTimeout, svc.writeTimeout);
+  if (id > 0) {
+    adopted++;
+    return id;
+  }
+  if (id === -EMFILE || id === -ENFILE) ctx.onFdShortage?.(id === -EMFILE ? 'EMFILE' : 'ENFILE');
+  return 0;
+}
+
+/** Binds an adopted pair to its session: the session connects it with pumpConnect and hears its end. */
+export function pumpedSession(s: TcpSession, id: number): void {
+  pumped.set(id, s);
+  s.pumpId = id;
+}
+
+/**
+ * Starts the upstream connect of an adopted session to an IP literal, `early` sent first once connected; the
+ * session hears how it ended through `upstreamConnected`. 0, or -errno when it could not start.
+ */
+export function pumpConnect(s: TcpSession, ip: string, port: number, early: Buffer | undefined): number {
+  return addon ? addon.connect(s.pumpId, ip, port, early) : -constants.errno.EINVAL;
+}
+
+/** Drops an adopted session's connect in flight (connect_timeout); false when none was. */
+export function pumpCancel(id: number): boolean {
+  return addon !== undefined && addon.cancel(id);
+}
+
+function onConnectDone(id: number, errno: number): void {
+  pumped.get(id)?.upstreamConnected(errno);
 }
 
 /** Ends a pumped pair now; its end is reported through onPairEnd before this returns. */

@@ -6,6 +6,7 @@
 import { connect, isIP, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { errnoName, pumpConnect } from './native-pump.js';
 import { resolveHost } from './resolve.js';
 import { onUpstreamClose, startPipe, UPSTREAM_ONREAD } from './session-pipe.js';
 import { SESSION, SessionState, type ProxySocket, type TcpSession } from './session-types.js';
@@ -60,8 +61,7 @@ function pickPeer(s: TcpSession): void {
       'failure to get a peer from the ring-balancer: no healthy target',
     );
     s.status = s.attempts > 0 ? 502 : 503;
-    s.closedBy = 'proxy';
-    s.client.destroy();
+    s.abort('proxy');
     return;
   }
   s.peer = p;
@@ -75,6 +75,12 @@ function tryConnect(s: TcpSession): void {
   s.attempts++;
   s.tryStartedAt = performance.now();
   const svc = s.service;
+  if (s.pumpId !== 0) {
+    // an adopted client (native-accept.ts): the pump connects, plain upstreams only; the PROXY header goes first
+    const r = pumpConnect(s, s.upstreamIp, s.upstreamPort, svc.proxyProtocol ? s.proxyHeader() : undefined);
+    if (r < 0) tryFailed(s, null, 'failed', errnoName(-r));
+    return;
+  }
   const tlsOpts = svc.upstreamTls;
   let up: ProxySocket;
   if (tlsOpts) {
@@ -116,13 +122,13 @@ function tryConnect(s: TcpSession): void {
 /** A try failed: record it, then retry or give up with 502. */
 export function tryFailed(
   s: TcpSession,
-  up: ProxySocket,
+  up: ProxySocket | null,
   state: 'failed' | 'timeout',
   code: string,
   detail?: string,
 ): void {
   s.upstream = null;
-  up.destroy();
+  up?.destroy();
   const ms = performance.now() - s.tryStartedAt;
   s.addTry({ ip: s.upstreamIp, port: s.upstreamPort, balancer_latency: Math.round(ms), state, code });
   if (s.peer) s.service.balancer!.report(s.peer, state, ms);
@@ -150,12 +156,19 @@ function failConnect(s: TcpSession, cause: string): void {
     `upstream connect failed after ${s.attempts} tries: ${cause}`,
   );
   s.status = 502;
-  s.closedBy = 'proxy';
-  s.client.destroy();
-  // the client's 'close' ends the session
+  s.abort('proxy');
+  // the client's 'close' (or the pump's end) ends the session
 }
 
-function connected(s: TcpSession, up: ProxySocket): void {
+/** The pump's connect for an adopted client ended: connected (the pump moves the bytes already), or failed. */
+export function pumpedConnectDone(s: TcpSession, errno: number): void {
+  if (s.state !== SessionState.Connecting) return;
+  if (errno === 0) connected(s, null);
+  else tryFailed(s, null, 'failed', errnoName(errno));
+}
+
+/** `up` null: an adopted client's pair, already moving bytes in the pump. */
+function connected(s: TcpSession, up: ProxySocket | null): void {
   s.state = SessionState.Piping;
   s.lastProgressAt = s.connectedAt = performance.now();
   const ms = s.connectedAt - s.tryStartedAt;
@@ -166,7 +179,7 @@ function connected(s: TcpSession, up: ProxySocket): void {
     b.connected(s.peer);
     s.countedPeer = s.peer;
   }
-  startPipe(s, up);
+  if (up) startPipe(s, up);
 }
 
 /** True when the client's end of the stream was already read and no byte of it waits (nothing to proxy). */

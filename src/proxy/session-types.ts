@@ -114,6 +114,8 @@ export interface TcpSession extends ResolveWaiter {
   readonly recordedTries: TryRecord[];
   /** Ends the pair now (error, timeout, shutdown, reload). */
   abort(by: string): void;
+  /** The native pump's upstream connect ended (0: connected, else the errno); see native-pump.ts pumpConnect. */
+  upstreamConnected(errno: number): void;
   /** Ends the session once: releases what it holds, reports its record, then lets go of its snapshot. */
   finish(): void;
 }

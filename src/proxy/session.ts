@@ -20,8 +20,8 @@ import type { ListenSpec } from '../settings/types.js';
 import type { Accepted } from './accepted.js';
 import type { Hold } from './limits.js';
 import type { SessionRecord, TryRecord } from './record.js';
-import { pumpAbort } from './native-pump.js';
-import { hostResolved, startConnect, tryFailed } from './session-connect.js';
+import { DETACHED, pumpAbort, pumpCancel } from './native-pump.js';
+import { hostResolved, pumpedConnectDone, startConnect, tryFailed } from './session-connect.js';
 import { reportSession } from './session-record.js';
 import { SESSION, SessionState, type ProxySocket, type SessionContext, type TcpSession } from './session-types.js';
 import { Sweeper } from './sweep.js';
@@ -112,9 +112,9 @@ export class Session implements TcpSession {
   /** who closed first: 'client', 'upstream', 'proxy', 'reload' */
   closedBy: string | undefined;
 
-  constructor(a: Accepted, client: Socket, ctx: SessionContext, route: CompiledRoute) {
-    this.client = client as ProxySocket;
-    this.client[SESSION] = this;
+  /** `client` null: the native pump adopts the client's descriptor (native-accept.ts), no socket is made for it */
+  constructor(a: Accepted, client: Socket | null, ctx: SessionContext, route: CompiledRoute) {
+    this.client = client === null ? DETACHED : (client as ProxySocket);
     this.ctx = ctx;
     this.spec = a.spec;
     this.snap = a.snap;
@@ -136,6 +136,8 @@ export class Session implements TcpSession {
     ctx.metrics?.connectionOpened();
     const svc = this.service;
     ctx.sweeper.watch(Math.min(svc.connectTimeout, svc.readTimeout, svc.writeTimeout));
+    if (client === null) return;
+    this.client[SESSION] = this;
     client.on('error', onClientError);
     client.on('close', onClientClose);
     // closed before this session existed (between the TLS handshake and here): end it like any closed client
@@ -192,8 +194,7 @@ export class Session implements TcpSession {
         'connection closed by a plugin',
       );
       this.status = result.status;
-      this.closedBy = 'proxy';
-      this.client.destroy();
+      this.abort('proxy');
       return;
     }
     startConnect(this);
@@ -202,6 +203,10 @@ export class Session implements TcpSession {
   /** The service host's name resolved (proxy/resolve.ts calls back here). */
   resolved(err: NodeJS.ErrnoException | null, ip: string): void {
     hostResolved(this, err, ip);
+  }
+
+  upstreamConnected(errno: number): void {
+    pumpedConnectDone(this, errno);
   }
 
   /** Ends the pair now (error, timeout, shutdown, reload). */
@@ -273,8 +278,11 @@ function onClientClose(this: ProxySocket): void {
  */
 function checkSession(s: TcpSession, now: number): void {
   if (s.state === SessionState.Connecting) {
+    if (now - s.tryStartedAt < s.service.connectTimeout) return;
     const up = s.upstream;
-    if (up !== null && now - s.tryStartedAt >= s.service.connectTimeout) tryFailed(s, up, 'timeout', 'ETIMEDOUT');
+    // a try in flight: the upstream socket, or the pump's connect for an adopted client
+    if (up !== null) tryFailed(s, up, 'timeout', 'ETIMEDOUT');
+    else if (s.pumpId !== 0 && pumpCancel(s.pumpId)) tryFailed(s, null, 'timeout', 'ETIMEDOUT');
     return;
   }
   if (s.state !== SessionState.Piping || s.pumpId !== 0) return; // the pump keeps its own timeouts

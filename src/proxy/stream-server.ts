@@ -12,7 +12,9 @@ import type { AccessLog } from './access-log.js';
 import type { SessionRecord } from './record.js';
 import type { ConnectionRate } from '../limits/settings.js';
 import { compileTrustedIps } from '../proxy-protocol/index.js';
-import { acceptConnection, refuseConnection, type Frontend } from './accept.js';
+import { acceptConnection, acceptHandle, refuseConnection, type Frontend } from './accept.js';
+import { socketOf, type TcpHandle } from './accepted.js';
+import { nativeAcceptFits, takeAccepts } from './native-accept.js';
 import { RateLimitedWarn } from '../log.js';
 import { hostPort } from '../net/address.js';
 import { listenFailed } from '../net/listen.js';
@@ -198,6 +200,7 @@ export class StreamServer {
       this.#logger.info({ listen: spec.text }, 'reuseport is accepted and has no effect in a single process');
     }
     srv.on('connection', (socket: Socket) => this.#accept(socket, spec));
+    if (nativeAcceptFits(spec)) takeAccepts(srv, (h) => this.#acceptHandle(h, spec));
     return new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         reject(listenFailed(err, `${hostPort(spec.host, spec.port)} (stream_listen '${spec.text}')`));
@@ -220,6 +223,18 @@ export class StreamServer {
         },
       );
     });
+  }
+
+  /** A bare accepted handle (native-accept.ts): as #accept, with no socket made unless one is needed. */
+  #acceptHandle(h: TcpHandle, spec: ListenSpec): void {
+    if (this.#ctx.sessions.size >= this.#fdConnections) return this.#accept(socketOf(h), spec);
+    this.#accepted++;
+    try {
+      acceptHandle(this.#ctx, h, spec, this.#current);
+    } catch (err) {
+      this.#logger.debug({ err }, 'stream accept failed');
+      h.close();
+    }
   }
 
   // The accept path never throws: whatever goes wrong closes this one connection and is logged at debug.

@@ -1,0 +1,39 @@
+/**
+ * Native accept: on a plain listener, an accepted connection comes to kong-ts as Node's bare handle, before Node
+ * makes a net.Socket of it. accept.ts routes it with addresses read off its descriptor; when the route's upstream
+ * is plain, the native pump adopts the descriptor and connects the upstream itself (native-pump.ts), so a
+ * short connection costs no net.Socket on either side. Anything else (TLS detection, a refusal, a TLS upstream)
+ * makes the socket Node would have made and goes on as before.
+ *
+ * Used only with the pump loaded, on listeners without ssl, proxy_protocol or so_keepalive (those need the socket
+ * from the start), and only when this Node's listening handle has the `onconnection` hook (net.js); otherwise
+ * Node's own path serves.
+ */
+import type { Server } from 'node:net';
+import type { ListenSpec } from '../settings/types.js';
+import type { TcpHandle } from './accepted.js';
+import { pumpKind } from './native-pump.js';
+
+/** True when `spec`'s connections may come bare (see above). */
+export function nativeAcceptFits(spec: ListenSpec): boolean {
+  return pumpKind === 'native' && !spec.ssl && !spec.proxyProtocol && spec.soKeepalive?.enabled !== true;
+}
+
+type OnConnection = (this: unknown, status: number, client?: TcpHandle) => void;
+
+/**
+ * Hands `srv`'s accepted handles to `onHandle` instead of Node's listener code, each time it starts listening
+ * (the accept guard listens again after a pause, on a new handle). Accept errors still go Node's way ('error').
+ */
+export function takeAccepts(srv: Server, onHandle: (h: TcpHandle) => void): void {
+  srv.on('listening', () => {
+    const h = (srv as unknown as { _handle?: { onconnection?: unknown } })._handle;
+    if (!h || typeof h.onconnection !== 'function') return;
+    const nodeOwn = h.onconnection as OnConnection;
+    h.onconnection = function (this: unknown, status: number, client?: TcpHandle): void {
+      if (status !== 0 || client === undefined || typeof client.fd !== 'number')
+        return nodeOwn.call(this, status, client);
+      onHandle(client);
+    };
+  });
+}
