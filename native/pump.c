@@ -662,15 +662,24 @@ static void on_connected(pair_t *p) {
   }
 }
 
-/* cancel(id) -> true when an upstream connect was in flight and is now dropped (connect_timeout): no callback. */
-static napi_value js_cancel(napi_env env, napi_callback_info info) {
+/* The open pair a call's one argument (an id) names, NULL when none is; *ok = 0 when the argument is not an id. */
+static pair_t *id_arg(napi_env env, napi_callback_info info, int *ok) {
   size_t argc = 1;
-  napi_value argv[1], out;
+  napi_value argv[1];
   uint32_t id;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1 || napi_get_value_uint32(env, argv[0], &id) != napi_ok) return throw_type(env, "cancel(id)");
-  pair_t *p = slot_get(id);
-  bool dropped = p && !p->closing && p->connecting && p->u.fd >= 0;
+  *ok = argc >= 1 && napi_get_value_uint32(env, argv[0], &id) == napi_ok;
+  pair_t *p = *ok ? slot_get(id) : NULL;
+  return p && !p->closing ? p : NULL;
+}
+
+/* cancel(id) -> true when an upstream connect was in flight and is now dropped (connect_timeout): no callback. */
+static napi_value js_cancel(napi_env env, napi_callback_info info) {
+  napi_value out;
+  int ok;
+  pair_t *p = id_arg(env, info, &ok);
+  if (!ok) return throw_type(env, "cancel(id)");
+  bool dropped = p && p->connecting && p->u.fd >= 0;
   if (dropped) drop_side(&p->u);
   napi_get_boolean(env, dropped, &out);
   return out;
@@ -678,13 +687,10 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
 
 /* abort(id): ends the pair now (shutdown, reload, the proxy's own decision); the callback reports it. */
 static napi_value js_abort(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  uint32_t id;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1 || napi_get_value_uint32(env, argv[0], &id) != napi_ok) return throw_type(env, "abort(id)");
-  pair_t *p = slot_get(id);
-  if (p && !p->closing) end_pair(p, BY_PROXY);
+  int ok;
+  pair_t *p = id_arg(env, info, &ok);
+  if (!ok) return throw_type(env, "abort(id)");
+  if (p) end_pair(p, BY_PROXY);
   return NULL;
 }
 

@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
+import { isFdExhausted } from '../limits/accept-guard.js';
 import { ROOT } from '../paths.js';
 import type { CompiledService } from '../router/types.js';
 import type { ProxySocket, SessionContext, TcpSession } from './session-types.js';
@@ -31,8 +32,6 @@ interface PumpAddon {
   abort(id: number): void;
   count(): number;
 }
-
-const { EMFILE, ENFILE } = constants.errno;
 
 /** The addon's "who closed first" codes (pump.c) as the record's closed_by. */
 const CLOSED_BY = [undefined, 'client', 'upstream', 'proxy'] as const;
@@ -106,7 +105,7 @@ export function handOff(s: TcpSession, up: ProxySocket, early: Buffer | undefine
   if (id <= 0) {
     // out of descriptors for the duplicates: this session stays on the TypeScript pipe, and the listeners pause
     // accepting as they do when a connect fails for the same reason
-    if (id === -EMFILE || id === -ENFILE) s.ctx.onFdShortage?.(id === -EMFILE ? 'EMFILE' : 'ENFILE');
+    noteFdShortage(s.ctx, id);
     return false;
   }
   pumped.set(id, s);
@@ -151,7 +150,7 @@ export function adopt(ctx: SessionContext, fd: number, svc: CompiledService): nu
     adopted++;
     return id;
   }
-  if (id === -EMFILE || id === -ENFILE) ctx.onFdShortage?.(id === -EMFILE ? 'EMFILE' : 'ENFILE');
+  noteFdShortage(ctx, id);
   return 0;
 }
 
@@ -176,6 +175,12 @@ export function pumpCancel(id: number): boolean {
 
 function onConnectDone(id: number, errno: number): void {
   pumped.get(id)?.upstreamConnected(errno);
+}
+
+/** The pump refused a pair with -errno `id`: out of descriptors pauses the listeners (as a failed connect does). */
+function noteFdShortage(ctx: SessionContext, id: number): void {
+  const code = errnoName(-id);
+  if (isFdExhausted({ code })) ctx.onFdShortage?.(code);
 }
 
 /** Ends a pumped pair now; its end is reported through onPairEnd before this returns. */
