@@ -23,19 +23,16 @@
  * It runs on the main thread's loop only (one instance per process; a second environment gets no exports and the
  * TypeScript path serves there).
  */
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include <errno.h>
+
+#include "common.h"
 #include <uv.h>
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
-#include <arpa/inet.h>
-#include <net/if.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -92,44 +89,17 @@ static char g_buf[READ_SIZE];
 /* set while start() settles a new pair, and at teardown: an end then is not reported (start returns an error) */
 static int g_quiet = 0;
 
-/* id -> pair; ids are slot + 1, reused after the pair ends */
-static pair_t **g_slots = NULL;
-static uint32_t g_cap = 0;
-static uint32_t *g_free = NULL;
-static uint32_t g_nfree = 0, g_next_slot = 0;
+/* id -> pair */
+static slots_t g_slots;
 
 static int slot_take(pair_t *p) {
-  uint32_t s;
-  if (g_nfree > 0) {
-    s = g_free[--g_nfree];
-  } else {
-    if (g_next_slot == g_cap) {
-      uint32_t cap = g_cap ? g_cap * 2 : 1024;
-      pair_t **slots = realloc(g_slots, cap * sizeof *slots);
-      if (!slots) return -1;
-      g_slots = slots;
-      uint32_t *fr = realloc(g_free, cap * sizeof *fr);
-      if (!fr) return -1;
-      g_free = fr;
-      g_cap = cap;
-    }
-    s = g_next_slot++;
-  }
-  g_slots[s] = p;
-  p->id = s + 1;
-  return 0;
+  p->id = slots_take(&g_slots, p);
+  return p->id ? 0 : -1;
 }
 
-static void slot_give(pair_t *p) {
-  uint32_t s = p->id - 1;
-  g_slots[s] = NULL;
-  g_free[g_nfree++] = s;
-}
+static void slot_give(pair_t *p) { slots_give(&g_slots, p->id); }
 
-static pair_t *slot_get(uint32_t id) {
-  if (id == 0 || id > g_next_slot) return NULL;
-  return g_slots[id - 1];
-}
+static pair_t *slot_get(uint32_t id) { return slots_get(&g_slots, id); }
 
 static void free_dead(void) {
   while (g_dead) {
@@ -148,26 +118,9 @@ static void drop_side(side_t *s) {
   s->fd = -1;
 }
 
-/* Calls `fn` with `argc` numbers (made by `fill` inside the call's handle scope); an exception it throws is fatal. */
-static void call_js(napi_ref fn, size_t argc, void (*fill)(napi_env, pair_t *, int, napi_value *), pair_t *p, int n) {
-  napi_env env = g_env;
-  napi_handle_scope scope;
-  if (!fn || napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value cb, recv, argv[6], result;
-  napi_get_reference_value(env, fn, &cb);
-  napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
-  fill(env, p, n, argv);
-  if (napi_make_callback(env, g_async, recv, cb, argc, argv, &result) == napi_pending_exception) {
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_fatal_exception(env, err);
-  }
-  napi_close_handle_scope(env, scope);
-}
-
 /* The end callback's arguments: (id, closedBy, clientRead, upstreamWritten, upstreamRead, clientWritten). */
-static void end_args(napi_env env, pair_t *p, int n, napi_value *argv) {
-  (void)n;
+static void end_args(napi_env env, void *ctx, napi_value *argv) {
+  pair_t *p = ctx;
   napi_create_uint32(env, p->id, &argv[0]);
   napi_create_uint32(env, p->closed_by, &argv[1]);
   napi_create_double(env, p->up.nread, &argv[2]);
@@ -177,17 +130,24 @@ static void end_args(napi_env env, pair_t *p, int n, napi_value *argv) {
 }
 
 /* The connect callback's arguments: (id, errno), 0 when the upstream is connected and the bytes flow. */
-static void connect_args(napi_env env, pair_t *p, int err, napi_value *argv) {
-  napi_create_uint32(env, p->id, &argv[0]);
-  napi_create_int32(env, err, &argv[1]);
+typedef struct {
+  pair_t *p;
+  int err;
+} connect_done_t;
+
+static void connect_args(napi_env env, void *ctx, napi_value *argv) {
+  connect_done_t *c = ctx;
+  napi_create_uint32(env, c->p->id, &argv[0]);
+  napi_create_int32(env, c->err, &argv[1]);
 }
 
 static void report(pair_t *p) {
-  if (!g_quiet) call_js(g_callback, 6, end_args, p, 0);
+  if (!g_quiet) call_js(g_env, g_async, g_callback, 6, end_args, p);
 }
 
 static void report_connect(pair_t *p, int err) {
-  call_js(g_on_connect, 2, connect_args, p, err);
+  connect_done_t c = {p, err};
+  call_js(g_env, g_async, g_on_connect, 2, connect_args, &c);
 }
 
 /* Ends the pair once: takes it out of the set, closes both descriptors, reports to JavaScript. */
@@ -360,11 +320,6 @@ static void on_sweep(uv_timer_t *t) {
   free(expired);
 }
 
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, NULL, msg);
-  return NULL;
-}
-
 /* setup(onEnd, onConnect): the one callback for every pair's end, and the one for connects asked by connect(). */
 static napi_value js_setup(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -480,29 +435,6 @@ done:
   return out;
 }
 
-/* One address as JavaScript values: out[i] = the IP text, out[i + 1] = the port. */
-static int put_address(napi_env env, napi_value out, uint32_t i, const struct sockaddr_storage *ss) {
-  char text[INET6_ADDRSTRLEN];
-  uint16_t port;
-  if (ss->ss_family == AF_INET) {
-    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
-    port = ntohs(a->sin_port);
-  } else if (ss->ss_family == AF_INET6) {
-    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
-    port = ntohs(a->sin6_port);
-  } else {
-    return -EAFNOSUPPORT;
-  }
-  napi_value ip, pt;
-  napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &ip);
-  napi_create_uint32(env, port, &pt);
-  napi_set_element(env, out, i, ip);
-  napi_set_element(env, out, i + 1, pt);
-  return 0;
-}
-
 /*
  * addresses(fd, out) -> 0 or -errno: the peer's and the local address of an accepted socket, as
  * out = [peerIp, peerPort, localIp, localPort] (what Node's remoteAddress and localAddress give, without a Socket).
@@ -562,20 +494,6 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* An IPv6 literal, with its zone when it has one ("fe80::1%eth0" or "%2"), as Node's connect takes it. */
-static int parse_ip6(char *ip, struct sockaddr_in6 *a) {
-  char *zone = strchr(ip, '%');
-  if (zone) *zone++ = 0;
-  if (inet_pton(AF_INET6, ip, &a->sin6_addr) != 1) return -1;
-  if (zone && *zone) {
-    char *end;
-    unsigned long n = strtoul(zone, &end, 10);
-    a->sin6_scope_id = *end == 0 ? (uint32_t)n : if_nametoindex(zone);
-    if (a->sin6_scope_id == 0) return -1;
-  }
-  return 0;
-}
-
 /*
  * connect(id, ip, port, early) -> 0 or -errno: connects an adopted pair's upstream (an IP literal, v4 or v6),
  * without blocking. The connect callback tells how it ended: (id, 0) once connected, and the bytes then flow both
@@ -596,21 +514,8 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   pair_t *p = slot_get(id);
   int result = 0;
   struct sockaddr_storage ss;
-  socklen_t sl;
-  memset(&ss, 0, sizeof ss);
-  if (!p || p->closing || !p->connecting || p->u.fd >= 0) {
-    result = -EINVAL;
-  } else if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-    ss.ss_family = AF_INET;
-    ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-    sl = sizeof(struct sockaddr_in);
-  } else if (parse_ip6(ip, (struct sockaddr_in6 *)&ss) == 0) {
-    ss.ss_family = AF_INET6;
-    ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-    sl = sizeof(struct sockaddr_in6);
-  } else {
-    result = -EINVAL;
-  }
+  socklen_t sl = 0;
+  if (!p || p->closing || !p->connecting || p->u.fd >= 0 || (sl = parse_address(ip, port, &ss)) == 0) result = -EINVAL;
   if (result == 0) {
     free(p->up.buf);
     p->up.buf = NULL;
@@ -702,6 +607,9 @@ static napi_value js_count(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* native/udp.c: the UDP relay's functions, on the same environment and loop */
+void udp_init(napi_env env, napi_value exports, uv_loop_t *loop);
+
 static void cleanup(void *arg) {
   (void)arg;
   g_quiet = 1;
@@ -734,5 +642,6 @@ NAPI_MODULE_INIT() {
       {"count", NULL, js_count, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  udp_init(env, exports, g_loop);
   return exports;
 }

@@ -5,33 +5,16 @@
  * its route, limits, balancer count and record; it lets go of its two net.Socket objects, so an idle connection
  * costs a few hundred bytes of C and the Session, and a read costs no JavaScript.
  *
- * Optional: without the compiled addon (no compiler at install), on a worker thread, or with `KONG_TS_PUMP=js`,
+ * Optional (net/native-addon.ts): without the compiled addon, on a worker thread, or with `KONG_TS_PUMP=js`,
  * sessions are piped by session-pipe.ts as before. TLS on either side always is (the bytes need OpenSSL, which
  * Node's TLSSocket owns).
  */
 import { constants } from 'node:os';
-import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
-import { join } from 'node:path';
-import { isMainThread } from 'node:worker_threads';
 import { isFdExhausted } from '../limits/accept-guard.js';
-import { ROOT } from '../paths.js';
+import { errnoName, nativeAddon } from '../net/native-addon.js';
 import type { CompiledService } from '../router/types.js';
 import type { ProxySocket, SessionContext, TcpSession } from './session-types.js';
-
-interface PumpAddon {
-  setup(
-    onEnd: (id: number, by: number, cRead: number, uWritten: number, uRead: number, cWritten: number) => void,
-    onConnect: (id: number, errno: number) => void,
-  ): void;
-  start(clientFd: number, upstreamFd: number, early: Buffer | undefined, readMs: number, writeMs: number): number;
-  addresses(fd: number, out: [string, number, string, number]): number;
-  adopt(clientFd: number, readMs: number, writeMs: number): number;
-  connect(id: number, ip: string, port: number, early: Buffer | undefined): number;
-  cancel(id: number): boolean;
-  abort(id: number): void;
-  count(): number;
-}
 
 /** The addon's "who closed first" codes (pump.c) as the record's closed_by. */
 const CLOSED_BY = [undefined, 'client', 'upstream', 'proxy'] as const;
@@ -42,22 +25,8 @@ const pumped = new Map<number, TcpSession>();
 /** What a session's `client` becomes once the pump has its descriptor: a socket that never connects. */
 export const DETACHED = new Socket() as ProxySocket;
 
-const addon = load();
-
-function load(): PumpAddon | undefined {
-  const want = process.env.KONG_TS_PUMP;
-  if (want === 'js' || !isMainThread) return undefined;
-  try {
-    const req = createRequire(import.meta.url);
-    const a = req(join(ROOT, 'build', 'Release', 'kong_pump.node')) as Partial<PumpAddon>;
-    if (typeof a.setup !== 'function' || typeof a.start !== 'function' || typeof a.adopt !== 'function')
-      return undefined;
-    a.setup(onPairEnd, onConnectDone);
-    return a as PumpAddon;
-  } catch {
-    return undefined;
-  }
-}
+const addon = nativeAddon;
+addon?.setup(onPairEnd, onConnectDone);
 
 /** Which data path this process uses for plain sessions ('native' when the addon is loaded). */
 export const pumpKind: 'native' | 'js' = addon ? 'native' : 'js';
@@ -120,14 +89,6 @@ export function handOff(s: TcpSession, up: ProxySocket, early: Buffer | undefine
   s.client = DETACHED;
   s.upstream = null;
   return true;
-}
-
-/** The errno names by number (os.constants.errno turned around), for connect failures the pump reports. */
-const ERRNO_NAME = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
-
-/** An errno number as its name (ECONNREFUSED), as Node's socket errors have it in `code`. */
-export function errnoName(n: number): string {
-  return ERRNO_NAME.get(n) ?? `errno ${n}`;
 }
 
 /**

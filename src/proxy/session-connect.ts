@@ -6,7 +6,8 @@
 import { connect, isIP, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import { errnoName, pumpConnect } from './native-pump.js';
+import { errnoName } from '../net/native-addon.js';
+import { pumpConnect } from './native-pump.js';
 import { resolveHost } from './resolve.js';
 import { onUpstreamClose, startPipe, UPSTREAM_ONREAD } from './session-pipe.js';
 import { SESSION, SessionState, type ProxySocket, type TcpSession } from './session-types.js';

@@ -24,12 +24,13 @@ import type { CompiledRoute, ConnInfo } from '../router/types.js';
 import { Leases } from '../runtime/leases.js';
 import type { ListenSpec } from '../settings/types.js';
 import { UdpSession, type PickPeer, type UdpContext, type UdpCounters, type UdpListener } from './session.js';
-import { oldestOfSource, SessionTable } from './table.js';
+import { sessionsOfSource, SessionTable } from './table.js';
 import { RateLimitedWarn } from '../log.js';
 import { hostPort, unmapIPv4 } from '../net/address.js';
 import { listenFailed } from '../net/listen.js';
 import { receiveProxied } from './proxy.js';
 import { compileTrustedIps, type TrustedIps } from '../proxy-protocol/index.js';
+import { relayedCounts, relayListener, unrelayListener } from './native.js';
 
 export type { PickPeer, UdpPeer } from './session.js';
 
@@ -89,6 +90,11 @@ function literalLookup(
   if (f !== 0) cb(null, host, f);
   else lookup(host, family as number, cb);
 }
+
+/** What the relay moved for one listener: [datagrams in, out, dropped] (read at once). */
+const RELAYED = [0, 0, 0];
+/** sessions compared when a cap makes room (see UdpServer.#leastActive) */
+const EVICTION_SAMPLE = 16;
 
 /** The UDP proxy: one socket per listener, one connected upstream socket per client session. */
 export class UdpServer {
@@ -174,7 +180,15 @@ export class UdpServer {
   }
 
   stats(): UdpStats {
-    return { sessions: this.#table.size, ...this.#counters };
+    const st = { sessions: this.#table.size, ...this.#counters };
+    for (const l of this.#listeners) {
+      if (l.relay === 0) continue;
+      relayedCounts(l.relay, RELAYED);
+      st.datagramsIn += RELAYED[0]!;
+      st.datagramsOut += RELAYED[1]!;
+      st.dropped += RELAYED[2]!;
+    }
+    return st;
   }
 
   /** Binds every udp listener; rejects (closing those already bound) with a message naming the address. */
@@ -201,6 +215,14 @@ export class UdpServer {
 
   #closeSockets(): Promise<void> {
     const ls = this.#listeners.splice(0);
+    for (const l of ls) {
+      if (l.relay === 0) continue;
+      unrelayListener(l.relay, RELAYED); // before the socket closes: the relay holds a duplicate of it
+      l.relay = 0;
+      this.#counters.datagramsIn += RELAYED[0]!;
+      this.#counters.datagramsOut += RELAYED[1]!;
+      this.#counters.dropped += RELAYED[2]!;
+    }
     return Promise.all(
       ls.map(
         (l) =>
@@ -251,8 +273,10 @@ export class UdpServer {
         );
         this.#setBuffers(socket, spec);
         const a = socket.address();
-        const l: UdpListener = { socket, spec, host: a.address, port: a.port, sources: new Map() };
-        socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.#onMessage(l, msg, rinfo));
+        const l: UdpListener = { socket, spec, host: a.address, port: a.port, sources: new Map(), relay: 0 };
+        // the native relay reads plain listeners (udp/native.ts); it hands over what no session's flow takes
+        if (!spec.proxyProtocol) l.relay = relayListener(socket, (ip, port, msg) => this.#onMessage(l, msg, ip, port));
+        socket.on('message', (msg: Buffer, r: RemoteInfo) => this.#onMessage(l, msg, r.address, r.port));
         this.#listeners.push(l);
         resolve();
       });
@@ -269,41 +293,41 @@ export class UdpServer {
     }
   }
 
-  #onMessage(l: UdpListener, msg: Buffer, rinfo: RemoteInfo): void {
+  #onMessage(l: UdpListener, msg: Buffer, ip: string, port: number): void {
     this.#counters.datagramsIn++;
-    if (l.spec.proxyProtocol) return this.#onProxied(l, msg, rinfo);
-    const s = l.sources.get(rinfo.address)?.get(rinfo.port) as UdpSession | undefined;
+    if (l.spec.proxyProtocol) return this.#onProxied(l, msg, ip, port);
+    const s = l.sources.get(ip)?.get(port) as UdpSession | undefined;
     if (s !== undefined) {
       s.fromClient(msg);
       return;
     }
-    this.#start(l, msg, rinfo, rinfo.address, rinfo.port);
+    this.#start(l, msg, ip, port);
   }
 
   /** proxy_protocol listeners (udp/proxy.ts): sessions are the clients inside the headers; replies go to the sender */
-  #onProxied(l: UdpListener, raw: Buffer, rinfo: RemoteInfo): void {
-    const r = receiveProxied(this.#trusted, l, raw, rinfo.address, rinfo.port, this.#logger);
+  #onProxied(l: UdpListener, raw: Buffer, fromIp: string, fromPort: number): void {
+    const r = receiveProxied(this.#trusted, l, raw, fromIp, fromPort, this.#logger);
     if (r === undefined) {
       this.#counters.dropped++;
       return;
     }
     const s = l.sources.get(r.ip)?.get(r.port) as UdpSession | undefined;
     if (s !== undefined) {
-      s.replyIp = rinfo.address;
-      s.replyPort = rinfo.port;
+      s.replyIp = fromIp;
+      s.replyPort = fromPort;
       s.fromClient(r.msg);
       return;
     }
-    const started = this.#start(l, r.msg, rinfo, r.ip, r.port);
+    const started = this.#start(l, r.msg, r.ip, r.port);
     if (started) {
-      started.replyIp = rinfo.address;
-      started.replyPort = rinfo.port;
+      started.replyIp = fromIp;
+      started.replyPort = fromPort;
     }
   }
 
-  #start(l: UdpListener, msg: Buffer, rinfo: RemoteInfo, ip: string, port: number): UdpSession | undefined {
+  #start(l: UdpListener, msg: Buffer, ip: string, port: number): UdpSession | undefined {
     try {
-      return this.#newSession(l, msg, rinfo, ip, port);
+      return this.#newSession(l, msg, ip, port);
     } catch (err) {
       this.#counters.dropped++;
       this.#logger.debug({ err }, 'udp session start failed');
@@ -311,7 +335,7 @@ export class UdpServer {
     }
   }
 
-  #newSession(l: UdpListener, msg: Buffer, rinfo: RemoteInfo, ip: string, port: number): UdpSession | undefined {
+  #newSession(l: UdpListener, msg: Buffer, ip: string, port: number): UdpSession | undefined {
     const snap = this.#current;
     if (!snap) {
       this.#counters.dropped++;
@@ -344,7 +368,7 @@ export class UdpServer {
   #makeRoom(l: UdpListener, ip: string): void {
     const byPort = l.sources.get(ip);
     if (byPort && byPort.size >= this.#maxPerSource) {
-      this.#evict(oldestOfSource<UdpSession>(byPort));
+      this.#evict(this.#leastActive(sessionsOfSource<UdpSession>(byPort)));
       this.#sourceCapWarn.warn(
         { client: unmapIPv4(ip), cap: this.#maxPerSource, evicted: this.#counters.evicted },
         'udp sessions of one client address at their cap: its least recently active session was ended for a new one',
@@ -352,12 +376,39 @@ export class UdpServer {
     }
     if (this.#table.size < this.#max) return;
     while (this.#table.size >= this.#max) {
-      if (!this.#evict(this.#table.oldest())) break;
+      if (!this.#evict(this.#leastActive(this.#table.values()))) break;
     }
     this.#capWarn.warn(
       { cap: this.#max, evicted: this.#counters.evicted },
       'udp sessions at their cap: the least recently active session was ended for a new one',
     );
+  }
+
+  /**
+   * The least recently active of the first few sessions in `order` (the table's, or one source's). The order is
+   * kept by the datagrams that pass through TypeScript; those the native relay moves do not reorder it one by one,
+   * so the first EVICTION_SAMPLE are compared by their real last datagram, and those the relay moved datagrams of
+   * since the last look go to the back of the order.
+   */
+  #leastActive(order: IterableIterator<UdpSession>): UdpSession | undefined {
+    let victim: UdpSession | undefined;
+    let victimIdle = -1;
+    const moved: UdpSession[] = [];
+    for (let i = 0; i < EVICTION_SAMPLE; i++) {
+      const next = order.next();
+      if (next.done) break;
+      const s = next.value;
+      const idle = s.idleMs();
+      if (idle > victimIdle) {
+        victim = s;
+        victimIdle = idle;
+      }
+      if (s.movedSinceLook()) moved.push(s);
+      // a session without a flow sits where its last datagram put it: none after it is less recently active
+      if (s.flow === 0) break;
+    }
+    for (const s of moved) if (s !== victim) this.#table.touch(s);
+    return victim;
   }
 
   #evict(s: UdpSession | undefined): boolean {

@@ -22,6 +22,8 @@ import type { PluginChain } from '../plugins/chain.js';
 import type { PrereadResult } from '../plugins/types.js';
 import { upstreamHeader } from './proxy.js';
 import { unmapIPv4 } from '../net/address.js';
+import { errnoName } from '../net/native-addon.js';
+import { closeFlow, flowActivity, flowIdleMs, flowSend, openFlow, type FlowOwner } from './native.js';
 
 /** A peer picked by a balancer. */
 export interface UdpPeer {
@@ -43,6 +45,8 @@ export interface UdpListener {
   readonly host: string;
   readonly port: number;
   readonly sources: Map<string, Map<number, TableEntry>>;
+  /** the native relay's id for this listener (udp/native.ts), 0 when Node's dgram reads it */
+  relay: number;
 }
 
 export interface UdpCounters {
@@ -75,12 +79,15 @@ const MAX_PENDING = 64;
 // Timers can fire a little before the clock says the time is up.
 const TIMER_SLACK_MS = 1;
 const UPSTREAM_RCVBUF = 1024 * 1024;
+const EAGAIN = -11;
+/** a closed flow's counts (udp/native.ts closeFlow), read at once */
+const FLOW_COUNTS = [0, 0, 0, 0, 0, 0];
 
 function onPrereadDone(result: PrereadResult, s: UdpSession): void {
   s.prereadDone(result);
 }
 
-export class UdpSession implements TableEntry {
+export class UdpSession implements TableEntry, FlowOwner {
   readonly ctx: UdpContext;
   readonly listener: UdpListener;
   readonly clientIp: string;
@@ -95,6 +102,10 @@ export class UdpSession implements TableEntry {
   readonly t0 = performance.now();
   lastSeen = this.t0;
   upstream: UpstreamSocket | null = null;
+  /** the native relay's flow to the upstream (udp/native.ts) instead of `upstream`; 0 when none */
+  flow = 0;
+  /** the flow's datagram count when the session was last placed in the table's order (see `movedSinceLook`) */
+  flowSeen = 0;
   /** datagrams waiting for the upstream socket to connect (a dgram socket refuses sends until then) */
   pending: Buffer[] | null = [];
   peerIp = '';
@@ -235,6 +246,10 @@ export class UdpSession implements TableEntry {
 
   open(ip: string, family: number): void {
     this.peerIp = ip;
+    if (this.listener.relay !== 0) {
+      this.openFlow(ip);
+      return;
+    }
     let sock: UpstreamSocket;
     try {
       sock = createSocket(family === 6 ? 'udp6' : 'udp4') as UpstreamSocket;
@@ -260,6 +275,44 @@ export class UdpSession implements TableEntry {
     this.upstream = sock;
   }
 
+  /** On a relayed listener: the native relay's flow replaces the upstream socket (connected at once: UDP has no handshake). */
+  openFlow(ip: string): void {
+    const id = openFlow(this.listener.relay, this, this.clientIp, this.clientPort, ip, this.peerPort, this.ppHeader);
+    if (id < 0) {
+      const code = errnoName(-id);
+      this.tries.push({ ip, port: this.peerPort, balancer_latency: this.sinceStart(), state: 'failed', code });
+      this.ctx.logger.debug({ code, upstream: `${ip}:${this.peerPort}` }, 'udp upstream socket failed');
+      if (code === 'EMFILE' || code === 'ENFILE') this.ctx.onFdShortage?.(code);
+      this.end(502, 'proxy');
+      return;
+    }
+    this.flow = id;
+    this.connected();
+  }
+
+  /** The flow's upstream socket failed (udp/native.ts): as an error on the upstream socket. */
+  flowFailed(code: string): void {
+    upstreamFailed(this, code);
+  }
+
+  /** ms since the last datagram either way (the relay's flow counts too). */
+  idleMs(): number {
+    const js = performance.now() - this.lastSeen;
+    return this.flow === 0 ? js : Math.min(js, flowIdleMs(this.flow));
+  }
+
+  /**
+   * True when the relay moved datagrams of this session since the last look: the table's order (kept by the
+   * datagrams that pass through TypeScript) does not know of them, so the caps look before they evict.
+   */
+  movedSinceLook(): boolean {
+    if (this.flow === 0) return false;
+    const n = flowActivity(this.flow);
+    if (n === this.flowSeen) return false;
+    this.flowSeen = n;
+    return true;
+  }
+
   /** The upstream socket is connected: send what waited, in order. */
   connected(): void {
     this.tries.push({ ip: this.peerIp, port: this.peerPort, balancer_latency: this.sinceStart() });
@@ -281,8 +334,12 @@ export class UdpSession implements TableEntry {
   }
 
   toUpstream(msg: Buffer): void {
+    if (this.done) return;
     this.upSent += msg.length;
-    if (this.ppHeader === null) this.upstream!.send(msg);
+    if (this.flow !== 0) {
+      const r = flowSend(this.flow, msg);
+      if (r < 0 && r !== EAGAIN) upstreamFailed(this, errnoName(-r));
+    } else if (this.ppHeader === null) this.upstream!.send(msg);
     else this.upstream!.send([this.ppHeader, msg]);
   }
 
@@ -309,6 +366,17 @@ export class UdpSession implements TableEntry {
       } catch {
         /* already closed */
       }
+    }
+    if (this.flow !== 0) {
+      const c = FLOW_COUNTS;
+      closeFlow(this.flow, c);
+      this.flow = 0;
+      this.rxCount += c[0]!;
+      this.rxBytes += c[1]!;
+      this.txCount += c[2]!;
+      this.txBytes += c[3]!;
+      this.upSent += c[4]!;
+      this.upReceived += c[5]!;
     }
     this.ctx.table.remove(this);
     // logged through the plugins of the snapshot this session started with
@@ -378,23 +446,27 @@ function onUpstreamConnect(this: UpstreamSocket): void {
 
 // ICMP port unreachable shows up here as ECONNREFUSED on the connected socket.
 function onUpstreamError(this: UpstreamSocket, err: NodeJS.ErrnoException): void {
-  const s = this[SESSION];
+  upstreamFailed(this[SESSION], err.code);
+}
+
+/** The upstream socket (or the relay's flow) failed: the try is marked and the session ends with 502. */
+function upstreamFailed(s: UdpSession, code: string | undefined): void {
   if (s.done) return;
-  s.ctx.logger.debug({ code: err.code, upstream: `${s.peerIp}:${s.peerPort}` }, 'udp upstream error');
-  if (err.code === 'EMFILE' || err.code === 'ENFILE') s.ctx.onFdShortage?.(err.code);
+  s.ctx.logger.debug({ code, upstream: `${s.peerIp}:${s.peerPort}` }, 'udp upstream error');
+  if (code === 'EMFILE' || code === 'ENFILE') s.ctx.onFdShortage?.(code);
   if (s.pending !== null) {
-    s.tries.push({ ip: s.peerIp, port: s.peerPort, balancer_latency: s.sinceStart(), state: 'failed', code: err.code });
+    s.tries.push({ ip: s.peerIp, port: s.peerPort, balancer_latency: s.sinceStart(), state: 'failed', code });
   } else {
     const last = s.tries[s.tries.length - 1]!;
     last.state = 'failed';
-    last.code = err.code;
+    last.code = code;
   }
   s.end(502, 'upstream');
 }
 
 function onIdleTimer(s: UdpSession): void {
   if (s.done) return;
-  const left = s.service.readTimeout - (performance.now() - s.lastSeen);
+  const left = s.service.readTimeout - s.idleMs();
   if (left <= TIMER_SLACK_MS) {
     s.end(200, 'proxy');
     return;

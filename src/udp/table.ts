@@ -50,9 +50,9 @@ export class SessionTable<S extends TableEntry> {
     return true;
   }
 
-  /** The least recently active session. */
-  oldest(): S | undefined {
-    return this.#lru.values().next().value;
+  /** The sessions, least recently active first (live: do not change the table while iterating). */
+  values(): IterableIterator<S> {
+    return this.#lru.values();
   }
 
   /** A snapshot of every session, least recently active first. */
@@ -61,7 +61,7 @@ export class SessionTable<S extends TableEntry> {
   }
 }
 
-/** The least recently active session of one client address (the first of its port map). */
-export function oldestOfSource<S extends TableEntry>(byPort: Map<number, TableEntry>): S | undefined {
-  return byPort.values().next().value as S | undefined;
+/** The sessions of one client address, least recently active first (its port map's order). */
+export function sessionsOfSource<S extends TableEntry>(byPort: Map<number, TableEntry>): IterableIterator<S> {
+  return byPort.values() as IterableIterator<S>;
 }
