@@ -15,8 +15,8 @@ COPY schemas ./schemas
 COPY bin ./bin
 COPY binding.gyp ./
 COPY native ./native
-# the native pump (native/pump.c): node:20-slim has no compiler, so install one for this stage only; if the build
-# fails anyway, the image runs the TypeScript pipe (src/proxy/native-pump.ts)
+# the native addon (native/: the TCP pump and the UDP relay): node:20-slim has no compiler, so install one for this
+# stage only; if the build fails anyway, the image runs the TypeScript data paths (src/net/native-addon.ts)
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 make g++ >/dev/null \
   && (npm run build:native || true) && mkdir -p build
 # tsconfig also includes test/ and examples/; build only what ships

@@ -57,7 +57,7 @@ typedef struct flow {
   size_t hdr_len;
   uint8_t closed;
   uint8_t failed;
-  uint64_t last; /* uv_now of the last datagram either way */
+  uint64_t last; /* uv_hrtime (ns) of the last datagram either way: the caps compare sessions a few µs apart */
   double rx, rx_bytes, tx, tx_bytes, up_sent, up_received;
 } flow_t;
 
@@ -270,7 +270,7 @@ static void to_upstream(flow_t *f, int a, int b) {
   for (int i = 0; i < sent; i++) f->up_sent += u_in[a + i].msg_len;
   f->l->in += n;
   f->l->dropped += n - (unsigned)sent;
-  f->last = uv_now(u_loop);
+  f->last = uv_hrtime();
   if (err) flow_fail(f, err);
 }
 
@@ -368,7 +368,7 @@ static void on_flow(uv_poll_t *h, int status, int events) {
     }
     l->out += sent;
     l->dropped += n - sent;
-    f->last = uv_now(u_loop);
+    f->last = uv_hrtime();
     if (n < VLEN) return;
   }
 }
@@ -543,7 +543,7 @@ static napi_value js_flow(napi_env env, napi_callback_info info) {
   f->client = client;
   f->client_len = cl;
   f->hash = flow_hash(l, &client);
-  f->last = uv_now(u_loop);
+  f->last = uv_hrtime();
   f->poll.data = f;
   if ((result = uv_poll_init(u_loop, &f->poll, fd)) != 0) {
     close(fd);
@@ -643,7 +643,7 @@ static napi_value js_idle(napi_env env, napi_callback_info info) {
   napi_value argv[1], out;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   flow_t *f = argc >= 1 ? flow_arg(env, argv[0]) : NULL;
-  napi_create_double(env, f ? (double)(uv_now(u_loop) - f->last) : -1, &out);
+  napi_create_double(env, f ? (double)(uv_hrtime() - f->last) / 1e6 : -1, &out);
   return out;
 }
 

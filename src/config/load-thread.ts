@@ -3,8 +3,17 @@
  * (load-job.ts) and answers each on its parent port, its entities on the job's own port. A job that throws is
  * answered as unreadable; one that runs the thread out of memory ends the thread, and the main thread answers for it.
  */
+import { setPriority } from 'node:os';
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import { runJob, type LoadJob, type LoadReply } from './load-job.js';
+
+// The lowest scheduling priority for this thread only (on Linux a nice value is a thread's, and pid 0 is the
+// calling thread): when a load and the proxied traffic want the same core, the traffic's thread wins at once.
+try {
+  setPriority(19);
+} catch {
+  /* not allowed here: the default priority stays */
+}
 
 parentPort!.on('message', (m: { job: LoadJob; port: MessagePort }) => {
   let reply: LoadReply;

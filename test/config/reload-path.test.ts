@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import { ConfigManager, type ReloadEvent } from '../../src/config/manager.js';
 import { decodeUtf8, firstInvalidUtf8, readConfigFile, readConfigFileSync } from '../../src/config/read.js';
@@ -116,6 +117,31 @@ test('last_config_error clears on the next good or unchanged load; every reload 
       );
     }
     assert.match(events[1]!.message ?? '', /^\d+ error\(s\) in /);
+  } finally {
+    await close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The nice value of each thread of this process (Linux: /proc/self/task/N/stat, field 19). */
+function threadNiceValues(): number[] {
+  return readdirSync('/proc/self/task').map((t) => {
+    const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
+test('the load thread runs at the lowest priority, the rest of the process at its own', async () => {
+  const dir = tempDir('nice');
+  const file = join(dir, 'kong.yml');
+  const { m, close } = manager(file);
+  try {
+    writeFileSync(file, config(1));
+    assert.equal((await m.reloadFile('start')).status, 'loaded');
+    const nice = threadNiceValues();
+    const own = getPriority(); // this thread's (the main thread's) nice value, whatever the test runner was given
+    assert.ok(nice.includes(own), 'the main thread keeps its priority');
+    if (own !== 19) assert.equal(nice.filter((n) => n === 19).length, 1, `one thread at nice 19: ${nice.join(' ')}`);
   } finally {
     await close();
     rmSync(dir, { recursive: true, force: true });
