@@ -9,6 +9,7 @@
  * datagram carries a header to read), a socket whose descriptor Node does not show.
  */
 import type { Socket } from 'node:dgram';
+import { constants } from 'node:os';
 import { errnoName, nativeAddon } from '../net/native-addon.js';
 
 /** A relayed listener's handler for the datagrams no flow took. */
@@ -92,7 +93,7 @@ export function openFlow(
   port: number,
   header: Buffer | null,
 ): number {
-  if (!addon) return -22;
+  if (!addon) return -constants.errno.EINVAL;
   const id = addon.udpFlow(listenerId, clientIp, clientPort, ip, port, header ?? undefined);
   if (id > 0) owners.set(id, owner);
   return id;
@@ -100,7 +101,7 @@ export function openFlow(
 
 /** Sends one datagram through a flow (what reached TypeScript before the flow existed): 0 or -errno. */
 export function flowSend(id: number, msg: Buffer): number {
-  return addon ? addon.udpSend(id, msg) : -22;
+  return addon ? addon.udpSend(id, msg) : -constants.errno.EINVAL;
 }
 
 /**

@@ -93,6 +93,12 @@ function literalLookup(
 
 /** What the relay moved for one listener: [datagrams in, out, dropped] (read at once). */
 const RELAYED = [0, 0, 0];
+/** Adds what the relay moved for a listener ([in, out, dropped]) to datagram counters. */
+function addRelayed(c: Pick<UdpCounters, 'datagramsIn' | 'datagramsOut' | 'dropped'>, r: number[]): void {
+  c.datagramsIn += r[0]!;
+  c.datagramsOut += r[1]!;
+  c.dropped += r[2]!;
+}
 /** sessions compared when a cap makes room (see UdpServer.#leastActive) */
 const EVICTION_SAMPLE = 16;
 
@@ -184,9 +190,7 @@ export class UdpServer {
     for (const l of this.#listeners) {
       if (l.relay === 0) continue;
       relayedCounts(l.relay, RELAYED);
-      st.datagramsIn += RELAYED[0]!;
-      st.datagramsOut += RELAYED[1]!;
-      st.dropped += RELAYED[2]!;
+      addRelayed(st, RELAYED);
     }
     return st;
   }
@@ -219,9 +223,7 @@ export class UdpServer {
       if (l.relay === 0) continue;
       unrelayListener(l.relay, RELAYED); // before the socket closes: the relay holds a duplicate of it
       l.relay = 0;
-      this.#counters.datagramsIn += RELAYED[0]!;
-      this.#counters.datagramsOut += RELAYED[1]!;
-      this.#counters.dropped += RELAYED[2]!;
+      addRelayed(this.#counters, RELAYED);
     }
     return Promise.all(
       ls.map(

@@ -10,6 +10,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns';
 import { isIP } from 'node:net';
+import { constants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { buildRecord, emitRecord, wantsRecord, type RecordSink } from '../proxy/emit-record.js';
 import type { SessionRecord, TryRecord } from '../proxy/record.js';
@@ -23,6 +24,7 @@ import type { PrereadResult } from '../plugins/types.js';
 import { upstreamHeader } from './proxy.js';
 import { unmapIPv4 } from '../net/address.js';
 import { errnoName } from '../net/native-addon.js';
+import { isFdExhausted } from '../limits/accept-guard.js';
 import { closeFlow, flowActivity, flowIdleMs, flowSend, openFlow, type FlowOwner } from './native.js';
 
 /** A peer picked by a balancer. */
@@ -79,7 +81,7 @@ const MAX_PENDING = 64;
 // Timers can fire a little before the clock says the time is up.
 const TIMER_SLACK_MS = 1;
 const UPSTREAM_RCVBUF = 1024 * 1024;
-const EAGAIN = -11;
+const { errno } = constants;
 /** a closed flow's counts (udp/native.ts closeFlow), read at once */
 const FLOW_COUNTS = [0, 0, 0, 0, 0, 0];
 
@@ -259,31 +261,25 @@ export class UdpSession implements TableEntry, FlowOwner {
       sock.on('connect', onUpstreamConnect);
       sock.connect(this.peerPort, ip);
     } catch (err) {
-      this.tries.push({
-        ip,
-        port: this.peerPort,
-        balancer_latency: this.sinceStart(),
-        state: 'failed',
-        code: (err as NodeJS.ErrnoException).code,
-      });
-      this.ctx.logger.debug({ err }, 'udp upstream socket failed');
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EMFILE' || code === 'ENFILE') this.ctx.onFdShortage?.(code);
-      this.end(502, 'proxy');
+      this.socketFailed(ip, (err as NodeJS.ErrnoException).code);
       return;
     }
     this.upstream = sock;
+  }
+
+  /** No upstream socket could be made (or no flow opened): the try fails and the session ends with 502. */
+  socketFailed(ip: string, code: string | undefined): void {
+    this.tries.push({ ip, port: this.peerPort, balancer_latency: this.sinceStart(), state: 'failed', code });
+    this.ctx.logger.debug({ code, upstream: `${ip}:${this.peerPort}` }, 'udp upstream socket failed');
+    if (isFdExhausted({ code })) this.ctx.onFdShortage?.(code!);
+    this.end(502, 'proxy');
   }
 
   /** On a relayed listener: the native relay's flow replaces the upstream socket (connected at once: UDP has no handshake). */
   openFlow(ip: string): void {
     const id = openFlow(this.listener.relay, this, this.clientIp, this.clientPort, ip, this.peerPort, this.ppHeader);
     if (id < 0) {
-      const code = errnoName(-id);
-      this.tries.push({ ip, port: this.peerPort, balancer_latency: this.sinceStart(), state: 'failed', code });
-      this.ctx.logger.debug({ code, upstream: `${ip}:${this.peerPort}` }, 'udp upstream socket failed');
-      if (code === 'EMFILE' || code === 'ENFILE') this.ctx.onFdShortage?.(code);
-      this.end(502, 'proxy');
+      this.socketFailed(ip, errnoName(-id));
       return;
     }
     this.flow = id;
@@ -338,7 +334,7 @@ export class UdpSession implements TableEntry, FlowOwner {
     this.upSent += msg.length;
     if (this.flow !== 0) {
       const r = flowSend(this.flow, msg);
-      if (r < 0 && r !== EAGAIN) upstreamFailed(this, errnoName(-r));
+      if (r < 0 && -r !== errno.EAGAIN) upstreamFailed(this, errnoName(-r));
     } else if (this.ppHeader === null) this.upstream!.send(msg);
     else this.upstream!.send([this.ppHeader, msg]);
   }
@@ -453,7 +449,7 @@ function onUpstreamError(this: UpstreamSocket, err: NodeJS.ErrnoException): void
 function upstreamFailed(s: UdpSession, code: string | undefined): void {
   if (s.done) return;
   s.ctx.logger.debug({ code, upstream: `${s.peerIp}:${s.peerPort}` }, 'udp upstream error');
-  if (code === 'EMFILE' || code === 'ENFILE') s.ctx.onFdShortage?.(code);
+  if (isFdExhausted({ code })) s.ctx.onFdShortage?.(code!);
   if (s.pending !== null) {
     s.tries.push({ ip: s.peerIp, port: s.peerPort, balancer_latency: s.sinceStart(), state: 'failed', code });
   } else {
