@@ -29,6 +29,10 @@ async function churn(port: number, total: number, concurrency: number): Promise<
   return total / (Number(process.hrtime.bigint() - t0) / 1e9);
 }
 
+// The dead collector's address: a loopback address of its own, so that while it is dead no other test (of this
+// suite, or of another run on the machine) that listens on 127.0.0.1 can take its port and answer for it.
+const COLLECTOR_HOST = '127.0.0.2';
+
 function yaml(backend: number, collector?: number): string {
   return `_format_version: "3.0"
 services:
@@ -44,7 +48,7 @@ ${
     : `plugins:
   - name: tcp-log
     protocols: [tcp]
-    config: { host: 127.0.0.1, port: ${collector}, queue_size: 200 }
+    config: { host: ${COLLECTOR_HOST}, port: ${collector}, queue_size: 200 }
 `
 }`;
 }
@@ -56,7 +60,7 @@ test(
     t.after(await exclusive());
     const backend = await echoServer();
     t.after(() => backend.close());
-    const deadPort = await freePort(); // nothing listens here until the collector "restarts"
+    const deadPort = await freePort(COLLECTOR_HOST); // nothing listens here until the collector "restarts"
     const bare = await startYaml(yaml(backend.port), { tag: 'dead0' });
     t.after(() => bare.stop());
     const logged = await startYaml(yaml(backend.port, deadPort), { tag: 'dead1' });
@@ -100,7 +104,7 @@ test(
     assert.ok(m && Number(m[1]) === st.dropped, `the drop counter is exported: ${m?.[0]}`);
 
     // the collector comes back on its port: the queued records and new ones reach it
-    const collector = await lineCollector({ port: deadPort });
+    const collector = await lineCollector({ port: deadPort, host: COLLECTOR_HOST });
     t.after(() => collector.close());
     await churn(logged.ports[0]!, 5, 1);
     await until(

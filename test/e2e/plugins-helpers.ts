@@ -70,7 +70,7 @@ export interface LineCollector {
 }
 
 export async function lineCollector(
-  opts: { port?: number; tls?: { cert: string; key: string } } = {},
+  opts: { port?: number; host?: string; tls?: { cert: string; key: string } } = {},
 ): Promise<LineCollector> {
   const lines: string[] = [];
   const sockets = new Set<Socket>();
@@ -92,7 +92,7 @@ export async function lineCollector(
   const srv: Server = opts.tls
     ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, onConn)
     : createServer(onConn);
-  srv.listen(opts.port ?? 0, '127.0.0.1');
+  srv.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
   await once(srv, 'listening');
   return { port: (srv.address() as { port: number }).port, lines, close: () => closeServer(srv, sockets) };
 }
