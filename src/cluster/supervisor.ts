@@ -116,6 +116,9 @@ export class Supervisor {
     slot.initSent = false;
     const worker = cluster.fork({ [WORKER_ID_ENV]: String(slot.id) });
     slot.worker = worker;
+    // a write to a worker that just died fails with EPIPE, emitted as 'error' on the worker: without a listener it
+    // would take the primary down with it; the death itself is handled on 'exit'
+    worker.on('error', (err) => this.#opts.logger.debug({ err, worker: slot.id }, 'cannot reach a worker'));
     worker.on('message', (m: unknown) => {
       if (isFromWorker(m)) this.#onMessage(slot, worker, m);
     });
@@ -123,10 +126,15 @@ export class Supervisor {
 
   #send(worker: Worker | undefined, m: ToWorker): void {
     if (!worker?.isConnected()) return;
+    const failed = (err: Error | null): void => {
+      if (err) this.#opts.logger.debug({ err, worker_pid: worker.process.pid }, 'cannot reach a worker');
+    };
     try {
-      worker.send(m);
+      // isConnected() stays true until the channel's end is read, so a worker killed a moment ago still looks
+      // reachable: the callback takes the write's EPIPE instead of an 'error' event
+      worker.send(m, undefined, undefined, failed);
     } catch (err) {
-      this.#opts.logger.debug({ err, worker_pid: worker.process.pid }, 'cannot reach a worker');
+      failed(err as Error);
     }
   }
 

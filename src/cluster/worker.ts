@@ -26,7 +26,9 @@ import { isToWorker, type ConfigPush, type FromWorker, type ToWorker, type Worke
 export const WORKER_ID_ENV = 'KONG_TS_WORKER_ID';
 
 function send(m: FromWorker): void {
-  if (process.connected) process.send!(m);
+  // a primary that died a moment ago still looks connected: the callback takes the write's EPIPE (without it the
+  // error event would end this worker with a stack trace); 'disconnect' stops the worker
+  if (process.connected) process.send!(m, undefined, undefined, () => {});
 }
 
 interface Serving {
