@@ -135,4 +135,26 @@ static inline napi_value throw_type(napi_env env, const char *msg) {
   return NULL;
 }
 
+/* True when `v` is a function. */
+static inline int is_function(napi_env env, napi_value v) {
+  napi_valuetype t;
+  return napi_typeof(env, v, &t) == napi_ok && t == napi_function;
+}
+
+/* Keeps `fn` for calls from C (a callback set up again replaces the one before). */
+static inline void keep_ref(napi_env env, napi_value fn, napi_ref *ref) {
+  if (*ref) napi_delete_reference(env, *ref);
+  napi_create_reference(env, fn, 1, ref);
+}
+
+/* The async context calls into JavaScript are made in, named for async hooks. */
+static inline napi_async_context async_context(napi_env env, const char *name) {
+  napi_value resource, n;
+  napi_async_context ctx = NULL;
+  napi_create_object(env, &resource);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &n);
+  napi_async_init(env, resource, n, &ctx);
+  return ctx;
+}
+
 #endif

@@ -25,8 +25,7 @@
  */
 #include <errno.h>
 
-#include "common.h"
-#include <uv.h>
+#include "pump.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,47 +36,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define READ_SIZE (64 * 1024)
-
-/* who closed first, as the callback reports it (native-pump.ts maps these to the record's closed_by) */
-enum { BY_NONE = 0, BY_CLIENT = 1, BY_UPSTREAM = 2, BY_PROXY = 3 };
-
-typedef struct pair pair_t;
-
-typedef struct {
-  int fd;
-  uint32_t events;  /* what the epoll set watches for this side now (EPOLLIN | EPOLLOUT), 0: not in the set */
-  uint8_t by;       /* BY_CLIENT or BY_UPSTREAM: who this side is */
-  pair_t *pair;
-} side_t;
-
-/* one direction: bytes read from `from` waiting to be written to the other side */
-typedef struct {
-  char *buf;
-  size_t len, off;
-  double nread, nwritten;
-  uint8_t eof;  /* the reading side sent FIN */
-  uint8_t shut; /* shutdown(SHUT_WR) done on the writing side */
-} dir_t;
-
-struct pair {
-  side_t c, u;
-  dir_t up;   /* client -> upstream */
-  dir_t down; /* upstream -> client */
-  uint32_t id;
-  uint8_t closing;
-  uint8_t closed_by;
-  uint8_t connecting; /* adopted client, upstream connect in flight or not yet asked (u.fd -1 when none) */
-  uint64_t last; /* uv_now of the last progress */
-  uint32_t read_timeout, write_timeout;
-  pair_t *prev, *next; /* the live list the sweep walks; once ended, the list of pairs waiting to be freed */
-};
-
 static napi_env g_env = NULL;
 static napi_ref g_callback = NULL;
 static napi_ref g_on_connect = NULL; /* (id, errno): an upstream connect asked by connect() finished */
 static napi_async_context g_async = NULL;
-static uv_loop_t *g_loop = NULL;
+uv_loop_t *g_loop = NULL;
 static uv_timer_t g_sweep;
 static int g_epfd = -1;
 static uv_poll_t g_set; /* Node's loop watching our epoll set */
@@ -85,14 +48,14 @@ static pair_t *g_dead = NULL; /* ended pairs: freed where no event fetched from 
 static uint64_t g_sweep_every = 0; /* ms; 0 while the timer has not started */
 static pair_t *g_live = NULL;
 static uint32_t g_count = 0;
-static char g_buf[READ_SIZE];
+char g_buf[READ_SIZE];
 /* set while start() settles a new pair, and at teardown: an end then is not reported (start returns an error) */
 static int g_quiet = 0;
 
 /* id -> pair */
 static slots_t g_slots;
 
-static int slot_take(pair_t *p) {
+int slot_take(pair_t *p) {
   p->id = slots_take(&g_slots, p);
   return p->id ? 0 : -1;
 }
@@ -100,6 +63,12 @@ static int slot_take(pair_t *p) {
 static void slot_give(pair_t *p) { slots_give(&g_slots, p->id); }
 
 static pair_t *slot_get(uint32_t id) { return slots_get(&g_slots, id); }
+
+/* The open pair `id` names, NULL when none is (tls.c). */
+pair_t *pair_of(uint32_t id) {
+  pair_t *p = slot_get(id);
+  return p && !p->closing ? p : NULL;
+}
 
 static void free_dead(void) {
   while (g_dead) {
@@ -151,7 +120,7 @@ static void report_connect(pair_t *p, int err) {
 }
 
 /* Ends the pair once: takes it out of the set, closes both descriptors, reports to JavaScript. */
-static void end_pair(pair_t *p, uint8_t by) {
+void end_pair(pair_t *p, uint8_t by) {
   if (p->closing) return;
   p->closing = 1;
   if (!p->closed_by) p->closed_by = by;
@@ -161,6 +130,7 @@ static void end_pair(pair_t *p, uint8_t by) {
   if (--g_count == 0) uv_unref((uv_handle_t *)&g_set);
   drop_side(&p->c);
   drop_side(&p->u);
+  if (p->tls) tls_free(p);
   free(p->up.buf);
   free(p->down.buf);
   p->up.buf = p->down.buf = NULL;
@@ -173,10 +143,19 @@ static void end_pair(pair_t *p, uint8_t by) {
 
 static int is_again(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
 
+/* A side's bytes in and out: the socket's, or OpenSSL's for a client whose TLS is terminated here (tls.c). */
+static ssize_t side_recv(pair_t *p, side_t *s, char *buf, size_t n) {
+  return p->tls && s == &p->c ? tls_recv(p, buf, n) : read(s->fd, buf, n);
+}
+
+static ssize_t side_send(pair_t *p, side_t *s, const char *buf, size_t n) {
+  return p->tls && s == &p->c ? tls_send(p, buf, n) : send(s->fd, buf, n, MSG_NOSIGNAL);
+}
+
 /* Writes what `d` holds to `to`; 0 on success or would-block, -1 when the side failed. */
 static int flush(pair_t *p, dir_t *d, side_t *to) {
   while (d->len > d->off) {
-    ssize_t w = send(to->fd, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
+    ssize_t w = side_send(p, to, d->buf + d->off, d->len - d->off);
     if (w < 0) return is_again(errno) ? 0 : -1;
     d->off += (size_t)w;
     d->nwritten += (double)w;
@@ -190,7 +169,7 @@ static int flush(pair_t *p, dir_t *d, side_t *to) {
 
 /* Reads once from `from` and sends to `to` at once; what the kernel does not take waits in `d`. -1: failed side. */
 static int pump(pair_t *p, dir_t *d, side_t *from, side_t *to, uint8_t *failed) {
-  ssize_t n = read(from->fd, g_buf, READ_SIZE);
+  ssize_t n = side_recv(p, from, g_buf, READ_SIZE);
   if (n < 0) {
     if (is_again(errno)) return 0;
     *failed = from->by;
@@ -203,7 +182,7 @@ static int pump(pair_t *p, dir_t *d, side_t *from, side_t *to, uint8_t *failed) 
     return 0;
   }
   d->nread += (double)n;
-  ssize_t w = send(to->fd, g_buf, (size_t)n, MSG_NOSIGNAL);
+  ssize_t w = side_send(p, to, g_buf, (size_t)n);
   if (w < 0) {
     if (!is_again(errno)) {
       *failed = to->by;
@@ -225,7 +204,7 @@ static int pump(pair_t *p, dir_t *d, side_t *from, side_t *to, uint8_t *failed) 
   return 0;
 }
 
-static int watch(side_t *s, uint32_t want) {
+int watch(side_t *s, uint32_t want) {
   if (want == s->events) return 0;
   int op = want == 0 ? EPOLL_CTL_DEL : s->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
   struct epoll_event e;
@@ -236,12 +215,13 @@ static int watch(side_t *s, uint32_t want) {
 }
 
 /* After any event: half-close what has ended, end the pair when both ways have, and watch what is needed now. */
-static void settle(pair_t *p) {
+void settle(pair_t *p) {
   if (p->up.eof && !p->up.shut && p->up.len == 0) {
     shutdown(p->u.fd, SHUT_WR);
     p->up.shut = 1;
   }
   if (p->down.eof && !p->down.shut && p->down.len == 0) {
+    if (p->tls) tls_close_notify(p);
     shutdown(p->c.fd, SHUT_WR);
     p->down.shut = 1;
   }
@@ -251,7 +231,7 @@ static void settle(pair_t *p) {
   }
   uint32_t c = 0, u = 0;
   if (!p->up.eof && p->up.len == 0) c |= EPOLLIN;
-  if (p->down.len > 0) c |= EPOLLOUT;
+  if (p->down.len > 0 || (p->tls && tls_read_wants_out(p))) c |= EPOLLOUT;
   if (!p->down.eof && p->down.len == 0) u |= EPOLLIN;
   if (p->up.len > 0) u |= EPOLLOUT;
   if (watch(&p->c, c) != 0 || watch(&p->u, u) != 0) end_pair(p, BY_PROXY);
@@ -262,6 +242,13 @@ static void on_connected(pair_t *p);
 
 static void on_side(side_t *s, uint32_t events) {
   pair_t *p = s->pair;
+  if (p->tls && (tls_handshaking(p) || tls_reading_hello(p))) {
+    if (s == &p->c) {
+      if (tls_handshaking(p)) tls_step(p);
+      else tls_hello_read(p);
+    }
+    return;
+  }
   if (p->connecting) {
     if (s == &p->u) on_connected(p);
     return;
@@ -273,6 +260,8 @@ static void on_side(side_t *s, uint32_t events) {
   uint8_t failed = BY_NONE;
   /* an error or hang-up shows up as a failed read or send below, with the side that failed */
   if (events & (EPOLLERR | EPOLLHUP)) events |= s->events;
+  /* OpenSSL's read that had to write first (a KeyUpdate's answer) goes on once the socket takes bytes */
+  if (is_client && p->tls && (events & EPOLLOUT) && tls_read_wants_out(p)) events |= EPOLLIN;
   if ((events & EPOLLOUT) && in->len > 0 && flush(p, in, s) != 0) failed = s->by;
   if (!failed && (events & EPOLLIN) && out->len == 0 && !out->eof) pump(p, out, s, other, &failed);
   if (failed) {
@@ -304,9 +293,10 @@ static void on_sweep(uv_timer_t *t) {
   uint32_t n = 0, cap = 0;
   pair_t **expired = NULL;
   for (pair_t *p = g_live; p; p = p->next) {
-    if (p->connecting) continue; /* connect_timeout is the session's (TypeScript) */
     uint32_t limit = p->read_timeout;
-    if (p->up.len > 0 && p->write_timeout < limit) limit = p->write_timeout;
+    if (p->tls && (tls_handshaking(p) || tls_reading_hello(p))) limit = tls_hs_timeout(p);
+    else if (p->connecting) continue; /* connect_timeout is the session's (TypeScript) */
+    else if (p->up.len > 0 && p->write_timeout < limit) limit = p->write_timeout;
     if (now - p->last < limit) continue;
     if (n == cap) {
       cap = cap ? cap * 2 : 64;
@@ -316,34 +306,32 @@ static void on_sweep(uv_timer_t *t) {
     }
     expired[n++] = p;
   }
-  for (uint32_t i = 0; i < n; i++) end_pair(expired[i], BY_PROXY);
+  for (uint32_t i = 0; i < n; i++) {
+    if (expired[i]->tls && tls_handshaking(expired[i])) tls_expired(expired[i]);
+    else if (expired[i]->tls && tls_reading_hello(expired[i])) tls_hello_expired(expired[i]);
+    else end_pair(expired[i], BY_PROXY);
+  }
   free(expired);
 }
 
 /* setup(onEnd, onConnect): the one callback for every pair's end, and the one for connects asked by connect(). */
 static napi_value js_setup(napi_env env, napi_callback_info info) {
   size_t argc = 2;
-  napi_value argv[2], name;
+  napi_value argv[2];
+  napi_valuetype t1 = napi_undefined;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  napi_valuetype t0, t1 = napi_undefined;
-  if (argc < 1 || napi_typeof(env, argv[0], &t0) != napi_ok || t0 != napi_function ||
+  if (argc < 1 || !is_function(env, argv[0]) ||
       (argc > 1 && (napi_typeof(env, argv[1], &t1) != napi_ok || (t1 != napi_function && t1 != napi_undefined))))
     return throw_type(env, "setup(onEnd, onConnect): functions");
-  if (g_callback) napi_delete_reference(env, g_callback);
-  napi_create_reference(env, argv[0], 1, &g_callback);
+  keep_ref(env, argv[0], &g_callback);
   if (g_on_connect) napi_delete_reference(env, g_on_connect);
   g_on_connect = NULL;
   if (t1 == napi_function) napi_create_reference(env, argv[1], 1, &g_on_connect);
-  if (!g_async) {
-    napi_value resource;
-    napi_create_object(env, &resource);
-    napi_create_string_utf8(env, "kong-ts.pump", NAPI_AUTO_LENGTH, &name);
-    napi_async_init(env, resource, name, &g_async);
-  }
+  if (!g_async) g_async = async_context(env, "kong-ts.pump");
   return NULL;
 }
 
-static void init_side(side_t *s, pair_t *p, int fd, uint8_t by) {
+void init_side(side_t *s, pair_t *p, int fd, uint8_t by) {
   s->fd = fd;
   s->events = 0;
   s->by = by;
@@ -351,7 +339,7 @@ static void init_side(side_t *s, pair_t *p, int fd, uint8_t by) {
 }
 
 /* Puts a new pair on the live list (the sweep walks it) with its timeouts, and keeps the loop alive for it. */
-static void link_pair(pair_t *p, uint32_t rt, uint32_t wt) {
+void link_pair(pair_t *p, uint32_t rt, uint32_t wt) {
   p->read_timeout = rt;
   p->write_timeout = wt;
   p->last = uv_now(g_loop);
@@ -359,8 +347,12 @@ static void link_pair(pair_t *p, uint32_t rt, uint32_t wt) {
   if (g_live) g_live->prev = p;
   g_live = p;
   if (g_count++ == 0) uv_ref((uv_handle_t *)&g_set);
-  /* the sweep runs every tenth of the shortest timeout seen, between 50 ms and 1 s (as the TypeScript sweep) */
-  uint64_t every = (rt < wt ? rt : wt) / 10;
+  sweep_for(rt < wt ? rt : wt);
+}
+
+/* The sweep runs every tenth of the shortest timeout seen, between 50 ms and 1 s (as the TypeScript sweep). */
+void sweep_for(uint32_t timeout_ms) {
+  uint64_t every = timeout_ms / 10;
   if (every < 50) every = 50;
   if (every > 1000) every = 1000;
   if (g_sweep_every == 0 || every < g_sweep_every) {
@@ -462,6 +454,8 @@ static napi_value js_addresses(napi_env env, napi_callback_info info) {
  * connected an upstream (its bytes wait in the kernel, as with a paused socket); abort() ends it with its end
  * reported like any pair's.
  */
+int pump_ready(void) { return g_callback != NULL && g_on_connect != NULL; }
+
 static napi_value js_adopt(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], out;
@@ -533,6 +527,8 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
         p->up.len = early_len;
       }
     }
+    /* a terminated TLS client's bytes that came with its handshake go right after */
+    if (result == 0 && p->tls && tls_append_pre(p, &p->up) != 0) result = -ENOMEM;
   }
   if (result == 0) {
     int u = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -559,6 +555,7 @@ static void on_connected(pair_t *p) {
   if (err == 0) {
     p->connecting = 0;
     p->last = uv_now(g_loop);
+    if (p->tls) tls_drop_pre(p);
     report_connect(p, 0);
     if (!p->closing) settle(p);
   } else {
@@ -643,5 +640,6 @@ NAPI_MODULE_INIT() {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   udp_init(env, exports, g_loop);
+  tls_init(env, exports);
   return exports;
 }

@@ -380,20 +380,11 @@ static napi_value js_setup(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  napi_valuetype t0 = napi_undefined, t1 = napi_undefined;
-  if (argc < 2 || napi_typeof(env, argv[0], &t0) != napi_ok || napi_typeof(env, argv[1], &t1) != napi_ok ||
-      t0 != napi_function || t1 != napi_function)
+  if (argc < 2 || !is_function(env, argv[0]) || !is_function(env, argv[1]))
     return throw_type(env, "udpSetup(onDatagram, onEnd): functions");
-  if (u_on_datagram) napi_delete_reference(env, u_on_datagram);
-  if (u_on_end) napi_delete_reference(env, u_on_end);
-  napi_create_reference(env, argv[0], 1, &u_on_datagram);
-  napi_create_reference(env, argv[1], 1, &u_on_end);
-  if (!u_async) {
-    napi_value resource, name;
-    napi_create_object(env, &resource);
-    napi_create_string_utf8(env, "kong-ts.udp", NAPI_AUTO_LENGTH, &name);
-    napi_async_init(env, resource, name, &u_async);
-  }
+  keep_ref(env, argv[0], &u_on_datagram);
+  keep_ref(env, argv[1], &u_on_end);
+  if (!u_async) u_async = async_context(env, "kong-ts.udp");
   return NULL;
 }
 

@@ -16,6 +16,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { listenerRows } from '../runtime/status-rows.js';
 import type { Snapshot } from '../runtime/snapshot.js';
 import { pumpKind } from '../proxy/native-pump.js';
+import { tlsKind } from '../tls/native-tls.js';
 
 /** A running kong-ts: what `start` builds and what tests drive in-process. */
 export interface Instance {
@@ -150,6 +151,7 @@ export async function startInstance(
       hash: live.hash,
       pid: process.pid,
       data_path: pumpKind,
+      tls_termination: tlsKind,
     },
     'kong-ts started',
   );

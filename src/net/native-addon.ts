@@ -1,7 +1,7 @@
 /**
- * The compiled addon (native/pump.c and native/udp.c, built by `npm install` with node-gyp into
- * build/Release/kong_pump.node), loaded once: the TCP byte pump (proxy/native-pump.ts) and the UDP relay
- * (udp/native.ts) each set up their own callbacks on it.
+ * The compiled addon (native/pump.c, tls.c and udp.c, built by `npm install` with node-gyp into
+ * build/Release/kong_pump.node), loaded once: the TCP byte pump (proxy/native-pump.ts), its TLS termination
+ * (tls/native-tls.ts) and the UDP relay (udp/native.ts) each set up their own callbacks on it.
  *
  * Optional: undefined without the compiled file (no compiler at install), on a worker thread (the addon serves
  * the main thread's loop only), or with `KONG_TS_PUMP=js`; the TypeScript data paths serve then.
@@ -11,6 +11,9 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { ROOT } from '../paths.js';
+
+/** An OpenSSL context made by the addon (tls.c), freed when collected. */
+export type NativeTlsContext = object & { readonly __nativeTlsContext: unique symbol };
 
 export interface NativeAddon {
   // TCP (pump.c)
@@ -25,6 +28,40 @@ export interface NativeAddon {
   cancel(id: number): boolean;
   abort(id: number): void;
   count(): number;
+  // TLS termination (tls.c)
+  tlsSetup(
+    onHandshake: (id: number, reason: string | null, errno: number, version?: string, cipher?: string) => void,
+    onHello: (id: number, bytes: Buffer, code: number) => void,
+  ): void;
+  tlsContext(
+    cert: string,
+    key: string,
+    certAlt: string | null,
+    keyAlt: string | null,
+    ciphers: string,
+    ciphersuites: string,
+    ticketKeys: Buffer,
+    sessionTimeoutS: number,
+  ): NativeTlsContext;
+  tlsAdopt(
+    fd: number,
+    context: NativeTlsContext,
+    hello: Buffer,
+    handshakeMs: number,
+    readMs: number,
+    writeMs: number,
+  ): number | string;
+  tlsPeek(id: number): boolean;
+  tlsStart(
+    id: number,
+    context: NativeTlsContext,
+    handshakeMs: number,
+    readMs: number,
+    writeMs: number,
+  ): string | undefined;
+  helloRead(fd: number, timeoutMs: number, maxBytes: number): number;
+  helloRelease(id: number, drain: boolean): void;
+  helloContinue(id: number): void;
   // UDP (udp.c)
   udpSetup(
     onDatagram: (listenerId: number, ip: string, port: number, payload: Buffer) => void,
@@ -53,7 +90,13 @@ function load(): NativeAddon | undefined {
     const req = createRequire(import.meta.url);
     const a = req(join(ROOT, 'build', 'Release', 'kong_pump.node')) as Partial<NativeAddon>;
     // an addon built from an older checkout lacks the newer functions: then none of it is used
-    if (typeof a.setup !== 'function' || typeof a.adopt !== 'function' || typeof a.udpFlow !== 'function')
+    if (
+      typeof a.setup !== 'function' ||
+      typeof a.adopt !== 'function' ||
+      typeof a.udpFlow !== 'function' ||
+      typeof a.tlsAdopt !== 'function' ||
+      typeof a.helloRead !== 'function'
+    )
       return undefined;
     return a as NativeAddon;
   } catch {

@@ -14,14 +14,27 @@ import { performance } from 'node:perf_hooks';
 import { readProxyHeader, type TrustedIps } from '../proxy-protocol/index.js';
 import type { CompiledRoute } from '../router/types.js';
 import type { ListenSpec } from '../settings/types.js';
-import { MAX_HELLO, type ClientHello } from '../tls/client-hello.js';
+import { MAX_HELLO, parseClientHello, type ClientHello } from '../tls/client-hello.js';
 import { peekClientHello } from '../tls/peek.js';
 import { ClientCertError, terminateTls, type TlsInfo } from '../tls/terminate.js';
 import type { TLSSocket } from 'node:tls';
 import { Accepted, acceptedSocket, type TcpHandle } from './accepted.js';
 import type { Limits } from './limits.js';
 import { buildRecord, emitRecord, wantsRecord } from './emit-record.js';
-import { addressesOf, adopt, pumpedSession } from './native-pump.js';
+import {
+  addressesOf,
+  adopt,
+  helloContinue,
+  helloRead,
+  helloRelease,
+  onNativeHandshake,
+  onNativeHello,
+  pumpedSession,
+  pumpTls,
+  tlsStart,
+} from './native-pump.js';
+import { nativeContextFor } from '../tls/native-tls.js';
+import { errnoName } from '../net/native-addon.js';
 import { Session } from './session.js';
 import type { SessionContext } from './session-types.js';
 import { routeChain, type ProxySnapshot } from './types.js';
@@ -122,8 +135,9 @@ function admit(fe: Frontend, a: Accepted): void {
     }
     a.limitHold = hold;
   }
-  if (a.spec.ssl) void routeTls(fe, a);
-  else if (a.snap.tlsDetect?.has(a.spec)) void detectTls(fe, a);
+  if (a.spec.ssl) {
+    if (a.handle === undefined || !readHelloNative(fe, a)) void routeTls(fe, a);
+  } else if (a.snap.tlsDetect?.has(a.spec)) void detectTls(fe, a);
   else routePlain(fe, a);
 }
 
@@ -191,6 +205,72 @@ async function routeTls(fe: Frontend, a: Accepted): Promise<void> {
   if (r) routeHello(fe, a, r, peek.hello, peek.buffered);
 }
 
+/** A ClientHello the addon reads (a bare handle on an ssl listener): the connection, by the pair's id. */
+class HelloWait {
+  constructor(
+    readonly fe: Frontend,
+    readonly a: Accepted,
+  ) {}
+}
+
+const helloWaits = new Map<number, HelloWait>();
+onNativeHello(helloArrived);
+
+/** Has the addon read the ClientHello (no socket is made for it); false when it cannot. */
+function readHelloNative(fe: Frontend, a: Accepted): boolean {
+  const id = helloRead(fe, a.handle!.fd, fe.prereadTimeout, HELLO_MAX);
+  if (id === 0) return false;
+  a.helloId = id;
+  helloWaits.set(id, new HelloWait(fe, a));
+  return true;
+}
+
+const HELLO_MAX = MAX_HELLO + 1024;
+
+/** Why reading a ClientHello stopped, as peek.ts says it. */
+function helloFailure(code: number, bytes: number, timeoutMs: number): string {
+  if (code === 1) return bytes === 0 ? 'connection closed before any byte' : 'connection closed inside the ClientHello';
+  if (code === 2) return `timeout: no complete ClientHello after ${timeoutMs} ms (${bytes} bytes)`;
+  return `socket error: ${errnoName(-code)}`;
+}
+
+/**
+ * The addon read bytes of a ClientHello (or stopped reading): route a whole hello as routeTls does after its peek,
+ * ask for more of a partial one, close on anything else.
+ */
+function helloArrived(id: number, bytes: Buffer, code: number): void {
+  const w = helloWaits.get(id);
+  if (!w) return;
+  const { fe, a } = w;
+  const parsed = parseClientHello(bytes);
+  if (code === 0 && parsed.kind === 'need-more' && bytes.length < HELLO_MAX) return helloContinue(id);
+  helloWaits.delete(id);
+  a.bytesIn = bytes.length;
+  if (parsed.kind !== 'ok') {
+    const reason =
+      parsed.kind === 'error'
+        ? parsed.reason
+        : code === 0
+          ? `too large: no complete ClientHello in ${bytes.length} bytes`
+          : helloFailure(code, bytes.length, fe.prereadTimeout);
+    fe.logger.debug({ src: hostPort(a.srcIp, a.srcPort), reason }, 'no TLS ClientHello: connection closed');
+    fe.metrics?.tlsHandshake(false);
+    return reject(fe, a, 400);
+  }
+  a.protocol = 'tls';
+  a.sni = parsed.hello.sni;
+  const r = route(fe, a);
+  if (r) routeHello(fe, a, r, parsed.hello, bytes);
+}
+
+/** Takes a client back from the addon after it read the hello: from here a socket serves it (bytes put back). */
+function takeBack(a: Accepted, buffered: Buffer): void {
+  if (a.helloId === 0) return;
+  helloRelease(a.helloId);
+  a.helloId = 0;
+  if (buffered.length > 0) a.client.unshift(buffered);
+}
+
 /**
  * Plain listeners where a TLS route applies (`stream_tls_detect = auto`, Kong 1.x's behaviour): a ClientHello that a
  * tls or tls_passthrough route takes goes on as on an ssl listener. Anything else is routed as tcp with the bytes
@@ -228,15 +308,25 @@ async function detectTls(fe: Frontend, a: Accepted): Promise<void> {
 
 /** A ClientHello's route taken: pass the untouched bytes through, or terminate with the SNI's certificate. */
 function routeHello(fe: Frontend, a: Accepted, r: CompiledRoute, hello: ClientHello, buffered: Buffer): void {
-  if (r.entity.protocols.includes('tls_passthrough')) {
+  const auth = a.snap.clientAuth?.get(r.id);
+  const passthrough = r.entity.protocols.includes('tls_passthrough');
+  if (!passthrough && a.snap.certs && auth === undefined && !r.service!.upstreamTls) {
+    if (terminateNative(fe, a, r, hello, buffered)) return;
+  }
+  if (a.helloId !== 0) {
+    // Node serves this one: its socket gets the hello's bytes back, and the session forwards them (passthrough)
+    takeBack(a, passthrough ? Buffer.alloc(0) : buffered);
+    if (!passthrough) buffered = Buffer.alloc(0);
+  }
+  if (passthrough) {
     const s = new Session(a, a.client, fe, r);
+    s.received = a.bytesIn; // read by the addon, not by the socket
     s.earlyBytes = buffered;
     s.tls = { sni: hello.sni, alpn: hello.alpn.length ? hello.alpn : undefined, passthrough: true };
     s.begin();
     return;
   }
   if (!a.snap.certs) return reject(fe, a, 500, r);
-  const auth = a.snap.clientAuth?.get(r.id);
   let secureContext;
   try {
     secureContext = auth?.contextFor(hello.sni);
@@ -251,6 +341,85 @@ function routeHello(fe: Frontend, a: Accepted, r: CompiledRoute, hello: ClientHe
     { handshakeTimeoutMs: fe.prereadTimeout, sni: hello.sni, secureContext, requestCert: auth !== undefined },
     (err, tlsSocket, info) => terminated(fe, a, r, hello, err, tlsSocket, info),
   );
+}
+
+/** A handshake the addon runs (native/tls.c): what its end needs, by the pair's id. */
+class NativeHandshake {
+  constructor(
+    readonly fe: Frontend,
+    readonly a: Accepted,
+    readonly r: CompiledRoute,
+    readonly hello: ClientHello,
+  ) {}
+}
+
+const handshakes = new Map<number, NativeHandshake>();
+onNativeHandshake(nativeTerminated);
+
+/**
+ * Terminates TLS in the addon when the SNI's certificate has a native context (tls/native-tls.ts); false when Node
+ * should (no context, or the addon could not take the descriptor).
+ */
+function terminateNative(fe: Frontend, a: Accepted, r: CompiledRoute, hello: ClientHello, buffered: Buffer): boolean {
+  const context = nativeContextFor(a.snap.certs!, hello.sni);
+  if (typeof context === 'string')
+    fe.logger.warn(
+      { sni: hello.sni ?? null, reason: context },
+      'certificate served by Node TLS: the addon cannot use it',
+    );
+  if (typeof context !== 'object') return false;
+  let id: number | string;
+  if (a.helloId !== 0) {
+    // the addon read the hello and holds the client: the handshake goes on there, and the handle is not needed
+    id = a.helloId;
+    a.helloId = 0;
+    const failed = tlsStart(id, context, fe.prereadTimeout, r.service!);
+    a.handle?.close();
+    a.handle = undefined;
+    a.detached = true;
+    if (failed !== undefined) id = failed;
+  } else {
+    id = pumpTls(fe, a.client, context, buffered, fe.prereadTimeout, r.service!);
+    if (id === 0) return false;
+  }
+  if (typeof id === 'string') handshakeFailed(fe, a, r, hello, `TLS handshake failed: ${describeSsl(id)}`);
+  else handshakes.set(id, new NativeHandshake(fe, a, r, hello));
+  return true;
+}
+
+/** OpenSSL's reason as Node words it: `wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)`. */
+function describeSsl(reason: string): string {
+  if (reason === 'timeout' || reason.startsWith('connection closed')) return reason;
+  return `${reason} (ERR_SSL_${reason.toUpperCase().replace(/[^A-Z0-9]+/g, '_')})`;
+}
+
+function nativeTerminated(
+  id: number,
+  reason: string | null,
+  errno: number,
+  version: string | undefined,
+  cipher: string | undefined,
+): void {
+  const h = handshakes.get(id);
+  if (!h) return;
+  handshakes.delete(id);
+  const { fe, a, r, hello } = h;
+  if (reason !== null) {
+    const why = errno !== 0 ? errnoName(errno) : describeSsl(reason);
+    return handshakeFailed(fe, a, r, hello, `TLS handshake failed: ${why}`);
+  }
+  fe.metrics?.tlsHandshake(true);
+  const s = new Session(a, null, fe, r);
+  pumpedSession(s, id);
+  s.tls = { version, cipher, sni: hello.sni, alpn: hello.alpn.length ? hello.alpn : undefined };
+  // one turn later, as on Node's path: a client that only handshakes has sent its close_notify by then
+  setImmediate(beginSession, s);
+}
+
+function handshakeFailed(fe: Frontend, a: Accepted, r: CompiledRoute, hello: ClientHello, reason: string): void {
+  fe.metrics?.tlsHandshake(false);
+  fe.logger.debug({ src: hostPort(a.srcIp, a.srcPort), sni: hello.sni ?? null, reason }, 'TLS handshake failed');
+  reject(fe, a, 400, r);
 }
 
 function terminated(
@@ -325,7 +494,11 @@ export function refuseConnection(
  */
 function reject(fe: Frontend, a: Accepted, status: number, r?: CompiledRoute): void {
   if (a.limitHold) fe.limits.release(a.limitHold);
-  const client = a.client;
+  if (a.helloId !== 0) {
+    helloRelease(a.helloId, true);
+    a.helloId = 0;
+  }
+  const client = a.detached ? undefined : a.client;
   const chain = r ? routeChain(a.snap, r, a.protocol) : a.snap.globalChain;
   if (wantsRecord(fe, chain)) {
     const ms = Math.round(performance.now() - a.t0);
@@ -350,7 +523,7 @@ function reject(fe: Frontend, a: Accepted, status: number, r?: CompiledRoute): v
             : a.sni !== undefined
               ? { sni: a.sni }
               : undefined,
-        received: client.bytesRead,
+        received: client ? client.bytesRead + a.bytesIn : a.bytesIn,
         sent: 0,
         upstreamReceived: 0,
         upstreamSent: 0,
@@ -361,5 +534,5 @@ function reject(fe: Frontend, a: Accepted, status: number, r?: CompiledRoute): v
       chain,
     );
   }
-  client.destroy();
+  client?.destroy();
 }

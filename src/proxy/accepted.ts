@@ -25,6 +25,12 @@ export class Accepted implements ConnInfo {
   limitHold: Hold | undefined = undefined;
   /** a refused client certificate (mtls-auth): `NONE` or `FAILED:reason` for the record */
   clientVerify: string | undefined = undefined;
+  /** the addon holds the client (native accept on ssl listeners): reading its hello (helloId), or terminating TLS */
+  helloId = 0;
+  /** the pump holds the only descriptor and the handle is closed: no socket can be made of it any more */
+  detached = false;
+  /** bytes read by the addon before any socket existed (the ClientHello) */
+  bytesIn = 0;
   readonly t0 = performance.now();
   readonly startedAt = Date.now();
   #client: Socket | undefined;

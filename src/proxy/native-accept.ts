@@ -5,7 +5,10 @@
  * short connection costs no net.Socket on either side. Anything else (TLS detection, a refusal, a TLS upstream)
  * makes the socket Node would have made and goes on as before.
  *
- * Used only with the pump loaded, on listeners without ssl, proxy_protocol or so_keepalive (those need the socket
+ * On ssl listeners the addon reads the ClientHello too (accept.ts readHelloNative), and terminates TLS when the route
+ * lets it (tls/native-tls.ts); a socket is made only for the routes Node's TLS serves.
+ *
+ * Used only with the pump loaded, on listeners without proxy_protocol or so_keepalive (those need the socket
  * from the start), and only when this Node's listening handle has the `onconnection` hook (net.js); otherwise
  * Node's own path serves.
  */
@@ -16,7 +19,7 @@ import { pumpKind } from './native-pump.js';
 
 /** True when `spec`'s connections may come bare (see above). */
 export function nativeAcceptFits(spec: ListenSpec): boolean {
-  return pumpKind === 'native' && !spec.ssl && !spec.proxyProtocol && spec.soKeepalive?.enabled !== true;
+  return pumpKind === 'native' && !spec.proxyProtocol && spec.soKeepalive?.enabled !== true;
 }
 
 type OnConnection = (this: unknown, status: number, client?: TcpHandle) => void;

@@ -6,13 +6,14 @@
  * costs a few hundred bytes of C and the Session, and a read costs no JavaScript.
  *
  * Optional (net/native-addon.ts): without the compiled addon, on a worker thread, or with `KONG_TS_PUMP=js`,
- * sessions are piped by session-pipe.ts as before. TLS on either side always is (the bytes need OpenSSL, which
- * Node's TLSSocket owns).
+ * sessions are piped by session-pipe.ts as before. A client whose TLS the addon terminates (native/tls.c) is a pair
+ * too, from its handshake on (pumpTls); TLS terminated by Node's TLSSocket, and TLS to the upstream, are piped in
+ * JavaScript.
  */
 import { constants } from 'node:os';
 import { Socket } from 'node:net';
 import { isFdExhausted } from '../limits/accept-guard.js';
-import { errnoName, nativeAddon } from '../net/native-addon.js';
+import { errnoName, nativeAddon, type NativeTlsContext } from '../net/native-addon.js';
 import type { CompiledService } from '../router/types.js';
 import type { ProxySocket, SessionContext, TcpSession } from './session-types.js';
 
@@ -27,11 +28,92 @@ export const DETACHED = new Socket() as ProxySocket;
 
 const addon = nativeAddon;
 addon?.setup(onPairEnd, onConnectDone);
+addon?.tlsSetup(onHandshakeDone, onHelloRead);
+
+/** How a native TLS handshake ended: `reason` null with the version and cipher, else OpenSSL's reason (or errno). */
+export type HandshakeDone = (
+  id: number,
+  reason: string | null,
+  errno: number,
+  version: string | undefined,
+  cipher: string | undefined,
+) => void;
+
+let handshakeDone: HandshakeDone = () => {};
+
+/** Where every native handshake's end goes (accept.ts). */
+export function onNativeHandshake(fn: HandshakeDone): void {
+  handshakeDone = fn;
+}
+
+/** Reading a ClientHello: `bytes` is all read so far; `code` 0 (more came), 1 EOF, 2 timeout, -errno. */
+export type HelloRead = (id: number, bytes: Buffer, code: number) => void;
+
+let helloDone: HelloRead = () => {};
+
+/** Where every ClientHello the addon read goes (accept.ts). */
+export function onNativeHello(fn: HelloRead): void {
+  helloDone = fn;
+}
+
+function onHelloRead(id: number, bytes: Buffer, code: number): void {
+  helloDone(id, bytes, code);
+}
+
+/**
+ * Has the addon read the ClientHello of a bare accepted client (native accept on ssl listeners); it answers through
+ * onNativeHello. The pair's id, or 0 when it cannot (then read it with a socket).
+ */
+export function helloRead(ctx: SessionContext, fd: number, timeoutMs: number, maxBytes: number): number {
+  if (!addon) return 0;
+  const id = addon.helloRead(fd, timeoutMs, maxBytes);
+  if (id > 0) return id;
+  noteFdShortage(ctx, id);
+  return 0;
+}
+
+/** Has the addon read on: the bytes so far are not a whole ClientHello. */
+export function helloContinue(id: number): void {
+  addon?.helloContinue(id);
+}
+
+/**
+ * Gives a client whose hello the addon read back to the caller (a socket serves it from here); `drain` (a refused
+ * client) reads and drops what it sent meanwhile, so that closing it sends FIN rather than a reset.
+ */
+export function helloRelease(id: number, drain = false): void {
+  addon?.helloRelease(id, drain);
+}
+
+/**
+ * Terminates TLS on a pair whose hello the addon read, with `context`; the handshake's end comes through
+ * onNativeHandshake. A string when OpenSSL refused the hello at once (the pair has ended).
+ */
+export function tlsStart(
+  id: number,
+  context: NativeTlsContext,
+  handshakeMs: number,
+  svc: CompiledService,
+): string | undefined {
+  tlsStarted++;
+  return addon?.tlsStart(id, context, handshakeMs, svc.readTimeout, svc.writeTimeout);
+}
+
+function onHandshakeDone(id: number, reason: string | null, errno: number, version?: string, cipher?: string): void {
+  handshakeDone(id, reason, errno, version, cipher);
+}
 
 /** Which data path this process uses for plain sessions ('native' when the addon is loaded). */
 export const pumpKind: 'native' | 'js' = addon ? 'native' : 'js';
 
 let adopted = 0;
+
+let tlsStarted = 0;
+
+/** TLS handshakes the addon ran since start (native/tls.c). */
+export function nativeTlsCount(): number {
+  return tlsStarted;
+}
 
 /** Clients adopted since start (native accept: no socket was made for them). */
 export function adoptedCount(): number {
@@ -79,10 +161,10 @@ export function handOff(s: TcpSession, up: ProxySocket, early: Buffer | undefine
   }
   pumped.set(id, s);
   s.pumpId = id;
-  s.received = c.bytesRead;
-  s.sent = c.bytesWritten;
-  s.upstreamReceived = up.bytesRead;
-  s.upstreamSent = up.bytesWritten;
+  s.received += c.bytesRead;
+  s.sent += c.bytesWritten;
+  s.upstreamReceived += up.bytesRead;
+  s.upstreamSent += up.bytesWritten;
   s.earlyBytes = null;
   release(c);
   release(up);
@@ -113,6 +195,42 @@ export function adopt(ctx: SessionContext, fd: number, svc: CompiledService): nu
   }
   noteFdShortage(ctx, id);
   return 0;
+}
+
+/**
+ * Gives a client whose ClientHello (`hello`, every byte read so far) was read to the addon, which terminates TLS with
+ * `context` and tells how the handshake ended through onNativeHandshake: the pair's id (then the socket is let go
+ * of), a string when OpenSSL refused the hello at once (the socket is still the caller's, to close), or 0 when the
+ * addon cannot take it (no descriptor, bytes left in the socket) and Node's TLS should serve it.
+ */
+export function pumpTls(
+  ctx: SessionContext,
+  client: Socket,
+  context: NativeTlsContext,
+  hello: Buffer,
+  handshakeMs: number,
+  svc: CompiledService,
+): number | string {
+  if (!addon || client.readableLength > 0) return 0;
+  const fd = fdOf(client);
+  if (fd < 0) return 0;
+  const r = addon.tlsAdopt(fd, context, hello, handshakeMs, svc.readTimeout, svc.writeTimeout);
+  if (typeof r === 'string') return r;
+  if (r <= 0) {
+    noteFdShortage(ctx, r);
+    return 0;
+  }
+  release(client);
+  tlsStarted++;
+  return r;
+}
+
+/**
+ * True when a natively terminated client already ended its side without sending anything (close_notify or FIN
+ * right after the handshake: openssl s_time, health probes); what it did send is kept for the upstream.
+ */
+export function pumpClientGone(id: number): boolean {
+  return addon !== undefined && addon.tlsPeek(id);
 }
 
 /** Binds an adopted pair to its session: the session connects it with pumpConnect and hears its end. */

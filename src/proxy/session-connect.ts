@@ -7,18 +7,19 @@ import { connect, isIP, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { errnoName } from '../net/native-addon.js';
-import { pumpConnect } from './native-pump.js';
+import { pumpClientGone, pumpConnect } from './native-pump.js';
 import { resolveHost } from './resolve.js';
 import { onUpstreamClose, startPipe, UPSTREAM_ONREAD } from './session-pipe.js';
 import { SESSION, SessionState, type ProxySocket, type TcpSession } from './session-types.js';
 
 /** Starts the first connect: a balancer's peer, or the service host (resolved when it is a name). */
 export function startConnect(s: TcpSession): void {
-  if (s.tls && !s.tls.passthrough && clientGone(s.client)) {
+  if (s.tls && !s.tls.passthrough && (s.pumpId !== 0 ? pumpClientGone(s.pumpId) : clientGone(s.client))) {
     // the client finished before anything was sent (openssl s_time, health probes: close_notify and FIN right after
     // the handshake): an upstream connection would carry nothing, so none is made, as HAProxy does
     s.closedBy = 'client';
-    s.client.destroy();
+    if (s.pumpId !== 0) s.abort('client');
+    else s.client.destroy();
     return;
   }
   if (s.service.balancer) {

@@ -6,6 +6,7 @@ import tls from 'node:tls';
 import { compileCertStore } from '../../src/tls/cert-store.js';
 import { generateSelfSigned, type CertPair } from '../../src/tls/default-cert.js';
 import { captureHello, nodeClient, terminatingServer } from './helpers.js';
+import { resumingHello } from '../helpers/tls-resume.js';
 
 describe('terminateTls after peekClientHello', () => {
   let ca: CertPair;
@@ -123,22 +124,7 @@ test('session tickets: a returning client resumes, also with the store of a late
     await second.close();
   });
   const hello = (port: number, maxVersion: tls.SecureVersion, session?: Buffer) =>
-    new Promise<{ reused: boolean; session?: Buffer }>((resolve, reject) => {
-      let got: Buffer | undefined;
-      const c = tls.connect({ host: '127.0.0.1', port, servername: 'resume.test', ca: ca.cert, maxVersion, session });
-      c.on('session', (s: Buffer) => {
-        got = s;
-      });
-      c.on('error', reject);
-      c.on('secureConnect', () => {
-        c.write('x');
-        c.once('data', () => {
-          const reused = c.isSessionReused();
-          c.end();
-          c.once('close', () => resolve({ reused, session: got }));
-        });
-      });
-    });
+    resumingHello(port, 'resume.test', ca.cert, maxVersion, session);
   for (const v of ['TLSv1.3', 'TLSv1.2'] as const) {
     const a = await hello(first.port, v);
     assert.equal(a.reused, false);
