@@ -216,18 +216,21 @@ int watch(side_t *s, uint32_t want) {
 
 /* After any event: half-close what has ended, end the pair when both ways have, and watch what is needed now. */
 void settle(pair_t *p) {
-  if (p->up.eof && !p->up.shut && p->up.len == 0) {
+  /* the direction that ends last needs no shutdown: closing the descriptors sends its FIN (the pump holds the only
+   * descriptor of each socket by then) */
+  int up_done = p->up.eof && p->up.len == 0, down_done = p->down.eof && p->down.len == 0;
+  if (down_done && !p->down.shut && p->tls) tls_close_notify(p);
+  if (up_done && down_done) {
+    end_pair(p, BY_NONE);
+    return;
+  }
+  if (up_done && !p->up.shut) {
     shutdown(p->u.fd, SHUT_WR);
     p->up.shut = 1;
   }
-  if (p->down.eof && !p->down.shut && p->down.len == 0) {
-    if (p->tls) tls_close_notify(p);
+  if (down_done && !p->down.shut) {
     shutdown(p->c.fd, SHUT_WR);
     p->down.shut = 1;
-  }
-  if (p->up.shut && p->down.shut) {
-    end_pair(p, BY_NONE);
-    return;
   }
   uint32_t c = 0, u = 0;
   if (!p->up.eof && p->up.len == 0) c |= EPOLLIN;
@@ -238,7 +241,7 @@ void settle(pair_t *p) {
 }
 
 /* One side is ready: write what waits for it, read what it sent. */
-static void on_connected(pair_t *p);
+static void on_connected(pair_t *p, uint32_t events);
 
 static void on_side(side_t *s, uint32_t events) {
   pair_t *p = s->pair;
@@ -250,7 +253,7 @@ static void on_side(side_t *s, uint32_t events) {
     return;
   }
   if (p->connecting) {
-    if (s == &p->u) on_connected(p);
+    if (s == &p->u) on_connected(p, events);
     return;
   }
   int is_client = s == &p->c;
@@ -548,10 +551,12 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
 }
 
 /* An adopted pair's upstream connect finished (the socket turned writable, or failed). */
-static void on_connected(pair_t *p) {
+static void on_connected(pair_t *p, uint32_t events) {
   int err = 0;
   socklen_t len = sizeof err;
-  if (getsockopt(p->u.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  /* writable with no error or hang-up is a connect that succeeded: only a failure needs its reason read */
+  if ((events & (EPOLLERR | EPOLLHUP)) && getsockopt(p->u.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if ((events & (EPOLLERR | EPOLLHUP)) && err == 0) err = ECONNREFUSED;
   if (err == 0) {
     p->connecting = 0;
     p->last = uv_now(g_loop);
