@@ -245,11 +245,8 @@ static void on_connected(pair_t *p, uint32_t events);
 
 static void on_side(side_t *s, uint32_t events) {
   pair_t *p = s->pair;
-  if (p->tls && (tls_handshaking(p) || tls_reading_hello(p))) {
-    if (s == &p->c) {
-      if (tls_handshaking(p)) tls_step(p);
-      else tls_hello_read(p);
-    }
+  if (p->tls && tls_busy(p)) {
+    if (s == &p->c) tls_ready(p);
     return;
   }
   if (p->connecting) {
@@ -297,7 +294,7 @@ static void on_sweep(uv_timer_t *t) {
   pair_t **expired = NULL;
   for (pair_t *p = g_live; p; p = p->next) {
     uint32_t limit = p->read_timeout;
-    if (p->tls && (tls_handshaking(p) || tls_reading_hello(p))) limit = tls_hs_timeout(p);
+    if (p->tls && tls_busy(p)) limit = tls_hs_timeout(p);
     else if (p->connecting) continue; /* connect_timeout is the session's (TypeScript) */
     else if (p->up.len > 0 && p->write_timeout < limit) limit = p->write_timeout;
     if (now - p->last < limit) continue;
@@ -310,8 +307,7 @@ static void on_sweep(uv_timer_t *t) {
     expired[n++] = p;
   }
   for (uint32_t i = 0; i < n; i++) {
-    if (expired[i]->tls && tls_handshaking(expired[i])) tls_expired(expired[i]);
-    else if (expired[i]->tls && tls_reading_hello(expired[i])) tls_hello_expired(expired[i]);
+    if (expired[i]->tls && tls_busy(expired[i])) tls_expired(expired[i]);
     else end_pair(expired[i], BY_PROXY);
   }
   free(expired);

@@ -65,13 +65,10 @@ ssize_t tls_recv(pair_t *p, char *buf, size_t n);
 ssize_t tls_send(pair_t *p, const char *buf, size_t n);
 void tls_close_notify(pair_t *p);
 int tls_read_wants_out(const pair_t *p); /* a read waits for the socket to be writable (a TLS 1.3 KeyUpdate) */
-int tls_handshaking(const pair_t *p);
-int tls_reading_hello(const pair_t *p); /* helloRead: the ClientHello is being read */
-void tls_hello_read(pair_t *p);
-void tls_hello_expired(pair_t *p);
-void tls_step(pair_t *p);      /* the client side is ready during the handshake */
-uint32_t tls_hs_timeout(const pair_t *p); /* ms the handshake may take */
-void tls_expired(pair_t *p);   /* the handshake took too long */
+int tls_busy(const pair_t *p);            /* reading the ClientHello (helloRead) or handshaking */
+void tls_ready(pair_t *p);                /* the client side is ready while busy */
+uint32_t tls_hs_timeout(const pair_t *p); /* ms the hello and the handshake may take */
+void tls_expired(pair_t *p);              /* that time is up */
 /* what was read from the client before the upstream existed: appended to `d` (after the upstream's `early` bytes)
  * at each connect, dropped once one connected */
 int tls_append_pre(pair_t *p, dir_t *d);

@@ -43,6 +43,7 @@ struct tls_side {
 
 static napi_env t_env = NULL;
 static napi_ref t_on_tls = NULL;
+static napi_ref t_on_hello = NULL;
 static napi_async_context t_async = NULL;
 
 pair_t *pair_of(uint32_t id); /* pump.c */
@@ -191,21 +192,22 @@ done:
 /* ---- the handshake ---- */
 
 typedef struct {
-  pair_t *p;
+  uint32_t id;
+  SSL *ssl;           /* the session's, when done */
   const char *reason; /* NULL: done */
   int err;            /* errno of a failed socket */
 } tls_done_t;
 
 static void done_args(napi_env env, void *ctx, napi_value *argv) {
   tls_done_t *d = ctx;
-  napi_create_uint32(env, d->p->id, &argv[0]);
+  napi_create_uint32(env, d->id, &argv[0]);
   if (d->reason) {
     napi_create_string_utf8(env, d->reason, NAPI_AUTO_LENGTH, &argv[1]);
     napi_create_int32(env, d->err, &argv[2]);
     napi_get_undefined(env, &argv[3]);
     napi_get_undefined(env, &argv[4]);
   } else {
-    SSL *ssl = d->p->tls->ssl;
+    SSL *ssl = d->ssl;
     const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
     napi_get_null(env, &argv[1]);
     napi_create_int32(env, 0, &argv[2]);
@@ -263,8 +265,8 @@ static int advance(pair_t *p, char *why, size_t size, int *err) {
   return -1;
 }
 
-static void report_tls(pair_t *p, const char *reason, int err) {
-  tls_done_t d = {p, reason, err};
+static void report_tls(uint32_t id, SSL *ssl, const char *reason, int err) {
+  tls_done_t d = {id, ssl, reason, err};
   call_js(t_env, t_async, t_on_tls, 5, done_args, &d);
 }
 
@@ -272,29 +274,23 @@ static void report_tls(pair_t *p, const char *reason, int err) {
 static void hs_failed(pair_t *p, const char *why, int err) {
   uint32_t id = p->id;
   end_pair(p, BY_PROXY);
-  pair_t stub;
-  memset(&stub, 0, sizeof stub);
-  stub.id = id;
-  report_tls(&stub, why, err);
+  report_tls(id, NULL, why, err);
 }
 
-int tls_handshaking(const pair_t *p) { return p->tls->hs; }
-
-uint32_t tls_hs_timeout(const pair_t *p) { return p->tls->hs_timeout; }
-
-void tls_step(pair_t *p) {
+/* The client side is ready during the handshake. */
+static void hs_step(pair_t *p) {
   char why[256];
   int err;
   int r = advance(p, why, sizeof why, &err);
   if (r == 1) {
     p->last = uv_now(g_loop);
-    report_tls(p, NULL, 0);
+    report_tls(p->id, p->tls->ssl, NULL, 0);
   } else if (r < 0) {
     hs_failed(p, why, err);
   }
 }
 
-void tls_expired(pair_t *p) { hs_failed(p, "timeout", 0); }
+uint32_t tls_hs_timeout(const pair_t *p) { return p->tls->hs_timeout; }
 
 /* A pair for an accepted client's duplicated descriptor, with a TLS side and no upstream yet; NULL: *err says why. */
 static pair_t *new_tls_pair(int fd, uint32_t rt, uint32_t wt, int *err) {
@@ -404,8 +400,6 @@ typedef struct {
   int code; /* HELLO_* or -errno */
 } hello_done_t;
 
-static napi_ref t_on_hello = NULL;
-
 static void hello_args(napi_env env, void *ctx, napi_value *argv) {
   hello_done_t *d = ctx;
   tls_side_t *t = d->p->tls;
@@ -428,7 +422,7 @@ static void hello_over(pair_t *p, int code) {
  * The client sent bytes (read until the socket has no more, as libuv reads, or until `hello_max`): TypeScript parses
  * them and either decides or asks for more (helloContinue).
  */
-void tls_hello_read(pair_t *p) {
+static void hello_read(pair_t *p) {
   tls_side_t *t = p->tls;
   char *b = t->pre;
   if (!b && !(b = t->pre = malloc(t->hello_max))) return hello_over(p, -ENOMEM);
@@ -447,9 +441,17 @@ void tls_hello_read(pair_t *p) {
   if (t->pre_len > before) hello_over(p, HELLO_BYTES);
 }
 
-int tls_reading_hello(const pair_t *p) { return p->tls->hello; }
+int tls_busy(const pair_t *p) { return p->tls->hs || p->tls->hello; }
 
-void tls_hello_expired(pair_t *p) { hello_over(p, HELLO_TIMEOUT); }
+void tls_ready(pair_t *p) {
+  if (p->tls->hs) hs_step(p);
+  else hello_read(p);
+}
+
+void tls_expired(pair_t *p) {
+  if (p->tls->hs) hs_failed(p, "timeout", 0);
+  else hello_over(p, HELLO_TIMEOUT);
+}
 
 /*
  * helloRead(fd, timeoutMs, maxBytes) -> id (> 0) or -errno: reads an accepted client's ClientHello (the descriptor

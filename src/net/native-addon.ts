@@ -30,7 +30,13 @@ export interface NativeAddon {
   count(): number;
   // TLS termination (tls.c)
   tlsSetup(
-    onHandshake: (id: number, reason: string | null, errno: number, version?: string, cipher?: string) => void,
+    onHandshake: (
+      id: number,
+      reason: string | null,
+      errno: number,
+      version: string | undefined,
+      cipher: string | undefined,
+    ) => void,
     onHello: (id: number, bytes: Buffer, code: number) => void,
   ): void;
   tlsContext(

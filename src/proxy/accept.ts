@@ -27,8 +27,7 @@ import {
   helloContinue,
   helloRead,
   helloRelease,
-  onNativeHandshake,
-  onNativeHello,
+  onNativeTls,
   pumpedSession,
   pumpTls,
   tlsStart,
@@ -214,7 +213,6 @@ class HelloWait {
 }
 
 const helloWaits = new Map<number, HelloWait>();
-onNativeHello(helloArrived);
 
 /** Has the addon read the ClientHello (no socket is made for it); false when it cannot. */
 function readHelloNative(fe: Frontend, a: Accepted): boolean {
@@ -263,12 +261,11 @@ function helloArrived(id: number, bytes: Buffer, code: number): void {
   if (r) routeHello(fe, a, r, parsed.hello, bytes);
 }
 
-/** Takes a client back from the addon after it read the hello: from here a socket serves it (bytes put back). */
-function takeBack(a: Accepted, buffered: Buffer): void {
+/** Takes a client back from the addon after it read the hello: from here its socket serves it. */
+function takeBack(a: Accepted): void {
   if (a.helloId === 0) return;
   helloRelease(a.helloId);
   a.helloId = 0;
-  if (buffered.length > 0) a.client.unshift(buffered);
 }
 
 /**
@@ -313,11 +310,8 @@ function routeHello(fe: Frontend, a: Accepted, r: CompiledRoute, hello: ClientHe
   if (!passthrough && a.snap.certs && auth === undefined && !r.service!.upstreamTls) {
     if (terminateNative(fe, a, r, hello, buffered)) return;
   }
-  if (a.helloId !== 0) {
-    // Node serves this one: its socket gets the hello's bytes back, and the session forwards them (passthrough)
-    takeBack(a, passthrough ? Buffer.alloc(0) : buffered);
-    if (!passthrough) buffered = Buffer.alloc(0);
-  }
+  // Node serves this one: the hello's bytes go to the upstream first (passthrough) or back into its socket (terminateTls)
+  takeBack(a);
   if (passthrough) {
     const s = new Session(a, a.client, fe, r);
     s.received = a.bytesIn; // read by the addon, not by the socket
@@ -354,7 +348,7 @@ class NativeHandshake {
 }
 
 const handshakes = new Map<number, NativeHandshake>();
-onNativeHandshake(nativeTerminated);
+onNativeTls(nativeTerminated, helloArrived);
 
 /**
  * Terminates TLS in the addon when the SNI's certificate has a native context (tls/native-tls.ts); false when Node
@@ -376,7 +370,6 @@ function terminateNative(fe: Frontend, a: Accepted, r: CompiledRoute, hello: Cli
     const failed = tlsStart(id, context, fe.prereadTimeout, r.service!);
     a.handle?.close();
     a.handle = undefined;
-    a.detached = true;
     if (failed !== undefined) id = failed;
   } else {
     id = pumpTls(fe, a.client, context, buffered, fe.prereadTimeout, r.service!);
@@ -498,7 +491,7 @@ function reject(fe: Frontend, a: Accepted, status: number, r?: CompiledRoute): v
     helloRelease(a.helloId, true);
     a.helloId = 0;
   }
-  const client = a.detached ? undefined : a.client;
+  const client = a.hasSocket ? a.client : undefined;
   const chain = r ? routeChain(a.snap, r, a.protocol) : a.snap.globalChain;
   if (wantsRecord(fe, chain)) {
     const ms = Math.round(performance.now() - a.t0);

@@ -27,8 +27,6 @@ export class Accepted implements ConnInfo {
   clientVerify: string | undefined = undefined;
   /** the addon holds the client (native accept on ssl listeners): reading its hello (helloId), or terminating TLS */
   helloId = 0;
-  /** the pump holds the only descriptor and the handle is closed: no socket can be made of it any more */
-  detached = false;
   /** bytes read by the addon before any socket existed (the ClientHello) */
   bytesIn = 0;
   readonly t0 = performance.now();
@@ -59,6 +57,11 @@ export class Accepted implements ConnInfo {
       this.handle = undefined;
     }
     return this.#client;
+  }
+
+  /** False once the addon holds the only descriptor (the handle closed, no socket made): `client` cannot be made. */
+  get hasSocket(): boolean {
+    return this.#client !== undefined || this.handle !== undefined;
   }
 
   /** the client's address as logged: IPv4-mapped IPv6 addresses shown as IPv4 */

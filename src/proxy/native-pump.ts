@@ -28,8 +28,6 @@ export const DETACHED = new Socket() as ProxySocket;
 
 const addon = nativeAddon;
 addon?.setup(onPairEnd, onConnectDone);
-addon?.tlsSetup(onHandshakeDone, onHelloRead);
-
 /** How a native TLS handshake ended: `reason` null with the version and cipher, else OpenSSL's reason (or errno). */
 export type HandshakeDone = (
   id: number,
@@ -39,25 +37,12 @@ export type HandshakeDone = (
   cipher: string | undefined,
 ) => void;
 
-let handshakeDone: HandshakeDone = () => {};
-
-/** Where every native handshake's end goes (accept.ts). */
-export function onNativeHandshake(fn: HandshakeDone): void {
-  handshakeDone = fn;
-}
-
 /** Reading a ClientHello: `bytes` is all read so far; `code` 0 (more came), 1 EOF, 2 timeout, -errno. */
 export type HelloRead = (id: number, bytes: Buffer, code: number) => void;
 
-let helloDone: HelloRead = () => {};
-
-/** Where every ClientHello the addon read goes (accept.ts). */
-export function onNativeHello(fn: HelloRead): void {
-  helloDone = fn;
-}
-
-function onHelloRead(id: number, bytes: Buffer, code: number): void {
-  helloDone(id, bytes, code);
+/** Where every native handshake's end and every ClientHello the addon read go (accept.ts). */
+export function onNativeTls(onHandshake: HandshakeDone, onHello: HelloRead): void {
+  addon?.tlsSetup(onHandshake, onHello);
 }
 
 /**
@@ -95,12 +80,9 @@ export function tlsStart(
   handshakeMs: number,
   svc: CompiledService,
 ): string | undefined {
-  tlsStarted++;
-  return addon?.tlsStart(id, context, handshakeMs, svc.readTimeout, svc.writeTimeout);
-}
-
-function onHandshakeDone(id: number, reason: string | null, errno: number, version?: string, cipher?: string): void {
-  handshakeDone(id, reason, errno, version, cipher);
+  const failed = addon?.tlsStart(id, context, handshakeMs, svc.readTimeout, svc.writeTimeout);
+  if (failed === undefined) tlsStarted++;
+  return failed;
 }
 
 /** Which data path this process uses for plain sessions ('native' when the addon is loaded). */

@@ -97,7 +97,7 @@ function normalize(name: string): string {
  * Each process draws its own keys at start: with several workers a ticket resumes on the worker that issued it.
  */
 const TICKET_KEYS = randomBytes(48);
-const SESSION_TIMEOUT_S = 300;
+export const SESSION_TIMEOUT_S = 300;
 
 /**
  * One context per certificate; with cert_alt both pairs go in, and OpenSSL picks by the client's sigalgs. `more`

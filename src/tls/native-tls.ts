@@ -10,14 +10,13 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_CIPHERS, type SecureContext } from 'node:tls';
 import { nativeAddon, type NativeTlsContext } from '../net/native-addon.js';
-import type { CertSource, CertStore } from './cert-store.js';
+import { SESSION_TIMEOUT_S, type CertSource, type CertStore } from './cert-store.js';
 
 /** Which path terminates TLS for routes without client certificates: 'native' with the addon loaded. */
 export const tlsKind: 'native' | 'js' = nativeAddon ? 'native' : 'js';
 
 /** OpenSSL's own ticket key format (name, HMAC and AES keys: 80 bytes), one set per process. */
 const TICKET_KEYS = randomBytes(80);
-const SESSION_TIMEOUT_S = 300;
 
 /** Node's default cipher string split as Node splits it: TLS 1.3 suites, then the TLS 1.2 list. */
 const SUITES = DEFAULT_CIPHERS.split(':')
