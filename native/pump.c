@@ -1,15 +1,30 @@
 /*
- * kong-ts's native byte pump: the bytes of a connected plain TCP session, both ways, on Node's own event loop.
+ * kong-ts's native byte pump: the bytes of a connected plain TCP session, both ways, on a thread of its own.
  *
  * The TypeScript side accepts, routes, runs the preread plugins and connects (src/proxy/); once a plain client and
  * a plain upstream are connected it hands both descriptors here (src/proxy/native-pump.ts) and lets go of its two
  * net.Socket objects. From then on a session costs one `struct pair` (under 200 bytes) instead of two sockets
  * with their stream states, and a read is one read() and one send() in C with no JavaScript in between.
  *
- * The pairs' descriptors live in one epoll set of ours, level-triggered, which Node's loop watches as one more
- * descriptor (one uv_poll_t for the whole set): a pair costs two EPOLL_CTL_ADD at start and two EPOLL_CTL_DEL at
- * the end, plus one call when a side stops or starts being read (backpressure, EOF). A side with nothing to watch is
- * taken out of the set (a hung-up socket would otherwise be reported again and again).
+ * The pairs' descriptors live in one epoll set of ours, level-triggered, which the pump thread waits on: a pair costs
+ * two EPOLL_CTL_ADD at start and two EPOLL_CTL_DEL at the end, plus one call when a side stops or starts being read
+ * (backpressure, EOF). A side with nothing to watch is taken out of the set (a hung-up socket would otherwise be
+ * reported again and again).
+ *
+ * The set is served by Node's loop (one uv_poll_t on the set's descriptor), and by the pump thread whenever the main
+ * thread is held: a reload's build, a collection of the main heap or a slow callback can hold it for tens of
+ * milliseconds at 50,000 routes, and the bytes of every pumped session must not wait for that (HAProxy's and nginx's
+ * forwarding never waits for a reload). The thread looks at the set every millisecond without fetching from it; ready
+ * twice in a row and not served in between, it serves the set itself, waking on its readiness, until the main loop
+ * serves it again. It also runs the pairs' timeouts. A pump thread that served everything all the time was measured
+ * (docs/performance.md, round 9): the hops between threads cost new connections a quarter of their rate.
+ *
+ * One mutex guards every pair and the set: whoever serves the set holds it while it fetches and uses a batch of
+ * ready descriptors, and JavaScript's calls hold it while they create or change a pair. What JavaScript must hear (a
+ * pair's end, a connect's result, a handshake's, ClientHello bytes) is an event: made on the main thread, it is
+ * delivered as the serve or the call that made it returns (abort() reports the end before it returns, as ever);
+ * made by the pump thread, it waits for the main loop (a uv_async_t) and goes before the loop's own. A pair's id is
+ * given back only once its end is delivered; events for an id given back are dropped.
  *
  * Semantics kept from the TypeScript pipe (session-pipe.ts, session.ts):
  *   - backpressure: a side is not read while the bytes it sent wait to be written to the other side;
@@ -20,8 +35,8 @@
  *     to the upstream is cut after write_timeout (when shorter), otherwise the pair after read_timeout.
  * Every end calls the JavaScript callback once, with who closed first and the four byte counts.
  *
- * It runs on the main thread's loop only (one instance per process; a second environment gets no exports and the
- * TypeScript path serves there).
+ * One instance per process (the main thread's environment; a second environment gets no exports and the TypeScript
+ * path serves there).
  */
 #include <errno.h>
 
@@ -32,6 +47,8 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <poll.h>
+#include <time.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,27 +57,54 @@ static napi_env g_env = NULL;
 static napi_ref g_callback = NULL;
 static napi_ref g_on_connect = NULL; /* (id, errno): an upstream connect asked by connect() finished */
 static napi_async_context g_async = NULL;
-uv_loop_t *g_loop = NULL;
-static uv_timer_t g_sweep;
 static int g_epfd = -1;
-static uv_poll_t g_set; /* Node's loop watching our epoll set */
-static pair_t *g_dead = NULL; /* ended pairs: freed where no event fetched from the set can still name them */
-static uint64_t g_sweep_every = 0; /* ms; 0 while the timer has not started */
+static uv_poll_t g_set;           /* Node's loop watching our epoll set */
+static uint32_t g_serves = 0;     /* times the main loop served the set (the pump thread reads it) */
+#define TICK_MS 1                 /* how often the pump thread looks at the set */
+#define IDLE_TICK_MS 20           /* ... when no pair is open */
+static pthread_t g_thread;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static __thread int t_pump = 0;   /* set on the pump thread */
+static int g_stop = 0;
+static uv_async_t g_wake;         /* the pump thread's events are waiting for the main loop */
+static event_t *g_queue = NULL, *g_queue_tail = NULL; /* from the pump thread, for the main loop */
+static event_t *g_sync = NULL, *g_sync_tail = NULL;   /* from JavaScript's calls, delivered as they return */
+static pair_t *g_dead = NULL;     /* ids given back: freed by the pump thread before it waits again */
+static uint64_t g_sweep_every = 0; /* ms; 0 while no pair asked for a sweep */
+static uint64_t g_swept = 0;       /* now_ms() of the last sweep */
 static pair_t *g_live = NULL;
-static uint32_t g_count = 0;
+static uint32_t g_count = 0;      /* pairs open */
+static uint32_t g_held = 0;       /* ids not given back (main thread): the loop is kept alive while there are */
+static uint32_t g_gen = 0;
 char g_buf[READ_SIZE];
 /* set while start() settles a new pair, and at teardown: an end then is not reported (start returns an error) */
 static int g_quiet = 0;
+
+uint64_t now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+void pump_lock(void) { pthread_mutex_lock(&g_mu); }
 
 /* id -> pair */
 static slots_t g_slots;
 
 int slot_take(pair_t *p) {
   p->id = slots_take(&g_slots, p);
+  p->gen = ++g_gen;
   return p->id ? 0 : -1;
 }
 
-static void slot_give(pair_t *p) { slots_give(&g_slots, p->id); }
+/* Main thread, under the lock: the id of an ended pair is free again; the pump thread frees the pair. */
+static void give_back(pair_t *p) {
+  slots_give(&g_slots, p->id);
+  p->prev = NULL;
+  p->next = g_dead;
+  g_dead = p;
+  if (--g_held == 0) uv_unref((uv_handle_t *)&g_wake);
+}
 
 static pair_t *slot_get(uint32_t id) { return slots_get(&g_slots, id); }
 
@@ -87,36 +131,103 @@ static void drop_side(side_t *s) {
   s->fd = -1;
 }
 
+event_t *event_new(pair_t *p, napi_ref *fn, napi_async_context *async, size_t argc,
+                   void (*fill)(napi_env, event_t *, napi_value *)) {
+  event_t *e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  e->id = p->id;
+  e->gen = p->gen;
+  e->fn = fn;
+  e->async = async;
+  e->argc = argc;
+  e->fill = fill;
+  return e;
+}
+
+void emit(event_t *e) {
+  if (!e) return;
+  event_t **head = t_pump ? &g_queue : &g_sync, **tail = t_pump ? &g_queue_tail : &g_sync_tail;
+  if (*tail) (*tail)->next = e;
+  else *head = e;
+  *tail = e;
+}
+
+static void fill_shim(napi_env env, void *ctx, napi_value *argv) {
+  event_t *e = ctx;
+  e->fill(env, e, argv);
+}
+
+/* Main thread, without the lock: calls JavaScript for each event in order, then gives back the ids of ended pairs. */
+static void deliver(napi_env env, event_t *e) {
+  while (e) {
+    event_t *next = e->next;
+    pair_t *now = slot_get(e->id); /* slots change on the main thread only */
+    if (now && now->gen == e->gen) call_js(env, *e->async, *e->fn, e->argc, fill_shim, e);
+    if (e->end) {
+      pump_lock();
+      give_back(e->end);
+      pump_unlock(NULL);
+    }
+    free(e->text);
+    free(e);
+    e = next;
+  }
+}
+
+void pump_unlock(napi_env env) {
+  event_t *mine = env ? g_sync : NULL;
+  if (env) g_sync = g_sync_tail = NULL;
+  pthread_mutex_unlock(&g_mu);
+  if (mine) deliver(env, mine);
+}
+
+/* The main loop's turn for the pump thread's events. */
+static void on_wake(uv_async_t *h) {
+  (void)h;
+  pthread_mutex_lock(&g_mu);
+  event_t *e = g_queue;
+  g_queue = g_queue_tail = NULL;
+  pthread_mutex_unlock(&g_mu);
+  deliver(g_env, e);
+}
+
 /* The end callback's arguments: (id, closedBy, clientRead, upstreamWritten, upstreamRead, clientWritten). */
-static void end_args(napi_env env, void *ctx, napi_value *argv) {
-  pair_t *p = ctx;
-  napi_create_uint32(env, p->id, &argv[0]);
-  napi_create_uint32(env, p->closed_by, &argv[1]);
-  napi_create_double(env, p->up.nread, &argv[2]);
-  napi_create_double(env, p->up.nwritten, &argv[3]);
-  napi_create_double(env, p->down.nread, &argv[4]);
-  napi_create_double(env, p->down.nwritten, &argv[5]);
+static void end_args(napi_env env, event_t *e, napi_value *argv) {
+  napi_create_uint32(env, e->id, &argv[0]);
+  napi_create_uint32(env, e->by, &argv[1]);
+  for (int i = 0; i < 4; i++) napi_create_double(env, e->n[i], &argv[2 + i]);
 }
 
 /* The connect callback's arguments: (id, errno), 0 when the upstream is connected and the bytes flow. */
-typedef struct {
-  pair_t *p;
-  int err;
-} connect_done_t;
-
-static void connect_args(napi_env env, void *ctx, napi_value *argv) {
-  connect_done_t *c = ctx;
-  napi_create_uint32(env, c->p->id, &argv[0]);
-  napi_create_int32(env, c->err, &argv[1]);
+static void connect_args(napi_env env, event_t *e, napi_value *argv) {
+  napi_create_uint32(env, e->id, &argv[0]);
+  napi_create_int32(env, e->code, &argv[1]);
 }
 
+/* The pair's end for JavaScript; its id is given back once that is delivered (at once when nobody is told). */
 static void report(pair_t *p) {
-  if (!g_quiet) call_js(g_env, g_async, g_callback, 6, end_args, p);
+  event_t *e = g_quiet ? NULL : event_new(p, &g_callback, &g_async, 6, end_args);
+  if (!e) {
+    if (t_pump) { /* out of memory: the main loop cannot be told; the id stays taken (a leak, not a reuse) */
+      p->prev = NULL;
+      return;
+    }
+    give_back(p);
+    return;
+  }
+  e->end = p;
+  e->by = p->closed_by;
+  e->n[0] = p->up.nread;
+  e->n[1] = p->up.nwritten;
+  e->n[2] = p->down.nread;
+  e->n[3] = p->down.nwritten;
+  emit(e);
 }
 
 static void report_connect(pair_t *p, int err) {
-  connect_done_t c = {p, err};
-  call_js(g_env, g_async, g_on_connect, 2, connect_args, &c);
+  event_t *e = event_new(p, &g_on_connect, &g_async, 2, connect_args);
+  if (e) e->code = err;
+  emit(e);
 }
 
 /* Ends the pair once: takes it out of the set, closes both descriptors, reports to JavaScript. */
@@ -127,7 +238,8 @@ void end_pair(pair_t *p, uint8_t by) {
   if (p->prev) p->prev->next = p->next;
   else g_live = p->next;
   if (p->next) p->next->prev = p->prev;
-  if (--g_count == 0) uv_unref((uv_handle_t *)&g_set);
+  p->next = NULL;
+  g_count--;
   drop_side(&p->c);
   drop_side(&p->u);
   if (p->tls) tls_free(p);
@@ -135,10 +247,6 @@ void end_pair(pair_t *p, uint8_t by) {
   free(p->down.buf);
   p->up.buf = p->down.buf = NULL;
   report(p);
-  slot_give(p);
-  p->prev = NULL;
-  p->next = g_dead;
-  g_dead = p;
 }
 
 static int is_again(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
@@ -159,7 +267,7 @@ static int flush(pair_t *p, dir_t *d, side_t *to) {
     if (w < 0) return is_again(errno) ? 0 : -1;
     d->off += (size_t)w;
     d->nwritten += (double)w;
-    p->last = uv_now(g_loop);
+    p->last = now_ms();
   }
   free(d->buf);
   d->buf = NULL;
@@ -175,7 +283,7 @@ static int pump(pair_t *p, dir_t *d, side_t *from, side_t *to, uint8_t *failed) 
     *failed = from->by;
     return -1;
   }
-  p->last = uv_now(g_loop);
+  p->last = now_ms();
   if (n == 0) {
     d->eof = 1;
     if (!p->closed_by) p->closed_by = from->by;
@@ -271,25 +379,92 @@ static void on_side(side_t *s, uint32_t events) {
   settle(p);
 }
 
-/* Node's loop says our set has ready descriptors: serve up to 256 of them, then let the loop go on. */
-static void on_set(uv_poll_t *h, int status, int events) {
-  (void)h;
-  (void)events;
-  free_dead();
-  if (status < 0) return;
+static void sweep(uint64_t now);
+
+/* Serves up to 256 ready descriptors of the set (under the lock: events are fetched and used in one go, so no
+ * fetched event can name a pair freed meanwhile). */
+static void serve(void) {
   struct epoll_event ev[256];
+  free_dead();
   int n = epoll_wait(g_epfd, ev, 256, 0);
   for (int i = 0; i < n; i++) {
     side_t *s = (side_t *)ev[i].data.ptr;
     if (!s->pair->closing) on_side(s, ev[i].events);
   }
-  free_dead();
 }
 
-static void on_sweep(uv_timer_t *t) {
-  (void)t;
-  uint64_t now = uv_now(g_loop);
-  /* collect first: ending a pair calls JavaScript, which may end others */
+/* Node's loop says our set has ready descriptors: serve them, then let the loop go on. */
+static void on_set(uv_poll_t *h, int status, int events) {
+  (void)h;
+  (void)events;
+  pump_lock();
+  __atomic_add_fetch(&g_serves, 1, __ATOMIC_RELAXED);
+  /* what the pump thread queued happened first: it goes to JavaScript before what this serve emits */
+  event_t *before = g_queue;
+  g_queue = g_queue_tail = NULL;
+  if (status >= 0) serve();
+  event_t *mine = g_sync;
+  g_sync = g_sync_tail = NULL;
+  pump_unlock(NULL);
+  deliver(g_env, before);
+  deliver(g_env, mine);
+}
+
+/* Set has ready descriptors now (without fetching them). */
+static int set_ready(int timeout_ms) {
+  struct pollfd pf = {.fd = g_epfd, .events = POLLIN};
+  return poll(&pf, 1, timeout_ms) > 0;
+}
+
+/*
+ * The pump thread: the set's stand-in server while the main loop is held. Every millisecond it looks (without
+ * fetching) whether the set has ready descriptors; ready twice in a row with the main loop not having served it in
+ * between means the main thread is busy elsewhere (a reload's build, a collection, a slow callback): the thread then
+ * serves the set itself, waking on its readiness, until the main loop serves it again. It also runs the sweep.
+ */
+static void *pump_main(void *arg) {
+  (void)arg;
+  t_pump = 1;
+  uint32_t seen = 0; /* g_serves when the set was seen ready, +1; 0: it was not */
+  int standing_in = 0;
+  for (;;) {
+    if (standing_in) {
+      uint32_t mark = __atomic_load_n(&g_serves, __ATOMIC_RELAXED);
+      set_ready(TICK_MS);
+      if (__atomic_load_n(&g_serves, __ATOMIC_RELAXED) != mark) standing_in = 0; /* the main loop is back */
+    } else {
+      struct timespec t = {0, (__atomic_load_n(&g_count, __ATOMIC_RELAXED) ? TICK_MS : IDLE_TICK_MS) * 1000000L};
+      nanosleep(&t, NULL);
+      if (!set_ready(0)) {
+        seen = 0;
+      } else {
+        uint32_t served = __atomic_load_n(&g_serves, __ATOMIC_RELAXED);
+        if (seen == served + 1) standing_in = 1;
+        else seen = served + 1;
+      }
+    }
+    pump_lock();
+    if (g_stop) {
+      pthread_mutex_unlock(&g_mu);
+      return NULL;
+    }
+    if (standing_in) {
+      seen = 0;
+      serve();
+    }
+    uint64_t now = now_ms();
+    if (g_sweep_every && now - g_swept >= g_sweep_every) {
+      g_swept = now;
+      sweep(now);
+    }
+    int wake = g_queue != NULL;
+    pthread_mutex_unlock(&g_mu);
+    if (wake) uv_async_send(&g_wake);
+  }
+}
+
+static void sweep(uint64_t now) {
+  /* collect first, then end: ending changes the live list */
   uint32_t n = 0, cap = 0;
   pair_t **expired = NULL;
   for (pair_t *p = g_live; p; p = p->next) {
@@ -341,11 +516,12 @@ void init_side(side_t *s, pair_t *p, int fd, uint8_t by) {
 void link_pair(pair_t *p, uint32_t rt, uint32_t wt) {
   p->read_timeout = rt;
   p->write_timeout = wt;
-  p->last = uv_now(g_loop);
+  p->last = now_ms();
   p->next = g_live;
   if (g_live) g_live->prev = p;
   g_live = p;
-  if (g_count++ == 0) uv_ref((uv_handle_t *)&g_set);
+  g_count++;
+  if (g_held++ == 0) uv_ref((uv_handle_t *)&g_wake);
   sweep_for(rt < wt ? rt : wt);
 }
 
@@ -355,8 +531,8 @@ void sweep_for(uint32_t timeout_ms) {
   if (every < 50) every = 50;
   if (every > 1000) every = 1000;
   if (g_sweep_every == 0 || every < g_sweep_every) {
+    if (g_sweep_every == 0) g_swept = now_ms();
     g_sweep_every = every;
-    uv_timer_start(&g_sweep, on_sweep, every, every);
   }
 }
 
@@ -365,7 +541,7 @@ void sweep_for(uint32_t timeout_ms) {
  * be taken (the caller keeps its sockets and pipes them itself). The descriptors are duplicated: the caller closes
  * its own. `early` (a Buffer or undefined) goes to the upstream before any client byte.
  */
-static napi_value js_start(napi_env env, napi_callback_info info) {
+LOCKED(js_start) {
   size_t argc = 5;
   napi_value argv[5], out;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
@@ -455,7 +631,7 @@ static napi_value js_addresses(napi_env env, napi_callback_info info) {
  */
 int pump_ready(void) { return g_callback != NULL && g_on_connect != NULL; }
 
-static napi_value js_adopt(napi_env env, napi_callback_info info) {
+LOCKED(js_adopt) {
   size_t argc = 3;
   napi_value argv[3], out;
   int32_t cfd;
@@ -493,7 +669,7 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
  * ways with `early` (a Buffer or undefined: the PROXY header) sent first; (id, errno) when it failed, after which
  * the pair waits for another connect() or abort(). -errno: it could not even start (no descriptor, bad address).
  */
-static napi_value js_connect(napi_env env, napi_callback_info info) {
+LOCKED(js_connect) {
   size_t argc = 4;
   napi_value argv[4], out;
   uint32_t id, port;
@@ -555,7 +731,7 @@ static void on_connected(pair_t *p, uint32_t events) {
   if ((events & (EPOLLERR | EPOLLHUP)) && err == 0) err = ECONNREFUSED;
   if (err == 0) {
     p->connecting = 0;
-    p->last = uv_now(g_loop);
+    p->last = now_ms();
     if (p->tls) tls_drop_pre(p);
     report_connect(p, 0);
     if (!p->closing) settle(p);
@@ -577,7 +753,7 @@ static pair_t *id_arg(napi_env env, napi_callback_info info, int *ok) {
 }
 
 /* cancel(id) -> true when an upstream connect was in flight and is now dropped (connect_timeout): no callback. */
-static napi_value js_cancel(napi_env env, napi_callback_info info) {
+LOCKED(js_cancel) {
   napi_value out;
   int ok;
   pair_t *p = id_arg(env, info, &ok);
@@ -589,7 +765,7 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
 }
 
 /* abort(id): ends the pair now (shutdown, reload, the proxy's own decision); the callback reports it. */
-static napi_value js_abort(napi_env env, napi_callback_info info) {
+LOCKED(js_abort) {
   int ok;
   pair_t *p = id_arg(env, info, &ok);
   if (!ok) return throw_type(env, "abort(id)");
@@ -598,7 +774,7 @@ static napi_value js_abort(napi_env env, napi_callback_info info) {
 }
 
 /* count(): pairs open now. */
-static napi_value js_count(napi_env env, napi_callback_info info) {
+LOCKED(js_count) {
   (void)info;
   napi_value out;
   napi_create_uint32(env, g_count, &out);
@@ -610,24 +786,29 @@ void udp_init(napi_env env, napi_value exports, uv_loop_t *loop);
 
 static void cleanup(void *arg) {
   (void)arg;
+  pthread_mutex_lock(&g_mu);
+  g_stop = 1;
+  pthread_mutex_unlock(&g_mu);
+  pthread_join(g_thread, NULL);
   g_quiet = 1;
   while (g_live) end_pair(g_live, BY_PROXY);
 }
 
 NAPI_MODULE_INIT() {
   if (g_env != NULL) return exports; /* one environment only (the main thread): others get nothing */
-  if (napi_get_uv_event_loop(env, &g_loop) != napi_ok) return exports;
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return exports;
   g_epfd = epoll_create1(EPOLL_CLOEXEC);
   if (g_epfd < 0) return exports;
-  if (uv_poll_init(g_loop, &g_set, g_epfd) != 0 || uv_poll_start(&g_set, UV_READABLE, on_set) != 0) {
-    close(g_epfd);
+  if (uv_poll_init(loop, &g_set, g_epfd) != 0 || uv_poll_start(&g_set, UV_READABLE, on_set) != 0 ||
+      uv_async_init(loop, &g_wake, on_wake) != 0 || pthread_create(&g_thread, NULL, pump_main, NULL) != 0) {
+    close(g_epfd); /* (handles made before are left on the loop: the process is out of threads or memory) */
     g_epfd = -1;
     return exports;
   }
-  uv_unref((uv_handle_t *)&g_set); /* only open pairs keep the process alive */
+  uv_unref((uv_handle_t *)&g_set);
+  uv_unref((uv_handle_t *)&g_wake); /* only open pairs keep the process alive */
   g_env = env;
-  uv_timer_init(g_loop, &g_sweep);
-  uv_unref((uv_handle_t *)&g_sweep);
   napi_add_env_cleanup_hook(env, cleanup, NULL);
   napi_property_descriptor props[] = {
       {"setup", NULL, js_setup, NULL, NULL, NULL, napi_default, NULL},
@@ -640,7 +821,7 @@ NAPI_MODULE_INIT() {
       {"count", NULL, js_count, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  udp_init(env, exports, g_loop);
+  udp_init(env, exports, loop);
   tls_init(env, exports);
   return exports;
 }

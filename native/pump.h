@@ -6,6 +6,7 @@
 #define KONG_TS_NATIVE_PUMP_H
 
 #include "common.h"
+#include <pthread.h>
 #include <sys/types.h>
 #include <uv.h>
 
@@ -38,18 +39,61 @@ struct pair {
   dir_t up;   /* client -> upstream */
   dir_t down; /* upstream -> client */
   uint32_t id;
+  uint32_t gen; /* which pair held this id: an event for a pair whose id was given back is dropped */
   uint8_t closing;
   uint8_t closed_by;
   uint8_t connecting; /* adopted client, upstream connect in flight or not yet asked (u.fd -1 when none) */
-  uint64_t last;      /* uv_now of the last progress */
+  uint64_t last;      /* now_ms() of the last progress */
   uint32_t read_timeout, write_timeout;
   tls_side_t *tls; /* TLS terminated on the client side (tls.c), NULL for a plain client */
   pair_t *prev, *next; /* the live list the sweep walks; once ended, the list of pairs waiting to be freed */
 };
 
+/*
+ * What the pump thread tells JavaScript (a pair's end, a connect's or a handshake's result, ClientHello bytes): an
+ * event made under the lock, delivered on the main thread by calling `*fn` with `argc` values that `fill` makes from
+ * it. Events for a pair whose id was given back meanwhile are dropped (`gen`); an END event (`end` set) gives the id
+ * back once delivered.
+ */
+typedef struct event event_t;
+struct event {
+  event_t *next;
+  uint32_t id, gen;
+  pair_t *end;
+  napi_ref *fn;
+  napi_async_context *async;
+  size_t argc;
+  void (*fill)(napi_env env, event_t *e, napi_value *argv);
+  int32_t code;
+  uint8_t by;
+  double n[4];
+  const char *version, *cipher; /* OpenSSL's static names */
+  char *text;                   /* owned: a reason or the bytes read so far */
+  size_t len;
+};
+
 /* pump.c */
-extern uv_loop_t *g_loop;
 extern char g_buf[READ_SIZE];
+uint64_t now_ms(void);
+/* A new event about `p` (NULL when out of memory: the event is lost), then emitted under the lock: from the pump
+ * thread it is queued for the main loop, from a JavaScript call it is delivered when that call returns. */
+event_t *event_new(pair_t *p, napi_ref *fn, napi_async_context *async, size_t argc,
+                   void (*fill)(napi_env, event_t *, napi_value *));
+void emit(event_t *e);
+/* Every JavaScript call that touches pairs holds the pump's lock (the pump thread holds it while it serves events);
+ * unlocking delivers what the call emitted. LOCKED(js_name) { body } defines js_name as the body under the lock. */
+void pump_lock(void);
+void pump_unlock(napi_env env);
+#define LOCKED(name)                                                                                                   \
+  static napi_value name##_locked(napi_env env, napi_callback_info info);                                              \
+  static napi_value name(napi_env env, napi_callback_info info) {                                                      \
+    pump_lock();                                                                                                       \
+    napi_value r = name##_locked(env, info);                                                                           \
+    pump_unlock(env);                                                                                                  \
+    return r;                                                                                                          \
+  }                                                                                                                    \
+  static napi_value name##_locked(napi_env env, napi_callback_info info)
+
 int pump_ready(void); /* setup() was called: the end callback is there */
 int slot_take(pair_t *p);
 void init_side(side_t *s, pair_t *p, int fd, uint8_t by);

@@ -41,7 +41,6 @@ struct tls_side {
   size_t pre_len;
 };
 
-static napi_env t_env = NULL;
 static napi_ref t_on_tls = NULL;
 static napi_ref t_on_hello = NULL;
 static napi_async_context t_async = NULL;
@@ -191,28 +190,19 @@ done:
 
 /* ---- the handshake ---- */
 
-typedef struct {
-  uint32_t id;
-  SSL *ssl;           /* the session's, when done */
-  const char *reason; /* NULL: done */
-  int err;            /* errno of a failed socket */
-} tls_done_t;
-
-static void done_args(napi_env env, void *ctx, napi_value *argv) {
-  tls_done_t *d = ctx;
-  napi_create_uint32(env, d->id, &argv[0]);
-  if (d->reason) {
-    napi_create_string_utf8(env, d->reason, NAPI_AUTO_LENGTH, &argv[1]);
-    napi_create_int32(env, d->err, &argv[2]);
+/* The handshake callback's arguments: (id, null, 0, version, cipher) or (id, reason, errno). */
+static void done_args(napi_env env, event_t *e, napi_value *argv) {
+  napi_create_uint32(env, e->id, &argv[0]);
+  if (e->text) {
+    napi_create_string_utf8(env, e->text, NAPI_AUTO_LENGTH, &argv[1]);
+    napi_create_int32(env, e->code, &argv[2]);
     napi_get_undefined(env, &argv[3]);
     napi_get_undefined(env, &argv[4]);
   } else {
-    SSL *ssl = d->ssl;
-    const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
     napi_get_null(env, &argv[1]);
     napi_create_int32(env, 0, &argv[2]);
-    napi_create_string_utf8(env, SSL_get_version(ssl), NAPI_AUTO_LENGTH, &argv[3]);
-    napi_create_string_utf8(env, c ? SSL_CIPHER_get_name(c) : "unknown", NAPI_AUTO_LENGTH, &argv[4]);
+    napi_create_string_utf8(env, e->version, NAPI_AUTO_LENGTH, &argv[3]);
+    napi_create_string_utf8(env, e->cipher, NAPI_AUTO_LENGTH, &argv[4]);
   }
 }
 
@@ -265,16 +255,25 @@ static int advance(pair_t *p, char *why, size_t size, int *err) {
   return -1;
 }
 
-static void report_tls(uint32_t id, SSL *ssl, const char *reason, int err) {
-  tls_done_t d = {id, ssl, reason, err};
-  call_js(t_env, t_async, t_on_tls, 5, done_args, &d);
+/* The handshake's end for TypeScript: `reason` NULL when it succeeded. */
+static void report_tls(pair_t *p, const char *reason, int err) {
+  event_t *e = event_new(p, &t_on_tls, &t_async, 5, done_args);
+  if (!e) return;
+  if (reason) {
+    e->text = strdup(reason);
+    e->code = err;
+  } else {
+    const SSL_CIPHER *c = SSL_get_current_cipher(p->tls->ssl);
+    e->version = SSL_get_version(p->tls->ssl);
+    e->cipher = c ? SSL_CIPHER_get_name(c) : "unknown";
+  }
+  emit(e);
 }
 
-/* The handshake failed: the pair ends (no session holds it yet), then TypeScript hears why. */
+/* The handshake failed: TypeScript hears why, then the pair ends (no session holds it yet). */
 static void hs_failed(pair_t *p, const char *why, int err) {
-  uint32_t id = p->id;
+  report_tls(p, why, err);
   end_pair(p, BY_PROXY);
-  report_tls(id, NULL, why, err);
 }
 
 /* The client side is ready during the handshake. */
@@ -283,8 +282,8 @@ static void hs_step(pair_t *p) {
   int err;
   int r = advance(p, why, sizeof why, &err);
   if (r == 1) {
-    p->last = uv_now(g_loop);
-    report_tls(p->id, p->tls->ssl, NULL, 0);
+    p->last = now_ms();
+    report_tls(p, NULL, 0);
   } else if (r < 0) {
     hs_failed(p, why, err);
   }
@@ -344,7 +343,7 @@ static int start_tls(pair_t *p, SSL_CTX *ctx, uint32_t hs_ms, const void *hello,
   SSL_set_accept_state(t->ssl);
   t->hs = 1;
   t->hs_timeout = hs_ms;
-  p->last = uv_now(g_loop);
+  p->last = now_ms();
   sweep_for(hs_ms);
   /* the first step now: the ClientHello is in memory and no event of the socket would bring it */
   int err;
@@ -361,7 +360,7 @@ static int start_tls(pair_t *p, SSL_CTX *ctx, uint32_t hs_ms, const void *hello,
  * The descriptor is duplicated (the caller closes its own); `hello` is every byte read from the client so far.
  * The handshake's end comes to the tlsSetup callback: (id, null, 0, version, cipher) or (id, reason, errno).
  */
-static napi_value js_tls_adopt(napi_env env, napi_callback_info info) {
+LOCKED(js_tls_adopt) {
   size_t argc = 6;
   napi_value argv[6], out;
   int32_t cfd;
@@ -395,27 +394,28 @@ static napi_value js_tls_adopt(napi_env env, napi_callback_info info) {
 /* hello callback codes: bytes came (all read so far are passed), the client ended, the time is up; or -errno */
 enum { HELLO_BYTES = 0, HELLO_EOF = 1, HELLO_TIMEOUT = 2 };
 
-typedef struct {
-  pair_t *p;
-  int code; /* HELLO_* or -errno */
-} hello_done_t;
-
-static void hello_args(napi_env env, void *ctx, napi_value *argv) {
-  hello_done_t *d = ctx;
-  tls_side_t *t = d->p->tls;
+/* The hello callback's arguments: (id, every byte read so far, HELLO_* or -errno). */
+static void hello_args(napi_env env, event_t *e, napi_value *argv) {
   void *data;
-  napi_create_uint32(env, d->p->id, &argv[0]);
-  if (napi_create_buffer_copy(env, t->pre_len, t->pre_len ? t->pre : "", &data, &argv[1]) != napi_ok)
+  napi_create_uint32(env, e->id, &argv[0]);
+  if (napi_create_buffer_copy(env, e->len, e->len ? e->text : "", &data, &argv[1]) != napi_ok)
     napi_get_undefined(env, &argv[1]);
-  napi_create_int32(env, d->code, &argv[2]);
+  napi_create_int32(env, e->code, &argv[2]);
 }
 
 /* The read is over (a whole ClientHello, or not): the client is no longer watched until TypeScript decides. */
 static void hello_over(pair_t *p, int code) {
-  p->tls->hello = 0;
+  tls_side_t *t = p->tls;
+  t->hello = 0;
   watch(&p->c, 0);
-  hello_done_t d = {p, code};
-  call_js(t_env, t_async, t_on_hello, 3, hello_args, &d);
+  event_t *e = event_new(p, &t_on_hello, &t_async, 3, hello_args);
+  if (e && t->pre_len > 0 && !(e->text = malloc(t->pre_len))) code = -ENOMEM;
+  if (e && e->text) {
+    memcpy(e->text, t->pre, t->pre_len);
+    e->len = t->pre_len;
+  }
+  if (e) e->code = code;
+  emit(e);
 }
 
 /*
@@ -459,7 +459,7 @@ void tls_expired(pair_t *p) {
  * so far: code 0 when more came (at most maxBytes in all), 1 EOF, 2 timeout, -errno a failed read. Then the caller
  * decides: helloContinue() reads on, tlsStart() terminates, helloRelease() gives the client back.
  */
-static napi_value js_hello_read(napi_env env, napi_callback_info info) {
+LOCKED(js_hello_read) {
   size_t argc = 3;
   napi_value argv[3], out;
   int32_t fd;
@@ -490,7 +490,7 @@ static napi_value js_hello_read(napi_env env, napi_callback_info info) {
  * tlsStart(id, context, handshakeTimeoutMs, readTimeoutMs, writeTimeoutMs) -> 0, or a string when OpenSSL refused
  * the ClientHello at once (the pair has ended): terminates TLS on a pair whose hello helloRead read.
  */
-static napi_value js_tls_start(napi_env env, napi_callback_info info) {
+LOCKED(js_tls_start) {
   size_t argc = 5;
   napi_value argv[5], out;
   uint32_t id, hs_ms, rt, wt;
@@ -520,7 +520,7 @@ static napi_value js_tls_start(napi_env env, napi_callback_info info) {
 }
 
 /* helloContinue(id): reads more of the ClientHello (the bytes so far were not a whole one). */
-static napi_value js_hello_continue(napi_env env, napi_callback_info info) {
+LOCKED(js_hello_continue) {
   uint32_t id;
   if (!id_arg(env, info, &id, NULL)) return throw_type(env, "helloContinue(id)");
   pair_t *p = pair_of(id);
@@ -536,7 +536,7 @@ static napi_value js_hello_continue(napi_env env, napi_callback_info info) {
  * serves or closes the client. `drain`: what the client sent meanwhile is read and dropped first (up to 256 KiB), so
  * closing a refused client ends with FIN, not with a reset that could destroy the 400's meaning on its side.
  */
-static napi_value js_hello_release(napi_env env, napi_callback_info info) {
+LOCKED(js_hello_release) {
   uint32_t id;
   napi_value second;
   bool drain = false;
@@ -559,7 +559,7 @@ static napi_value js_hello_release(napi_env env, napi_callback_info info) {
  * tlsPeek(id) -> true when the client already ended its side with nothing sent (close_notify or FIN, or its socket
  * failed) after a finished handshake: no upstream is needed. Plaintext it sent meanwhile is kept for the upstream.
  */
-static napi_value js_tls_peek(napi_env env, napi_callback_info info) {
+LOCKED(js_tls_peek) {
   napi_value out;
   uint32_t id;
   if (!id_arg(env, info, &id, NULL)) return throw_type(env, "tlsPeek(id)");
@@ -683,7 +683,6 @@ static napi_value js_tls_setup(napi_env env, napi_callback_info info) {
 }
 
 void tls_init(napi_env env, napi_value exports) {
-  t_env = env;
   napi_property_descriptor props[] = {
       {"tlsSetup", NULL, js_tls_setup, NULL, NULL, NULL, napi_default, NULL},
       {"tlsContext", NULL, js_tls_context, NULL, NULL, NULL, napi_default, NULL},

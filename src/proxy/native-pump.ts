@@ -3,7 +3,9 @@
  * upstream are connected, their descriptors go to C code on the same event loop, which moves the bytes both ways
  * (backpressure, half-close, read and write timeouts) and calls back once when the pair ends. The session keeps
  * its route, limits, balancer count and record; it lets go of its two net.Socket objects, so an idle connection
- * costs a few hundred bytes of C and the Session, and a read costs no JavaScript.
+ * costs a few hundred bytes of C and the Session, and a read costs no JavaScript. While the main thread is held (a
+ * reload's build, a collection of its heap), the pump's own thread moves the bytes instead, and what JavaScript must
+ * hear waits for the loop.
  *
  * Optional (net/native-addon.ts): without the compiled addon, on a worker thread, or with `KONG_TS_PUMP=js`,
  * sessions are piped by session-pipe.ts as before. A client whose TLS the addon terminates (native/tls.c) is a pair
