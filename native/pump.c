@@ -48,6 +48,7 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -422,9 +423,23 @@ static int set_ready(int timeout_ms) {
  * between means the main thread is busy elsewhere (a reload's build, a collection, a slow callback): the thread then
  * serves the set itself, waking on its readiness, until the main loop serves it again. It also runs the sweep.
  */
+/* The kernel's sched_attr (EEVDF, Linux 6.12+: a SCHED_OTHER thread may ask for a shorter time slice). */
+struct slice_attr {
+  uint32_t size, policy;
+  uint64_t flags;
+  int32_t nice;
+  uint32_t priority;
+  uint64_t runtime, deadline, period;
+};
+
 static void *pump_main(void *arg) {
   (void)arg;
   t_pump = 1;
+  /* a short slice: when it wakes, the thread runs before the threads of a busy main loop (a build, V8's collectors)
+   * instead of after their slices; its own work per wake is microseconds. Older kernels refuse or ignore it. */
+  struct slice_attr sa = {.size = sizeof sa, .policy = 0 /* SCHED_OTHER */, .runtime = 100000 /* ns */};
+  if (syscall(SYS_sched_setattr, 0, &sa, 0) != 0) { /* not this kernel: the default slice */
+  }
   uint32_t seen = 0; /* g_serves when the set was seen ready, +1; 0: it was not */
   int standing_in = 0;
   for (;;) {
@@ -443,17 +458,18 @@ static void *pump_main(void *arg) {
         else seen = served + 1;
       }
     }
+    if (__atomic_load_n(&g_stop, __ATOMIC_ACQUIRE)) return NULL;
+    /* the lock only when there is work: a tick that took it would meet the main loop's serves a thousand times a
+     * second, and the main thread preempted while holding it would hold the pump thread too */
+    uint64_t now = now_ms(), every = __atomic_load_n(&g_sweep_every, __ATOMIC_RELAXED);
+    int sweep_due = every && now - g_swept >= every;
+    if (!standing_in && !sweep_due) continue;
     pump_lock();
-    if (g_stop) {
-      pthread_mutex_unlock(&g_mu);
-      return NULL;
-    }
     if (standing_in) {
       seen = 0;
       serve();
     }
-    uint64_t now = now_ms();
-    if (g_sweep_every && now - g_swept >= g_sweep_every) {
+    if (sweep_due) {
       g_swept = now;
       sweep(now);
     }
@@ -532,7 +548,7 @@ void sweep_for(uint32_t timeout_ms) {
   if (every > 1000) every = 1000;
   if (g_sweep_every == 0 || every < g_sweep_every) {
     if (g_sweep_every == 0) g_swept = now_ms();
-    g_sweep_every = every;
+    __atomic_store_n(&g_sweep_every, every, __ATOMIC_RELAXED);
   }
 }
 
@@ -786,9 +802,7 @@ void udp_init(napi_env env, napi_value exports, uv_loop_t *loop);
 
 static void cleanup(void *arg) {
   (void)arg;
-  pthread_mutex_lock(&g_mu);
-  g_stop = 1;
-  pthread_mutex_unlock(&g_mu);
+  __atomic_store_n(&g_stop, 1, __ATOMIC_RELEASE);
   pthread_join(g_thread, NULL);
   g_quiet = 1;
   while (g_live) end_pair(g_live, BY_PROXY);
