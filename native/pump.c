@@ -470,7 +470,9 @@ static void *pump_main(void *arg) {
       serve();
     }
     if (sweep_due) {
-      g_swept = now;
+      /* the clock read again under the lock: a progress stamped while this thread waited for it is newer than the
+       * time read before, and would look like 2^64 ms of silence */
+      g_swept = now = now_ms();
       sweep(now);
     }
     int wake = g_queue != NULL;
@@ -488,7 +490,7 @@ static void sweep(uint64_t now) {
     if (p->tls && tls_busy(p)) limit = tls_hs_timeout(p);
     else if (p->connecting) continue; /* connect_timeout is the session's (TypeScript) */
     else if (p->up.len > 0 && p->write_timeout < limit) limit = p->write_timeout;
-    if (now - p->last < limit) continue;
+    if (p->last >= now || now - p->last < limit) continue;
     if (n == cap) {
       cap = cap ? cap * 2 : 64;
       pair_t **e = realloc(expired, cap * sizeof *e);

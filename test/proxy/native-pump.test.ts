@@ -212,3 +212,40 @@ test(
     assert.ok(during >= 5, `${during} round trips while the main thread was held for 800 ms`);
   },
 );
+
+test('a pair busy for many sweeps is never taken for idle (short read_timeout, bytes all along)', async (t) => {
+  // the upstream streams for 1.5 s; with read_timeout 300 ms the pump sweeps every 50 ms, about 30 times meanwhile,
+  // while the pair's last progress keeps moving (a sweep that read the clock before a newer progress ended it)
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  let written = 0;
+  const up = await listenServer(
+    createServer((s) => {
+      s.on('error', () => {});
+      const until = Date.now() + 1500;
+      const more = (): void => {
+        while (Date.now() < until) {
+          written += chunk.length;
+          if (!s.write(chunk)) return void s.once('drain', more);
+        }
+        s.end();
+      };
+      more();
+    }),
+  );
+  const h = await toPort(up.port, { read_timeout: 300 });
+  t.after(async () => {
+    await h.close();
+    await up.close();
+  });
+  const c = await connectTo(h.port);
+  let got = 0;
+  let failed: Error | null = null;
+  c.on('data', (d: Buffer) => (got += d.length));
+  c.on('error', (e) => (failed = e));
+  await peerClosed(c);
+  assert.equal(failed, null);
+  assert.equal(got, written);
+  const r = await h.nextRecord();
+  assert.equal(r.session.closed_by, 'upstream');
+  assert.equal(r.session.sent, written);
+});
