@@ -7,6 +7,8 @@
 // Usage: node scripts/reload-stall.mjs [sizes=5000:500,50000:5000] [workers=1,2] [reloads=5]
 // (STALL_BASELINE_S=20 with reloads 0: the same pings for 20 s with no reload, the machine's own floor)
 // (run `npm run build` first; the echo backend and the client run in this process, which does nothing else)
+// (STALL_CLIENT_SLICE_US=100: this process runs with a 100 µs CPU time slice and kong-ts with the kernel's default,
+// through scripts/with-slice.py, Linux 6.12+: the client then does not wait for a core behind the reload's threads)
 import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +21,16 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const sliceUs = process.env.STALL_CLIENT_SLICE_US;
+const withSlice = join(root, 'scripts/with-slice.py');
+if (sliceUs && !process.env.STALL_SLICED) {
+  const again = spawn(withSlice, [String(Number(sliceUs) * 1000), process.execPath, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, STALL_SLICED: '1' },
+  });
+  again.on('exit', (code) => process.exit(code ?? 1));
+  await new Promise(() => {});
+}
 const [sizesArg = '5000:500,50000:5000', modesArg = '1,2', reloadsArg = '5'] = process.argv.slice(2);
 const sizes = sizesArg.split(',').map((s) => s.split(':').map(Number));
 const modes = modesArg.split(',').map(Number);
@@ -175,10 +187,12 @@ for (const [routes, certs] of sizes) {
     // bin/kong-ts is run as a user runs it (its #! line sets node's flags); STALL_NODE_ARGS="--cpu-prof ..." runs
     // `node $STALL_NODE_ARGS bin/kong-ts` instead, with those flags only
     const nodeArgs = process.env.STALL_NODE_ARGS?.split(' ').filter(Boolean);
+    const command = nodeArgs ? [process.execPath, ...nodeArgs, join(root, 'bin/kong-ts')] : [join(root, 'bin/kong-ts')];
+    if (sliceUs) command.unshift(withSlice, '0'); // kong-ts with the kernel's default slice
     const child = spawn(
-      nodeArgs ? process.execPath : join(root, 'bin/kong-ts'),
+      command[0],
       [
-        ...(nodeArgs ? [...nodeArgs, join(root, 'bin/kong-ts')] : []),
+        ...command.slice(1),
         'start',
         '-c',
         file,
