@@ -153,6 +153,13 @@ void emit(event_t *e) {
   *tail = e;
 }
 
+/* Takes a whole list of events (under the lock). */
+static event_t *take(event_t **head, event_t **tail) {
+  event_t *e = *head;
+  *head = *tail = NULL;
+  return e;
+}
+
 static void fill_shim(napi_env env, void *ctx, napi_value *argv) {
   event_t *e = ctx;
   e->fill(env, e, argv);
@@ -176,8 +183,7 @@ static void deliver(napi_env env, event_t *e) {
 }
 
 void pump_unlock(napi_env env) {
-  event_t *mine = env ? g_sync : NULL;
-  if (env) g_sync = g_sync_tail = NULL;
+  event_t *mine = env ? take(&g_sync, &g_sync_tail) : NULL;
   pthread_mutex_unlock(&g_mu);
   if (mine) deliver(env, mine);
 }
@@ -185,10 +191,9 @@ void pump_unlock(napi_env env) {
 /* The main loop's turn for the pump thread's events. */
 static void on_wake(uv_async_t *h) {
   (void)h;
-  pthread_mutex_lock(&g_mu);
-  event_t *e = g_queue;
-  g_queue = g_queue_tail = NULL;
-  pthread_mutex_unlock(&g_mu);
+  pump_lock();
+  event_t *e = take(&g_queue, &g_queue_tail);
+  pump_unlock(NULL);
   deliver(g_env, e);
 }
 
@@ -209,11 +214,9 @@ static void connect_args(napi_env env, event_t *e, napi_value *argv) {
 static void report(pair_t *p) {
   event_t *e = g_quiet ? NULL : event_new(p, &g_callback, &g_async, 6, end_args);
   if (!e) {
-    if (t_pump) { /* out of memory: the main loop cannot be told; the id stays taken (a leak, not a reuse) */
-      p->prev = NULL;
-      return;
-    }
-    give_back(p);
+    /* quiet, or out of memory: on the pump thread the main loop cannot be told, and the id stays taken (a leak,
+     * not a reuse) */
+    if (!t_pump) give_back(p);
     return;
   }
   e->end = p;
@@ -401,11 +404,9 @@ static void on_set(uv_poll_t *h, int status, int events) {
   pump_lock();
   __atomic_add_fetch(&g_serves, 1, __ATOMIC_RELAXED);
   /* what the pump thread queued happened first: it goes to JavaScript before what this serve emits */
-  event_t *before = g_queue;
-  g_queue = g_queue_tail = NULL;
+  event_t *before = take(&g_queue, &g_queue_tail);
   if (status >= 0) serve();
-  event_t *mine = g_sync;
-  g_sync = g_sync_tail = NULL;
+  event_t *mine = take(&g_sync, &g_sync_tail);
   pump_unlock(NULL);
   deliver(g_env, before);
   deliver(g_env, mine);
