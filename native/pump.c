@@ -4,7 +4,7 @@
  * The TypeScript side accepts, routes, runs the preread plugins and connects (src/proxy/); once a plain client and
  * a plain upstream are connected it hands both descriptors here (src/proxy/native-pump.ts) and lets go of its two
  * net.Socket objects. From then on a session costs one `struct pair` (under 200 bytes) instead of two sockets
- * with their stream states, and a read is one read() and one send() in C with no JavaScript in between.
+ * with their stream states, and a read is one recv() and one send() in C with no JavaScript in between.
  *
  * The pairs' descriptors live in one epoll set of ours, level-triggered, which the pump thread waits on: a pair costs
  * two EPOLL_CTL_ADD at start and two EPOLL_CTL_DEL at the end, plus one call when a side stops or starts being read
@@ -257,7 +257,7 @@ static int is_again(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINT
 
 /* A side's bytes in and out: the socket's, or OpenSSL's for a client whose TLS is terminated here (tls.c). */
 static ssize_t side_recv(pair_t *p, side_t *s, char *buf, size_t n) {
-  return p->tls && s == &p->c ? tls_recv(p, buf, n) : read(s->fd, buf, n);
+  return p->tls && s == &p->c ? tls_recv(p, buf, n) : recv(s->fd, buf, n, 0);
 }
 
 static ssize_t side_send(pair_t *p, side_t *s, const char *buf, size_t n) {
@@ -622,22 +622,27 @@ done:
 }
 
 /*
- * addresses(fd, out) -> 0 or -errno: the peer's and the local address of an accepted socket, as
+ * addresses(fd, out, peerOnly) -> 0 or -errno: the peer's and the local address of an accepted socket, as
  * out = [peerIp, peerPort, localIp, localPort] (what Node's remoteAddress and localAddress give, without a Socket).
+ * peerOnly: the caller knows the local address (a listener bound to one address): out[2] and out[3] are left alone
+ * and getsockname is not called.
  */
 static napi_value js_addresses(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], out;
+  size_t argc = 3;
+  napi_value argv[3], out;
   int32_t fd;
+  bool peer_only = false;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) return throw_type(env, "addresses(fd, out)");
+  if (argc > 2) napi_get_value_bool(env, argv[2], &peer_only);
   struct sockaddr_storage peer, local;
   socklen_t pl = sizeof peer, ll = sizeof local;
   int result = 0;
-  if (getpeername(fd, (struct sockaddr *)&peer, &pl) != 0 || getsockname(fd, (struct sockaddr *)&local, &ll) != 0)
+  if (getpeername(fd, (struct sockaddr *)&peer, &pl) != 0 ||
+      (!peer_only && getsockname(fd, (struct sockaddr *)&local, &ll) != 0))
     result = -errno;
   if (result == 0) result = put_address(env, argv[1], 0, &peer);
-  if (result == 0) result = put_address(env, argv[1], 2, &local);
+  if (result == 0 && !peer_only) result = put_address(env, argv[1], 2, &local);
   napi_create_int32(env, result, &out);
   return out;
 }

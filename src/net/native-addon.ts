@@ -22,7 +22,7 @@ export interface NativeAddon {
     onConnect: (id: number, errno: number) => void,
   ): void;
   start(clientFd: number, upstreamFd: number, early: Buffer | undefined, readMs: number, writeMs: number): number;
-  addresses(fd: number, out: [string, number, string, number]): number;
+  addresses(fd: number, out: [string, number, string, number], peerOnly?: boolean): number;
   adopt(clientFd: number, readMs: number, writeMs: number): number;
   connect(id: number, ip: string, port: number, early: Buffer | undefined): number;
   cancel(id: number): boolean;

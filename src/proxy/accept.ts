@@ -19,6 +19,7 @@ import { peekClientHello } from '../tls/peek.js';
 import { ClientCertError, terminateTls, type TlsInfo } from '../tls/terminate.js';
 import type { TLSSocket } from 'node:tls';
 import { Accepted, acceptedSocket, type TcpHandle } from './accepted.js';
+import type { BoundAddress } from './native-accept.js';
 import type { Limits } from './limits.js';
 import { buildRecord, emitRecord, wantsRecord } from './emit-record.js';
 import {
@@ -82,16 +83,27 @@ const ADDRESSES: [string, number, string, number] = ['', 0, '', 0];
 /**
  * Entry point for a bare accepted handle (native-accept.ts: plain listeners without PROXY protocol or keepalive).
  * The connection goes the same way as a socket's; a socket is made of it only where one is needed (TLS detection,
- * a refusal, a route the pump cannot serve), else the pump adopts its descriptor (routePlain). Never throws.
+ * a refusal, a route the pump cannot serve), else the pump adopts its descriptor (routePlain). `local`: the
+ * listener's address when it is bound to one, which is then every connection's local address. Never throws.
  */
-export function acceptHandle(fe: Frontend, handle: TcpHandle, spec: ListenSpec, snap: ProxySnapshot | undefined): void {
+export function acceptHandle(
+  fe: Frontend,
+  handle: TcpHandle,
+  spec: ListenSpec,
+  snap: ProxySnapshot | undefined,
+  local?: BoundAddress,
+): void {
   if (!snap) {
     fe.logger.debug('connection before any configuration was loaded: closed');
     handle.close();
     return;
   }
   const at = ADDRESSES;
-  if (!addressesOf(handle.fd, at)) {
+  if (local !== undefined) {
+    at[2] = local.ip;
+    at[3] = local.port;
+  }
+  if (!addressesOf(handle.fd, at, local !== undefined)) {
     handle.close(); // already reset by the peer
     return;
   }

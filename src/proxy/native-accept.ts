@@ -24,19 +24,34 @@ export function nativeAcceptFits(spec: ListenSpec): boolean {
 
 type OnConnection = (this: unknown, status: number, client?: TcpHandle) => void;
 
+/** A listener's own address when it is bound to one (every connection it accepts has it as its local address). */
+export interface BoundAddress {
+  readonly ip: string;
+  readonly port: number;
+}
+
+/** `srv`'s address, unless it listens on every address of the host (then each connection's must be read). */
+function boundAddress(srv: Server): BoundAddress | undefined {
+  const a = srv.address();
+  if (a === null || typeof a === 'string' || a.address === '0.0.0.0' || a.address === '::') return undefined;
+  return { ip: a.address, port: a.port };
+}
+
 /**
  * Hands `srv`'s accepted handles to `onHandle` instead of Node's listener code, each time it starts listening
- * (the accept guard listens again after a pause, on a new handle). Accept errors still go Node's way ('error').
+ * (the accept guard listens again after a pause, on a new handle), with the listener's address when it is bound to
+ * one. Accept errors still go Node's way ('error').
  */
-export function takeAccepts(srv: Server, onHandle: (h: TcpHandle) => void): void {
+export function takeAccepts(srv: Server, onHandle: (h: TcpHandle, local: BoundAddress | undefined) => void): void {
   srv.on('listening', () => {
     const h = (srv as unknown as { _handle?: { onconnection?: unknown } })._handle;
     if (!h || typeof h.onconnection !== 'function') return;
     const nodeOwn = h.onconnection as OnConnection;
+    const local = boundAddress(srv);
     h.onconnection = function (this: unknown, status: number, client?: TcpHandle): void {
       if (status !== 0 || client === undefined || typeof client.fd !== 'number')
         return nodeOwn.call(this, status, client);
-      onHandle(client);
+      onHandle(client, local);
     };
   });
 }

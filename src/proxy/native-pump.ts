@@ -161,8 +161,8 @@ export function handOff(s: TcpSession, up: ProxySocket, early: Buffer | undefine
  * The peer's and the local address of an accepted descriptor, into `out` ([peerIp, peerPort, localIp, localPort]);
  * false when the pump is not loaded or the socket is gone (ENOTCONN: reset before it was taken).
  */
-export function addressesOf(fd: number, out: [string, number, string, number]): boolean {
-  return addon !== undefined && addon.addresses(fd, out) === 0;
+export function addressesOf(fd: number, out: [string, number, string, number], peerOnly = false): boolean {
+  return addon !== undefined && addon.addresses(fd, out, peerOnly) === 0;
 }
 
 /**

@@ -14,7 +14,7 @@ import type { ConnectionRate } from '../limits/settings.js';
 import { compileTrustedIps } from '../proxy-protocol/index.js';
 import { acceptConnection, acceptHandle, refuseConnection, type Frontend } from './accept.js';
 import { socketOf, type TcpHandle } from './accepted.js';
-import { nativeAcceptFits, takeAccepts } from './native-accept.js';
+import { nativeAcceptFits, takeAccepts, type BoundAddress } from './native-accept.js';
 import { RateLimitedWarn } from '../log.js';
 import { hostPort } from '../net/address.js';
 import { listenFailed } from '../net/listen.js';
@@ -200,7 +200,7 @@ export class StreamServer {
       this.#logger.info({ listen: spec.text }, 'reuseport is accepted and has no effect in a single process');
     }
     srv.on('connection', (socket: Socket) => this.#accept(socket, spec));
-    if (nativeAcceptFits(spec)) takeAccepts(srv, (h) => this.#acceptHandle(h, spec));
+    if (nativeAcceptFits(spec)) takeAccepts(srv, (h, local) => this.#acceptHandle(h, spec, local));
     return new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         reject(listenFailed(err, `${hostPort(spec.host, spec.port)} (stream_listen '${spec.text}')`));
@@ -226,11 +226,11 @@ export class StreamServer {
   }
 
   /** A bare accepted handle (native-accept.ts): as #accept, with no socket made unless one is needed. */
-  #acceptHandle(h: TcpHandle, spec: ListenSpec): void {
+  #acceptHandle(h: TcpHandle, spec: ListenSpec, local: BoundAddress | undefined): void {
     if (this.#ctx.sessions.size >= this.#fdConnections) return this.#accept(socketOf(h), spec);
     this.#accepted++;
     try {
-      acceptHandle(this.#ctx, h, spec, this.#current);
+      acceptHandle(this.#ctx, h, spec, this.#current, local);
     } catch (err) {
       this.#logger.debug({ err }, 'stream accept failed');
       h.close();

@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { connectTo, listenServer, peerClosed, readAll, startEcho } from '../helpers/sockets.js';
 import { listenSpec, route, service } from '../helpers/entities.js';
 import { silentLogger } from '../../src/log.js';
-import { adoptedCount } from '../../src/proxy/native-pump.js';
+import { addressesOf, adoptedCount } from '../../src/proxy/native-pump.js';
 import type { SessionRecord } from '../../src/proxy/record.js';
 import { StreamServer } from '../../src/proxy/stream-server.js';
 import { snapshot, startProxy } from './harness.js';
@@ -133,3 +133,30 @@ test('over the descriptor budget a new connection is refused with 503 and the op
   held.end();
   await readAll(held);
 });
+
+test(
+  'an accepted socket gives both its addresses, or only its peer when the listener says it knows its own',
+  {
+    skip: !NATIVE && 'the addon reads the addresses (native path)',
+  },
+  async (t) => {
+    const accepted: Socket[] = [];
+    const srv = await listenServer(createServer({ pauseOnConnect: true }, (s) => accepted.push(s)));
+    const port = srv.port;
+    const c = await connectTo(port);
+    t.after(async () => {
+      c.destroy();
+      await srv.close();
+    });
+    while (accepted.length === 0) await new Promise((r) => setImmediate(r));
+    const fd = (accepted[0] as unknown as { _handle: { fd: number } })._handle.fd;
+    const mine = c.address() as AddressInfo;
+    const out: [string, number, string, number] = ['', 0, '', 0];
+    assert.equal(addressesOf(fd, out), true);
+    assert.deepEqual(out, ['127.0.0.1', mine.port, '127.0.0.1', port]);
+    const known: [string, number, string, number] = ['', 0, 'kept', 7];
+    assert.equal(addressesOf(fd, known, true), true);
+    assert.deepEqual(known, ['127.0.0.1', mine.port, 'kept', 7], 'peerOnly leaves the local address to the caller');
+    assert.equal(addressesOf(-1, ['', 0, '', 0]), false, 'a bad descriptor is an error, not a throw');
+  },
+);
