@@ -47,6 +47,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <poll.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -80,6 +81,13 @@ static uint32_t g_gen = 0;
 char g_buf[READ_SIZE];
 /* set while start() settles a new pair, and at teardown: an end then is not reported (start returns an error) */
 static int g_quiet = 0;
+/* TLS clients whose next bytes OpenSSL already read ahead (tls.c reads the socket in big chunks): no event of the
+ * socket announces them, so they are served again at the end of the serve that left them, or by the next serve, which
+ * the eventfd in the set makes happen when they were left outside one (a JavaScript call). */
+static pair_t *g_again = NULL;
+static int g_again_fd = -1;
+static side_t g_again_side; /* the eventfd's epoll data: a side of no pair */
+static int g_serving = 0;
 
 uint64_t now_ms(void) {
   struct timespec t;
@@ -235,9 +243,29 @@ static void report_connect(pair_t *p, int err) {
 }
 
 /* Ends the pair once: takes it out of the set, closes both descriptors, reports to JavaScript. */
+static void again_wake(void) {
+  uint64_t one = 1;
+  if (write(g_again_fd, &one, sizeof one) < 0) { /* the counter is already non-zero: the set is ready anyway */
+  }
+}
+
+static void serve_again(pair_t *p) {
+  if (p->again) return;
+  p->again = 1;
+  p->again_next = g_again;
+  g_again = p;
+  if (!g_serving) again_wake();
+}
+
 void end_pair(pair_t *p, uint8_t by) {
   if (p->closing) return;
   p->closing = 1;
+  if (p->again) { /* out of the again list (a serve working through a list it took skips closing pairs) */
+    pair_t **q = &g_again;
+    while (*q && *q != p) q = &(*q)->again_next;
+    if (*q) *q = p->again_next;
+    p->again = 0;
+  }
   if (!p->closed_by) p->closed_by = by;
   if (p->prev) p->prev->next = p->next;
   else g_live = p->next;
@@ -350,6 +378,7 @@ void settle(pair_t *p) {
   if (!p->down.eof && p->down.len == 0) u |= EPOLLIN;
   if (p->up.len > 0) u |= EPOLLOUT;
   if (watch(&p->c, c) != 0 || watch(&p->u, u) != 0) end_pair(p, BY_PROXY);
+  else if ((c & EPOLLIN) && p->tls && !p->connecting && tls_has_more(p)) serve_again(p);
 }
 
 /* One side is ready: write what waits for it, read what it sent. */
@@ -390,11 +419,33 @@ static void sweep(uint64_t now);
 static void serve(void) {
   struct epoll_event ev[256];
   free_dead();
+  g_serving = 1;
   int n = epoll_wait(g_epfd, ev, 256, 0);
   for (int i = 0; i < n; i++) {
     side_t *s = (side_t *)ev[i].data.ptr;
-    if (!s->pair->closing) on_side(s, ev[i].events);
+    if (s == &g_again_side) {
+      uint64_t v;
+      if (read(g_again_fd, &v, sizeof v) < 0) { /* already reset */
+      }
+    } else if (!s->pair->closing) {
+      on_side(s, ev[i].events);
+    }
   }
+  /* the clients whose bytes wait in OpenSSL: a few rounds here (each round reads up to READ_SIZE of each), then the
+   * next serve, so one fast client does not hold the others */
+  for (int round = 0; g_again && round < 4; round++) {
+    pair_t *list = g_again;
+    g_again = NULL;
+    while (list) {
+      pair_t *p = list;
+      list = p->again_next;
+      if (!p->again) continue; /* ended meanwhile */
+      p->again = 0;
+      on_side(&p->c, EPOLLIN);
+    }
+  }
+  g_serving = 0;
+  if (g_again) again_wake();
 }
 
 /* Node's loop says our set has ready descriptors: serve them, then let the loop go on. */
@@ -822,6 +873,14 @@ NAPI_MODULE_INIT() {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return exports;
   g_epfd = epoll_create1(EPOLL_CLOEXEC);
   if (g_epfd < 0) return exports;
+  g_again_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  struct epoll_event ae = {.events = EPOLLIN, .data.ptr = &g_again_side};
+  if (g_again_fd < 0 || epoll_ctl(g_epfd, EPOLL_CTL_ADD, g_again_fd, &ae) != 0) {
+    if (g_again_fd >= 0) close(g_again_fd);
+    close(g_epfd);
+    g_epfd = -1;
+    return exports;
+  }
   if (uv_poll_init(loop, &g_set, g_epfd) != 0 || uv_poll_start(&g_set, UV_READABLE, on_set) != 0 ||
       uv_async_init(loop, &g_wake, on_wake) != 0 || pthread_create(&g_thread, NULL, pump_main, NULL) != 0) {
     close(g_epfd); /* (handles made before are left on the loop: the process is out of threads or memory) */

@@ -46,6 +46,8 @@ struct pair {
   uint64_t last;      /* now_ms() of the last progress */
   uint32_t read_timeout, write_timeout;
   tls_side_t *tls; /* TLS terminated on the client side (tls.c), NULL for a plain client */
+  uint8_t again;   /* in the again list: the client's bytes wait in OpenSSL, where no socket event announces them */
+  pair_t *again_next;
   pair_t *prev, *next; /* the live list the sweep walks; once ended, the list of pairs waiting to be freed */
 };
 
@@ -109,6 +111,7 @@ ssize_t tls_recv(pair_t *p, char *buf, size_t n);
 ssize_t tls_send(pair_t *p, const char *buf, size_t n);
 void tls_close_notify(pair_t *p);
 int tls_read_wants_out(const pair_t *p); /* a read waits for the socket to be writable (a TLS 1.3 KeyUpdate) */
+int tls_has_more(const pair_t *p);       /* the last read left bytes (or the stream's end) in OpenSSL's buffer */
 int tls_busy(const pair_t *p);            /* reading the ClientHello (helloRead) or handshaking */
 void tls_ready(pair_t *p);                /* the client side is ready while busy */
 uint32_t tls_hs_timeout(const pair_t *p); /* ms the hello and the handshake may take */

@@ -33,6 +33,9 @@ struct tls_side {
   BIO *mem;           /* the ClientHello bytes TypeScript read, until OpenSSL has taken them all */
   uint8_t hs;         /* the handshake is not done */
   uint8_t read_out;   /* SSL_read wants the socket writable first */
+  uint8_t more;       /* the last read left bytes in OpenSSL's buffer that no socket event will announce */
+  uint8_t held;       /* the last read met the stream's end or an error after some bytes: the next read returns it */
+  int held_errno;     /* ... that error (0: the end) */
   uint32_t hs_timeout;
   uint8_t hello;      /* reading the ClientHello (helloRead) */
   uint32_t hello_max; /* the most bytes read for it */
@@ -160,6 +163,7 @@ static napi_value js_tls_context(napi_env env, napi_callback_info info) {
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_default_read_buffer_len(ctx, READ_SIZE); /* read ahead: what one read() may bring (tls_recv) */
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_timeout(ctx, timeout);
   if (SSL_CTX_set_tlsext_ticket_keys(ctx, keys, (long)keys_len) != 1) goto failed;
@@ -228,6 +232,7 @@ static int advance(pair_t *p, char *why, size_t size, int *err) {
   switch (e) {
   case SSL_ERROR_NONE:
     t->hs = 0;
+    t->more = SSL_has_pending(t->ssl) != 0; /* records that came with the client's Finished, read ahead */
     return watch(&p->c, 0) == 0 ? 1 : (snprintf(why, size, "epoll: %s", strerror(errno)), -1);
   case SSL_ERROR_WANT_READ:
     if (watch(&p->c, EPOLLIN) == 0) return 0;
@@ -339,6 +344,9 @@ static int start_tls(pair_t *p, SSL_CTX *ctx, uint32_t hs_ms, const void *hello,
   }
   BIO_set_mem_eof_return(mem, -1); /* empty: "try again", not the end of the stream */
   SSL_set_bio(t->ssl, mem, wb);
+  /* OpenSSL reads the socket in chunks of up to READ_SIZE (the context's read buffer), not a record's header and then
+   * its body: one read() for several records (tls_recv) */
+  SSL_set_read_ahead(t->ssl, 1);
   t->mem = mem;
   SSL_set_accept_state(t->ssl);
   t->hs = 1;
@@ -576,6 +584,7 @@ LOCKED(js_tls_peek) {
         t->pre = more;
         t->pre_len += (size_t)n;
         p->up.nread += (double)n;
+        if (t->held) break; /* the end or an error after these bytes: the pump reads it once connected (more) */
         continue;
       }
       if (n == 0 || errno != EAGAIN) gone = t->pre_len == 0;
@@ -606,15 +615,8 @@ void tls_drop_pre(pair_t *p) {
 
 /* ---- records after the handshake ---- */
 
-ssize_t tls_recv(pair_t *p, char *buf, size_t n) {
-  tls_side_t *t = p->tls;
-  t->read_out = 0;
-  ERR_clear_error();
-  errno = 0;
-  int r = SSL_read(t->ssl, buf, (int)n);
-  if (r > 0) return r;
-  int e = SSL_get_error(t->ssl, r);
-  int saved = errno;
+/* SSL_read's failure `e` (errno `saved`) as read() would give it: 0 at the end, -1 with errno. */
+static ssize_t read_failed(tls_side_t *t, int e, int saved) {
   ERR_clear_error();
   switch (e) {
   case SSL_ERROR_ZERO_RETURN:
@@ -635,6 +637,49 @@ ssize_t tls_recv(pair_t *p, char *buf, size_t n) {
     return -1;
   }
 }
+
+/*
+ * Up to `n` bytes of plaintext: record after record while OpenSSL holds whole ones (read ahead), so a socket full of
+ * records costs one read() and one send() on the other side, not two reads and a wake of the loop per record. What
+ * stops it after some bytes (the end, an error) is kept for the next call; bytes left in OpenSSL's buffer when `buf`
+ * is full set `more`, and pump.c serves the pair again (no socket event would).
+ */
+ssize_t tls_recv(pair_t *p, char *buf, size_t n) {
+  tls_side_t *t = p->tls;
+  t->more = 0;
+  if (t->held) {
+    t->held = 0;
+    errno = t->held_errno;
+    return t->held_errno ? -1 : 0;
+  }
+  t->read_out = 0;
+  size_t got = 0;
+  for (;;) {
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_read(t->ssl, buf + got, (int)(n - got));
+    int saved = errno;
+    if (r > 0) {
+      got += (size_t)r;
+      if (!SSL_has_pending(t->ssl)) return (ssize_t)got;
+      if (got == n) {
+        t->more = 1;
+        return (ssize_t)got;
+      }
+      continue;
+    }
+    ssize_t res = read_failed(t, SSL_get_error(t->ssl, r), saved);
+    if (got == 0) return res;
+    if (res == 0 || errno != EAGAIN) {
+      t->held = 1;
+      t->held_errno = res == 0 ? 0 : errno;
+      t->more = 1;
+    }
+    return (ssize_t)got;
+  }
+}
+
+int tls_has_more(const pair_t *p) { return p->tls->ssl && p->tls->more; }
 
 ssize_t tls_send(pair_t *p, const char *buf, size_t n) {
   tls_side_t *t = p->tls;

@@ -5,7 +5,9 @@
  * a service in front of the plaintext. With `KONG_TS_PUMP=js` the same tests run on Node's TLS.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
@@ -160,6 +162,55 @@ describe('TLS terminated by the addon', () => {
     assert.equal(r.session.received, 30);
     h.socket.destroy();
   });
+
+  test('bursts bigger than the read buffer come back whole while the client waits, neither ending nor sending more', async () => {
+    // OpenSSL reads ahead (up to 64 KiB a read): records left in its buffer must be served with no socket event
+    const h = await tlsClient(port, { servername: 'native.test', ca: root.cert, rejectUnauthorized: true });
+    for (const size of [
+      65536 + 1,
+      300_000,
+      16384 * 8 + 7,
+      1_000_000,
+      3,
+      ...Array.from({ length: 24 }, (_, i) => 70_000 + i * 9_973),
+    ]) {
+      const data = randomBytes(size);
+      const back = await echoBack(h.socket, data, 10000);
+      assert.ok(Buffer.from(back, 'latin1').equals(data), `${size} bytes came back whole`);
+    }
+    h.socket.destroy();
+  });
+
+  test(
+    'bytes and close_notify on a socket the client keeps open: the upstream gets both, then its end',
+    { timeout: 15000 },
+    async () => {
+      // the two records come in one read-ahead chunk and no FIN follows: the end must be served from OpenSSL's buffer
+      const n = rec.got.length;
+      const raw = netConnect(port, '127.0.0.1');
+      await once(raw, 'connect');
+      const noFin = new Duplex({
+        read() {},
+        write(chunk: Buffer, _enc, cb) {
+          raw.write(chunk, cb);
+        },
+        final(cb) {
+          cb(); // the TCP stream stays open
+        },
+      });
+      raw.on('data', (b: Buffer) => noFin.push(b));
+      raw.on('end', () => noFin.push(null));
+      raw.on('error', () => {});
+      const s = tls.connect({ socket: noFin, servername: 'proxied.test', ca: root.cert, rejectUnauthorized: true });
+      s.on('error', () => {});
+      await once(s, 'secureConnect');
+      s.end('bytes, then close_notify on an open socket');
+      while (rec.got.length === n) await new Promise((r) => setTimeout(r, 10));
+      const body = (await rec.got[n]!).toString();
+      assert.match(body, /\r\nbytes, then close_notify on an open socket$/);
+      raw.destroy();
+    },
+  );
 
   test('clients that leave right after their handshake (openssl s_time) mostly cost no upstream connection', async (t) => {
     const st = await startYaml(
