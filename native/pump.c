@@ -242,13 +242,14 @@ static void report_connect(pair_t *p, int err) {
   emit(e);
 }
 
-/* Ends the pair once: takes it out of the set, closes both descriptors, reports to JavaScript. */
+/* Makes the set ready, so that a serve happens (the eventfd's counter; it is reset by the serve). */
 static void again_wake(void) {
   uint64_t one = 1;
   if (write(g_again_fd, &one, sizeof one) < 0) { /* the counter is already non-zero: the set is ready anyway */
   }
 }
 
+/* Puts `p` on the again list: served at the end of this serve, or by the next one when outside a serve. */
 static void serve_again(pair_t *p) {
   if (p->again) return;
   p->again = 1;
@@ -257,6 +258,7 @@ static void serve_again(pair_t *p) {
   if (!g_serving) again_wake();
 }
 
+/* Ends the pair once: takes it out of the set, closes both descriptors, reports to JavaScript. */
 void end_pair(pair_t *p, uint8_t by) {
   if (p->closing) return;
   p->closing = 1;
