@@ -6,11 +6,19 @@
  * `kong_bandwidth_bytes`, `kong_upstream_target_health`). Labels are bounded: route and service names (their id
  * when unnamed), status codes, upstream and target names from the file; never client addresses.
  *
- * `observeSession` is on the path of every session: the label-bound children are built once per route and kept
- * in a Map, so a call is a Map lookup and a few increments.
+ * `observeSession` is on the path of every session: it adds to plain numbers kept per route (route-series.ts),
+ * which the session series' `collect` hooks hand to prom-client when the registry is read.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SessionRecord } from '../proxy/record.js';
+import {
+  collectBandwidth,
+  collectHistogram,
+  collectSessions,
+  newRouteSeries,
+  observe,
+  type RouteSeries,
+} from './route-series.js';
 
 /** Kong's default latency buckets, in ms. */
 const LATENCY_BUCKETS_MS = [
@@ -31,25 +39,6 @@ export interface SessionSeries {
 export interface MetricsOptions {
   /** also export prom-client's process metrics (cpu, memory, event loop lag) */
   processMetrics?: boolean;
-}
-
-interface Counted {
-  inc(value?: number): void;
-}
-interface Observed {
-  observe(value: number): void;
-}
-
-/** The children bound to one route's labels. */
-interface RouteSeries {
-  readonly routeName: string;
-  readonly serviceId: string;
-  readonly serviceName: string;
-  readonly byStatus: Map<number, Counted>;
-  readonly ingress: Counted;
-  readonly egress: Counted;
-  readonly duration: Observed;
-  readonly connect: Observed;
 }
 
 const ALL: SessionSeries = { bandwidth: true, latency: true };
@@ -73,7 +62,10 @@ export class Metrics {
   readonly #lastReloadBlocked: Gauge;
   readonly #pluginErrors: Counter<'plugin'>;
   readonly #logDropped: Counter<'plugin'>;
+  /** by route id; a route renamed by a reload leaves its old series in #retired (counters never go back) */
   readonly #routes = new Map<string, RouteSeries>();
+  readonly #retired: RouteSeries[] = [];
+  readonly #allSeries = (): Iterable<RouteSeries> => this.#eachSeries();
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -82,12 +74,14 @@ export class Metrics {
       help: 'Stream sessions by route, service and status code',
       labelNames: ['service', 'route', 'code'],
       registers,
+      collect: () => collectSessions(this.#sessions, this.#allSeries),
     });
     this.#bandwidth = new Counter({
       name: 'kong_bandwidth_bytes',
       help: 'Bytes from clients (ingress) and to clients (egress) by route and service',
       labelNames: ['service', 'route', 'direction'],
       registers,
+      collect: () => collectBandwidth(this.#bandwidth, this.#allSeries),
     });
     this.#duration = new Histogram({
       name: 'kong_session_duration_ms',
@@ -95,6 +89,7 @@ export class Metrics {
       labelNames: ['service', 'route'],
       buckets: LATENCY_BUCKETS_MS,
       registers,
+      collect: () => collectHistogram(this.#duration, LATENCY_BUCKETS_MS, this.#allSeries, 'duration'),
     });
     this.#connect = new Histogram({
       name: 'kong_stream_upstream_connect_ms',
@@ -102,6 +97,7 @@ export class Metrics {
       labelNames: ['service', 'route'],
       buckets: LATENCY_BUCKETS_MS,
       registers,
+      collect: () => collectHistogram(this.#connect, LATENCY_BUCKETS_MS, this.#allSeries, 'connect'),
     });
     this.#active = new Gauge({
       name: 'kong_stream_connections_active',
@@ -176,22 +172,18 @@ export class Metrics {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Counts one finished session on its route and service. Cheap: cached label children. */
+  /** Counts one finished session on its route and service: a Map lookup and a few additions (route-series.ts). */
   observeSession(record: SessionRecord, series: SessionSeries = ALL): void {
     const s = this.#series(record);
     const session = record.session;
-    let counter = s.byStatus.get(session.status);
-    if (counter === undefined) {
-      counter = this.#sessions.labels(s.serviceName, s.routeName, String(session.status));
-      s.byStatus.set(session.status, counter);
-    }
-    counter.inc();
-    s.duration.observe(record.latencies.session);
+    s.byStatus.set(session.status, (s.byStatus.get(session.status) ?? 0) + 1);
+    observe(s.duration, LATENCY_BUCKETS_MS, record.latencies.session);
     if (series.bandwidth) {
-      if (session.received > 0) s.ingress.inc(session.received);
-      if (session.sent > 0) s.egress.inc(session.sent);
+      if (session.received > 0) s.ingress += session.received;
+      if (session.sent > 0) s.egress += session.sent;
     }
-    if (series.latency && record.latencies.connect !== undefined) s.connect.observe(record.latencies.connect);
+    if (series.latency && record.latencies.connect !== undefined)
+      observe(s.connect, LATENCY_BUCKETS_MS, record.latencies.connect);
   }
 
   #series(record: SessionRecord): RouteSeries {
@@ -200,21 +192,18 @@ export class Metrics {
     const serviceId = record.service?.id ?? '';
     const serviceName = record.service ? (record.service.name ?? record.service.id) : '';
     let s = this.#routes.get(routeId);
-    // a reload may rename a route or move it to another service: rebuild its children then
+    // a reload may rename a route or move it to another service: new labels then
     if (s === undefined || s.routeName !== routeName || s.serviceId !== serviceId || s.serviceName !== serviceName) {
-      s = {
-        routeName,
-        serviceId,
-        serviceName,
-        byStatus: new Map(),
-        ingress: this.#bandwidth.labels(serviceName, routeName, 'ingress'),
-        egress: this.#bandwidth.labels(serviceName, routeName, 'egress'),
-        duration: this.#duration.labels(serviceName, routeName),
-        connect: this.#connect.labels(serviceName, routeName),
-      };
+      if (s !== undefined) this.#retired.push(s);
+      s = newRouteSeries(routeName, serviceId, serviceName, LATENCY_BUCKETS_MS.length);
       this.#routes.set(routeId, s);
     }
     return s;
+  }
+
+  *#eachSeries(): Iterable<RouteSeries> {
+    yield* this.#routes.values();
+    yield* this.#retired;
   }
 
   connectionOpened(): void {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { Histogram, Registry } from 'prom-client';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { prometheus } from '../../src/plugins/bundled/prometheus.js';
 import { compilePluginChains } from '../../src/plugins/chain.js';
@@ -105,6 +106,39 @@ test('the prometheus plugin adds nothing per session: the data path counts every
   assert.equal(sample(text, 'kong_stream_sessions_total{service="s1",route="r2",code="200"}'), 1);
   assert.equal(sample(text, 'kong_bandwidth_bytes{service="s1",route="r2",direction="ingress"}'), 120);
   assert.equal(sample(text, 'kong_stream_upstream_connect_ms_count{service="s1",route="r2"}'), 1);
+});
+
+test('the session series export what prom-client would: bounds, overflow, sums, renamed and re-used labels', async () => {
+  const m = new Metrics();
+  const durations = [0, 1, 1.5, 2, 59_999, 60_000, 60_001, 1e9, 7, 7];
+  for (const d of durations) m.observeSession(record({ latencies: { kong: 0, session: d, connect: 3 } }));
+  // r1 renamed, then another route takes its old name: r1's old counts stay, the two "r1" series add up
+  m.observeSession(record({ route: { id: 'r1-id', name: 'r1-renamed' } }, 502));
+  m.observeSession(record({ route: { id: 'r9-id', name: 'r1' }, latencies: { kong: 0, session: 5, connect: 3 } }));
+  const text = await m.metricsText();
+
+  // the same observations through prom-client's own histogram, rendered by its own registry
+  const registry = new Registry();
+  const own = new Histogram({
+    name: 'kong_session_duration_ms',
+    help: 'x',
+    labelNames: ['service', 'route'],
+    buckets: [1, 2, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000, 2000, 5000, 10000, 30000, 60000],
+    registers: [registry],
+  });
+  for (const d of [...durations, 5]) own.observe({ service: 's1', route: 'r1' }, d);
+  const ownText = await registry.metrics();
+  const lines = (t: string) =>
+    t.split('\n').filter((l) => l.startsWith('kong_session_duration_ms') && l.includes('route="r1"'));
+  assert.deepEqual(lines(text), lines(ownText));
+  assert.equal(lines(text).length, 23, '20 bounds, +Inf, sum, count');
+
+  assert.equal(sample(text, 'kong_stream_sessions_total{service="s1",route="r1",code="200"}'), 11);
+  assert.equal(sample(text, 'kong_stream_sessions_total{service="s1",route="r1-renamed",code="502"}'), 1);
+  assert.equal(sample(text, 'kong_stream_upstream_connect_ms_count{service="s1",route="r1"}'), 11);
+  assert.equal(sample(text, 'kong_bandwidth_bytes{service="s1",route="r1",direction="ingress"}'), 11 * 120);
+  // read twice: the export is rebuilt, not added to
+  assert.equal(sample(await m.metricsText(), 'kong_stream_sessions_total{service="s1",route="r1",code="200"}'), 11);
 });
 
 test('a renamed route gets fresh labels; observeSession cost', async (t) => {
